@@ -1,0 +1,130 @@
+/**
+ * npm run bench — install speed, measured in one run against the seed-style baseline
+ * (../shared/bench/seed-style/install.sh: docker CLI, one step after another) and the floor
+ * (parallel create+start through the Engine API, nothing else). Same image, same per-node
+ * bootstrap work. Prints berth ÷ baseline and berth ÷ floor (medians of --runs runs).
+ *
+ *   npm run bench -- [--sizes 8,32] [--runs 3] [--concurrency 8] [--json]
+ */
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { $, minimist } from 'zx'
+import { createContext } from '../engine/context.ts'
+import { createEngine } from '../engine/docker.ts'
+import { installCluster } from '../engine/install.ts'
+import { LABEL } from '../engine/labels.ts'
+import { destroyCluster } from '../engine/lifecycle.ts'
+import { mapLimit } from '../engine/pool.ts'
+import { validateTopology } from '../engine/topology.ts'
+import { buildDemoImage, DEMO_IMAGE } from '../image/demo-image.ts'
+
+const argv = minimist(process.argv.slice(2), { string: ['sizes', 'runs', 'concurrency', 'baseline'], boolean: ['json'] })
+const sizes = (argv.sizes ?? '8,32').split(',').map(Number)
+const runs = Number(argv.runs ?? 3)
+const concurrency = argv.concurrency ? Number(argv.concurrency) : undefined
+const seedDir =
+  argv.baseline ?? fileURLToPath(new URL('../../../shared/bench/seed-style/', import.meta.url))
+if (!existsSync(`${seedDir}/install.sh`)) {
+  console.error(`baseline not found at ${seedDir} (pass --baseline DIR)`)
+  process.exit(2)
+}
+
+/** The per-node bootstrap work, identical for berth and the baseline: a little CPU and a file. */
+const BOOT = 'i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; echo ok > /tmp/booted'
+
+const engine = createEngine()
+const quiet = $({ quiet: true })
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]
+}
+
+async function timeIt(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now()
+  await fn()
+  return (performance.now() - t0) / 1000
+}
+
+function topology(n: number, mode: 'static' | 'dynamic') {
+  return validateTopology({
+    name: `bench-${mode}-${n}`,
+    image: DEMO_IMAGE,
+    domain: 'bench.local',
+    network: { mode },
+    nodes: [{ name: 'node', count: n, bootstrap: BOOT }],
+  })
+}
+
+async function baseline(n: number): Promise<number> {
+  const prefix = `bench-seed-${n}`
+  await quiet`bash ${seedDir}/cleanup.sh ${prefix}`
+  const s = await timeIt(() => quiet`bash ${seedDir}/install.sh ${n} ${DEMO_IMAGE} ${prefix} ${BOOT}`)
+  await quiet`bash ${seedDir}/cleanup.sh ${prefix}`
+  return s
+}
+
+async function berth(n: number, mode: 'static' | 'dynamic'): Promise<number> {
+  const t = topology(n, mode)
+  const ctx = createContext({ engine, emit: () => {}, logDir: null, concurrency })
+  await destroyCluster(ctx, t.name, { volumes: true }).catch(() => {})
+  const s = await timeIt(() => installCluster(ctx, t))
+  await destroyCluster(ctx, t.name, { volumes: true })
+  return s
+}
+
+/** The floor: N containers created and started in parallel, nothing else. */
+async function floor(n: number): Promise<number> {
+  const label = `${LABEL.cluster}=bench-floor`
+  const s = await timeIt(() =>
+    mapLimit(Array.from({ length: n }, (_, i) => i), n, async (i) => {
+      const id = await engine.createContainer({
+        name: `bench-floor.node${i + 1}`,
+        Image: DEMO_IMAGE,
+        Labels: { [LABEL.cluster]: 'bench-floor' },
+      })
+      await engine.startContainer(id)
+    })
+  )
+  const left = await engine.listContainers([label])
+  await Promise.all(left.map((c) => engine.removeContainer(c.Id)))
+  return s
+}
+
+await buildDemoImage(engine)
+const rows: Record<string, number | string>[] = []
+for (const n of sizes) {
+  const m: Record<string, number[]> = { baseline: [], static: [], dynamic: [], floor: [] }
+  for (let r = 0; r < runs; r++) {
+    // Interleaved, so drift on a shared machine hits every contender alike.
+    m.baseline.push(await baseline(n))
+    m.static.push(await berth(n, 'static'))
+    m.dynamic.push(await berth(n, 'dynamic'))
+    m.floor.push(await floor(n))
+    if (!argv.json) process.stderr.write(`  n=${n} run ${r + 1}/${runs}: ${Object.entries(m).map(([k, v]) => `${k} ${v[r].toFixed(2)}s`).join(', ')}\n`)
+  }
+  const b = median(m.baseline), st = median(m.static), dy = median(m.dynamic), f = median(m.floor)
+  rows.push({
+    nodes: n,
+    baseline_s: +b.toFixed(2),
+    static_s: +st.toFixed(2),
+    dynamic_s: +dy.toFixed(2),
+    floor_s: +f.toFixed(2),
+    static_vs_baseline: +(st / b).toFixed(2),
+    dynamic_vs_baseline: +(dy / b).toFixed(2),
+    static_vs_floor: +(st / f).toFixed(2),
+    dynamic_vs_floor: +(dy / f).toFixed(2),
+  })
+}
+
+if (argv.json) {
+  console.log(JSON.stringify({ runs, concurrency: concurrency ?? 'default', rows }))
+} else {
+  console.log(`\ninstall, median of ${runs} runs (seconds; ratios: berth ÷ baseline, berth ÷ floor)`)
+  console.log('nodes  baseline  static  dynamic  floor  static/base  dyn/base  static/floor  dyn/floor')
+  for (const r of rows) {
+    console.log(
+      `${String(r.nodes).padEnd(6)} ${String(r.baseline_s).padEnd(9)} ${String(r.static_s).padEnd(7)} ${String(r.dynamic_s).padEnd(8)} ${String(r.floor_s).padEnd(6)} ${String(r.static_vs_baseline).padEnd(12)} ${String(r.dynamic_vs_baseline).padEnd(9)} ${String(r.static_vs_floor).padEnd(13)} ${r.dynamic_vs_floor}`
+    )
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * berth — the command line. Every cluster command builds a job spec and runs it through the same
+ * `runJob` that `berth job run` (and so every dispatcher) uses.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { chalk, minimist } from 'zx'
+import { createRenderer, type Mode } from './cli/render.ts'
+import { berthHome } from './engine/context.ts'
+import { createEngine } from './engine/docker.ts'
+import { asBerthError, BerthError } from './engine/errors.ts'
+import type { JobEvent } from './engine/events.ts'
+import { runJob } from './engine/job.ts'
+import { hostChecks, topologyChecks } from './engine/preflight.ts'
+import { parseTopology, type Topology } from './engine/topology.ts'
+import { buildDemoImage, DEMO_IMAGE } from './image/demo-image.ts'
+import { runDemo } from './cli/demo.ts'
+import { printChecks, printResult } from './cli/print.ts'
+
+const USAGE = `berth — install multi-node container clusters on Docker
+
+usage:
+  berth install <topology.yaml> [--plan] [--keep-failed] [--concurrency N]
+  berth status  <cluster>
+  berth stop    <cluster>
+  berth start   <cluster>           (dynamic mode: rewires every /etc/hosts)
+  berth rewire  <cluster>           (dynamic mode: rewrite /etc/hosts from current IPs)
+  berth destroy <cluster> [--volumes]
+  berth doctor  [topology.yaml]
+  berth image build-demo [--force]
+  berth job run [--spec-b64 B64]    (job spec as JSON on stdin otherwise; NDJSON events out)
+  berth demo    [--mode static|dynamic] [--destroy]
+
+common flags:
+  --json     NDJSON job events on stdout (one object per line, the last one the result)
+  --plain    plain progress lines even on a terminal
+  -h, --help
+
+exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed · 4 conflict
+            5 not found · 130 cancelled`
+
+const argv = minimist(process.argv.slice(2), {
+  boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy'],
+  string: ['spec-b64', 'mode', 'concurrency'],
+  alias: { h: 'help' },
+})
+
+function outputMode(): Mode {
+  if (argv.json) return 'json'
+  if (argv.plain || !process.stdout.isTTY) return 'plain'
+  return 'tty'
+}
+
+function fail(err: unknown): never {
+  const e = asBerthError(err)
+  process.stderr.write(`${chalk.red('error:')} ${e.message}\n`)
+  process.exit(e.exitCode)
+}
+
+function readTopology(file: string | undefined): Topology {
+  if (!file) throw new BerthError('invalid_job', 'a topology file is required (e.g. examples/codenvy.yaml)')
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new BerthError('invalid_job', `cannot read topology file "${file}": ${(err as Error).message}`)
+  }
+  return parseTopology(text, { file })
+}
+
+/** Cancellation: the first signal stops the job at its next safe point; a second one exits. */
+function abortOnSignals(): AbortController {
+  const ac = new AbortController()
+  let count = 0
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++count > 1) process.exit(130)
+    process.stderr.write(`\n${sig}: stopping at the next safe point (again to exit now)\n`)
+    ac.abort()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  return ac
+}
+
+/** Runs one job with the chosen output and exits with its code. */
+async function runCli(spec: Record<string, unknown>): Promise<never> {
+  const mode = outputMode()
+  const renderer = createRenderer(mode)
+  const ac = abortOnSignals()
+  const engine = createEngine()
+  const { result, exitCode } = await runJob(spec, {
+    engine,
+    signal: ac.signal,
+    emit: (e: JobEvent) => {
+      if (e.type === 'result' && mode !== 'json') return
+      renderer.emit(e)
+    },
+  })
+  renderer.close()
+  const logFile = join(berthHome(), 'jobs', `${result.job}.log`)
+  if (mode !== 'json') printResult(result, logFile)
+  process.exit(exitCode)
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of process.stdin) chunks.push(c as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = argv._.map(String)
+  if (!cmd || argv.help) {
+    process.stdout.write(USAGE + '\n')
+    process.exit(cmd || argv.help ? 0 : 2)
+  }
+  const concurrency = argv.concurrency ? Number(argv.concurrency) : undefined
+  switch (cmd) {
+    case 'install': {
+      const topology = readTopology(rest[0])
+      return runCli({
+        kind: 'install',
+        cluster: topology.name,
+        topology: readFileSync(rest[0], 'utf8'),
+        options: { plan: argv.plan, keepFailed: argv['keep-failed'], concurrency },
+      })
+    }
+    case 'status':
+    case 'stop':
+    case 'start':
+    case 'rewire':
+    case 'destroy': {
+      if (!rest[0]) throw new BerthError('invalid_job', `usage: berth ${cmd} <cluster>`)
+      return runCli({ kind: cmd, cluster: rest[0], options: { volumes: argv.volumes, concurrency } })
+    }
+    case 'doctor': {
+      const engine = createEngine()
+      const probe = (await engine.inspectImage(DEMO_IMAGE).catch(() => null)) ? DEMO_IMAGE : null
+      let checks = await hostChecks(engine, probe)
+      if (rest[0] && checks[0]?.status !== 'fail') checks = checks.concat(await topologyChecks(engine, readTopology(rest[0])))
+      if (argv.json) process.stdout.write(JSON.stringify({ ok: !checks.some((c) => c.status === 'fail'), checks }) + '\n')
+      const ok = argv.json ? !checks.some((c) => c.status === 'fail') : printChecks(checks)
+      process.exit(ok ? 0 : 3)
+    }
+    case 'image': {
+      if (rest[0] !== 'build-demo') throw new BerthError('invalid_job', 'usage: berth image build-demo [--force]')
+      const t0 = Date.now()
+      const r = await buildDemoImage(createEngine(), { force: argv.force })
+      const line = r.built ? `built ${r.image} (${r.id.slice(7, 19)}) in ${Date.now() - t0} ms` : `${r.image} is up to date (${r.id.slice(7, 19)})`
+      process.stdout.write((argv.json ? JSON.stringify(r) : line) + '\n')
+      return
+    }
+    case 'job': {
+      if (rest[0] !== 'run') throw new BerthError('invalid_job', 'usage: berth job run [--spec-b64 B64]')
+      const text = argv['spec-b64'] ? Buffer.from(argv['spec-b64'], 'base64').toString('utf8') : await readStdin()
+      let spec: unknown
+      try {
+        spec = JSON.parse(text)
+      } catch (err) {
+        spec = { invalid: `the job spec is not JSON: ${(err as Error).message}` }
+      }
+      const ac = abortOnSignals()
+      const { exitCode } = await runJob(spec, {
+        engine: createEngine(),
+        signal: ac.signal,
+        emit: (e) => process.stdout.write(JSON.stringify(e) + '\n'),
+        echo: (line) => process.stderr.write(line),
+      })
+      process.exit(exitCode)
+    }
+    case 'demo':
+      return runDemo({ mode: argv.mode === 'dynamic' ? 'dynamic' : 'static', destroy: argv.destroy, output: outputMode() })
+    default:
+      process.stderr.write(`unknown command "${cmd}"\n\n${USAGE}\n`)
+      process.exit(2)
+  }
+}
+
+main().catch(fail)

@@ -1,0 +1,45 @@
+/** Final, human-readable output of a job: the node table, the plan, or what failed and where. */
+import { chalk } from 'zx'
+import type { ResultEvent } from '../engine/events.ts'
+import { formatPlan, type Plan } from '../engine/install.ts'
+import type { ClusterStatus } from '../engine/lifecycle.ts'
+import type { Check } from '../engine/preflight.ts'
+
+export function printResult(result: ResultEvent, logFile?: string): void {
+  const w = (s: string) => process.stdout.write(s + '\n')
+  if (!result.ok) {
+    const where = [result.node && `node ${result.node}`, result.step && `step ${result.step}`].filter(Boolean).join(', ')
+    w(chalk.red(`✗ ${result.kind} ${result.cluster} failed${where ? ` (${where})` : ''} [${result.code}]`))
+    w(result.message ?? '')
+    if (logFile) w(chalk.dim(`full log: ${logFile}`))
+    return
+  }
+  const data = result.data as { plan?: Plan } | ClusterStatus | undefined
+  if (data && 'plan' in data && data.plan) {
+    w(formatPlan(data.plan))
+    return
+  }
+  if (data && 'nodes' in data && Array.isArray(data.nodes)) {
+    const s = data as ClusterStatus
+    w(`cluster ${s.cluster}  mode ${s.mode ?? '?'}  network ${s.network ?? '-'} ${s.subnet ?? ''}`)
+    w(chalk.dim('  NODE           STATE    IP              HOSTNAME                    PHASE BOOTSTRAP HEALTH    IMAGE'))
+    for (const n of s.nodes) {
+      const health = n.health === 'healthy' ? chalk.green(n.health) : n.health === 'unhealthy' ? chalk.red(n.health) : n.health
+      w(
+        `  ${n.name.padEnd(14)} ${n.state.padEnd(8)} ${(n.ip ?? '-').padEnd(15)} ${n.hostname.padEnd(27)} ${String(n.phase).padEnd(5)} ${n.bootstrap.padEnd(9)} ${health.padEnd(9)} ${n.image}`
+      )
+    }
+    return
+  }
+  w(chalk.green(`✓ ${result.kind} ${result.cluster} in ${(result.ms / 1000).toFixed(1)} s`))
+  for (const n of result.nodes ?? []) w(`  ${n.name.padEnd(14)} ${(n.ip ?? '-').padEnd(15)} ${n.hostname}`)
+}
+
+export function printChecks(checks: Check[]): boolean {
+  const icon = { ok: chalk.green('✓'), warn: chalk.yellow('!'), fail: chalk.red('✗'), skip: chalk.dim('-') }
+  for (const c of checks) {
+    process.stdout.write(`${icon[c.status]} ${c.name.padEnd(22)} ${c.message}\n`)
+    if (c.hint && c.status !== 'ok') process.stdout.write(`  ${chalk.dim('→')} ${c.hint}\n`)
+  }
+  return !checks.some((c) => c.status === 'fail')
+}

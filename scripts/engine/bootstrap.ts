@@ -1,0 +1,131 @@
+/**
+ * Bootstrap by phase (phases in order, the nodes of a phase in parallel), then health.
+ * A finished bootstrap leaves a marker file inside the container, written through the archive
+ * API (works with any image): the marker lives and dies with the container, so a kept node is
+ * never bootstrapped twice and a rebuilt one always is.
+ */
+import { checkpoint, type JobContext } from './context.ts'
+import { BerthError } from './errors.ts'
+import { mapLimit } from './pool.ts'
+import type { NodeSpec } from './topology.ts'
+
+const MARKER_DIR = '/.berth'
+const MARKER = `${MARKER_DIR}/bootstrap.json`
+const OUTPUT_TAIL = 4000
+
+export interface BootstrapMarker {
+  job: string
+  at: string
+  ms: number
+}
+
+export async function readMarker(ctx: JobContext, id: string): Promise<BootstrapMarker | null> {
+  const buf = await ctx.engine.readFile(id, MARKER)
+  if (!buf) return null
+  try {
+    return JSON.parse(buf.toString()) as BootstrapMarker
+  } catch {
+    return null
+  }
+}
+
+function tail(text: string, max = OUTPUT_TAIL): string {
+  return text.length > max ? `…${text.slice(-max)}` : text
+}
+
+async function bootstrapNode(ctx: JobContext, node: NodeSpec, id: string): Promise<void> {
+  const argv = node.bootstrap as string[]
+  const t0 = Date.now()
+  ctx.steps.start('bootstrap', node.name)
+  ctx.log(`bootstrap: ${JSON.stringify(argv)}`, node.name)
+  const result = await ctx.engine.exec(id, argv, {
+    timeoutMs: node.timeoutSeconds * 1000,
+    onOutput: (chunk) => {
+      for (const line of chunk.split('\n')) if (line) ctx.log(line, node.name)
+    },
+  })
+  const output = [result.stdout, result.stderr].filter(Boolean).join('')
+  if (result.timedOut) {
+    ctx.steps.fail('bootstrap', node.name, `timed out after ${node.timeoutSeconds} s`)
+    throw new BerthError(
+      'timeout',
+      `node "${node.name}" failed at bootstrap: no exit within ${node.timeoutSeconds} s (timeoutSeconds)\n${tail(output)}`,
+      { node: node.name, step: 'bootstrap', output: tail(output) }
+    )
+  }
+  if (result.exitCode !== 0) {
+    const last = (result.stderr || result.stdout).trim().split('\n').pop() ?? ''
+    ctx.steps.fail('bootstrap', node.name, `exit ${result.exitCode}: ${last}`.slice(0, 200))
+    throw new BerthError(
+      'bootstrap_failed',
+      `node "${node.name}" failed at bootstrap (exit code ${result.exitCode})\n${tail(output)}`,
+      { node: node.name, step: 'bootstrap', output: tail(output), exitCode: result.exitCode }
+    )
+  }
+  const marker: BootstrapMarker = { job: ctx.job, at: new Date().toISOString(), ms: result.ms }
+  await ctx.engine.writeFiles(id, '/', [
+    { name: MARKER.slice(1), content: JSON.stringify(marker) + '\n' },
+  ])
+  ctx.steps.done('bootstrap', node.name, Date.now() - t0)
+}
+
+/** Runs the bootstrap of `nodes` phase by phase; a phase starts only when the one before is done. */
+export async function bootstrapByPhase(
+  ctx: JobContext,
+  nodes: NodeSpec[],
+  ids: Map<string, string>
+): Promise<void> {
+  const phases = [...new Set(nodes.map((n) => n.phase))].sort((a, b) => a - b)
+  for (const phase of phases) {
+    checkpoint(ctx)
+    const batch = nodes.filter((n) => n.phase === phase && n.bootstrap)
+    await mapLimit(batch, ctx.concurrency, (n) => bootstrapNode(ctx, n, ids.get(n.name) as string))
+  }
+}
+
+/** One run of the node's health command: exit 0 is healthy. */
+/** What a health wait needs of a node (a NodeSpec is one; so is a node read back from Docker). */
+export type HealthTarget = Pick<NodeSpec, 'name' | 'healthcheck' | 'timeoutSeconds'>
+
+export async function probeHealth(
+  ctx: JobContext,
+  node: HealthTarget,
+  id: string
+): Promise<{ ok: boolean; output: string }> {
+  if (!node.healthcheck) return { ok: true, output: '' }
+  const r = await ctx.engine.exec(id, node.healthcheck.cmd, {
+    timeoutMs: node.healthcheck.timeoutSeconds * 1000,
+    maxOutput: 2000,
+  })
+  return { ok: r.exitCode === 0 && !r.timedOut, output: (r.stdout + r.stderr).trim() }
+}
+
+/**
+ * Waits until the health command passes, retrying quickly: Docker's own healthcheck (also set
+ * on the container) only runs every `intervalSeconds`, which is far too slow to wait on.
+ */
+export async function waitHealthy(ctx: JobContext, node: HealthTarget, id: string): Promise<void> {
+  if (!node.healthcheck) {
+    ctx.steps.skip('health', node.name, 'no healthcheck')
+    return
+  }
+  const t0 = Date.now()
+  const deadline = t0 + node.timeoutSeconds * 1000
+  ctx.steps.start('health', node.name)
+  let last = { ok: false, output: '' }
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+    checkpoint(ctx)
+    last = await probeHealth(ctx, node, id)
+    if (last.ok) break
+    if (Date.now() + delay > deadline) {
+      ctx.steps.fail('health', node.name, last.output.slice(0, 200))
+      throw new BerthError(
+        'health_failed',
+        `node "${node.name}" is not healthy after ${node.timeoutSeconds} s: ${last.output || 'health command failed'}`,
+        { node: node.name, step: 'health', output: last.output }
+      )
+    }
+    await new Promise((r) => setTimeout(r, delay))
+  }
+  ctx.steps.done('health', node.name, Date.now() - t0)
+}

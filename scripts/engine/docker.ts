@@ -1,0 +1,420 @@
+/**
+ * The one file that imports dockerode. Everything else sees `DockerEngine` and `BerthError`:
+ * modem errors are translated once here, by status code, with the original kept as `cause`.
+ */
+import Docker from 'dockerode'
+import createDebug from 'debug'
+import { PassThrough, type Readable } from 'node:stream'
+import tar from 'tar-stream'
+import { BerthError } from './errors.ts'
+
+const log = createDebug('berth:engine')
+
+export interface ExecResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+  ms: number
+  timedOut: boolean
+}
+
+export interface ExecOptions {
+  env?: string[]
+  timeoutMs?: number
+  /** Called with each chunk of output as it arrives (stdout and stderr alike). */
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void
+  /** Keep at most this many characters of each stream (the tail). */
+  maxOutput?: number
+}
+
+export type Labels = Record<string, string>
+export type ContainerInfo = Docker.ContainerInfo
+export type ContainerInspect = Docker.ContainerInspectInfo
+export type NetworkInspect = Docker.NetworkInspectInfo
+export type ContainerCreateOptions = Docker.ContainerCreateOptions
+
+interface ModemError extends Error {
+  statusCode?: number
+  json?: { message?: string }
+}
+
+function engineMessage(err: unknown): string {
+  const e = err as ModemError
+  return e?.json?.message ?? e?.message ?? String(err)
+}
+
+function translate(what: string, err: unknown): BerthError {
+  if (err instanceof BerthError) return err
+  const status = (err as ModemError)?.statusCode
+  const message = `${what}: ${engineMessage(err)}`
+  if (status === 404) return new BerthError('not_found', message, { cause: err })
+  if (status === 409) return new BerthError('conflict', message, { cause: err })
+  const code = (err as NodeJS.ErrnoException)?.code
+  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES') {
+    return new BerthError('preflight', `${what}: the Docker engine is not reachable (${code})`, {
+      cause: err,
+    })
+  }
+  return new BerthError('engine', message, { cause: err })
+}
+
+/** Runs one engine call as the triple "Doing x…" / "Done x" / "Failed to do x: …". */
+async function call<T>(what: string, fn: () => Promise<T>, quiet = false): Promise<T> {
+  if (!quiet) log(`${what}…`)
+  try {
+    const out = await fn()
+    if (!quiet) log(`${what}: done`)
+    return out
+  } catch (err) {
+    log(`${what}: failed: ${engineMessage(err)}`)
+    throw translate(what, err)
+  }
+}
+
+function isStatus(err: unknown, status: number): boolean {
+  const e = err as BerthError & ModemError
+  return e?.statusCode === status || (e?.details?.cause as ModemError)?.statusCode === status
+}
+
+/** Keeps the last `max` characters of a growing text. */
+class Tail {
+  private text = ''
+  constructor(private readonly max: number) {}
+  push(s: string) {
+    this.text += s
+    if (this.text.length > this.max * 2) this.text = this.text.slice(-this.max)
+  }
+  toString() {
+    return this.text.length > this.max ? this.text.slice(-this.max) : this.text
+  }
+}
+
+export class DockerEngine {
+  readonly docker: Docker
+
+  constructor(opts: Docker.DockerOptions = {}) {
+    // DOCKER_HOST is honoured by docker-modem itself when no socketPath/host is given.
+    this.docker = new Docker(opts)
+  }
+
+  // ── engine ────────────────────────────────────────────────────────────────
+  version() {
+    return call('Reading the engine version', () => this.docker.version(), true)
+  }
+
+  info() {
+    return call('Reading the engine info', () => this.docker.info(), true)
+  }
+
+  // ── images ────────────────────────────────────────────────────────────────
+  /** The image's inspect data, or null when the engine has no such image. */
+  async inspectImage(ref: string): Promise<Docker.ImageInspectInfo | null> {
+    try {
+      return await call(`Inspecting image "${ref}"`, () => this.docker.getImage(ref).inspect(), true)
+    } catch (err) {
+      if (err instanceof BerthError && err.code === 'not_found') return null
+      throw err
+    }
+  }
+
+  async imageLabels(ref: string): Promise<Labels | null> {
+    const info = await this.inspectImage(ref)
+    return info ? (info.Config?.Labels ?? {}) : null
+  }
+
+  /** `docker import`: one layer from a root filesystem tar, with Dockerfile-style changes. */
+  async importImage(
+    rootfs: Readable,
+    opts: { repo: string; tag: string; changes: string[] }
+  ): Promise<void> {
+    await call(`Importing image "${opts.repo}:${opts.tag}"`, async () => {
+      const stream = await this.docker.importImage(rootfs as unknown as string, {
+        repo: opts.repo,
+        tag: opts.tag,
+        changes: opts.changes,
+      } as unknown as object)
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (err: Error | null, out: unknown[]) => {
+          if (err) return reject(err)
+          const failed = (out as { error?: string }[]).find((o) => o.error)
+          if (failed) return reject(new Error(failed.error))
+          resolve()
+        })
+      })
+    })
+  }
+
+  async removeImage(ref: string): Promise<void> {
+    try {
+      await call(`Removing image "${ref}"`, () => this.docker.getImage(ref).remove({ force: true }))
+    } catch (err) {
+      if (!(err instanceof BerthError && err.code === 'not_found')) throw err
+    }
+  }
+
+  // ── networks ──────────────────────────────────────────────────────────────
+  listNetworks(labels: string[] = []) {
+    const filters: Record<string, string[]> = labels.length ? { label: labels } : {}
+    return call('Listing networks', () => this.docker.listNetworks({ filters }), true)
+  }
+
+  async createNetwork(opts: Docker.NetworkCreateOptions): Promise<string> {
+    const net = await call(`Creating network "${opts.Name}"`, () =>
+      this.docker.createNetwork(opts)
+    )
+    return net.id
+  }
+
+  inspectNetwork(id: string): Promise<NetworkInspect> {
+    return call(`Inspecting network "${id}"`, () => this.docker.getNetwork(id).inspect(), true)
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    try {
+      await call(`Removing network "${id}"`, () => this.docker.getNetwork(id).remove())
+    } catch (err) {
+      if (!(err instanceof BerthError && err.code === 'not_found')) throw err
+    }
+  }
+
+  // ── volumes ───────────────────────────────────────────────────────────────
+  async listVolumes(labels: string[] = []) {
+    const out = await call(
+      'Listing volumes',
+      () => this.docker.listVolumes({ filters: labels.length ? { label: labels } : {} }),
+      true
+    )
+    return out.Volumes ?? []
+  }
+
+  async inspectVolume(name: string): Promise<Docker.VolumeInspectInfo | null> {
+    try {
+      return await call(`Inspecting volume "${name}"`, () => this.docker.getVolume(name).inspect(), true)
+    } catch (err) {
+      if (err instanceof BerthError && err.code === 'not_found') return null
+      throw err
+    }
+  }
+
+  async createVolume(name: string, labels: Labels): Promise<void> {
+    await call(`Creating volume "${name}"`, () =>
+      this.docker.createVolume({ Name: name, Labels: labels })
+    )
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await call(`Removing volume "${name}"`, () => this.docker.getVolume(name).remove({ force: true }))
+    } catch (err) {
+      if (!(err instanceof BerthError && err.code === 'not_found')) throw err
+    }
+  }
+
+  // ── containers ────────────────────────────────────────────────────────────
+  listContainers(labels: string[], all = true): Promise<ContainerInfo[]> {
+    return call(
+      'Listing containers',
+      () => this.docker.listContainers({ all, filters: { label: labels } }),
+      true
+    )
+  }
+
+  async createContainer(opts: ContainerCreateOptions): Promise<string> {
+    const c = await call(`Creating container "${opts.name}"`, () =>
+      this.docker.createContainer(opts)
+    )
+    return c.id
+  }
+
+  async startContainer(id: string, name = id): Promise<void> {
+    try {
+      await call(`Starting container "${name}"`, () => this.docker.getContainer(id).start())
+    } catch (err) {
+      if (isStatus(err, 304)) return // already started
+      throw err
+    }
+  }
+
+  async stopContainer(id: string, name = id, timeoutSeconds = 10): Promise<void> {
+    try {
+      await call(`Stopping container "${name}"`, () =>
+        this.docker.getContainer(id).stop({ t: timeoutSeconds })
+      )
+    } catch (err) {
+      if (isStatus(err, 304)) return // already stopped
+      throw err
+    }
+  }
+
+  async restartContainer(id: string, name = id, timeoutSeconds = 10): Promise<void> {
+    await call(`Restarting container "${name}"`, () =>
+      this.docker.getContainer(id).restart({ t: timeoutSeconds })
+    )
+  }
+
+  async removeContainer(id: string, name = id): Promise<void> {
+    try {
+      await call(`Removing container "${name}"`, () =>
+        this.docker.getContainer(id).remove({ force: true, v: false })
+      )
+    } catch (err) {
+      if (err instanceof BerthError && err.code === 'not_found') return
+      // 409 "removal already in progress" means someone else is removing it: fine.
+      if (isStatus(err, 409) && /already in progress/.test((err as Error).message)) return
+      throw err
+    }
+  }
+
+  inspectContainer(id: string): Promise<ContainerInspect> {
+    return call(`Inspecting container "${id}"`, () => this.docker.getContainer(id).inspect(), true)
+  }
+
+  /**
+   * Runs a command in a running container. The exit code is read only after the output stream
+   * has ended: before that, inspect may still report a running exec (or null).
+   * A failing command is a result, not an exception; a broken transport throws.
+   */
+  async exec(id: string, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const started = Date.now()
+    const max = opts.maxOutput ?? 64 * 1024
+    const out = new Tail(max)
+    const err = new Tail(max)
+    const container = this.docker.getContainer(id)
+    const what = `Exec ${JSON.stringify(cmd[0])} in "${id.slice(0, 12)}"`
+    const exec = await call(
+      what,
+      () =>
+        container.exec({
+          Cmd: cmd,
+          Env: opts.env,
+          AttachStdout: true,
+          AttachStderr: true,
+          AttachStdin: false,
+          Tty: false,
+        }),
+      true
+    )
+    const stream = await call(what, () => exec.start({ hijack: true, stdin: false }), true)
+    const stdout = new PassThrough()
+    const stderr = new PassThrough()
+    stdout.setEncoding('utf8')
+    stderr.setEncoding('utf8')
+    stdout.on('data', (s: string) => {
+      out.push(s)
+      opts.onOutput?.(s, 'stdout')
+    })
+    stderr.on('data', (s: string) => {
+      err.push(s)
+      opts.onOutput?.(s, 'stderr')
+    })
+    this.docker.modem.demuxStream(stream, stdout, stderr)
+    let timedOut = false
+    await new Promise<void>((resolve, reject) => {
+      const timer =
+        opts.timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              timedOut = true
+              stream.destroy()
+              resolve()
+            }, opts.timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      stream.once('end', done)
+      stream.once('close', done)
+      stream.once('error', (e: Error) => {
+        clearTimeout(timer)
+        if (timedOut) resolve()
+        else reject(translate(what, e))
+      })
+    })
+    stdout.end()
+    stderr.end()
+    if (timedOut) {
+      return { exitCode: -1, stdout: out.toString(), stderr: err.toString(), ms: Date.now() - started, timedOut }
+    }
+    // The stream has ended; the daemon may still be recording the exit: poll briefly.
+    let info = await call(what, () => exec.inspect(), true)
+    for (let i = 0; info.Running && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      info = await call(what, () => exec.inspect(), true)
+    }
+    return {
+      exitCode: info.ExitCode ?? -1,
+      stdout: out.toString(),
+      stderr: err.toString(),
+      ms: Date.now() - started,
+      timedOut,
+    }
+  }
+
+  /**
+   * Reads one file from a container through the archive API: works with any image (no shell,
+   * no cat) and on stopped containers. Null when the path does not exist.
+   */
+  async readFile(id: string, path: string): Promise<Buffer | null> {
+    let stream: NodeJS.ReadableStream
+    try {
+      stream = await call(
+        `Reading "${path}" from "${id.slice(0, 12)}"`,
+        () => this.docker.getContainer(id).getArchive({ path }),
+        true
+      )
+    } catch (err) {
+      if (err instanceof BerthError && err.code === 'not_found') return null
+      throw err
+    }
+    const extract = tar.extract()
+    let content: Buffer | null = null
+    extract.on('entry', (header, entry, next) => {
+      const chunks: Buffer[] = []
+      entry.on('data', (c: unknown) => chunks.push(c as Buffer))
+      entry.on('end', () => {
+        if (content === null && header.type === 'file') content = Buffer.concat(chunks)
+        next()
+      })
+      entry.resume()
+    })
+    await new Promise<void>((resolve, reject) => {
+      extract.on('finish', resolve)
+      extract.on('error', reject)
+      stream.on('error', reject)
+      stream.pipe(extract)
+    })
+    return content
+  }
+
+  /** Writes files into a container (through a tar upload), creating directories as needed. */
+  async writeFiles(
+    id: string,
+    dir: string,
+    files: { name: string; content: string | Buffer; mode?: number }[]
+  ): Promise<void> {
+    const pack = tar.pack()
+    for (const f of files) pack.entry({ name: f.name, mode: f.mode ?? 0o644 }, f.content)
+    pack.finalize()
+    const chunks: Buffer[] = []
+    for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c)
+    await call(
+      `Writing ${files.map((f) => f.name).join(', ')} into "${id.slice(0, 12)}:${dir}"`,
+      () => this.docker.getContainer(id).putArchive(Buffer.concat(chunks), { path: dir }),
+      true
+    )
+  }
+
+  /** Docker's event stream, filtered. The caller destroys the stream when done. */
+  events(filters: Record<string, string[]>, since?: number) {
+    return call(
+      'Following engine events',
+      () =>
+        this.docker.getEvents({ filters, since }) as Promise<NodeJS.ReadableStream & Readable>,
+      true
+    )
+  }
+}
+
+export function createEngine(): DockerEngine {
+  return new DockerEngine()
+}

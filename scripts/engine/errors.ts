@@ -1,0 +1,65 @@
+/**
+ * One error family for the engine. A `code` is stable (callers and the HTTP layer branch on it);
+ * the message is for people and names the field, node or step at fault.
+ */
+export type ErrorCode =
+  | 'invalid_topology' // the topology file is wrong: fix the file
+  | 'invalid_job' // the job spec or the command line is wrong
+  | 'preflight' // the host cannot do it as asked (engine, image, subnet, privileged…)
+  | 'conflict' // something else holds the name, subnet or cluster
+  | 'not_found' // no such cluster, node or image
+  | 'bootstrap_failed'
+  | 'health_failed'
+  | 'hosts_failed'
+  | 'engine' // the Docker engine failed a call
+  | 'timeout'
+  | 'cancelled'
+  | 'internal'
+
+/** Process exit codes, one per family of failure (documented in the README). */
+export const EXIT_CODES: Record<ErrorCode, number> = {
+  invalid_topology: 2,
+  invalid_job: 2,
+  preflight: 3,
+  conflict: 4,
+  not_found: 5,
+  bootstrap_failed: 1,
+  health_failed: 1,
+  hosts_failed: 1,
+  engine: 1,
+  timeout: 1,
+  internal: 1,
+  cancelled: 130,
+}
+
+export interface ErrorDetails {
+  node?: string
+  step?: string
+  /** Captured output of the failing node (tail), when there is one. */
+  output?: string
+  exitCode?: number
+  issues?: { path: string; message: string }[]
+  cause?: unknown
+}
+
+export class BerthError extends Error {
+  readonly code: ErrorCode
+  readonly details: ErrorDetails
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause })
+    this.name = 'BerthError'
+    this.code = code
+    this.details = details
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.code]
+  }
+}
+
+export function asBerthError(err: unknown): BerthError {
+  if (err instanceof BerthError) return err
+  const message = err instanceof Error ? err.message : String(err)
+  return new BerthError('internal', message, { cause: err })
+}

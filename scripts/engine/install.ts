@@ -1,0 +1,316 @@
+/**
+ * install: topology → running, wired, bootstrapped, healthy cluster. Safe to run again: the plan
+ * compares what Docker holds (by label) with what the topology asks for, keeps healthy unchanged
+ * nodes, rebuilds changed ones one at a time, and creates the rest together.
+ */
+import { bootstrapByPhase, probeHealth, readMarker, waitHealthy } from './bootstrap.ts'
+import { checkpoint, type JobContext } from './context.ts'
+import { BerthError } from './errors.ts'
+import type { NodeSummary } from './events.ts'
+import { entriesOf, type HostEntry } from './hosts.ts'
+import { LABEL, containerName, networkName } from './labels.ts'
+import {
+  assignAddresses,
+  chooseSubnet,
+  createClusterNetwork,
+  networkSubnet,
+  usedSubnets,
+} from './network.ts'
+import { createOptions, readCluster, volumeSource, type ClusterState } from './nodes.ts'
+import { mapLimit } from './pool.ts'
+import { preflight, privilegedRefusal } from './preflight.ts'
+import type { NodeSpec, Topology } from './topology.ts'
+import { verifyHosts, wireHosts } from './wiring.ts'
+
+export type NodeAction = 'create' | 'keep' | 'start' | 'replace' | 'remove'
+
+export interface PlanItem {
+  node: string
+  action: NodeAction
+  reason: string
+  ip?: string
+  /** Kept nodes whose bootstrap never finished get it run again. */
+  bootstrap?: boolean
+}
+
+export interface Plan {
+  cluster: string
+  network: { action: 'create' | 'keep' | 'replace'; name: string; subnet: string | null; reason: string }
+  nodes: PlanItem[]
+}
+
+export interface InstallOptions {
+  /** Print the plan and change nothing. */
+  plan?: boolean
+  /** On failure, keep what this job created (for debugging). */
+  keepFailed?: boolean
+}
+
+export interface InstallResult {
+  plan: Plan
+  nodes: NodeSummary[]
+}
+
+/** What this job created, so a failure can take exactly that back. */
+interface Created {
+  containers: { id: string; name: string }[]
+  volumes: string[]
+  network?: string
+}
+
+async function makePlan(
+  ctx: JobContext,
+  topology: Topology,
+  state: ClusterState
+): Promise<{ plan: Plan; addresses: Map<string, string> | null }> {
+  const static_ = topology.network.mode === 'static'
+  const net = state.network
+  let netAction: Plan['network']['action'] = net ? 'keep' : 'create'
+  let netReason = net ? 'exists' : 'new cluster'
+  const currentSubnet = networkSubnet(net)
+  if (net && net.Labels?.[LABEL.mode] !== topology.network.mode) {
+    netAction = 'replace'
+    netReason = `mode changes from ${net.Labels?.[LABEL.mode]} to ${topology.network.mode}`
+  } else if (net && topology.network.subnet && currentSubnet !== topology.network.subnet) {
+    netAction = 'replace'
+    netReason = `subnet changes from ${currentSubnet} to ${topology.network.subnet}`
+  }
+  // Replacing the network frees its subnet, so it does not count as a clash then.
+  let subnet: string | null = null
+  if (netAction === 'keep') subnet = currentSubnet
+  else if (static_ || topology.network.subnet) {
+    subnet = chooseSubnet(topology, await usedSubnets(ctx.engine), net?.Id)
+  }
+
+  const existingIps = new Map<string, string>()
+  if (netAction === 'keep') {
+    for (const [name, n] of state.nodes) {
+      const ip = n.pinnedIp ?? n.ip
+      if (ip) existingIps.set(name, ip)
+    }
+  }
+  const addresses = static_ ? assignAddresses(topology, subnet as string, existingIps) : null
+  const hosts = addresses ? hostEntries(topology, addresses) : undefined
+
+  const items: PlanItem[] = await mapLimit(topology.nodes, ctx.concurrency, async (node) => {
+    const ip = addresses?.get(node.name)
+    const current = state.nodes.get(node.name)
+    if (!current) return { node: node.name, action: 'create' as const, reason: 'new node', ip }
+    if (netAction !== 'keep') {
+      return { node: node.name, action: 'replace' as const, reason: 'the network is replaced', ip }
+    }
+    const { hash } = createOptions(topology, node, placementOf(topology, ip, hosts), ctx.job)
+    if (hash !== current.spec) {
+      return { node: node.name, action: 'replace' as const, reason: 'its definition changed', ip }
+    }
+    if (current.state !== 'running') {
+      const marker = await readMarker(ctx, current.id)
+      return { node: node.name, action: 'start' as const, reason: `${current.state}: start it`, ip, bootstrap: !marker && !!node.bootstrap }
+    }
+    const marker = await readMarker(ctx, current.id)
+    if (!marker && node.bootstrap) {
+      return { node: node.name, action: 'keep' as const, reason: 'unchanged; bootstrap not finished', ip, bootstrap: true }
+    }
+    const health = await probeHealth(ctx, node, current.id)
+    if (!health.ok) {
+      return { node: node.name, action: 'replace' as const, reason: `unhealthy: ${health.output || 'health command failed'}`, ip }
+    }
+    return { node: node.name, action: 'keep' as const, reason: 'unchanged and healthy', ip }
+  })
+  const wanted = new Set(topology.nodes.map((n) => n.name))
+  for (const name of state.nodes.keys()) {
+    if (!wanted.has(name)) items.push({ node: name, action: 'remove', reason: 'no longer in the topology' })
+  }
+  return {
+    plan: {
+      cluster: topology.name,
+      network: { action: netAction, name: networkName(topology.name), subnet, reason: netReason },
+      nodes: items,
+    },
+    addresses,
+  }
+}
+
+function hostEntries(topology: Topology, addresses: Map<string, string>): HostEntry[] {
+  return entriesOf(
+    topology.nodes.map((n) => ({ name: n.name, hostname: n.hostname, ip: addresses.get(n.name) as string }))
+  )
+}
+
+function placementOf(topology: Topology, ip: string | undefined, hosts: HostEntry[] | undefined) {
+  const network = networkName(topology.name)
+  return topology.network.mode === 'static' ? { network, ip, hosts } : { network }
+}
+
+export function formatPlan(plan: Plan): string {
+  const lines = [
+    `cluster ${plan.cluster}`,
+    `  network ${plan.network.name}: ${plan.network.action} (${plan.network.reason})${plan.network.subnet ? ` ${plan.network.subnet}` : ''}`,
+  ]
+  for (const i of plan.nodes) {
+    lines.push(`  ${i.action.padEnd(7)} ${i.node.padEnd(16)} ${i.ip ?? ''.padEnd(0)}  ${i.reason}`)
+  }
+  return lines.join('\n')
+}
+
+export async function installCluster(
+  ctx: JobContext,
+  topology: Topology,
+  opts: InstallOptions = {}
+): Promise<InstallResult> {
+  const { steps } = ctx
+  await steps.timed('preflight', undefined, () => preflight(ctx, topology))
+  checkpoint(ctx)
+  const state = await readCluster(ctx.engine, topology.name)
+  const { plan, addresses } = await steps.timed('plan', undefined, () => makePlan(ctx, topology, state))
+  ctx.log(formatPlan(plan))
+  if (opts.plan) return { plan, nodes: [] }
+
+  const created: Created = { containers: [], volumes: [] }
+  const ids = new Map<string, string>()
+  for (const [name, n] of state.nodes) ids.set(name, n.id)
+  const hosts = addresses ? hostEntries(topology, addresses) : undefined
+  const byName = new Map(topology.nodes.map((n) => [n.name, n]))
+  const itemsOf = (...actions: NodeAction[]) => plan.nodes.filter((i) => actions.includes(i.action))
+
+  try {
+    // Nodes that leave the topology, and everything when the network itself is replaced.
+    const removals = itemsOf('remove').concat(plan.network.action === 'replace' ? itemsOf('replace') : [])
+    await mapLimit(removals, ctx.concurrency, async (i) => {
+      const id = state.nodes.get(i.node)?.id
+      if (id) await steps.timed('remove', i.node, () => ctx.engine.removeContainer(id, containerName(topology.name, i.node)))
+      ids.delete(i.node)
+    })
+    if (plan.network.action === 'replace' && state.network) {
+      await steps.timed('network', undefined, () => ctx.engine.removeNetwork(state.network!.Id))
+    }
+    if (plan.network.action !== 'keep') {
+      await steps.timed('network', undefined, async () => {
+        created.network = await createClusterNetwork(ctx.engine, topology, plan.network.subnet, ctx.job)
+      })
+    }
+    checkpoint(ctx)
+
+    const bringUp = async (nodes: NodeSpec[]) => {
+      await mapLimit(nodes, ctx.concurrency, async (node) => {
+        checkpoint(ctx)
+        await ensureVolumes(ctx, topology, node, created)
+        const placement = placementOf(topology, addresses?.get(node.name), hosts)
+        const { options } = createOptions(topology, node, placement, ctx.job)
+        const id = await steps.timed('create', node.name, () => ctx.engine.createContainer(options))
+        created.containers.push({ id, name: node.name })
+        ids.set(node.name, id)
+        await steps.timed('start', node.name, () => startNode(ctx, node, id))
+      })
+    }
+    const settle = async (toBootstrap: NodeSpec[], toCheck: NodeSpec[]) => {
+      if (topology.network.mode === 'dynamic') {
+        await steps.timed('hosts', undefined, () => wireHosts(ctx, topology, ids))
+      }
+      await steps.timed('verify', undefined, () => verifyHosts(ctx, topology, ids))
+      checkpoint(ctx)
+      await bootstrapByPhase(ctx, toBootstrap, ids)
+      await mapLimit(toCheck, ctx.concurrency, (n) => waitHealthy(ctx, n, ids.get(n.name) as string))
+    }
+
+    // Stopped nodes come back first, so rebuilt and new nodes find their peers running.
+    const starts = itemsOf('start').map((i) => byName.get(i.node) as NodeSpec)
+    await mapLimit(starts, ctx.concurrency, (n) =>
+      steps.timed('start', n.name, () => startNode(ctx, n, ids.get(n.name) as string))
+    )
+
+    if (plan.network.action === 'keep') {
+      // A changed topology is applied node by node, in phase order: each rebuilt node is
+      // bootstrapped and healthy before the next one is touched. Volumes are kept.
+      const replaced = itemsOf('replace')
+        .map((i) => byName.get(i.node) as NodeSpec)
+        .sort((a, b) => a.phase - b.phase)
+      for (const node of replaced) {
+        checkpoint(ctx)
+        await steps.timed('remove', node.name, () =>
+          ctx.engine.removeContainer(ids.get(node.name) as string, containerName(topology.name, node.name))
+        )
+        await bringUp([node])
+        await settle(node.bootstrap ? [node] : [], [node])
+      }
+    }
+
+    const fresh = itemsOf('create').concat(plan.network.action === 'replace' ? itemsOf('replace') : [])
+    const freshNodes = fresh.map((i) => byName.get(i.node) as NodeSpec)
+    await bringUp(freshNodes)
+    const pending = itemsOf('keep', 'start')
+      .filter((i) => i.bootstrap)
+      .map((i) => byName.get(i.node) as NodeSpec)
+    const touched = new Set([...freshNodes, ...starts, ...pending])
+    const toBootstrap = topology.nodes.filter((n) => n.bootstrap && (freshNodes.includes(n) || pending.includes(n)))
+    await settle(toBootstrap, topology.nodes.filter((n) => touched.has(n)))
+  } catch (err) {
+    if (!opts.keepFailed) await cleanup(ctx, created)
+    else ctx.log(`--keep-failed: leaving ${created.containers.length} containers for inspection`)
+    throw err
+  }
+  return { plan, nodes: await summarize(ctx, topology) }
+}
+
+async function startNode(ctx: JobContext, node: NodeSpec, id: string): Promise<void> {
+  try {
+    await ctx.engine.startContainer(id, node.name)
+  } catch (err) {
+    const refusal = node.privileged ? privilegedRefusal(err) : null
+    if (refusal) throw new BerthError('preflight', `node "${node.name}": ${refusal}`, { node: node.name, step: 'start', cause: err })
+    throw new BerthError(
+      err instanceof BerthError ? err.code : 'engine',
+      `node "${node.name}" failed to start: ${err instanceof Error ? err.message : String(err)}`,
+      { node: node.name, step: 'start', cause: err }
+    )
+  }
+}
+
+async function ensureVolumes(ctx: JobContext, topology: Topology, node: NodeSpec, created: Created) {
+  for (const v of node.volumes) {
+    if (v.external) continue // checked in preflight; never created or removed by berth
+    const name = volumeSource(topology, node, v)
+    const existing = await ctx.engine.inspectVolume(name)
+    if (existing) {
+      if (existing.Labels?.[LABEL.cluster] !== topology.name) {
+        throw new BerthError(
+          'conflict',
+          `node "${node.name}": volume "${name}" exists and does not belong to cluster "${topology.name}"`,
+          { node: node.name, step: 'volume' }
+        )
+      }
+      continue
+    }
+    await ctx.engine.createVolume(name, {
+      [LABEL.cluster]: topology.name,
+      [LABEL.node]: node.name,
+      [LABEL.volume]: v.name,
+      [LABEL.job]: ctx.job,
+    })
+    created.volumes.push(name)
+  }
+}
+
+/** Takes back exactly what a failed job created: its containers, its new volumes, its network. */
+async function cleanup(ctx: JobContext, created: Created): Promise<void> {
+  const t0 = Date.now()
+  ctx.steps.start('cleanup')
+  const problems: string[] = []
+  await Promise.all(
+    created.containers.map((c) =>
+      ctx.engine.removeContainer(c.id, c.name).catch((e) => problems.push(String(e)))
+    )
+  )
+  await Promise.all(created.volumes.map((v) => ctx.engine.removeVolume(v).catch((e) => problems.push(String(e)))))
+  if (created.network) await ctx.engine.removeNetwork(created.network).catch((e) => problems.push(String(e)))
+  if (problems.length) ctx.log(`cleanup left: ${problems.join('; ')}`)
+  ctx.steps.done('cleanup', undefined, Date.now() - t0, `removed ${created.containers.length} containers`)
+}
+
+export async function summarize(ctx: JobContext, topology: Topology): Promise<NodeSummary[]> {
+  const state = await readCluster(ctx.engine, topology.name)
+  return topology.nodes.flatMap((n) => {
+    const s = state.nodes.get(n.name)
+    return s ? [{ name: n.name, hostname: n.hostname, ip: s.ip, id: s.id.slice(0, 12), state: s.state }] : []
+  })
+}

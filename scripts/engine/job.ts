@@ -1,0 +1,147 @@
+/**
+ * The job contract (DESIGN.md): a JSON spec in, job events out, the last one the result.
+ * The CLI, `berth job run` and every dispatcher go through `runJob`: there is one engine.
+ */
+import { z } from 'zod'
+import { createContext, DEFAULT_CONCURRENCY } from './context.ts'
+import type { DockerEngine } from './docker.ts'
+import { asBerthError, BerthError } from './errors.ts'
+import type { Emit, NodeSummary, ResultEvent } from './events.ts'
+import { installCluster } from './install.ts'
+import { clusterStatus, destroyCluster, rewireCluster, startCluster, stopCluster, summaries } from './lifecycle.ts'
+import { parseTopology, validateTopology, type Topology } from './topology.ts'
+
+export const JOB_KINDS = ['install', 'status', 'start', 'stop', 'rewire', 'destroy', 'snapshot', 'restore'] as const
+const AVAILABLE = new Set(['install', 'status', 'start', 'stop', 'rewire', 'destroy'])
+
+const clusterName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'is not a valid cluster name')
+
+export const JobSpecSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'is not a valid job id').optional(),
+  kind: z.enum(JOB_KINDS),
+  cluster: clusterName,
+  /** A topology object, or its YAML/JSON text. */
+  topology: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+  snapshot: z.string().optional(),
+  options: z
+    .strictObject({
+      plan: z.boolean().optional(),
+      keepFailed: z.boolean().optional(),
+      volumes: z.boolean().optional(),
+      concurrency: z.number().int().min(1).max(64).optional(),
+    })
+    .default({}),
+})
+
+export type JobSpec = z.infer<typeof JobSpecSchema>
+
+export function parseJobSpec(input: unknown): JobSpec {
+  const r = JobSpecSchema.safeParse(input)
+  if (r.success) return r.data
+  const issues = r.error.issues.map((i) => ({ path: i.path.join('.') || '(spec)', message: i.message }))
+  throw new BerthError('invalid_job', issues.map((i) => `${i.path}: ${i.message}`).join('\n'), { issues })
+}
+
+function topologyOf(spec: JobSpec): Topology {
+  if (spec.topology === undefined) {
+    throw new BerthError('invalid_job', `topology: required for kind "${spec.kind}"`)
+  }
+  const t =
+    typeof spec.topology === 'string' ? parseTopology(spec.topology) : validateTopology(spec.topology)
+  if (t.name !== spec.cluster) {
+    throw new BerthError('invalid_job', `cluster: "${spec.cluster}" does not match the topology's name "${t.name}"`)
+  }
+  return t
+}
+
+export interface RunJobOptions {
+  engine: DockerEngine
+  emit: Emit
+  signal?: AbortSignal
+  echo?: (line: string) => void
+  logDir?: string | null
+}
+
+/** Runs one job to its end. Never throws: a failure is the result event (and a non-zero code). */
+export async function runJob(
+  input: unknown,
+  opts: RunJobOptions
+): Promise<{ result: ResultEvent; exitCode: number }> {
+  const t0 = Date.now()
+  // The id is taken before validation so that even a refused spec is reported under its id.
+  const rawId = (input as { id?: unknown } | null)?.id
+  const ctx = createContext({
+    engine: opts.engine,
+    job: typeof rawId === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(rawId) ? rawId : undefined,
+    emit: opts.emit,
+    signal: opts.signal,
+    echo: opts.echo,
+    logDir: opts.logDir,
+  })
+  const job = ctx.job
+  let spec: JobSpec | undefined
+  const finish = (r: Omit<ResultEvent, 'type' | 't' | 'job' | 'ms'>, exitCode: number) => {
+    const result: ResultEvent = { type: 'result', t: Date.now(), job, ms: Date.now() - t0, ...r }
+    opts.emit(result)
+    return { result, exitCode }
+  }
+  try {
+    spec = parseJobSpec(input)
+    ctx.concurrency = spec.options.concurrency ?? DEFAULT_CONCURRENCY
+    if (!AVAILABLE.has(spec.kind)) {
+      throw new BerthError('invalid_job', `kind: "${spec.kind}" is not available in this version of berth`)
+    }
+    ctx.steps.start('job', undefined, `${spec.kind} ${spec.cluster}`)
+    ctx.log(`job ${job}: ${spec.kind} ${spec.cluster}`)
+    let nodes: NodeSummary[] | undefined
+    let data: unknown
+    switch (spec.kind) {
+      case 'install': {
+        const topology = topologyOf(spec)
+        const r = await installCluster(ctx, topology, spec.options)
+        nodes = spec.options.plan ? undefined : r.nodes
+        data = spec.options.plan ? { plan: r.plan } : undefined
+        break
+      }
+      case 'status': {
+        const s = await clusterStatus(ctx, spec.cluster)
+        nodes = summaries(s)
+        data = s
+        break
+      }
+      case 'start':
+        await startCluster(ctx, spec.cluster)
+        nodes = summaries(await clusterStatus(ctx, spec.cluster))
+        break
+      case 'stop':
+        await stopCluster(ctx, spec.cluster)
+        break
+      case 'rewire':
+        await rewireCluster(ctx, spec.cluster)
+        break
+      case 'destroy':
+        data = await destroyCluster(ctx, spec.cluster, { volumes: spec.options.volumes })
+        break
+    }
+    ctx.steps.done('job', undefined, Date.now() - t0)
+    return finish({ kind: spec.kind, cluster: spec.cluster, ok: true, nodes, ...(data ? { data } : {}) }, 0)
+  } catch (err) {
+    const e = asBerthError(err)
+    ctx.log(`job ${job} failed: ${e.message}`)
+    if (e.code === 'internal' && err instanceof Error && err.stack) ctx.log(err.stack)
+    return finish(
+      {
+        kind: spec?.kind ?? 'unknown',
+        cluster: spec?.cluster ?? (input as { cluster?: string })?.cluster ?? '',
+        ok: false,
+        code: e.code,
+        message: e.message,
+        ...(e.details.node ? { node: e.details.node } : {}),
+        ...(e.details.step ? { step: e.details.step } : {}),
+        ...(e.details.issues ? { data: { issues: e.details.issues } } : {}),
+      },
+      e.exitCode
+    )
+  }
+}
+

@@ -1,0 +1,28 @@
+/**
+ * Every resource berth creates carries these labels, so the state of a cluster is read back from
+ * Docker (no state file to drift) and whatever a crash leaves behind can be found and removed.
+ */
+export const LABEL = {
+  cluster: 'berth.cluster',
+  node: 'berth.node',
+  role: 'berth.role',
+  phase: 'berth.phase',
+  hostname: 'berth.hostname',
+  job: 'berth.job',
+  spec: 'berth.spec',
+  mode: 'berth.mode',
+  domain: 'berth.domain',
+  volume: 'berth.volume',
+  snapshot: 'berth.snapshot',
+  version: 'berth.version',
+} as const
+
+export const BERTH_VERSION = '0.1.0'
+
+export const clusterFilter = (cluster: string) => [`${LABEL.cluster}=${cluster}`]
+
+/** Docker names: dots never occur in cluster or node names, so `<cluster>.<node>` is unambiguous. */
+export const containerName = (cluster: string, node: string) => `${cluster}.${node}`
+export const networkName = (cluster: string) => `berth.${cluster}`
+export const volumeName = (cluster: string, node: string, volume: string) =>
+  `${cluster}.${node}.${volume}`

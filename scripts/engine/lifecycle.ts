@@ -1,0 +1,173 @@
+/**
+ * status, stop, start, destroy — all read the cluster back from Docker by label, so they need no
+ * topology file and see what is really there.
+ */
+import { probeHealth, readMarker, waitHealthy, type HealthTarget } from './bootstrap.ts'
+import type { JobContext } from './context.ts'
+import type { ContainerInspect } from './docker.ts'
+import { BerthError } from './errors.ts'
+import type { NodeSummary } from './events.ts'
+import { LABEL, clusterFilter, networkName } from './labels.ts'
+import { readCluster, type ClusterState, type NodeState } from './nodes.ts'
+import { mapLimit } from './pool.ts'
+import { verifyHosts, wireHosts, type WiredCluster } from './wiring.ts'
+
+export interface NodeStatus {
+  name: string
+  hostname: string
+  role: string
+  phase: number
+  state: string
+  ip: string | null
+  image: string
+  bootstrap: 'done' | 'pending' | 'unknown'
+  health: 'healthy' | 'unhealthy' | 'none' | 'unknown'
+  healthOutput?: string
+  id: string
+}
+
+export interface ClusterStatus {
+  cluster: string
+  mode: string | null
+  domain: string | null
+  network: string | null
+  subnet: string | null
+  nodes: NodeStatus[]
+}
+
+async function requireCluster(ctx: JobContext, cluster: string): Promise<ClusterState> {
+  const state = await readCluster(ctx.engine, cluster)
+  if (!state.nodes.size && !state.network) {
+    throw new BerthError('not_found', `no cluster named "${cluster}" on this Docker host`)
+  }
+  return state
+}
+
+function sorted(state: ClusterState): NodeState[] {
+  return [...state.nodes.values()].sort((a, b) => a.phase - b.phase || a.name.localeCompare(b.name))
+}
+
+/** The health command and timeouts as berth set them on the container. */
+function healthTarget(node: NodeState, info: ContainerInspect): HealthTarget {
+  const test = info.Config.Healthcheck?.Test ?? []
+  const cmd = test[0] === 'CMD' ? test.slice(1) : test[0] === 'CMD-SHELL' ? ['sh', '-c', test[1]] : []
+  const timeout = (info.Config.Healthcheck?.Timeout ?? 5e9) / 1e9
+  return {
+    name: node.name,
+    timeoutSeconds: 120,
+    healthcheck: cmd.length
+      ? { cmd, intervalSeconds: 1, timeoutSeconds: timeout, retries: 1, startPeriodSeconds: 0 }
+      : null,
+  }
+}
+
+function wired(state: ClusterState): WiredCluster {
+  return { name: state.name, nodes: sorted(state).map((n) => ({ name: n.name, hostname: n.hostname })) }
+}
+
+export async function clusterStatus(ctx: JobContext, cluster: string): Promise<ClusterStatus> {
+  const state = await requireCluster(ctx, cluster)
+  const nodes = await mapLimit(sorted(state), ctx.concurrency, async (n): Promise<NodeStatus> => {
+    const info = await ctx.engine.inspectContainer(n.id)
+    const target = healthTarget(n, info)
+    const running = info.State.Running && !info.State.Paused
+    let health: NodeStatus['health'] = target.healthcheck ? 'unknown' : 'none'
+    let healthOutput: string | undefined
+    if (running && target.healthcheck) {
+      const probe = await probeHealth(ctx, target, n.id)
+      health = probe.ok ? 'healthy' : 'unhealthy'
+      healthOutput = probe.output || undefined
+    }
+    const marker = await readMarker(ctx, n.id)
+    return {
+      name: n.name,
+      hostname: n.hostname,
+      role: n.role,
+      phase: n.phase,
+      state: info.State.Paused ? 'paused' : info.State.Status,
+      ip: info.NetworkSettings.Networks?.[networkName(cluster)]?.IPAddress || null,
+      image: info.Config.Image,
+      bootstrap: marker ? 'done' : 'pending',
+      health,
+      healthOutput,
+      id: n.id.slice(0, 12),
+    }
+  })
+  const net = state.network
+  return {
+    cluster,
+    mode: net?.Labels?.[LABEL.mode] ?? null,
+    domain: net?.Labels?.[LABEL.domain] ?? null,
+    network: net?.Name ?? null,
+    subnet: net?.IPAM?.Config?.[0]?.Subnet ?? null,
+    nodes,
+  }
+}
+
+export function summaries(status: ClusterStatus): NodeSummary[] {
+  return status.nodes.map((n) => ({ name: n.name, hostname: n.hostname, ip: n.ip, id: n.id, state: n.state }))
+}
+
+/** Stops the nodes, last phase first (the master last), the nodes of a phase together. */
+export async function stopCluster(ctx: JobContext, cluster: string): Promise<void> {
+  const state = await requireCluster(ctx, cluster)
+  const phases = [...new Set(sorted(state).map((n) => n.phase))].sort((a, b) => b - a)
+  for (const phase of phases) {
+    const batch = sorted(state).filter((n) => n.phase === phase)
+    await mapLimit(batch, ctx.concurrency, (n) =>
+      ctx.steps.timed('stop', n.name, () => ctx.engine.stopContainer(n.id, n.name))
+    )
+  }
+}
+
+/**
+ * Starts every node. Docker rebuilds each /etc/hosts on start: static mode's ExtraHosts and
+ * pinned addresses come back by themselves; dynamic mode gets new addresses, so berth rewires
+ * every node (the 2015 installer's restart path) before checking health.
+ */
+export async function startCluster(ctx: JobContext, cluster: string): Promise<void> {
+  const state = await requireCluster(ctx, cluster)
+  const nodes = sorted(state)
+  await mapLimit(nodes, ctx.concurrency, (n) =>
+    ctx.steps.timed('start', n.name, () => ctx.engine.startContainer(n.id, n.name))
+  )
+  const ids = new Map(nodes.map((n) => [n.name, n.id]))
+  const mode = state.network?.Labels?.[LABEL.mode]
+  if (mode === 'dynamic') await ctx.steps.timed('hosts', undefined, () => wireHosts(ctx, wired(state), ids))
+  await ctx.steps.timed('verify', undefined, () => verifyHosts(ctx, wired(state), ids))
+  await mapLimit(nodes, ctx.concurrency, async (n) =>
+    waitHealthy(ctx, healthTarget(n, await ctx.engine.inspectContainer(n.id)), n.id)
+  )
+}
+
+/** Rewrites every node's /etc/hosts from the addresses they have now (dynamic mode). */
+export async function rewireCluster(ctx: JobContext, cluster: string): Promise<void> {
+  const state = await requireCluster(ctx, cluster)
+  const ids = new Map(sorted(state).map((n) => [n.name, n.id]))
+  await ctx.steps.timed('hosts', undefined, () => wireHosts(ctx, wired(state), ids))
+  await ctx.steps.timed('verify', undefined, () => verifyHosts(ctx, wired(state), ids))
+}
+
+/** Removes containers and network; volumes (berth's own, never external ones) only when asked. */
+export async function destroyCluster(
+  ctx: JobContext,
+  cluster: string,
+  opts: { volumes?: boolean } = {}
+): Promise<{ containers: number; volumes: number }> {
+  const state = await requireCluster(ctx, cluster)
+  // Containers by label, not just known nodes: a crashed job may have left a stray one.
+  const all = await ctx.engine.listContainers(clusterFilter(cluster))
+  await mapLimit(all, ctx.concurrency, (c) =>
+    ctx.steps.timed('remove', c.Labels?.[LABEL.node], () => ctx.engine.removeContainer(c.Id, c.Names[0]))
+  )
+  const nets = await ctx.engine.listNetworks(clusterFilter(cluster))
+  for (const n of nets) await ctx.steps.timed('network', undefined, () => ctx.engine.removeNetwork(n.Id))
+  let volumes = 0
+  if (opts.volumes) {
+    const vols = await ctx.engine.listVolumes(clusterFilter(cluster))
+    await mapLimit(vols, ctx.concurrency, (v) => ctx.engine.removeVolume(v.Name))
+    volumes = vols.length
+  }
+  void state
+  return { containers: all.length, volumes }
+}

@@ -1,0 +1,953 @@
+/**
+ * The topology file: its schema, its parsing and its expansion into one NodeSpec per container.
+ *
+ * Validation runs in two passes. The zod schema checks each value where it stands; a second
+ * pass checks what needs the whole file (duplicate names after `count` expansion, hostname
+ * lengths against the domain, volumes within a node, the subnet against the node count). Every
+ * issue of both passes is reported at once, each with a path in the file's own shape
+ * (`nodes[3].name`), so a user fixes the file in one round.
+ *
+ * Pure: no fs, no docker. The caller reads the file.
+ */
+import YAML, { LineCounter } from 'yaml'
+import { z } from 'zod'
+import { formatCidr, intToIp, parseCidr } from './cidr.ts'
+import { BerthError } from './errors.ts'
+
+export interface VolumeMount {
+  name: string
+  target: string
+  external: boolean
+  readOnly: boolean
+}
+
+export interface Healthcheck {
+  cmd: string[]
+  intervalSeconds: number
+  timeoutSeconds: number
+  retries: number
+  startPeriodSeconds: number
+}
+
+export interface NodeSpec {
+  /** After expansion, e.g. runner1. */
+  name: string
+  /** The node entry's base name, e.g. runner. */
+  role: string
+  hostname: string
+  /** Position in the expanded list, 0-based. */
+  index: number
+  phase: number
+  image: string
+  privileged: boolean
+  /** Without the CAP_ prefix, upper case, deduplicated, sorted; ['ALL'] absorbs the rest. */
+  capAdd: string[]
+  env: Record<string, string>
+  volumes: VolumeMount[]
+  /** argv; a string in the file becomes ['sh', '-c', string]. */
+  bootstrap: string[] | null
+  timeoutSeconds: number
+  healthcheck: Healthcheck | null
+}
+
+export interface Topology {
+  name: string
+  domain: string
+  /** The top-level image, or else defaults.image, or else the first node's. */
+  image: string
+  network: { mode: 'static' | 'dynamic'; subnet: string | null }
+  nodes: NodeSpec[]
+  hooks: { preSnapshot: string[] | null; postRestore: string[] | null }
+}
+
+export interface TopologyIssue {
+  path: string
+  message: string
+}
+
+/** RFC 1123 label, lower case only: Docker keeps the case, resolvers and people do not. */
+export const HOSTNAME_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+// The cluster name becomes part of container, network and volume names: keep it short.
+const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** Linux HOST_NAME_MAX is 64 bytes including the terminating NUL. */
+export const HOSTNAME_MAX = 63
+export const MAX_NODES = 250
+export const DEFAULT_TIMEOUT_SECONDS = 300
+/**
+ * Static mode gives node i the address subnet base + STATIC_FIRST_HOST + i, in the lower half
+ * of the subnet; the upper half is left to Docker's own allocations (IPAM hands out addresses
+ * from the bottom up otherwise, and a container started outside berth would take a node's).
+ */
+export const STATIC_FIRST_HOST = 10
+
+/** Linux capabilities 0..40 (through CHECKPOINT_RESTORE, Linux 5.9), without the CAP_ prefix. */
+export const CAPABILITIES = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'DAC_READ_SEARCH',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE',
+  'NET_BROADCAST',
+  'NET_ADMIN',
+  'NET_RAW',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'SYS_MODULE',
+  'SYS_RAWIO',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SYS_PACCT',
+  'SYS_ADMIN',
+  'SYS_BOOT',
+  'SYS_NICE',
+  'SYS_RESOURCE',
+  'SYS_TIME',
+  'SYS_TTY_CONFIG',
+  'MKNOD',
+  'LEASE',
+  'AUDIT_WRITE',
+  'AUDIT_CONTROL',
+  'SETFCAP',
+  'MAC_OVERRIDE',
+  'MAC_ADMIN',
+  'SYSLOG',
+  'WAKE_ALARM',
+  'BLOCK_SUSPEND',
+  'AUDIT_READ',
+  'PERFMON',
+  'BPF',
+  'CHECKPOINT_RESTORE',
+] as const
+const CAPABILITY_SET: ReadonlySet<string> = new Set(CAPABILITIES)
+
+// Docker bind-mounts these into every container and rewrites them on each start: a volume
+// there would either hide Docker's file or be overwritten by it.
+const DOCKER_MANAGED_PATHS = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf']
+
+/** Number of nodes a static-mode subnet of this size can address (see STATIC_FIRST_HOST). */
+export function staticCapacity(size: number): number {
+  return Math.max(0, size / 2 - STATIC_FIRST_HOST)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing'
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'a list'
+  if (v instanceof Uint8Array) return 'binary data'
+  if (typeof v === 'object') return 'a mapping'
+  if (typeof v === 'string') {
+    return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v)
+  }
+  return String(v)
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  record: 'a mapping',
+  null: 'null',
+}
+
+// The fallback for issues no schema below words itself; a missing key reads "required".
+const errorMap: z.core.$ZodErrorMap = (iss) => {
+  if (iss.input === undefined && (iss.code === 'invalid_type' || iss.code === 'invalid_union')) {
+    return 'required'
+  }
+  switch (iss.code) {
+    case 'invalid_type':
+      return `expected ${EXPECTED[iss.expected] ?? iss.expected}, got ${show(iss.input)}`
+    case 'too_small':
+      if (iss.origin === 'string') return 'must not be empty'
+      if (iss.origin === 'array') return `must have at least ${iss.minimum} item(s)`
+      return `must be at least ${iss.minimum}, got ${show(iss.input)}`
+    case 'too_big':
+      if (iss.origin === 'array') return `must have at most ${iss.maximum} item(s)`
+      return `must be at most ${iss.maximum}, got ${show(iss.input)}`
+    case 'invalid_value':
+      return `must be one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}, got ${show(iss.input)}`
+    default:
+      return undefined
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    prev = row
+  }
+  return prev[b.length]
+}
+
+/** ` (did you mean "x"?)` for the closest candidate within edit distance 2, else ''. */
+function didYouMean(word: string, candidates: readonly string[]): string {
+  let best: string | undefined
+  let bestDistance = 3
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase())
+    if (d < bestDistance) {
+      best = c
+      bestDistance = d
+    }
+  }
+  return best === undefined ? '' : ` (did you mean ${JSON.stringify(best)}?)`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema pieces
+
+/** A union whose own message says what was expected, used when no single branch fits the type. */
+function oneOf<const T extends readonly [z.ZodType, ...z.ZodType[]]>(options: T, expected: string) {
+  return z.union(options, {
+    error: (iss) => (iss.input === undefined ? 'required' : `${expected}, got ${show(iss.input)}`),
+  })
+}
+
+function intIn(min: number, max: number) {
+  const error = (iss: { input?: unknown }) =>
+    iss.input === undefined
+      ? 'required'
+      : `must be an integer from ${min} to ${max}, got ${show(iss.input)}`
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error })
+}
+
+const hostnameLabel = z.string().regex(HOSTNAME_LABEL, {
+  error: (iss) =>
+    `${show(iss.input)} is not a valid hostname label (lowercase letters, digits and '-', not starting or ending with '-')`,
+})
+
+const clusterName = z.string().regex(CLUSTER_NAME, {
+  error: (iss) =>
+    `${show(iss.input)} is not a valid cluster name (1 to 40 lowercase letters, digits and '-', not starting or ending with '-')`,
+})
+
+const domainName = z
+  .string()
+  .refine((d) => d.length <= 253 && d.split('.').every((label) => HOSTNAME_LABEL.test(label)), {
+    error: (iss) =>
+      `${show(iss.input)} is not a domain (lowercase hostname labels joined by dots, like codenvy.local)`,
+  })
+
+const REGISTRY =
+  /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?$/
+const REPOSITORY_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/
+const TAG = /^\w[\w.-]{0,127}$/
+const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/
+
+/** Why `ref` is not a Docker image reference (Docker's reference grammar, loosely), or null. */
+function imageProblem(ref: string): string | null {
+  if (ref === '') return 'must not be empty'
+  const q = show(ref)
+  if (/\s/.test(ref)) return `${q} is not a Docker image reference: it contains whitespace`
+  let rest = ref
+  const at = rest.indexOf('@')
+  if (at >= 0) {
+    if (!DIGEST.test(rest.slice(at + 1))) return `${q} has a malformed digest`
+    rest = rest.slice(0, at)
+  }
+  const colon = rest.lastIndexOf(':')
+  if (colon > rest.lastIndexOf('/')) {
+    if (!TAG.test(rest.slice(colon + 1))) return `${q} has a malformed tag`
+    rest = rest.slice(0, colon)
+  }
+  const parts = rest.split('/')
+  // Docker reads the first component as a registry only if it looks like a host.
+  const first = parts[0]
+  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+    if (!REGISTRY.test(first)) return `${q} has a malformed registry host`
+    parts.shift()
+  }
+  if (parts.some((p) => p.toLowerCase() !== p)) {
+    return `${q} is not a Docker image reference: repository names are lowercase`
+  }
+  if (rest.length > 255 || !parts.every((p) => REPOSITORY_COMPONENT.test(p))) {
+    return `${q} is not a Docker image reference (like berth/demo:1)`
+  }
+  return null
+}
+
+const imageRef = z.string().superRefine((ref, ctx) => {
+  const problem = imageProblem(ref)
+  if (problem) ctx.addIssue({ code: 'custom', message: problem })
+})
+
+/** A string runs through `sh -c`; a list is the argv itself. */
+function toArgv(cmd: string | string[]): string[] {
+  return typeof cmd === 'string' ? ['sh', '-c', cmd] : [...cmd]
+}
+
+const argv = z.array(z.string().min(1)).min(1)
+const COMMAND = 'expected a command: a string (run by sh -c) or a list of arguments'
+const command = oneOf([z.string().min(1), argv], COMMAND).transform(toArgv)
+// null or false on a node switches off what defaults would give it.
+const optionalCommand = oneOf(
+  [z.string().min(1), argv, z.null(), z.literal(false)],
+  `${COMMAND}, or null for none`
+).transform((cmd) => (cmd === null || cmd === false ? null : toArgv(cmd)))
+
+const HealthcheckEntry = z.strictObject({
+  cmd: command,
+  intervalSeconds: intIn(1, 86400).default(10),
+  timeoutSeconds: intIn(1, 86400).default(5),
+  // Docker reads 0 retries as "use the default (3)": refuse it rather than surprise.
+  retries: intIn(1, 100).default(3),
+  startPeriodSeconds: intIn(0, 86400).default(0),
+})
+const healthcheck = oneOf(
+  [HealthcheckEntry, z.null(), z.literal(false)],
+  'expected a healthcheck ({ cmd: … }), or null for none'
+).transform((h): Healthcheck | null => (h === null || h === false ? null : h))
+
+function normalisePath(p: string): string {
+  const out: string[] = []
+  for (const segment of p.split('/')) {
+    if (segment === '' || segment === '.') continue
+    if (segment === '..') out.pop()
+    else out.push(segment)
+  }
+  return `/${out.join('/')}`
+}
+
+function targetProblem(target: string): string | null {
+  const q = show(target)
+  if (!target.startsWith('/')) return `target ${q} is not an absolute path`
+  if (target === '/') return 'target "/" would cover the whole filesystem'
+  if (normalisePath(target) !== target) {
+    const meant = normalisePath(target)
+    return `target ${q} is not a normalised path${meant === '/' ? '' : ` (did you mean ${show(meant)}?)`}`
+  }
+  // The engine may hand mounts to Docker as "name:target:mode".
+  if (target.includes(':')) return `target ${q} must not contain ':'`
+  if (DOCKER_MANAGED_PATHS.includes(target)) {
+    return `target ${q} is managed by Docker, which rewrites it on every start`
+  }
+  return null
+}
+
+function volumeNameProblem(name: string): string | null {
+  return VOLUME_NAME.test(name)
+    ? null
+    : `${show(name)} is not a valid volume name (up to 63 letters, digits, '_', '.' and '-', starting with a letter or digit)`
+}
+
+const VolumeEntry = z.strictObject({
+  name: z.string().superRefine((name, ctx) => {
+    const problem = volumeNameProblem(name)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  }),
+  target: z.string().superRefine((target, ctx) => {
+    const problem = targetProblem(target)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  }),
+  external: z.boolean().default(false),
+  readOnly: z.boolean().default(false),
+})
+
+// "name:/target" or "name:/target:ro|rw", as in `docker run -v`.
+const volumeShorthand = z.string().transform((spec, ctx): VolumeMount => {
+  const parts = spec.split(':')
+  const [name, target, mode] = parts
+  if (parts.length < 2 || parts.length > 3) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${show(spec)} is not a volume (write "name:/target" or "name:/target:ro")`,
+    })
+    return z.NEVER
+  }
+  const problems = [
+    volumeNameProblem(name),
+    targetProblem(target),
+    mode === undefined || mode === 'ro' || mode === 'rw'
+      ? null
+      : `${show(mode)} is not a mount mode (use ro or rw)`,
+  ].filter((p) => p !== null)
+  for (const message of problems) ctx.addIssue({ code: 'custom', message })
+  return { name, target, external: false, readOnly: mode === 'ro' }
+})
+
+const volume = oneOf(
+  [volumeShorthand, VolumeEntry],
+  'expected a volume: "name:/target", "name:/target:ro" or { name, target, external, readOnly }'
+)
+
+const envValue = oneOf(
+  [z.string(), z.number(), z.boolean()],
+  'expected a string, number or boolean'
+).transform(String)
+
+const env = z.record(z.string(), envValue).superRefine(
+  (vars, ctx) => {
+    for (const key of Object.keys(vars)) {
+      if (!ENV_KEY.test(key)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${show(key)} is not a valid environment variable name (letters, digits and '_', not starting with a digit)`,
+        })
+      } else if (key.startsWith('BERTH_')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} is reserved: berth sets BERTH_* itself`,
+        })
+      }
+    }
+  },
+  // Check the keys even when a value is wrong, so both are reported.
+  { when: (payload) => typeof payload.value === 'object' && payload.value !== null }
+)
+
+function capabilityOf(s: string): string | null {
+  const name = s.toUpperCase().replace(/^CAP_/, '')
+  return name === 'ALL' || CAPABILITY_SET.has(name) ? name : null
+}
+
+const capability = z.string().transform((s, ctx) => {
+  const name = capabilityOf(s)
+  if (name !== null) return name
+  const guess = s.toUpperCase().replace(/^CAP_/, '')
+  ctx.addIssue({
+    code: 'custom',
+    message: `${show(s)} is not a Linux capability${didYouMean(guess, CAPABILITIES)}`,
+  })
+  return z.NEVER
+})
+
+const subnet = z.string().superRefine((s, ctx) => {
+  const cidr = parseCidr(s)
+  if (cidr === null) {
+    ctx.addIssue({ code: 'custom', message: `${show(s)} is not an IPv4 CIDR (like 10.211.0.0/24)` })
+    return
+  }
+  if (cidr.prefix < 16 || cidr.prefix > 28) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${s} has prefix length /${cidr.prefix}; use /16 to /28`,
+    })
+  }
+  if (formatCidr(cidr) !== s) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${s} is not a network address (did you mean ${formatCidr(cidr)}?)`,
+    })
+  }
+})
+
+const Network = z.strictObject({
+  mode: z.enum(['static', 'dynamic']).default('static'),
+  subnet: subnet.optional(),
+})
+
+const Defaults = z.strictObject({
+  image: imageRef.optional(),
+  bootstrap: optionalCommand.optional(),
+  timeoutSeconds: intIn(1, 86400).optional(),
+  env: env.optional(),
+  capAdd: z.array(capability).optional(),
+  healthcheck: healthcheck.optional(),
+  privileged: z.boolean().optional(),
+})
+
+const NodeEntry = z.strictObject({
+  name: hostnameLabel,
+  count: intIn(1, 64).optional(),
+  phase: intIn(0, 99).default(0),
+  image: imageRef.optional(),
+  privileged: z.boolean().optional(),
+  capAdd: z.array(capability).optional(),
+  env: env.optional(),
+  volumes: z.array(volume).optional(),
+  bootstrap: optionalCommand.optional(),
+  timeoutSeconds: intIn(1, 86400).optional(),
+  healthcheck: healthcheck.optional(),
+})
+
+const Hooks = z.strictObject({
+  preSnapshot: optionalCommand.optional(),
+  postRestore: optionalCommand.optional(),
+})
+
+/** The file as written (before defaults and `count` are applied). */
+export const TopologyFile = z.strictObject({
+  name: clusterName,
+  image: imageRef.optional(),
+  domain: domainName,
+  network: Network.optional(),
+  defaults: Defaults.optional(),
+  nodes: z.array(NodeEntry).min(1, { error: 'at least one node is required' }),
+  hooks: Hooks.optional(),
+})
+export type TopologyFileInput = z.input<typeof TopologyFile>
+type FileData = z.output<typeof TopologyFile>
+type DefaultsData = z.output<typeof Defaults>
+
+// Known keys per object, by path shape, for the "did you mean" of an unknown key.
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  '': Object.keys(TopologyFile.shape),
+  network: Object.keys(Network.shape),
+  defaults: Object.keys(Defaults.shape),
+  'defaults.healthcheck': Object.keys(HealthcheckEntry.shape),
+  'nodes[]': Object.keys(NodeEntry.shape),
+  'nodes[].healthcheck': Object.keys(HealthcheckEntry.shape),
+  'nodes[].volumes[]': Object.keys(VolumeEntry.shape),
+  hooks: Object.keys(Hooks.shape),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issues
+
+type Path = readonly PropertyKey[]
+interface RawIssue {
+  path: Path
+  message: string
+}
+
+function formatPath(path: Path): string {
+  return path
+    .map((p, i) => {
+      if (typeof p === 'number') return `[${p}]`
+      const key = String(p)
+      if (/^[A-Za-z_$][\w$-]*$/.test(key)) return i === 0 ? key : `.${key}`
+      return `[${JSON.stringify(key)}]`
+    })
+    .join('')
+}
+
+function shapeOf(path: Path): string {
+  return formatPath(path.map((p) => (typeof p === 'number' ? 0 : p))).replace(/\[0\]/g, '[]')
+}
+
+// Zod reports a failed union as one issue holding every branch's issues. The branch to explain
+// is the one whose type matched (a mapping given for a volume → the mapping form's issues);
+// when none or several matched, the union's own message says what was expected.
+function isTypeMismatch(iss: z.core.$ZodIssue): boolean {
+  return iss.path.length === 0 && (iss.code === 'invalid_type' || iss.code === 'invalid_value')
+}
+
+function collectIssues(issues: readonly z.core.$ZodIssue[], base: Path, out: RawIssue[]): void {
+  for (const iss of issues) {
+    const path = [...base, ...iss.path]
+    if (iss.code === 'unrecognized_keys') {
+      const known = KNOWN_KEYS[shapeOf(path)] ?? []
+      for (const key of iss.keys) {
+        out.push({ path: [...path, key], message: `unknown key${didYouMean(key, known)}` })
+      }
+    } else if (iss.code === 'invalid_union') {
+      const fitting = iss.errors.filter((branch) => !branch.every(isTypeMismatch))
+      if (fitting.length === 1) collectIssues(fitting[0], path, out)
+      else out.push({ path, message: iss.message })
+    } else {
+      out.push({ path, message: iss.message })
+    }
+  }
+}
+
+const TOP_ORDER = Object.keys(TopologyFile.shape)
+
+// Group issues by top-level key in file order, then by node, keeping each group's own order.
+function sortIssues(issues: RawIssue[]): RawIssue[] {
+  const rank = (p: Path) => [
+    p.length === 0 ? -1 : TOP_ORDER.indexOf(String(p[0])),
+    typeof p[1] === 'number' ? p[1] : -1,
+  ]
+  return issues
+    .map((issue, i) => ({ issue, i, r: rank(issue.path) }))
+    .sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || a.i - b.i)
+    .map((x) => x.issue)
+}
+
+function invalid(issues: TopologyIssue[]): BerthError {
+  return new BerthError(
+    'invalid_topology',
+    issues.map((i) => `${i.path}: ${i.message}`).join('\n'),
+    { issues }
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Second pass: checks across fields, run on whatever parts of the file are valid
+
+/** What the second pass needs of a node entry; `undefined` where that part is invalid. */
+interface NodeParts {
+  name?: string
+  /** `null` when the entry has no count. */
+  count?: number | null
+  /** The entry sets an image (valid or not: an invalid one is reported by the schema). */
+  hasImage: boolean
+  volumes: (VolumeMount | undefined)[]
+}
+
+/** What the second pass needs of the file; `undefined` where that part is invalid. */
+interface Parts {
+  domain?: string
+  /** `null` when the file has no top-level image. */
+  image?: string | null
+  network?: FileData['network'] | null
+  defaults?: DefaultsData | null
+  nodes: NodeParts[]
+}
+
+function partsOf(file: FileData): Parts {
+  return {
+    domain: file.domain,
+    image: file.image ?? null,
+    network: file.network ?? null,
+    defaults: file.defaults ?? null,
+    nodes: file.nodes.map((n) => ({
+      name: n.name,
+      count: n.count ?? null,
+      hasImage: n.image !== undefined,
+      volumes: n.volumes ?? [],
+    })),
+  }
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function part<S extends z.ZodType>(schema: S, value: unknown): z.output<S> | undefined {
+  const r = schema.safeParse(value)
+  return r.success ? r.data : undefined
+}
+
+function optionalPart<S extends z.ZodType>(
+  schema: S,
+  value: unknown
+): z.output<S> | null | undefined {
+  return value === undefined ? null : part(schema, value)
+}
+
+// The file failed the schema: keep checking whatever parts of it are valid, down to single
+// volumes, so that the first round of errors is the whole list.
+function salvage(input: unknown): Parts {
+  if (!isMapping(input)) return { nodes: [] }
+  const nodes = Array.isArray(input.nodes) ? input.nodes : []
+  return {
+    domain: part(domainName, input.domain),
+    image: optionalPart(imageRef, input.image),
+    network: optionalPart(Network, input.network),
+    defaults: optionalPart(Defaults, input.defaults),
+    nodes: nodes.map((n: unknown): NodeParts => {
+      if (!isMapping(n)) return { hasImage: true, volumes: [] }
+      return {
+        name: part(hostnameLabel, n.name),
+        count: optionalPart(NodeEntry.shape.count, n.count),
+        hasImage: n.image !== undefined,
+        volumes: Array.isArray(n.volumes) ? n.volumes.map((v) => part(volume, v)) : [],
+      }
+    }),
+  }
+}
+
+function namesOf(node: { name: string; count?: number | null }): string[] {
+  if (node.count == null) return [node.name]
+  return Array.from({ length: node.count }, (_, i) => `${node.name}${i + 1}`)
+}
+
+function describeEntry(node: NodeParts): string {
+  return node.count == null ? '' : ` (${node.name} × ${node.count})`
+}
+
+function crossCheck(parts: Parts): RawIssue[] {
+  const issues: RawIssue[] = []
+  const { total, exact } = checkNames(parts, issues)
+  const count = exact ? `${total}` : `at least ${total}`
+  if (total > MAX_NODES) {
+    issues.push({
+      path: ['nodes'],
+      message: `${count} nodes after expansion; the limit is ${MAX_NODES}`,
+    })
+  }
+  checkImages(parts, issues)
+  checkVolumes(parts, issues)
+  checkSubnet(parts, total, count, issues)
+  return issues
+}
+
+/** Duplicates and hostname lengths, after `count` expansion. Returns the expanded node count. */
+function checkNames(parts: Parts, issues: RawIssue[]): { total: number; exact: boolean } {
+  const { domain } = parts
+  const firstOwner = new Map<string, number>()
+  let total = 0
+  let exact = true
+
+  // A domain this long leaves no room for any node name: say it once, not once per node.
+  const domainTooLong = domain !== undefined && domain.length > HOSTNAME_MAX - 2
+  if (domainTooLong) {
+    issues.push({
+      path: ['domain'],
+      message: `${show(domain)} is ${domain.length} characters, which leaves no room for a node name in a ${HOSTNAME_MAX}-character hostname`,
+    })
+  }
+
+  parts.nodes.forEach((node, i) => {
+    const { name, count } = node
+    if (name === undefined || count === undefined) {
+      total += 1
+      exact = false
+      return
+    }
+    const names = namesOf({ name, count })
+    total += names.length
+
+    const clashes = new Map<number, string[]>()
+    for (const n of names) {
+      const owner = firstOwner.get(n)
+      if (owner === undefined) firstOwner.set(n, i)
+      else clashes.set(owner, [...(clashes.get(owner) ?? []), n])
+    }
+    for (const [owner, clashing] of clashes) {
+      const quoted = clashing.map((n) => JSON.stringify(n)).join(', ')
+      const here = `${quoted}${describeEntry(node)}`
+      const there = `nodes[${owner}]${describeEntry(parts.nodes[owner])}`
+      issues.push({
+        path: ['nodes', i, 'name'],
+        message:
+          clashing.length === 1
+            ? `${here} duplicates the node ${quoted} of ${there}`
+            : `${here} duplicate nodes of the same names in ${there}`,
+      })
+    }
+
+    if (domain !== undefined && !domainTooLong) {
+      const longest = names.reduce((a, b) => (b.length >= a.length ? b : a))
+      const hostname = `${longest}.${domain}`
+      if (hostname.length > HOSTNAME_MAX) {
+        issues.push({
+          path: ['nodes', i, 'name'],
+          message: `hostname "${hostname}" is ${hostname.length} characters; the limit is ${HOSTNAME_MAX}`,
+        })
+      }
+    }
+  })
+  return { total, exact }
+}
+
+function checkImages(parts: Parts, issues: RawIssue[]): void {
+  // An invalid top-level or defaults image is reported where it is; do not pile on.
+  if (parts.image !== null || parts.defaults === undefined || parts.defaults?.image) return
+  parts.nodes.forEach((node, i) => {
+    if (node.hasImage) return
+    issues.push({
+      path: ['nodes', i, 'image'],
+      message: 'no image (set image at the top level, in defaults, or on the node)',
+    })
+  })
+}
+
+function checkVolumes(parts: Parts, issues: RawIssue[]): void {
+  parts.nodes.forEach((node, i) => {
+    const where = node.name === undefined ? `nodes[${i}]` : `node "${node.name}"`
+    const names = new Set<string>()
+    const targets = new Set<string>()
+    node.volumes.forEach((v, j) => {
+      if (v === undefined) return
+      if (names.has(v.name)) {
+        issues.push({
+          path: ['nodes', i, 'volumes', j],
+          message: `volume "${v.name}" is mounted twice in ${where}`,
+        })
+      }
+      if (targets.has(v.target)) {
+        issues.push({
+          path: ['nodes', i, 'volumes', j],
+          message: `target "${v.target}" is used twice in ${where}`,
+        })
+      }
+      names.add(v.name)
+      targets.add(v.target)
+    })
+  })
+}
+
+function checkSubnet(parts: Parts, total: number, count: string, issues: RawIssue[]): void {
+  const net = parts.network
+  const cidr = net?.subnet === undefined ? null : parseCidr(net.subnet)
+  if (!net || !cidr) return
+  const capacityOf = (size: number) =>
+    net.mode === 'static' ? staticCapacity(size) : Math.max(0, size - 3) // network, gateway, broadcast
+  const capacity = capacityOf(cidr.size)
+  if (total <= capacity) return
+  let hint = ''
+  for (let prefix = cidr.prefix - 1; prefix >= 16; prefix--) {
+    if (capacityOf(2 ** (32 - prefix)) >= total) {
+      hint = ` (a /${prefix} would do)`
+      break
+    }
+  }
+  const mode = net.mode === 'static' ? ' in static mode' : ''
+  issues.push({
+    path: ['network', 'subnet'],
+    message: `${net.subnet} holds at most ${capacity} nodes${mode}; the topology has ${count}${hint}`,
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expansion
+
+function mergeCaps(...lists: (string[] | undefined)[]): string[] {
+  const all = new Set(lists.flatMap((l) => l ?? []))
+  if (all.has('ALL')) return ['ALL']
+  return [...all].sort()
+}
+
+function expand(file: FileData): Topology {
+  const defaults: DefaultsData = file.defaults ?? {}
+  const nodes: NodeSpec[] = []
+  for (const entry of file.nodes) {
+    for (const name of namesOf(entry)) {
+      const bootstrap = entry.bootstrap !== undefined ? entry.bootstrap : defaults.bootstrap
+      const health = entry.healthcheck !== undefined ? entry.healthcheck : defaults.healthcheck
+      nodes.push({
+        name,
+        role: entry.name,
+        hostname: `${name}.${file.domain}`,
+        index: nodes.length,
+        phase: entry.phase,
+        image: (entry.image ?? defaults.image ?? file.image)!,
+        privileged: entry.privileged ?? defaults.privileged ?? false,
+        capAdd: mergeCaps(defaults.capAdd, entry.capAdd),
+        env: { ...defaults.env, ...entry.env },
+        volumes: (entry.volumes ?? []).map((v) => ({ ...v })),
+        bootstrap: bootstrap ? [...bootstrap] : null,
+        timeoutSeconds: entry.timeoutSeconds ?? defaults.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+        healthcheck: health ? { ...health, cmd: [...health.cmd] } : null,
+      })
+    }
+  }
+  return {
+    name: file.name,
+    domain: file.domain,
+    image: file.image ?? defaults.image ?? nodes[0].image,
+    network: { mode: file.network?.mode ?? 'static', subnet: file.network?.subnet ?? null },
+    nodes,
+    hooks: {
+      preSnapshot: file.hooks?.preSnapshot ?? null,
+      postRestore: file.hooks?.postRestore ?? null,
+    },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points
+
+/**
+ * Validates an already-parsed topology and expands it. Throws BerthError('invalid_topology')
+ * listing every issue, one `<path>: <reason>` per line.
+ */
+export function validateTopology(input: unknown, opts: { file?: string } = {}): Topology {
+  const result = TopologyFile.safeParse(input, { error: errorMap })
+  const raw: RawIssue[] = []
+  if (!result.success) collectIssues(result.error.issues, [], raw)
+  raw.push(...crossCheck(result.success ? partsOf(result.data) : salvage(input)))
+  if (raw.length > 0) {
+    const root = opts.file ?? 'topology'
+    throw invalid(
+      sortIssues(raw).map((i) => ({ path: formatPath(i.path) || root, message: i.message }))
+    )
+  }
+  return expand(result.data!)
+}
+
+export function parseTopology(
+  text: string,
+  opts: { file?: string; format?: 'yaml' | 'json' } = {}
+): Topology {
+  const file = opts.file ?? 'topology'
+  const format = opts.format ?? (opts.file?.toLowerCase().endsWith('.json') ? 'json' : 'yaml')
+  const data = format === 'json' ? readJson(text, file) : readYaml(text, file)
+  return validateTopology(data, { file })
+}
+
+/** Node indexes grouped by phase, in ascending phase order. */
+export function phasesOf(t: Topology): number[][] {
+  const byPhase = new Map<number, number[]>()
+  for (const node of t.nodes) {
+    const group = byPhase.get(node.phase)
+    if (group) group.push(node.index)
+    else byPhase.set(node.phase, [node.index])
+  }
+  return [...byPhase.keys()].sort((a, b) => a - b).map((phase) => byPhase.get(phase)!)
+}
+
+/** The fixed address of node `index` in a static-mode subnet. */
+export function staticAddressOf(subnet: string, index: number): string {
+  const cidr = parseCidr(subnet)
+  if (cidr === null) throw new Error(`not an IPv4 CIDR: ${subnet}`)
+  if (index < 0 || index >= staticCapacity(cidr.size)) {
+    throw new Error(`node index ${index} does not fit in ${subnet} in static mode`)
+  }
+  return intToIp(cidr.base + STATIC_FIRST_HOST + index)
+}
+
+function readYaml(text: string, file: string): unknown {
+  const lineCounter = new LineCounter()
+  // Merge keys (<<: *base) let a file share settings between nodes beyond what defaults cover.
+  const doc = YAML.parseDocument(text, { prettyErrors: false, lineCounter, merge: true })
+  if (doc.errors.length > 0) {
+    throw invalid(
+      doc.errors.map((e) => {
+        const { line, col } = lineCounter.linePos(e.pos[0])
+        return { path: `${file}:${line}:${col}`, message: e.message }
+      })
+    )
+  }
+  if (doc.contents === null) throw invalid([{ path: file, message: 'the file is empty' }])
+  try {
+    return doc.toJS({ maxAliasCount: 1000 })
+  } catch (err) {
+    // Unresolvable or exploding aliases surface only here, without a position.
+    throw invalid([{ path: file, message: (err as Error).message }])
+  }
+}
+
+function readJson(text: string, file: string): unknown {
+  const body = text.replace(/^\uFEFF/, '')
+  try {
+    return JSON.parse(body)
+  } catch (err) {
+    const message = (err as Error).message
+    const { line, col } = jsonErrorPosition(body, message)
+    const reason = message.replace(/ in JSON at position \d+.*$/, '').replace(/^(.*?), ".*$/, '$1')
+    throw invalid([{ path: `${file}:${line}:${col}`, message: reason }])
+  }
+}
+
+// V8 words JSON errors differently across versions and leaves some without a position; the
+// YAML parser in its JSON schema locates those.
+function jsonErrorPosition(text: string, message: string): { line: number; col: number } {
+  const lineCol = /line (\d+) column (\d+)/.exec(message)
+  if (lineCol) return { line: Number(lineCol[1]), col: Number(lineCol[2]) }
+  const position = /at position (\d+)/.exec(message)
+  if (position) return linePosOf(text, Number(position[1]))
+  if (/end of JSON input/.test(message)) return linePosOf(text, text.length)
+  const lineCounter = new LineCounter()
+  const doc = YAML.parseDocument(text, { prettyErrors: false, lineCounter, schema: 'json' })
+  const offset = doc.errors[0]?.pos[0]
+  return offset === undefined ? { line: 1, col: 1 } : lineCounter.linePos(offset)
+}
+
+function linePosOf(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, offset).split('\n')
+  return { line: before.length, col: before[before.length - 1].length + 1 }
+}
