@@ -40,11 +40,16 @@ async function bootstrapNode(ctx: JobContext, node: NodeSpec, id: string): Promi
   ctx.log(`bootstrap: ${JSON.stringify(argv)}`, node.name)
   const result = await ctx.engine.exec(id, argv, {
     timeoutMs: node.timeoutSeconds * 1000,
+    signal: ctx.signal,
     onOutput: (chunk) => {
       for (const line of chunk.split('\n')) if (line) ctx.log(line, node.name)
     },
   })
   const output = [result.stdout, result.stderr].filter(Boolean).join('')
+  if (result.cancelled) {
+    ctx.steps.fail('bootstrap', node.name, 'cancelled')
+    checkpoint(ctx)
+  }
   if (result.timedOut) {
     ctx.steps.fail('bootstrap', node.name, `timed out after ${node.timeoutSeconds} s`)
     throw new BerthError(

@@ -16,6 +16,7 @@ export interface ExecResult {
   stderr: string
   ms: number
   timedOut: boolean
+  cancelled: boolean
 }
 
 export interface ExecOptions {
@@ -25,6 +26,8 @@ export interface ExecOptions {
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void
   /** Keep at most this many characters of each stream (the tail). */
   maxOutput?: number
+  /** Stop waiting when aborted (the result then says `cancelled`). */
+  signal?: AbortSignal
 }
 
 export type Labels = Record<string, string>
@@ -309,31 +312,39 @@ export class DockerEngine {
     })
     this.docker.modem.demuxStream(stream, stdout, stderr)
     let timedOut = false
+    let cancelled = false
     await new Promise<void>((resolve, reject) => {
+      // Docker has no call to kill an exec: on timeout or cancel berth stops waiting and
+      // drops the stream; the process goes when its container does.
+      const giveUp = (why: 'timeout' | 'cancel') => {
+        if (why === 'timeout') timedOut = true
+        else cancelled = true
+        stream.destroy()
+        finish()
+      }
       const timer =
-        opts.timeoutMs === undefined
-          ? undefined
-          : setTimeout(() => {
-              timedOut = true
-              stream.destroy()
-              resolve()
-            }, opts.timeoutMs)
-      const done = () => {
+        opts.timeoutMs === undefined ? undefined : setTimeout(() => giveUp('timeout'), opts.timeoutMs)
+      const onAbort = () => giveUp('cancel')
+      opts.signal?.addEventListener('abort', onAbort, { once: true })
+      if (opts.signal?.aborted) onAbort()
+      function finish() {
         clearTimeout(timer)
+        opts.signal?.removeEventListener('abort', onAbort)
         resolve()
       }
-      stream.once('end', done)
-      stream.once('close', done)
+      stream.once('end', finish)
+      stream.once('close', finish)
       stream.once('error', (e: Error) => {
+        if (timedOut || cancelled) return finish()
         clearTimeout(timer)
-        if (timedOut) resolve()
-        else reject(translate(what, e))
+        reject(translate(what, e))
       })
     })
     stdout.end()
     stderr.end()
-    if (timedOut) {
-      return { exitCode: -1, stdout: out.toString(), stderr: err.toString(), ms: Date.now() - started, timedOut }
+    if (timedOut || cancelled) {
+      const ms = Date.now() - started
+      return { exitCode: -1, stdout: out.toString(), stderr: err.toString(), ms, timedOut, cancelled }
     }
     // The stream has ended; the daemon may still be recording the exit: poll briefly.
     let info = await call(what, () => exec.inspect(), true)
@@ -347,6 +358,7 @@ export class DockerEngine {
       stderr: err.toString(),
       ms: Date.now() - started,
       timedOut,
+      cancelled,
     }
   }
 
