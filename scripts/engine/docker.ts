@@ -76,7 +76,7 @@ async function call<T>(what: string, fn: () => Promise<T>, quiet = false): Promi
 
 function isStatus(err: unknown, status: number): boolean {
   const e = err as BerthError & ModemError
-  return e?.statusCode === status || (e?.details?.cause as ModemError)?.statusCode === status
+  return e?.statusCode === status || (e?.info?.cause as ModemError)?.statusCode === status
 }
 
 /** Keeps the last `max` characters of a growing text. */

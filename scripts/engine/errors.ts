@@ -44,13 +44,14 @@ export interface ErrorDetails {
 
 export class BerthError extends Error {
   readonly code: ErrorCode
-  readonly details: ErrorDetails
+  /** Named `info`, not `details`: uvu's reporter reads `err.details` as a diff string. */
+  readonly info: ErrorDetails
 
-  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause })
+  constructor(code: ErrorCode, message: string, info: ErrorDetails = {}) {
+    super(message, info.cause === undefined ? undefined : { cause: info.cause })
     this.name = 'BerthError'
     this.code = code
-    this.details = details
+    this.info = info
   }
 
   get exitCode(): number {

@@ -136,9 +136,9 @@ export async function runJob(
         ok: false,
         code: e.code,
         message: e.message,
-        ...(e.details.node ? { node: e.details.node } : {}),
-        ...(e.details.step ? { step: e.details.step } : {}),
-        ...(e.details.issues ? { data: { issues: e.details.issues } } : {}),
+        ...(e.info.node ? { node: e.info.node } : {}),
+        ...(e.info.step ? { step: e.info.step } : {}),
+        ...(e.info.issues ? { data: { issues: e.info.issues } } : {}),
       },
       e.exitCode
     )

@@ -68,7 +68,7 @@ const S = topology('t-static')
 let staticIds = new Map<string, string>()
 
 Static.before(hook(async () => {
-  await withTimeout(removeTestClusters(), 60_000, 'cleanup')
+  await withTimeout(removeTestClusters('t-static'), 60_000, 'cleanup')
   await withTimeout(ensureDemoImage(), 120_000, 'demo image')
 }))
 Static.after(hook(async () => {
@@ -179,6 +179,7 @@ Static.run()
 const Dynamic = suite('install (dynamic mode)')
 const D = topology('t-dyn', { network: { mode: 'dynamic' } })
 
+Dynamic.before(hook(() => removeTestClusters('t-dyn')))
 Dynamic.after(hook(async () => {
   await removeTestClusters('t-dyn')
 }))
@@ -232,6 +233,7 @@ Dynamic.run()
 // ─────────────────────────────────────────────────────────────────────────────
 const Failures = suite('install failures')
 
+Failures.before(hook(() => removeTestClusters('t-fail')))
 Failures.after(hook(async () => {
   await removeTestClusters('t-fail')
 }))
@@ -246,11 +248,11 @@ Failures('a failing bootstrap names the node, shows its output and leaves nothin
   const err = (await withTimeout(rejects(installCluster(ctx, t)), 120_000, 'failing install')) as BerthError
   assert.instance(err, BerthError)
   assert.is(err.code, 'bootstrap_failed')
-  assert.is(err.details.node, 'api')
-  assert.is(err.details.step, 'bootstrap')
-  assert.is(err.details.exitCode, 3)
+  assert.is(err.info.node, 'api')
+  assert.is(err.info.step, 'bootstrap')
+  assert.is(err.info.exitCode, 3)
   assert.match(err.message, /node "api" failed at bootstrap/)
-  assert.match(err.details.output ?? '', /api: database unreachable/)
+  assert.match(err.info.output ?? '', /api: database unreachable/)
   assert.is((await engine.listContainers([`${LABEL.cluster}=t-fail-boot`])).length, 0, 'no containers left')
   assert.is((await engine.listNetworks([`${LABEL.cluster}=t-fail-boot`])).length, 0, 'no network left')
   assert.is((await engine.listVolumes([`${LABEL.cluster}=t-fail-boot`])).length, 0, 'no volumes left')
@@ -262,7 +264,7 @@ Failures('--keep-failed keeps the failed cluster for debugging', async () => {
   })
   const { ctx } = recordingContext()
   const err = (await withTimeout(rejects(installCluster(ctx, t, { keepFailed: true })), 60_000, 'install')) as BerthError
-  assert.is(err.details.exitCode, 9)
+  assert.is(err.info.exitCode, 9)
   assert.is((await engine.listContainers([`${LABEL.cluster}=t-fail-keep`])).length, 1)
 })
 

@@ -10,11 +10,8 @@ import { buildDemoImage } from '../../scripts/image/demo-image.ts'
 
 export const engine = new DockerEngine()
 
-export function isTestCluster(name: string | undefined): boolean {
-  return !!name && (name.startsWith('t-') || name === 'berth-probe')
-}
-
-export async function removeTestClusters(prefix = 't-'): Promise<void> {
+/** Removes every resource of the clusters whose name starts with `prefix` (one test file's own). */
+export async function removeTestClusters(prefix: string): Promise<void> {
   const mine = (labels: Record<string, string> | undefined) => {
     const c = labels?.[LABEL.cluster]
     return !!c && (c.startsWith(prefix) || c === 'berth-probe')

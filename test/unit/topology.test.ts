@@ -593,7 +593,7 @@ test('a YAML syntax error is refused with file:line:col', () => {
   const err = failure(() => parseTopology(text, { file: 'demo.yaml' }))
   assert.is(err.code, 'invalid_topology')
   assert.match(err.message, /^demo\.yaml:4:1: /)
-  assert.equal(err.details.issues?.[0].path, 'demo.yaml:4:1')
+  assert.equal(err.info.issues?.[0].path, 'demo.yaml:4:1')
 })
 
 test('a duplicate YAML key is refused with its position', () => {
@@ -640,7 +640,7 @@ test('every issue is reported at once, one per line, each with its path', () => 
   ]
   assert.equal(err.message.split('\n'), expected)
   assert.equal(
-    err.details.issues,
+    err.info.issues,
     expected.map((line) => {
       const at = line.indexOf(': ')
       return { path: line.slice(0, at), message: line.slice(at + 2) }
