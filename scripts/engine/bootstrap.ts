@@ -1,39 +1,21 @@
 /**
- * Bootstrap by phase (phases in order, the nodes of a phase in parallel), then health.
- * A finished bootstrap leaves a marker file inside the container, written through the archive
- * API (works with any image): the marker lives and dies with the container, so a kept node is
- * never bootstrapped twice and a rebuilt one always is.
+ * A node's bootstrap and health. A finished bootstrap leaves a marker that lives and dies with
+ * the container (container-files.ts), so a kept node is never bootstrapped twice and a rebuilt
+ * one always is.
  */
 import { checkpoint, type JobContext } from './context.ts'
+import { writeMarker, type BootstrapMarker } from './container-files.ts'
 import { BerthError } from './errors.ts'
-import { mapLimit } from './pool.ts'
 import type { NodeSpec } from './topology.ts'
 
-const MARKER_DIR = '/.berth'
-const MARKER = `${MARKER_DIR}/bootstrap.json`
 const OUTPUT_TAIL = 4000
-
-export interface BootstrapMarker {
-  job: string
-  at: string
-  ms: number
-}
-
-export async function readMarker(ctx: JobContext, id: string): Promise<BootstrapMarker | null> {
-  const buf = await ctx.engine.readFile(id, MARKER)
-  if (!buf) return null
-  try {
-    return JSON.parse(buf.toString()) as BootstrapMarker
-  } catch {
-    return null
-  }
-}
 
 function tail(text: string, max = OUTPUT_TAIL): string {
   return text.length > max ? `…${text.slice(-max)}` : text
 }
 
-async function bootstrapNode(ctx: JobContext, node: NodeSpec, id: string): Promise<void> {
+/** Runs a node's bootstrap; a non-zero exit, a timeout or a cancel is an error naming the node. */
+export async function bootstrapNode(ctx: JobContext, node: NodeSpec, id: string): Promise<void> {
   const argv = node.bootstrap as string[]
   const t0 = Date.now()
   ctx.steps.start('bootstrap', node.name)
@@ -68,27 +50,10 @@ async function bootstrapNode(ctx: JobContext, node: NodeSpec, id: string): Promi
     )
   }
   const marker: BootstrapMarker = { job: ctx.job, at: new Date().toISOString(), ms: result.ms }
-  await ctx.engine.writeFiles(id, '/', [
-    { name: MARKER.slice(1), content: JSON.stringify(marker) + '\n' },
-  ])
+  await writeMarker(ctx, id, marker)
   ctx.steps.done('bootstrap', node.name, Date.now() - t0)
 }
 
-/** Runs the bootstrap of `nodes` phase by phase; a phase starts only when the one before is done. */
-export async function bootstrapByPhase(
-  ctx: JobContext,
-  nodes: NodeSpec[],
-  ids: Map<string, string>
-): Promise<void> {
-  const phases = [...new Set(nodes.map((n) => n.phase))].sort((a, b) => a - b)
-  for (const phase of phases) {
-    checkpoint(ctx)
-    const batch = nodes.filter((n) => n.phase === phase && n.bootstrap)
-    await mapLimit(batch, ctx.concurrency, (n) => bootstrapNode(ctx, n, ids.get(n.name) as string))
-  }
-}
-
-/** One run of the node's health command: exit 0 is healthy. */
 /** What a health wait needs of a node (a NodeSpec is one; so is a node read back from Docker). */
 export type HealthTarget = Pick<NodeSpec, 'name' | 'healthcheck' | 'timeoutSeconds'>
 

@@ -173,10 +173,17 @@ export class DockerEngine {
   }
 
   async removeNetwork(id: string): Promise<void> {
-    try {
-      await call(`Removing network "${id}"`, () => this.docker.getNetwork(id).remove())
-    } catch (err) {
-      if (!(err instanceof BerthError && err.code === 'not_found')) throw err
+    // Right after its containers are removed, a busy daemon may still be releasing their
+    // endpoints ("has active endpoints"): give it a few seconds before calling it a failure.
+    for (let delay = 100; ; delay *= 2) {
+      try {
+        await call(`Removing network "${id}"`, () => this.docker.getNetwork(id).remove())
+        return
+      } catch (err) {
+        if (err instanceof BerthError && err.code === 'not_found') return
+        if (!/active endpoints/.test((err as Error).message) || delay > 3200) throw err
+        await new Promise((r) => setTimeout(r, delay))
+      }
     }
   }
 

@@ -3,7 +3,8 @@
  * compares what Docker holds (by label) with what the topology asks for, keeps healthy unchanged
  * nodes, rebuilds changed ones one at a time, and creates the rest together.
  */
-import { bootstrapByPhase, probeHealth, readMarker, waitHealthy } from './bootstrap.ts'
+import { bootstrapNode, probeHealth, waitHealthy } from './bootstrap.ts'
+import { readMarker } from './container-files.ts'
 import { checkpoint, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
 import type { NodeSummary } from './events.ts'
@@ -20,7 +21,7 @@ import { createOptions, readCluster, volumeSource, type ClusterState } from './n
 import { mapLimit } from './pool.ts'
 import { preflight, privilegedRefusal } from './preflight.ts'
 import type { NodeSpec, Topology } from './topology.ts'
-import { verifyHosts, wireHosts } from './wiring.ts'
+import { verifyHosts, verifyNode, wireHosts } from './wiring.ts'
 
 export type NodeAction = 'create' | 'keep' | 'start' | 'replace' | 'remove'
 
@@ -191,33 +192,17 @@ export async function installCluster(
     }
     checkpoint(ctx)
 
-    const bringUp = async (nodes: NodeSpec[]) => {
-      await mapLimit(nodes, ctx.concurrency, async (node) => {
-        checkpoint(ctx)
-        await ensureVolumes(ctx, topology, node, created)
-        const placement = placementOf(topology, addresses?.get(node.name), hosts)
-        const { options } = createOptions(topology, node, placement, ctx.job)
-        const id = await steps.timed('create', node.name, () => ctx.engine.createContainer(options))
-        created.containers.push({ id, name: node.name })
-        ids.set(node.name, id)
-        await steps.timed('start', node.name, () => startNode(ctx, node, id))
-      })
+    const createAndStart = async (node: NodeSpec) => {
+      await ensureVolumes(ctx, topology, node, created)
+      const placement = placementOf(topology, addresses?.get(node.name), hosts)
+      const { options } = createOptions(topology, node, placement, ctx.job)
+      const id = await steps.timed('create', node.name, () => ctx.engine.createContainer(options))
+      created.containers.push({ id, name: node.name })
+      ids.set(node.name, id)
+      await steps.timed('start', node.name, () => startNode(ctx, node, id))
     }
-    const settle = async (toBootstrap: NodeSpec[], toCheck: NodeSpec[]) => {
-      if (topology.network.mode === 'dynamic') {
-        await steps.timed('hosts', undefined, () => wireHosts(ctx, topology, ids))
-      }
-      await steps.timed('verify', undefined, () => verifyHosts(ctx, topology, ids))
-      checkpoint(ctx)
-      await bootstrapByPhase(ctx, toBootstrap, ids)
-      await mapLimit(toCheck, ctx.concurrency, (n) => waitHealthy(ctx, n, ids.get(n.name) as string))
-    }
-
-    // Stopped nodes come back first, so rebuilt and new nodes find their peers running.
-    const starts = itemsOf('start').map((i) => byName.get(i.node) as NodeSpec)
-    await mapLimit(starts, ctx.concurrency, (n) =>
-      steps.timed('start', n.name, () => startNode(ctx, n, ids.get(n.name) as string))
-    )
+    const startKept = (node: NodeSpec) =>
+      steps.timed('start', node.name, () => startNode(ctx, node, ids.get(node.name) as string))
 
     if (plan.network.action === 'keep') {
       // A changed topology is applied node by node, in phase order: each rebuilt node is
@@ -226,30 +211,111 @@ export async function installCluster(
         .map((i) => byName.get(i.node) as NodeSpec)
         .sort((a, b) => a.phase - b.phase)
       for (const node of replaced) {
-        checkpoint(ctx)
-        await steps.timed('remove', node.name, () =>
-          ctx.engine.removeContainer(ids.get(node.name) as string, containerName(topology.name, node.name))
-        )
-        await bringUp([node])
-        await settle(node.bootstrap ? [node] : [], [node])
+        const up = async () => {
+          await steps.timed('remove', node.name, () =>
+            ctx.engine.removeContainer(ids.get(node.name) as string, containerName(topology.name, node.name))
+          )
+          await createAndStart(node)
+        }
+        await rollout(ctx, topology, [{ node, up, bootstrap: !!node.bootstrap, health: true }], ids, hosts)
       }
     }
 
-    const fresh = itemsOf('create').concat(plan.network.action === 'replace' ? itemsOf('replace') : [])
-    const freshNodes = fresh.map((i) => byName.get(i.node) as NodeSpec)
-    await bringUp(freshNodes)
-    const pending = itemsOf('keep', 'start')
-      .filter((i) => i.bootstrap)
-      .map((i) => byName.get(i.node) as NodeSpec)
-    const touched = new Set([...freshNodes, ...starts, ...pending])
-    const toBootstrap = topology.nodes.filter((n) => n.bootstrap && (freshNodes.includes(n) || pending.includes(n)))
-    await settle(toBootstrap, topology.nodes.filter((n) => touched.has(n)))
+    const fresh = new Set(itemsOf('create').concat(plan.network.action === 'replace' ? itemsOf('replace') : []).map((i) => i.node))
+    const action = new Map(plan.nodes.map((i) => [i.node, i]))
+    const units: Unit[] = topology.nodes
+      .filter((n) => fresh.has(n.name) || ids.has(n.name))
+      .map((node) => {
+        const item = action.get(node.name) as PlanItem
+        if (fresh.has(node.name)) return { node, up: () => createAndStart(node), bootstrap: !!node.bootstrap, health: true }
+        if (item.action === 'start') return { node, up: () => startKept(node), bootstrap: !!item.bootstrap, health: true }
+        // Kept and healthy (probed while planning): checked, not touched.
+        return { node, bootstrap: !!item.bootstrap, health: !!item.bootstrap }
+      })
+    await rollout(ctx, topology, units, ids, hosts)
   } catch (err) {
     if (!opts.keepFailed) await cleanup(ctx, created)
     else ctx.log(`--keep-failed: leaving ${created.containers.length} containers for inspection`)
     throw err
   }
   return { plan, nodes: await summarize(ctx, topology) }
+}
+
+/** One node's part in a rollout: how to bring it up (if at all), then what it still needs. */
+interface Unit {
+  node: NodeSpec
+  up?: () => Promise<void>
+  bootstrap: boolean
+  health: boolean
+}
+
+function deferred() {
+  let resolve!: () => void
+  let reject!: (err: unknown) => void
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)))
+  promise.catch(() => {}) // observed by whoever awaits it; never an unhandled rejection
+  return { promise, resolve, reject }
+}
+
+/**
+ * Brings units up, checks their /etc/hosts, bootstraps them phase by phase and waits for health.
+ * A phase is done when each of its nodes is bootstrapped and healthy; the next starts only then.
+ * Static mode has no barrier: every address is known before any node starts, so a node is
+ * verified, and bootstrapped once the phases before it are done, while others still start.
+ * Dynamic mode must first learn every address and write every /etc/hosts.
+ */
+async function rollout(
+  ctx: JobContext,
+  topology: Topology,
+  units: Unit[],
+  ids: Map<string, string>,
+  hosts: HostEntry[] | undefined
+): Promise<void> {
+  const ready = new Map(units.map((u) => [u.node.name, deferred()]))
+  const upAll = mapLimit(units, ctx.concurrency, async (u) => {
+    const d = ready.get(u.node.name)!
+    try {
+      checkpoint(ctx)
+      await u.up?.()
+      if (hosts) {
+        const id = ids.get(u.node.name) as string
+        await ctx.steps.timed('verify', u.node.name, () => verifyNode(ctx, topology, u.node.name, id, hosts))
+      }
+      d.resolve()
+    } catch (err) {
+      d.reject(err)
+      throw err
+    }
+  })
+  let failure: { err: unknown } | undefined
+  try {
+    if (!hosts) {
+      await upAll
+      await ctx.steps.timed('hosts', undefined, () => wireHosts(ctx, topology, ids))
+      await ctx.steps.timed('verify', undefined, () => verifyHosts(ctx, topology, ids))
+    }
+    const phases = [...new Set(units.map((u) => u.node.phase))].sort((a, b) => a - b)
+    for (const phase of phases) {
+      await mapLimit(
+        units.filter((u) => u.node.phase === phase),
+        ctx.concurrency,
+        async (u) => {
+          await ready.get(u.node.name)!.promise
+          checkpoint(ctx)
+          const id = ids.get(u.node.name) as string
+          if (u.bootstrap) await bootstrapNode(ctx, u.node, id)
+          if (u.health) await waitHealthy(ctx, u.node, id)
+        }
+      )
+    }
+  } catch (err) {
+    failure = { err }
+  }
+  // Every create in flight settles first, so a cleanup sees every container this job made.
+  await upAll.catch((err) => {
+    failure ??= { err }
+  })
+  if (failure) throw failure.err
 }
 
 async function startNode(ctx: JobContext, node: NodeSpec, id: string): Promise<void> {

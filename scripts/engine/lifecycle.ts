@@ -2,7 +2,8 @@
  * status, stop, start, destroy — all read the cluster back from Docker by label, so they need no
  * topology file and see what is really there.
  */
-import { probeHealth, readMarker, waitHealthy, type HealthTarget } from './bootstrap.ts'
+import { probeHealth, waitHealthy, type HealthTarget } from './bootstrap.ts'
+import { readMarker } from './container-files.ts'
 import type { JobContext } from './context.ts'
 import type { ContainerInspect } from './docker.ts'
 import { BerthError } from './errors.ts'

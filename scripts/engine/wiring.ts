@@ -1,12 +1,13 @@
 /**
  * Hosts wiring. Static mode needs none at run time (ExtraHosts at create time); dynamic mode, the
  * 2015 installer's way, learns every address after start and writes one managed block into every
- * node's /etc/hosts in place. Both are then verified from each node's own /etc/hosts.
+ * node's /etc/hosts in place. Both are then verified against each node's own /etc/hosts.
  */
+import { readHosts, writeHosts } from './container-files.ts'
 import type { JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
 import { entriesOf, hostsProblems, managedBlock, withManagedBlock, type HostEntry } from './hosts.ts'
-import { networkName } from './labels.ts'
+import { clusterFilter, networkName } from './labels.ts'
 import { mapLimit } from './pool.ts'
 
 /** What wiring needs of a cluster: its name and each node's names (a Topology is one). */
@@ -15,36 +16,32 @@ export interface WiredCluster {
   nodes: { name: string; hostname: string }[]
 }
 
-/** The cluster's hosts entries from the addresses the running nodes have now. */
+/** The cluster's hosts entries from the addresses the nodes have now (one engine call). */
 export async function liveEntries(
   ctx: JobContext,
   topology: WiredCluster,
   ids: Map<string, string>
 ): Promise<HostEntry[]> {
   const net = networkName(topology.name)
-  const nodes = topology.nodes.filter((n) => ids.has(n.name))
-  const infos = await mapLimit(nodes, ctx.concurrency, (n) =>
-    ctx.engine.inspectContainer(ids.get(n.name) as string)
-  )
+  const listed = await ctx.engine.listContainers(clusterFilter(topology.name))
+  const ipOf = new Map(listed.map((c) => [c.Id, c.NetworkSettings?.Networks?.[net]?.IPAddress]))
   return entriesOf(
-    nodes.map((n, i) => {
-      const ip = infos[i].NetworkSettings?.Networks?.[net]?.IPAddress
-      if (!ip) {
-        throw new BerthError('hosts_failed', `node "${n.name}" has no address on network "${net}" (is it running?)`, {
-          node: n.name,
-          step: 'hosts',
-        })
-      }
-      return { name: n.name, hostname: n.hostname, ip }
-    })
+    topology.nodes
+      .filter((n) => ids.has(n.name))
+      .map((n) => {
+        const ip = ipOf.get(ids.get(n.name) as string)
+        if (!ip) {
+          throw new BerthError('hosts_failed', `node "${n.name}" has no address on network "${net}" (is it running?)`, {
+            node: n.name,
+            step: 'hosts',
+          })
+        }
+        return { name: n.name, hostname: n.hostname, ip }
+      })
   )
 }
 
-/**
- * Writes the managed block into every node. `rename()` over a bind-mounted /etc/hosts fails,
- * so the file is truncated and written in place; the text travels as an argument ("$1"), never
- * spliced into the shell command.
- */
+/** Writes the managed block into every node's /etc/hosts (dynamic mode). */
 export async function wireHosts(
   ctx: JobContext,
   topology: WiredCluster,
@@ -53,18 +50,8 @@ export async function wireHosts(
   const entries = await liveEntries(ctx, topology, ids)
   const block = managedBlock(topology.name, entries)
   await mapLimit([...ids], ctx.concurrency, async ([node, id]) => {
-    const current = (await ctx.engine.readFile(id, '/etc/hosts'))?.toString() ?? ''
-    const next = withManagedBlock(current, block)
-    const r = await ctx.engine.exec(id, ['sh', '-c', 'printf "%s" "$1" > /etc/hosts', 'berth-hosts', next], {
-      timeoutMs: 10_000,
-    })
-    if (r.exitCode !== 0) {
-      throw new BerthError(
-        'hosts_failed',
-        `node "${node}": writing /etc/hosts failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim()} — dynamic mode needs sh in the image; static mode needs nothing`,
-        { node, step: 'hosts', output: r.stderr }
-      )
-    }
+    const current = await readHosts(ctx, id)
+    await writeHosts(ctx, node, id, withManagedBlock(current, block))
   })
   return entries
 }
@@ -77,7 +64,7 @@ export async function verifyHosts(
 ): Promise<void> {
   const entries = await liveEntries(ctx, topology, ids)
   const failures = await mapLimit([...ids], ctx.concurrency, async ([node, id]) => {
-    const text = (await ctx.engine.readFile(id, '/etc/hosts'))?.toString() ?? ''
+    const text = await readHosts(ctx, id)
     const problems = hostsProblems(text, entries)
     return problems.length ? `node "${node}": ${problems.join('; ')}` : null
   })
@@ -86,6 +73,30 @@ export async function verifyHosts(
     throw new BerthError('hosts_failed', `/etc/hosts is wrong on ${bad.length} node(s):\n${bad.join('\n')}`, {
       step: 'verify',
       node: bad[0].match(/^node "([^"]+)"/)?.[1],
+    })
+  }
+}
+
+/**
+ * Static mode: checks one node as soon as it runs, against the planned entries — its address
+ * is the one pinned for it, and its /etc/hosts names every peer at its pinned address.
+ */
+export async function verifyNode(
+  ctx: JobContext,
+  topology: WiredCluster,
+  node: string,
+  id: string,
+  entries: HostEntry[]
+): Promise<void> {
+  const [info, hosts] = await Promise.all([ctx.engine.inspectContainer(id), readHosts(ctx, id)])
+  const want = entries.find((e) => e.short === node)?.ip
+  const got = info.NetworkSettings?.Networks?.[networkName(topology.name)]?.IPAddress
+  const problems = hostsProblems(hosts, entries)
+  if (got !== want) problems.unshift(`its address is ${got || 'none'}, expected ${want}`)
+  if (problems.length) {
+    throw new BerthError('hosts_failed', `/etc/hosts is wrong on node "${node}": ${problems.join('; ')}`, {
+      node,
+      step: 'verify',
     })
   }
 }
