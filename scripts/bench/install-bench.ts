@@ -73,58 +73,84 @@ async function berth(n: number, mode: 'static' | 'dynamic'): Promise<number> {
   return s
 }
 
-/** The floor: N containers created and started in parallel, nothing else. */
-async function floor(n: number): Promise<number> {
+/**
+ * The floor: N containers created and started in parallel, nothing else — on Docker's default
+ * bridge (the issue's floor), or on a user-defined bridge like the one each berth cluster gets
+ * (Docker sets up its embedded DNS in every container there, which costs ~25% per start here).
+ */
+async function floor(n: number, own: boolean): Promise<number> {
   const label = `${LABEL.cluster}=bench-floor`
+  const net = own
+    ? await engine.createNetwork({
+        Name: 'bench-floor',
+        IPAM: { Driver: 'default', Config: [{ Subnet: '10.249.250.0/24', IPRange: '10.249.250.128/25' }] },
+        Labels: { [LABEL.cluster]: 'bench-floor' },
+      })
+    : null
   const s = await timeIt(() =>
     mapLimit(Array.from({ length: n }, (_, i) => i), n, async (i) => {
       const id = await engine.createContainer({
         name: `bench-floor.node${i + 1}`,
         Image: DEMO_IMAGE,
         Labels: { [LABEL.cluster]: 'bench-floor' },
+        ...(net
+          ? {
+              HostConfig: { NetworkMode: 'bench-floor' },
+              NetworkingConfig: { EndpointsConfig: { 'bench-floor': { IPAMConfig: { IPv4Address: `10.249.250.${10 + i}` } } } },
+            }
+          : {}),
       })
       await engine.startContainer(id)
     })
   )
   const left = await engine.listContainers([label])
   await Promise.all(left.map((c) => engine.removeContainer(c.Id)))
+  if (net) await engine.removeNetwork(net)
   return s
 }
 
 await buildDemoImage(engine)
 const rows: Record<string, number | string>[] = []
 for (const n of sizes) {
-  const m: Record<string, number[]> = { baseline: [], static: [], dynamic: [], floor: [] }
+  const m: Record<string, number[]> = { baseline: [], static: [], dynamic: [], floor: [], floorNet: [] }
   for (let r = 0; r < runs; r++) {
     // Interleaved, so drift on a shared machine hits every contender alike.
     m.baseline.push(await baseline(n))
     m.static.push(await berth(n, 'static'))
     m.dynamic.push(await berth(n, 'dynamic'))
-    m.floor.push(await floor(n))
+    m.floor.push(await floor(n, false))
+    m.floorNet.push(await floor(n, true))
     if (!argv.json) process.stderr.write(`  n=${n} run ${r + 1}/${runs}: ${Object.entries(m).map(([k, v]) => `${k} ${v[r].toFixed(2)}s`).join(', ')}\n`)
   }
   const b = median(m.baseline), st = median(m.static), dy = median(m.dynamic), f = median(m.floor)
+  const fn = median(m.floorNet)
   rows.push({
     nodes: n,
     baseline_s: +b.toFixed(2),
     static_s: +st.toFixed(2),
     dynamic_s: +dy.toFixed(2),
     floor_s: +f.toFixed(2),
+    floor_net_s: +fn.toFixed(2),
     static_vs_baseline: +(st / b).toFixed(2),
     dynamic_vs_baseline: +(dy / b).toFixed(2),
     static_vs_floor: +(st / f).toFixed(2),
     dynamic_vs_floor: +(dy / f).toFixed(2),
+    static_vs_floor_net: +(st / fn).toFixed(2),
+    dynamic_vs_floor_net: +(dy / fn).toFixed(2),
   })
 }
 
 if (argv.json) {
   console.log(JSON.stringify({ runs, concurrency: concurrency ?? 'default', rows }))
 } else {
+  const cols: [string, string][] = [
+    ['nodes', 'nodes'], ['baseline_s', 'baseline'], ['static_s', 'static'], ['dynamic_s', 'dynamic'],
+    ['floor_s', 'floor'], ['floor_net_s', 'floor(net)'], ['static_vs_baseline', 'static/base'],
+    ['dynamic_vs_baseline', 'dyn/base'], ['static_vs_floor', 'static/floor'], ['dynamic_vs_floor', 'dyn/floor'],
+    ['static_vs_floor_net', 'static/floor(net)'], ['dynamic_vs_floor_net', 'dyn/floor(net)'],
+  ]
   console.log(`\ninstall, median of ${runs} runs (seconds; ratios: berth ÷ baseline, berth ÷ floor)`)
-  console.log('nodes  baseline  static  dynamic  floor  static/base  dyn/base  static/floor  dyn/floor')
-  for (const r of rows) {
-    console.log(
-      `${String(r.nodes).padEnd(6)} ${String(r.baseline_s).padEnd(9)} ${String(r.static_s).padEnd(7)} ${String(r.dynamic_s).padEnd(8)} ${String(r.floor_s).padEnd(6)} ${String(r.static_vs_baseline).padEnd(12)} ${String(r.dynamic_vs_baseline).padEnd(9)} ${String(r.static_vs_floor).padEnd(13)} ${r.dynamic_vs_floor}`
-    )
-  }
+  console.log('| ' + cols.map(([, h]) => h).join(' | ') + ' |')
+  console.log('|' + cols.map(() => ' --- ').join('|') + '|')
+  for (const r of rows) console.log('| ' + cols.map(([k]) => String(r[k])).join(' | ') + ' |')
 }

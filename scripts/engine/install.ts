@@ -63,7 +63,7 @@ async function makePlan(
   ctx: JobContext,
   topology: Topology,
   state: ClusterState
-): Promise<{ plan: Plan; addresses: Map<string, string> | null }> {
+): Promise<{ plan: Plan; addresses: Map<string, string> | null; hosts?: HostEntry[] }> {
   const static_ = topology.network.mode === 'static'
   const net = state.network
   let netAction: Plan['network']['action'] = net ? 'keep' : 'create'
@@ -104,12 +104,11 @@ async function makePlan(
     if (hash !== current.spec) {
       return { node: node.name, action: 'replace' as const, reason: 'its definition changed', ip }
     }
+    const unfinished = !!node.bootstrap && !(await readMarker(ctx, current.id))
     if (current.state !== 'running') {
-      const marker = await readMarker(ctx, current.id)
-      return { node: node.name, action: 'start' as const, reason: `${current.state}: start it`, ip, bootstrap: !marker && !!node.bootstrap }
+      return { node: node.name, action: 'start' as const, reason: `${current.state}: start it`, ip, bootstrap: unfinished }
     }
-    const marker = await readMarker(ctx, current.id)
-    if (!marker && node.bootstrap) {
+    if (unfinished) {
       return { node: node.name, action: 'keep' as const, reason: 'unchanged; bootstrap not finished', ip, bootstrap: true }
     }
     const health = await probeHealth(ctx, node, current.id)
@@ -129,6 +128,7 @@ async function makePlan(
       nodes: items,
     },
     addresses,
+    hosts,
   }
 }
 
@@ -149,7 +149,7 @@ export function formatPlan(plan: Plan): string {
     `  network ${plan.network.name}: ${plan.network.action} (${plan.network.reason})${plan.network.subnet ? ` ${plan.network.subnet}` : ''}`,
   ]
   for (const i of plan.nodes) {
-    lines.push(`  ${i.action.padEnd(7)} ${i.node.padEnd(16)} ${i.ip ?? ''.padEnd(0)}  ${i.reason}`)
+    lines.push(`  ${i.action.padEnd(7)} ${i.node.padEnd(16)} ${(i.ip ?? '').padEnd(15)} ${i.reason}`)
   }
   return lines.join('\n')
 }
@@ -163,14 +163,13 @@ export async function installCluster(
   await steps.timed('preflight', undefined, () => preflight(ctx, topology))
   checkpoint(ctx)
   const state = await readCluster(ctx.engine, topology.name)
-  const { plan, addresses } = await steps.timed('plan', undefined, () => makePlan(ctx, topology, state))
+  const { plan, addresses, hosts } = await steps.timed('plan', undefined, () => makePlan(ctx, topology, state))
   ctx.log(formatPlan(plan))
   if (opts.plan) return { plan, nodes: [] }
 
   const created: Created = { containers: [], volumes: [] }
   const ids = new Map<string, string>()
   for (const [name, n] of state.nodes) ids.set(name, n.id)
-  const hosts = addresses ? hostEntries(topology, addresses) : undefined
   const byName = new Map(topology.nodes.map((n) => [n.name, n]))
   const itemsOf = (...actions: NodeAction[]) => plan.nodes.filter((i) => actions.includes(i.action))
 

@@ -7,10 +7,7 @@ import type { DockerEngine, NetworkInspect } from './docker.ts'
 import { BerthError } from './errors.ts'
 import { formatCidr, intToIp, ipToInt, overlaps, parseCidr } from './cidr.ts'
 import { LABEL, BERTH_VERSION, networkName } from './labels.ts'
-import type { Topology } from './topology.ts'
-
-/** Addresses below this offset are left alone (gateway and friends). */
-const FIRST_HOST = 10
+import { STATIC_FIRST_HOST, staticCapacity, type Topology } from './topology.ts'
 
 export interface UsedSubnet {
   subnet: string
@@ -27,16 +24,10 @@ export async function usedSubnets(engine: DockerEngine): Promise<UsedSubnet[]> {
   )
 }
 
-export function staticCapacity(subnet: string): number {
-  const c = parseCidr(subnet)
-  if (!c) return 0
-  return c.size / 2 - FIRST_HOST
-}
-
 /** The smallest prefix whose lower half holds `nodes` pinned addresses. */
 function prefixFor(nodes: number): number {
   for (let prefix = 24; prefix >= 16; prefix--) {
-    if (2 ** (32 - prefix) / 2 - FIRST_HOST >= nodes) return prefix
+    if (staticCapacity(2 ** (32 - prefix)) >= nodes) return prefix
   }
   return 16
 }
@@ -80,7 +71,7 @@ export function assignAddresses(
 ): Map<string, string> {
   const c = parseCidr(subnet)
   if (!c) throw new BerthError('invalid_topology', `network.subnet: "${subnet}" is not a CIDR`)
-  const first = c.base + FIRST_HOST
+  const first = c.base + STATIC_FIRST_HOST
   const last = c.base + c.size / 2 - 1
   const inRange = (ip: string) => {
     const n = ipToInt(ip)
@@ -102,7 +93,7 @@ export function assignAddresses(
     if (cursor > last) {
       throw new BerthError(
         'invalid_topology',
-        `network.subnet: ${subnet} holds at most ${staticCapacity(subnet)} nodes in static mode; the topology has ${topology.nodes.length}`
+        `network.subnet: ${subnet} holds at most ${staticCapacity(c.size)} nodes in static mode; the topology has ${topology.nodes.length}`
       )
     }
     const ip = intToIp(cursor++)

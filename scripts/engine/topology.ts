@@ -11,7 +11,7 @@
  */
 import YAML, { LineCounter } from 'yaml'
 import { z } from 'zod'
-import { formatCidr, intToIp, parseCidr } from './cidr.ts'
+import { formatCidr, parseCidr } from './cidr.ts'
 import { BerthError } from './errors.ts'
 
 export interface VolumeMount {
@@ -888,16 +888,6 @@ export function phasesOf(t: Topology): number[][] {
     else byPhase.set(node.phase, [node.index])
   }
   return [...byPhase.keys()].sort((a, b) => a - b).map((phase) => byPhase.get(phase)!)
-}
-
-/** The fixed address of node `index` in a static-mode subnet. */
-export function staticAddressOf(subnet: string, index: number): string {
-  const cidr = parseCidr(subnet)
-  if (cidr === null) throw new Error(`not an IPv4 CIDR: ${subnet}`)
-  if (index < 0 || index >= staticCapacity(cidr.size)) {
-    throw new Error(`node index ${index} does not fit in ${subnet} in static mode`)
-  }
-  return intToIp(cidr.base + STATIC_FIRST_HOST + index)
 }
 
 function readYaml(text: string, file: string): unknown {

@@ -6,7 +6,6 @@ import {
   HOSTNAME_LABEL,
   parseTopology,
   phasesOf,
-  staticAddressOf,
   validateTopology,
   type Topology,
 } from '../../scripts/engine/topology.ts'
@@ -281,11 +280,6 @@ test('network defaults to static without a subnet; a given subnet is kept', () =
   )
 })
 
-test('static addresses start at .10 of the subnet', () => {
-  assert.is(staticAddressOf('10.211.0.0/24', 0), '10.211.0.10')
-  assert.is(staticAddressOf('10.211.0.0/24', 117), '10.211.0.127')
-  assert.throws(() => staticAddressOf('10.211.0.0/24', 118), /does not fit/)
-})
 
 test('YAML anchors and merge keys share settings between node entries', () => {
   const t = parseTopology(
