@@ -155,7 +155,7 @@ export async function destroyCluster(
   cluster: string,
   opts: { volumes?: boolean } = {}
 ): Promise<{ containers: number; volumes: number }> {
-  const state = await requireCluster(ctx, cluster)
+  await requireCluster(ctx, cluster)
   // Containers by label, not just known nodes: a crashed job may have left a stray one.
   const all = await ctx.engine.listContainers(clusterFilter(cluster))
   await mapLimit(all, ctx.concurrency, (c) =>
@@ -169,6 +169,5 @@ export async function destroyCluster(
     await mapLimit(vols, ctx.concurrency, (v) => ctx.engine.removeVolume(v.Name))
     volumes = vols.length
   }
-  void state
   return { containers: all.length, volumes }
 }
