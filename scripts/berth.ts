@@ -26,6 +26,10 @@ usage:
   berth start   <cluster>           (dynamic mode: rewires every /etc/hosts)
   berth rewire  <cluster>           (dynamic mode: rewrite /etc/hosts from current IPs)
   berth destroy <cluster> [--volumes]
+  berth snapshot <cluster> [--tag T] [--keep N]
+  berth snapshots <cluster>
+  berth snapshot rm <cluster> <snapshot>
+  berth restore <cluster> <snapshot> [--as NEW] [--domain D]
   berth doctor  [topology.yaml]
   berth image build-demo [--force]
   berth job run [--spec-b64 B64]    (job spec as JSON on stdin otherwise; NDJSON events out)
@@ -37,11 +41,11 @@ common flags:
   -h, --help
 
 exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed · 4 conflict
-            5 not found · 130 cancelled`
+            5 not found · 6 damaged snapshot · 130 cancelled`
 
 const argv = minimist(process.argv.slice(2), {
   boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy'],
-  string: ['spec-b64', 'mode', 'concurrency'],
+  string: ['spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain'],
   alias: { h: 'help' },
 })
 
@@ -133,6 +137,21 @@ async function main(): Promise<void> {
       if (!rest[0]) throw new BerthError('invalid_job', `usage: berth ${cmd} <cluster>`)
       return runCli({ kind: cmd, cluster: rest[0], options: { volumes: argv.volumes, concurrency } })
     }
+    case 'snapshot': {
+      if (rest[0] === 'rm') {
+        if (!rest[1] || !rest[2]) throw new BerthError('invalid_job', 'usage: berth snapshot rm <cluster> <snapshot>')
+        return runCli({ kind: 'snapshot-rm', cluster: rest[1], snapshot: rest[2] })
+      }
+      if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth snapshot <cluster> [--tag T] [--keep N]')
+      const keep = argv.keep === undefined ? undefined : Number(argv.keep)
+      return runCli({ kind: 'snapshot', cluster: rest[0], options: { tag: argv.tag, keep, concurrency } })
+    }
+    case 'snapshots':
+      if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth snapshots <cluster>')
+      return runCli({ kind: 'snapshots', cluster: rest[0] })
+    case 'restore':
+      if (!rest[0] || !rest[1]) throw new BerthError('invalid_job', 'usage: berth restore <cluster> <snapshot> [--as NEW] [--domain D]')
+      return runCli({ kind: 'restore', cluster: rest[0], snapshot: rest[1], options: { as: argv.as, domain: argv.domain, concurrency } })
     case 'doctor': {
       const engine = createEngine()
       const probe = (await engine.inspectImage(DEMO_IMAGE).catch(() => null)) ? DEMO_IMAGE : null

@@ -5,6 +5,19 @@ import { formatPlan, type Plan } from '../engine/install.ts'
 import type { ClusterStatus } from '../engine/lifecycle.ts'
 import type { Check } from '../engine/preflight.ts'
 
+interface SnapshotSummary {
+  id: string
+  cluster: string
+  createdAt: string
+  nodes: number
+  volumes: number
+  volumeBytes: number
+  windowMs: number
+}
+type SnapshotData = { snapshots?: SnapshotSummary[]; snapshot?: SnapshotSummary; pruned?: string[] }
+
+const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`
+
 export function printResult(result: ResultEvent, logFile?: string): void {
   const w = (s: string) => process.stdout.write(s + '\n')
   if (!result.ok) {
@@ -14,7 +27,21 @@ export function printResult(result: ResultEvent, logFile?: string): void {
     if (logFile) w(chalk.dim(`full log: ${logFile}`))
     return
   }
-  const data = result.data as { plan?: Plan } | ClusterStatus | undefined
+  const data = result.data as { plan?: Plan } | ClusterStatus | SnapshotData | undefined
+  if (data && 'snapshots' in data && data.snapshots) {
+    w(chalk.dim('  SNAPSHOT                          CREATED                   NODES VOLUMES  VOLUME DATA  WINDOW'))
+    for (const m of data.snapshots) {
+      w(`  ${m.id.padEnd(33)} ${m.createdAt.padEnd(25)} ${String(m.nodes).padEnd(5)} ${String(m.volumes).padEnd(8)} ${mb(m.volumeBytes).padEnd(12)} ${m.windowMs} ms`)
+    }
+    if (!data.snapshots.length) w(`  no snapshots of ${result.cluster}`)
+    return
+  }
+  if (data && 'snapshot' in data && typeof data.snapshot === 'object') {
+    const m = data.snapshot
+    w(chalk.green(`✓ snapshot ${m.id} of ${m.cluster}: ${m.nodes} images, ${m.volumes} volumes (${mb(m.volumeBytes)}), cluster paused ${m.windowMs} ms`))
+    if (data.pruned?.length) w(`  pruned ${data.pruned.join(', ')}`)
+    return
+  }
   if (data && 'plan' in data && data.plan) {
     w(formatPlan(data.plan))
     return
@@ -31,7 +58,9 @@ export function printResult(result: ResultEvent, logFile?: string): void {
     }
     return
   }
-  w(chalk.green(`✓ ${result.kind} ${result.cluster} in ${(result.ms / 1000).toFixed(1)} s`))
+  const restored = (data as { restored?: string } | undefined)?.restored
+  const what = restored && restored !== result.cluster ? `${result.cluster} → ${restored}` : result.cluster
+  w(chalk.green(`✓ ${result.kind} ${what} in ${(result.ms / 1000).toFixed(1)} s`))
   for (const n of result.nodes ?? []) w(`  ${n.name.padEnd(14)} ${(n.ip ?? '-').padEnd(15)} ${n.hostname}`)
 }
 

@@ -60,6 +60,8 @@ export interface BootstrapMarker {
   job: string
   at: string
   ms: number
+  /** Set when the node came back from a snapshot, bootstrapped at the time it was taken. */
+  snapshot?: string
 }
 
 export async function writeMarker(ctx: JobContext, id: string, marker: BootstrapMarker): Promise<void> {

@@ -275,6 +275,41 @@ export class DockerEngine {
     }
   }
 
+  async pauseContainer(id: string, name = id): Promise<void> {
+    await call(`Pausing container "${name}"`, () => this.docker.getContainer(id).pause())
+  }
+
+  async unpauseContainer(id: string, name = id): Promise<void> {
+    await call(`Unpausing container "${name}"`, () => this.docker.getContainer(id).unpause())
+  }
+
+  /**
+   * `docker commit` of the container's writable layer (never volumes, never /etc/hosts).
+   * `pause: false` because berth pauses the whole cluster itself, once, around every commit.
+   */
+  async commitContainer(
+    id: string,
+    opts: { repo: string; tag: string; labels: Labels; name?: string }
+  ): Promise<string> {
+    const changes = Object.entries(opts.labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`)
+    const out = await call(`Committing container "${opts.name ?? id}" as ${opts.repo}:${opts.tag}`, () =>
+      this.docker.getContainer(id).commit({ repo: opts.repo, tag: opts.tag, pause: false, changes })
+    )
+    return (out as { Id: string }).Id
+  }
+
+  /** A path of a container as a tar stream (the archive API: works with any image, on stopped containers). */
+  archiveStream(id: string, path: string): Promise<NodeJS.ReadableStream> {
+    return call(`Archiving "${path}" of "${id.slice(0, 12)}"`, () => this.docker.getContainer(id).getArchive({ path }), true)
+  }
+
+  /** Extracts a tar stream into a directory of a container. */
+  async extractStream(id: string, dir: string, tarStream: NodeJS.ReadableStream): Promise<void> {
+    await call(`Extracting into "${id.slice(0, 12)}:${dir}"`, () =>
+      this.docker.getContainer(id).putArchive(tarStream as unknown as Buffer, { path: dir })
+    )
+  }
+
   inspectContainer(id: string): Promise<ContainerInspect> {
     return call(`Inspecting container "${id}"`, () => this.docker.getContainer(id).inspect(), true)
   }

@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'bootstrap_failed'
   | 'health_failed'
   | 'hosts_failed'
+  | 'hook_failed'
+  | 'snapshot_damaged' // a snapshot's checksum, size or image does not match its manifest
   | 'engine' // the Docker engine failed a call
   | 'timeout'
   | 'cancelled'
@@ -26,6 +28,8 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   bootstrap_failed: 1,
   health_failed: 1,
   hosts_failed: 1,
+  hook_failed: 1,
+  snapshot_damaged: 6,
   engine: 1,
   timeout: 1,
   internal: 1,

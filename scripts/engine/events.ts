@@ -19,6 +19,12 @@ export type Step =
   | 'remove'
   | 'cleanup'
   | 'image'
+  | 'hook'
+  | 'pause'
+  | 'commit'
+  | 'archive'
+  | 'unpause'
+  | 'restore'
   | 'job'
 
 export interface StepEvent {

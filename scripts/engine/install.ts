@@ -3,8 +3,10 @@
  * compares what Docker holds (by label) with what the topology asks for, keeps healthy unchanged
  * nodes, rebuilds changed ones one at a time, and creates the rest together.
  */
+import { createReadStream } from 'node:fs'
 import { bootstrapNode, probeHealth, waitHealthy } from './bootstrap.ts'
-import { readMarker } from './container-files.ts'
+import { saveTopology } from './cluster-record.ts'
+import { readMarker, writeMarker } from './container-files.ts'
 import { checkpoint, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
 import type { NodeSummary } from './events.ts'
@@ -45,6 +47,20 @@ export interface InstallOptions {
   plan?: boolean
   /** On failure, keep what this job created (for debugging). */
   keepFailed?: boolean
+  /** Build the nodes from a snapshot instead of from scratch (restore). */
+  from?: SnapshotSource
+}
+
+/** What a restore hands to install: per node, the image and volume data to start from. */
+export interface SnapshotSource {
+  snapshot: string
+  images: Map<string, string>
+  /** `<node>/<volume>` → path of the volume's tar archive. */
+  volumes: Map<string, string>
+  /** Nodes that were bootstrapped when the snapshot was taken: not bootstrapped again. */
+  bootstrapped: Set<string>
+  /** The nodes' addresses at snapshot time, kept when the same subnet is free. */
+  addresses: Map<string, string>
 }
 
 export interface InstallResult {
@@ -62,7 +78,8 @@ interface Created {
 async function makePlan(
   ctx: JobContext,
   topology: Topology,
-  state: ClusterState
+  state: ClusterState,
+  from?: SnapshotSource
 ): Promise<{ plan: Plan; addresses: Map<string, string> | null; hosts?: HostEntry[] }> {
   const static_ = topology.network.mode === 'static'
   const net = state.network
@@ -83,7 +100,7 @@ async function makePlan(
     subnet = chooseSubnet(topology, await usedSubnets(ctx.engine), net?.Id)
   }
 
-  const existingIps = new Map<string, string>()
+  const existingIps = new Map<string, string>(subnet === topology.network.subnet ? from?.addresses : [])
   if (netAction === 'keep') {
     for (const [name, n] of state.nodes) {
       const ip = n.pinnedIp ?? n.ip
@@ -163,7 +180,7 @@ export async function installCluster(
   await steps.timed('preflight', undefined, () => preflight(ctx, topology))
   checkpoint(ctx)
   const state = await readCluster(ctx.engine, topology.name)
-  const { plan, addresses, hosts } = await steps.timed('plan', undefined, () => makePlan(ctx, topology, state))
+  const { plan, addresses, hosts } = await steps.timed('plan', undefined, () => makePlan(ctx, topology, state, opts.from))
   ctx.log(formatPlan(plan))
   if (opts.plan) return { plan, nodes: [] }
 
@@ -191,15 +208,22 @@ export async function installCluster(
     }
     checkpoint(ctx)
 
+    const from = opts.from
     const createAndStart = async (node: NodeSpec) => {
-      await ensureVolumes(ctx, topology, node, created)
-      const placement = placementOf(topology, addresses?.get(node.name), hosts)
+      const fresh = await ensureVolumes(ctx, topology, node, created)
+      if (from) await loadVolumes(ctx, topology, node, fresh, from)
+      const placement = { ...placementOf(topology, addresses?.get(node.name), hosts), image: from?.images.get(node.name) }
       const { options } = createOptions(topology, node, placement, ctx.job)
+      if (from) options.Labels = { ...options.Labels, [LABEL.snapshot]: from.snapshot }
       const id = await steps.timed('create', node.name, () => ctx.engine.createContainer(options))
       created.containers.push({ id, name: node.name })
       ids.set(node.name, id)
       await steps.timed('start', node.name, () => startNode(ctx, node, id))
+      if (from?.bootstrapped.has(node.name)) {
+        await writeMarker(ctx, id, { job: ctx.job, at: new Date().toISOString(), ms: 0, snapshot: from.snapshot })
+      }
     }
+    const needsBootstrap = (node: NodeSpec) => !!node.bootstrap && !from?.bootstrapped.has(node.name)
     const startKept = (node: NodeSpec) =>
       steps.timed('start', node.name, () => startNode(ctx, node, ids.get(node.name) as string))
 
@@ -226,7 +250,7 @@ export async function installCluster(
       .filter((n) => fresh.has(n.name) || ids.has(n.name))
       .map((node) => {
         const item = action.get(node.name) as PlanItem
-        if (fresh.has(node.name)) return { node, up: () => createAndStart(node), bootstrap: !!node.bootstrap, health: true }
+        if (fresh.has(node.name)) return { node, up: () => createAndStart(node), bootstrap: needsBootstrap(node), health: true }
         if (item.action === 'start') return { node, up: () => startKept(node), bootstrap: !!item.bootstrap, health: true }
         // Kept and healthy (probed while planning): checked, not touched.
         return { node, bootstrap: !!item.bootstrap, health: !!item.bootstrap }
@@ -237,6 +261,7 @@ export async function installCluster(
     else ctx.log(`--keep-failed: leaving ${created.containers.length} containers for inspection`)
     throw err
   }
+  await saveTopology(topology)
   return { plan, nodes: await summarize(ctx, topology) }
 }
 
@@ -331,7 +356,9 @@ async function startNode(ctx: JobContext, node: NodeSpec, id: string): Promise<v
   }
 }
 
-async function ensureVolumes(ctx: JobContext, topology: Topology, node: NodeSpec, created: Created) {
+/** Creates the node's missing volumes; returns the names of those it created. */
+async function ensureVolumes(ctx: JobContext, topology: Topology, node: NodeSpec, created: Created): Promise<Set<string>> {
+  const fresh = new Set<string>()
   for (const v of node.volumes) {
     if (v.external) continue // checked in preflight; never created or removed by berth
     const name = volumeSource(topology, node, v)
@@ -353,6 +380,33 @@ async function ensureVolumes(ctx: JobContext, topology: Topology, node: NodeSpec
       [LABEL.job]: ctx.job,
     })
     created.volumes.push(name)
+    fresh.add(v.name)
+  }
+  return fresh
+}
+
+/**
+ * Fills the node's new volumes from the snapshot's archives, through a helper container that
+ * mounts each and is never started. Only volumes this job created are written: existing data is
+ * never overwritten.
+ */
+async function loadVolumes(ctx: JobContext, topology: Topology, node: NodeSpec, fresh: Set<string>, from: SnapshotSource) {
+  for (const v of node.volumes.filter((v) => fresh.has(v.name))) {
+    const archive = from.volumes.get(`${node.name}/${v.name}`)
+    if (!archive) continue
+    await ctx.steps.timed('restore', node.name, async () => {
+      const helper = await ctx.engine.createContainer({
+        name: `berth-helper-${ctx.job}-${node.name}-${v.name}`.slice(0, 120),
+        Image: from.images.get(node.name) ?? node.image,
+        Labels: { [LABEL.cluster]: topology.name, [LABEL.job]: ctx.job },
+        HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: volumeSource(topology, node, v), Target: '/berth-volume' }] },
+      })
+      try {
+        await ctx.engine.extractStream(helper, '/berth-volume', createReadStream(archive))
+      } finally {
+        await ctx.engine.removeContainer(helper)
+      }
+    })
   }
 }
 

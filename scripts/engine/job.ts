@@ -9,10 +9,29 @@ import { asBerthError, BerthError } from './errors.ts'
 import type { Emit, NodeSummary, ResultEvent } from './events.ts'
 import { installCluster } from './install.ts'
 import { clusterStatus, destroyCluster, rewireCluster, startCluster, stopCluster, summaries } from './lifecycle.ts'
+import { restoreCluster } from './restore.ts'
+import {
+  listSnapshots,
+  pruneSnapshots,
+  removeSnapshot,
+  snapshotCluster,
+  SNAPSHOT_ID,
+  type SnapshotManifest,
+} from './snapshot.ts'
 import { parseTopology, validateTopology, type Topology } from './topology.ts'
 
-export const JOB_KINDS = ['install', 'status', 'start', 'stop', 'rewire', 'destroy', 'snapshot', 'restore'] as const
-const AVAILABLE = new Set(['install', 'status', 'start', 'stop', 'rewire', 'destroy'])
+export const JOB_KINDS = [
+  'install',
+  'status',
+  'start',
+  'stop',
+  'rewire',
+  'destroy',
+  'snapshot',
+  'snapshots',
+  'snapshot-rm',
+  'restore',
+] as const
 
 const clusterName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'is not a valid cluster name')
 
@@ -29,6 +48,12 @@ export const JobSpecSchema = z.strictObject({
       keepFailed: z.boolean().optional(),
       volumes: z.boolean().optional(),
       concurrency: z.number().int().min(1).max(64).optional(),
+      /** snapshot: the snapshot's id; --keep N prunes all but the newest N afterwards. */
+      tag: z.string().regex(SNAPSHOT_ID, 'is not a valid snapshot id').optional(),
+      keep: z.number().int().min(1).max(1000).optional(),
+      /** restore: beside the original under another name, and/or another domain. */
+      as: clusterName.optional(),
+      domain: z.string().min(1).max(200).optional(),
     })
     .default({}),
 })
@@ -52,6 +77,17 @@ function topologyOf(spec: JobSpec): Topology {
     throw new BerthError('invalid_job', `cluster: "${spec.cluster}" does not match the topology's name "${t.name}"`)
   }
   return t
+}
+
+function requireSnapshot(spec: JobSpec): string {
+  if (!spec.snapshot) throw new BerthError('invalid_job', `snapshot: required for kind "${spec.kind}"`)
+  return spec.snapshot
+}
+
+/** What a listing shows of a snapshot: no topology, no per-file detail. */
+function summary(m: SnapshotManifest) {
+  const bytes = m.volumes.reduce((a, v) => a + v.size, 0)
+  return { id: m.id, cluster: m.cluster, createdAt: m.createdAt, nodes: m.nodes.length, volumes: m.volumes.length, volumeBytes: bytes, windowMs: m.window.ms }
 }
 
 export interface RunJobOptions {
@@ -88,9 +124,6 @@ export async function runJob(
   try {
     spec = parseJobSpec(input)
     ctx.concurrency = spec.options.concurrency ?? DEFAULT_CONCURRENCY
-    if (!AVAILABLE.has(spec.kind)) {
-      throw new BerthError('invalid_job', `kind: "${spec.kind}" is not available in this version of berth`)
-    }
     ctx.steps.start('job', undefined, `${spec.kind} ${spec.cluster}`)
     ctx.log(`job ${job}: ${spec.kind} ${spec.cluster}`)
     let nodes: NodeSummary[] | undefined
@@ -122,6 +155,28 @@ export async function runJob(
       case 'destroy':
         data = await destroyCluster(ctx, spec.cluster, { volumes: spec.options.volumes })
         break
+      case 'snapshot': {
+        const topology = spec.topology === undefined ? undefined : topologyOf(spec)
+        const m = await snapshotCluster(ctx, spec.cluster, { tag: spec.options.tag, topology })
+        const pruned = spec.options.keep ? await pruneSnapshots(ctx, spec.cluster, spec.options.keep) : []
+        data = { snapshot: summary(m), pruned }
+        break
+      }
+      case 'snapshots':
+        data = { snapshots: (await listSnapshots(spec.cluster)).map(summary) }
+        break
+      case 'snapshot-rm':
+        await removeSnapshot(ctx, spec.cluster, requireSnapshot(spec))
+        break
+      case 'restore': {
+        const r = await restoreCluster(ctx, spec.cluster, requireSnapshot(spec), {
+          as: spec.options.as,
+          domain: spec.options.domain,
+        })
+        nodes = r.nodes
+        data = { restored: r.cluster, snapshot: r.manifest.id }
+        break
+      }
     }
     ctx.steps.done('job', undefined, Date.now() - t0)
     return finish({ kind: spec.kind, cluster: spec.cluster, ok: true, nodes, ...(data ? { data } : {}) }, 0)

@@ -11,6 +11,8 @@ import type { NodeSpec, Topology } from './topology.ts'
 
 export interface Placement {
   network: string
+  /** Create from this image instead of the topology's (a snapshot's image, on restore). */
+  image?: string
   /** Static mode: the node's pinned address and every entry of the cluster's hosts. */
   ip?: string
   hosts?: HostEntry[]
@@ -69,13 +71,16 @@ export function createOptions(
       },
     },
   }
-  // The bootstrap command is part of what the node is: changing it rebuilds the node.
+  // The hash is of the node's definition: the bootstrap command is part of it, and the image is
+  // the topology's even when a restore creates the node from a snapshot's image — a restored
+  // node is the same node, not a changed one to rebuild.
   const hash = createHash('sha256')
     .update(JSON.stringify({ spec, bootstrap: node.bootstrap }))
     .digest('hex')
     .slice(0, 16)
   const options: ContainerCreateOptions = {
     ...spec,
+    Image: placement.image ?? node.image,
     name: containerName(topology.name, node.name),
     Labels: {
       [LABEL.cluster]: topology.name,

@@ -9,53 +9,12 @@ import { LABEL, networkName } from '../../scripts/engine/labels.ts'
 import { clusterStatus, destroyCluster, startCluster, stopCluster } from '../../scripts/engine/lifecycle.ts'
 import { validateTopology, type Topology } from '../../scripts/engine/topology.ts'
 import { hook, rejects, withTimeout } from '../helpers/async.ts'
-import { engine, ensureDemoImage, recordingContext, removeTestClusters } from '../helpers/docker.ts'
+import { assertHostsMatchInspect, engine, ensureDemoImage, recordingContext, removeTestClusters } from '../helpers/docker.ts'
 
 const codenvy = YAML.parse(readFileSync(new URL('../../examples/codenvy.yaml', import.meta.url), 'utf8'))
 
 function topology(name: string, patch: Record<string, unknown> = {}): Topology {
   return validateTopology({ ...structuredClone(codenvy), name, ...patch })
-}
-
-/** name → IP as the node's own C library resolves it (busybox ping prints "PING name (ip)"). */
-async function resolveInNode(id: string, names: string[]): Promise<Map<string, string | null>> {
-  const r = await engine.exec(id, [
-    'sh',
-    '-c',
-    'for n in "$@"; do printf "%s " "$n"; ping -c1 -W1 "$n" 2>&1 | head -1; done',
-    'resolve',
-    ...names,
-  ])
-  const out = new Map<string, string | null>()
-  for (const line of r.stdout.trim().split('\n')) {
-    const [name] = line.split(' ')
-    out.set(name, line.match(/PING \S+ \(([\d.]+)\)/)?.[1] ?? null)
-  }
-  return out
-}
-
-/** Checks every node resolves every peer (FQDN and short name) to the IP Docker reports. */
-async function assertHostsMatchInspect(t: Topology): Promise<Map<string, string>> {
-  const containers = await engine.listContainers([`${LABEL.cluster}=${t.name}`])
-  assert.is(containers.length, t.nodes.length, 'one container per node')
-  const ips = new Map<string, string>()
-  const ids = new Map<string, string>()
-  for (const c of containers) {
-    const info = await engine.inspectContainer(c.Id)
-    const node = info.Config.Labels[LABEL.node]
-    ips.set(node, info.NetworkSettings.Networks[networkName(t.name)].IPAddress)
-    ids.set(node, c.Id)
-  }
-  const names = t.nodes.flatMap((n) => [n.hostname, n.name])
-  for (const n of t.nodes) {
-    const resolved = await resolveInNode(ids.get(n.name) as string, names)
-    for (const peer of t.nodes) {
-      const want = ips.get(peer.name)
-      assert.is(resolved.get(peer.hostname), want, `${n.name} resolves ${peer.hostname}`)
-      assert.is(resolved.get(peer.name), want, `${n.name} resolves ${peer.name}`)
-    }
-  }
-  return ids
 }
 
 function steps(events: JobEvent[], step: string, state: string): StepEvent[] {

@@ -5,7 +5,9 @@
 import { createContext, type JobContext } from '../../scripts/engine/context.ts'
 import { DockerEngine } from '../../scripts/engine/docker.ts'
 import type { JobEvent } from '../../scripts/engine/events.ts'
-import { LABEL } from '../../scripts/engine/labels.ts'
+import * as assert from 'uvu/assert'
+import { LABEL, networkName } from '../../scripts/engine/labels.ts'
+import type { Topology } from '../../scripts/engine/topology.ts'
 import { buildDemoImage } from '../../scripts/image/demo-image.ts'
 
 export const engine = new DockerEngine()
@@ -22,6 +24,10 @@ export async function removeTestClusters(prefix: string): Promise<void> {
   await Promise.all(nets.filter((n) => mine(n.Labels)).map((n) => engine.removeNetwork(n.Id)))
   const vols = await engine.listVolumes([LABEL.cluster])
   await Promise.all(vols.filter((v) => mine(v.Labels)).map((v) => engine.removeVolume(v.Name)))
+  const images = await engine.docker.listImages({ filters: { label: [LABEL.snapshot] } })
+  for (const i of images.filter((i) => mine(i.Labels))) {
+    for (const tag of i.RepoTags ?? [i.Id]) await engine.removeImage(tag)
+  }
 }
 
 let demo: Promise<unknown> | undefined
@@ -43,3 +49,45 @@ export async function hostsOf(containerId: string): Promise<string> {
   if (r.exitCode !== 0) throw new Error(`cat /etc/hosts failed: ${r.stderr}`)
   return r.stdout
 }
+
+/** name → IP as the node's own C library resolves it (busybox ping prints "PING name (ip)"). */
+async function resolveInNode(id: string, names: string[]): Promise<Map<string, string | null>> {
+  const r = await engine.exec(id, [
+    'sh',
+    '-c',
+    'for n in "$@"; do printf "%s " "$n"; ping -c1 -W1 "$n" 2>&1 | head -1; done',
+    'resolve',
+    ...names,
+  ])
+  const out = new Map<string, string | null>()
+  for (const line of r.stdout.trim().split('\n')) {
+    const [name] = line.split(' ')
+    out.set(name, line.match(/PING \S+ \(([\d.]+)\)/)?.[1] ?? null)
+  }
+  return out
+}
+
+/** Checks every node resolves every peer (FQDN and short name) to the IP Docker reports. */
+export async function assertHostsMatchInspect(t: Topology): Promise<Map<string, string>> {
+  const containers = await engine.listContainers([`${LABEL.cluster}=${t.name}`])
+  assert.is(containers.length, t.nodes.length, 'one container per node')
+  const ips = new Map<string, string>()
+  const ids = new Map<string, string>()
+  for (const c of containers) {
+    const info = await engine.inspectContainer(c.Id)
+    const node = info.Config.Labels[LABEL.node]
+    ips.set(node, info.NetworkSettings.Networks[networkName(t.name)].IPAddress)
+    ids.set(node, c.Id)
+  }
+  const names = t.nodes.flatMap((n) => [n.hostname, n.name])
+  for (const n of t.nodes) {
+    const resolved = await resolveInNode(ids.get(n.name) as string, names)
+    for (const peer of t.nodes) {
+      const want = ips.get(peer.name)
+      assert.is(resolved.get(peer.hostname), want, `${n.name} resolves ${peer.hostname}`)
+      assert.is(resolved.get(peer.name), want, `${n.name} resolves ${peer.name}`)
+    }
+  }
+  return ids
+}
+

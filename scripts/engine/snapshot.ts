@@ -1,0 +1,285 @@
+/**
+ * snapshot: one consistent point in time for the whole cluster. Every node is paused, each is
+ * committed with `pause=false`, every volume is archived, then all are unpaused — no restart, no
+ * rewiring. `docker commit` takes the writable layer only, so volume data is archived beside it,
+ * through the archive API on a helper container that mounts the volume (works with any image).
+ *
+ * A snapshot is a directory `$BERTH_HOME/snapshots/<cluster>/<id>/` (manifest.json and one tar
+ * per volume) plus one committed image per node. It is written as `.<id>.partial-<job>` and
+ * renamed into place only once complete, so a failed snapshot can never pass for a good one.
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { loadTopology } from './cluster-record.ts'
+import { readMarker } from './container-files.ts'
+import { berthHome, checkpoint, type JobContext } from './context.ts'
+import { BerthError } from './errors.ts'
+import { BERTH_VERSION, LABEL } from './labels.ts'
+import { readCluster, volumeSource } from './nodes.ts'
+import { mapLimit } from './pool.ts'
+import type { Topology } from './topology.ts'
+
+export const SNAPSHOT_ID = /^[a-z0-9][a-z0-9_.-]{0,63}$/
+
+export interface SnapshotVolume {
+  node: string
+  name: string
+  target: string
+  file: string
+  sha256: string
+  size: number
+}
+
+export interface SnapshotNode {
+  name: string
+  hostname: string
+  ip: string | null
+  image: { ref: string; id: string }
+  bootstrapped: boolean
+}
+
+export interface SnapshotManifest {
+  format: 1
+  id: string
+  cluster: string
+  createdAt: string
+  berthVersion: string
+  job: string
+  topology: Topology
+  network: { mode: string; subnet: string | null }
+  /** First pause to last unpause: the time the cluster was frozen. */
+  window: { pausedAt: string; unpausedAt: string; ms: number }
+  nodes: SnapshotNode[]
+  volumes: SnapshotVolume[]
+}
+
+export const snapshotsRoot = (cluster: string) => join(berthHome(), 'snapshots', cluster)
+export const snapshotDir = (cluster: string, id: string) => join(snapshotsRoot(cluster), id)
+export const snapshotImage = (cluster: string, node: string) => `berth-snap/${cluster}.${node}`
+
+function defaultId(cluster: string): string {
+  return `${cluster}-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`
+}
+
+/** Passes bytes through while counting and hashing them. */
+function digest() {
+  const hash = createHash('sha256')
+  let size = 0
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk)
+      size += chunk.length
+      done(null, chunk)
+    },
+  })
+  return { stream, result: () => ({ sha256: hash.digest('hex'), size }) }
+}
+
+export async function fileDigest(path: string): Promise<{ sha256: string; size: number }> {
+  const d = digest()
+  await pipeline(createReadStream(path), d.stream, async function* (source) {
+    for await (const _ of source) void _
+  })
+  return d.result()
+}
+
+/** Runs a cluster hook on every node; a non-zero exit stops the job, naming the node. */
+export async function runHook(
+  ctx: JobContext,
+  which: 'preSnapshot' | 'postRestore',
+  cmd: string[] | null,
+  nodes: { name: string; id: string }[]
+): Promise<void> {
+  if (!cmd) return
+  await mapLimit(nodes, ctx.concurrency, async (n) => {
+    const r = await ctx.engine.exec(n.id, cmd, { timeoutMs: 120_000, signal: ctx.signal })
+    ctx.log(`${which}: exit ${r.exitCode} ${(r.stdout + r.stderr).trim()}`, n.name)
+    if (r.exitCode !== 0) {
+      throw new BerthError(
+        'hook_failed',
+        `node "${n.name}": the ${which} hook failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-400)}`,
+        { node: n.name, step: which, exitCode: r.exitCode, output: r.stderr }
+      )
+    }
+  })
+}
+
+export async function snapshotCluster(
+  ctx: JobContext,
+  cluster: string,
+  opts: { tag?: string; topology?: Topology } = {}
+): Promise<SnapshotManifest> {
+  const { steps, engine } = ctx
+  const topology = opts.topology ?? (await loadTopology(cluster))
+  const id = opts.tag ?? defaultId(cluster)
+  if (!SNAPSHOT_ID.test(id)) {
+    throw new BerthError('invalid_job', `tag: "${id}" is not a valid snapshot id (a-z, 0-9, '.', '_', '-'; at most 64)`)
+  }
+  const final = snapshotDir(cluster, id)
+  if (await stat(final).catch(() => null)) {
+    throw new BerthError('conflict', `snapshot "${id}" of cluster "${cluster}" exists; a snapshot is never overwritten`)
+  }
+  const state = await readCluster(engine, cluster)
+  const nodes = topology.nodes.map((n) => {
+    const s = state.nodes.get(n.name)
+    if (!s) throw new BerthError('not_found', `node "${n.name}" of cluster "${cluster}" does not exist`, { node: n.name })
+    if (s.state !== 'running') {
+      throw new BerthError('conflict', `node "${n.name}" is ${s.state}: start the cluster before a snapshot`, { node: n.name })
+    }
+    return { spec: n, state: s }
+  })
+  const handles = nodes.map((n) => ({ name: n.spec.name, id: n.state.id }))
+
+  await steps.timed('hook', undefined, () => runHook(ctx, 'preSnapshot', topology.hooks.preSnapshot, handles))
+  checkpoint(ctx)
+  const bootstrapped = await Promise.all(nodes.map(async (n) => !!(await readMarker(ctx, n.state.id))))
+
+  const partial = join(snapshotsRoot(cluster), `.${id}.partial-${ctx.job}`)
+  await mkdir(join(partial, 'volumes'), { recursive: true })
+  const images: string[] = []
+  const paused: string[] = []
+  let pausedAt = 0
+  let unpausedAt = 0
+  const volumes: SnapshotVolume[] = []
+  const committed: SnapshotNode[] = []
+  try {
+    try {
+      pausedAt = Date.now()
+      await mapLimit(nodes, nodes.length, async (n) => {
+        await steps.timed('pause', n.spec.name, () => engine.pauseContainer(n.state.id, n.spec.name))
+        paused.push(n.state.id)
+      })
+      await mapLimit(nodes, ctx.concurrency, async (n, i) => {
+        const repo = snapshotImage(cluster, n.spec.name)
+        const imageId = await steps.timed('commit', n.spec.name, () =>
+          engine.commitContainer(n.state.id, {
+            repo,
+            tag: id,
+            name: n.spec.name,
+            labels: { [LABEL.snapshot]: id, [LABEL.cluster]: cluster, [LABEL.node]: n.spec.name },
+          })
+        )
+        images.push(`${repo}:${id}`)
+        committed[i] = {
+          name: n.spec.name,
+          hostname: n.spec.hostname,
+          ip: n.state.ip,
+          image: { ref: `${repo}:${id}`, id: imageId },
+          bootstrapped: bootstrapped[i],
+        }
+        for (const v of n.spec.volumes.filter((v) => !v.external)) {
+          const file = `${n.spec.name}.${v.name}.tar`
+          const digestOf = await steps.timed('archive', n.spec.name, () =>
+            archiveVolume(ctx, cluster, n.spec.image, volumeSource(topology, n.spec, v), join(partial, 'volumes', file))
+          )
+          volumes.push({ node: n.spec.name, name: v.name, target: v.target, file: `volumes/${file}`, ...digestOf })
+        }
+      })
+    } finally {
+      // Always unpaused, whatever failed: a snapshot must never leave the cluster frozen.
+      await Promise.all(paused.map((pid) => engine.unpauseContainer(pid).catch((e) => ctx.log(`unpause failed: ${e}`))))
+      unpausedAt = Date.now()
+      if (paused.length) steps.done('unpause', undefined, unpausedAt - pausedAt)
+    }
+    const manifest: SnapshotManifest = {
+      format: 1,
+      id,
+      cluster,
+      createdAt: new Date(pausedAt).toISOString(),
+      berthVersion: BERTH_VERSION,
+      job: ctx.job,
+      topology,
+      network: {
+        mode: topology.network.mode,
+        subnet: state.network?.IPAM?.Config?.find((c) => c.Subnet && !c.Subnet.includes(':'))?.Subnet ?? null,
+      },
+      window: {
+        pausedAt: new Date(pausedAt).toISOString(),
+        unpausedAt: new Date(unpausedAt).toISOString(),
+        ms: unpausedAt - pausedAt,
+      },
+      nodes: committed,
+      volumes: volumes.sort((a, b) => a.file.localeCompare(b.file)),
+    }
+    await writeFile(join(partial, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
+    await rename(partial, final)
+    ctx.log(`snapshot ${id}: ${committed.length} images, ${volumes.length} volumes, window ${manifest.window.ms} ms`)
+    return manifest
+  } catch (err) {
+    await rm(partial, { recursive: true, force: true })
+    await Promise.all(images.map((ref) => engine.removeImage(ref).catch(() => {})))
+    throw err
+  }
+}
+
+/**
+ * A volume's data as a tar file, through a helper container that mounts the volume and is never
+ * started (so it needs nothing from the image), hashed as it is written.
+ */
+async function archiveVolume(
+  ctx: JobContext,
+  cluster: string,
+  image: string,
+  volume: string,
+  file: string
+): Promise<{ sha256: string; size: number }> {
+  const helper = await ctx.engine.createContainer({
+    name: `berth-helper-${ctx.job}-${Math.random().toString(36).slice(2, 8)}`,
+    Image: image,
+    Labels: { [LABEL.cluster]: cluster, [LABEL.job]: ctx.job },
+    HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: volume, Target: '/berth-volume', ReadOnly: true }] },
+  })
+  try {
+    const d = digest()
+    await pipeline(await ctx.engine.archiveStream(helper, '/berth-volume/.'), d.stream, createWriteStream(file))
+    return d.result()
+  } finally {
+    await ctx.engine.removeContainer(helper)
+  }
+}
+
+export async function readManifest(cluster: string, id: string): Promise<SnapshotManifest> {
+  let text: string
+  try {
+    text = await readFile(join(snapshotDir(cluster, id), 'manifest.json'), 'utf8')
+  } catch {
+    throw new BerthError('not_found', `no snapshot "${id}" of cluster "${cluster}" (looked in ${snapshotDir(cluster, id)})`)
+  }
+  try {
+    return JSON.parse(text) as SnapshotManifest
+  } catch {
+    throw new BerthError('snapshot_damaged', `snapshot "${id}": manifest.json is not valid JSON`)
+  }
+}
+
+/** Snapshots of a cluster, newest first, read from what is stored (never from a cache). */
+export async function listSnapshots(cluster: string): Promise<SnapshotManifest[]> {
+  const entries = await readdir(snapshotsRoot(cluster)).catch(() => [] as string[])
+  const out: SnapshotManifest[] = []
+  for (const e of entries.filter((e) => !e.startsWith('.'))) {
+    out.push(await readManifest(cluster, e).catch(() => null as unknown as SnapshotManifest))
+  }
+  return out.filter(Boolean).sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id))
+}
+
+export async function removeSnapshot(ctx: JobContext, cluster: string, id: string): Promise<void> {
+  const manifest = await readManifest(cluster, id)
+  // The directory goes first: from then on the snapshot is not listed, whatever happens next.
+  const trash = join(snapshotsRoot(cluster), `.${id}.removing-${ctx.job}`)
+  await rename(snapshotDir(cluster, id), trash)
+  await Promise.all(manifest.nodes.map((n) => ctx.engine.removeImage(n.image.ref)))
+  await rm(trash, { recursive: true, force: true })
+}
+
+/** Keeps the newest `keep` snapshots (at least one: the newest is never pruned). */
+export async function pruneSnapshots(ctx: JobContext, cluster: string, keep: number): Promise<string[]> {
+  const all = await listSnapshots(cluster)
+  const doomed = all.slice(Math.max(1, keep))
+  for (const m of doomed) await removeSnapshot(ctx, cluster, m.id)
+  return doomed.map((m) => m.id)
+}
+

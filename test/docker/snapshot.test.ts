@@ -1,0 +1,219 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import YAML from 'yaml'
+import { BerthError } from '../../scripts/engine/errors.ts'
+import type { StepEvent } from '../../scripts/engine/events.ts'
+import { installCluster } from '../../scripts/engine/install.ts'
+import { LABEL } from '../../scripts/engine/labels.ts'
+import { clusterStatus, destroyCluster } from '../../scripts/engine/lifecycle.ts'
+import { restoreCluster } from '../../scripts/engine/restore.ts'
+import {
+  listSnapshots,
+  pruneSnapshots,
+  snapshotCluster,
+  snapshotDir,
+  snapshotsRoot,
+} from '../../scripts/engine/snapshot.ts'
+import { validateTopology, type Topology } from '../../scripts/engine/topology.ts'
+import { hook, rejects, withTimeout } from '../helpers/async.ts'
+import { assertHostsMatchInspect, engine, ensureDemoImage, recordingContext, removeTestClusters } from '../helpers/docker.ts'
+
+process.env.BERTH_HOME = mkdtempSync(join(tmpdir(), 'berth-snap-'))
+const codenvy = YAML.parse(readFileSync(new URL('../../examples/codenvy.yaml', import.meta.url), 'utf8'))
+const topology = (name: string, patch: Record<string, unknown> = {}): Topology =>
+  validateTopology({ ...structuredClone(codenvy), name, ...patch })
+
+async function idsOf(cluster: string): Promise<Map<string, string>> {
+  const cs = await engine.listContainers([`${LABEL.cluster}=${cluster}`])
+  return new Map(cs.map((c) => [c.Labels[LABEL.node], c.Id]))
+}
+
+async function sha(id: string, path: string): Promise<string> {
+  const r = await engine.exec(id, ['sha256sum', path])
+  assert.is(r.exitCode, 0, r.stderr)
+  return r.stdout.split(' ')[0]
+}
+
+/** Random binary data written inside a node (megabytes), returning its sha256. */
+async function writeBlob(id: string, path: string, mb: number): Promise<string> {
+  const r = await engine.exec(id, ['sh', '-c', `mkdir -p "$(dirname "$1")" && dd if=/dev/urandom of="$1" bs=1M count=${mb} 2>/dev/null`, 'w', path])
+  assert.is(r.exitCode, 0, r.stderr)
+  return sha(id, path)
+}
+
+// ─────────────────────────────────────────────────────────────────────────────
+const RoundTrip = suite('snapshot and restore')
+const T = topology('t-snap')
+const blobs = new Map<string, { node: string; path: string; sha: string }>()
+let snapshotId = ''
+
+RoundTrip.before(hook(async () => {
+  await withTimeout(removeTestClusters('t-snap'), 60_000, 'cleanup')
+  await withTimeout(ensureDemoImage(), 120_000, 'demo image')
+  await withTimeout(installCluster(recordingContext().ctx, T), 120_000, 'install')
+}))
+RoundTrip.after(hook(() => removeTestClusters('t-snap')))
+
+RoundTrip('a snapshot pauses every node before the first commit and unpauses after the last archive', async () => {
+  const ids = await idsOf(T.name)
+  for (const [node, path] of [['api', '/opt/work/layer.bin'], ['runner1', '/opt/work/layer.bin'], ['data', '/var/lib/demo/volume.bin']]) {
+    blobs.set(`${node}:${path}`, { node, path, sha: await writeBlob(ids.get(node) as string, path, 3) })
+  }
+  const since = Math.floor(Date.now() / 1000) - 1
+  const events = await engine.events({ type: ['container'], label: [`${LABEL.cluster}=${T.name}`] }, since)
+  const seen: { action: string; id: string; t: number }[] = []
+  events.on('data', (buf: Buffer) => {
+    for (const line of buf.toString().split('\n').filter(Boolean)) {
+      const e = JSON.parse(line)
+      seen.push({ action: e.Action ?? e.status, id: e.id, t: e.timeNano })
+    }
+  })
+  const { ctx } = recordingContext()
+  const m = await withTimeout(snapshotCluster(ctx, T.name, { tag: 'first' }), 120_000, 'snapshot')
+  await new Promise((r) => setTimeout(r, 500))
+  ;(events as unknown as { destroy(): void }).destroy()
+  snapshotId = m.id
+  const times = (action: string) => seen.filter((e) => e.action.startsWith(action)).map((e) => e.t)
+  const pauses = times('pause')
+  const commits = times('commit')
+  const unpauses = times('unpause')
+  const archives = times('archive-path')
+  assert.is(pauses.length, 8, 'every node paused')
+  assert.is(commits.length, 8, 'every node committed')
+  assert.is(unpauses.length, 8, 'every node unpaused')
+  assert.ok(archives.length >= 1, 'the data volume archived')
+  assert.ok(Math.max(...pauses) < Math.min(...commits), 'every pause before the first commit')
+  assert.ok(Math.min(...unpauses) > Math.max(...commits, ...archives), 'every unpause after the last commit and archive')
+  assert.ok(m.window.ms >= 0 && m.window.ms < 60_000, `window ${m.window.ms} ms`)
+  const status = await clusterStatus(ctx, T.name)
+  assert.ok(status.nodes.every((n) => n.state === 'running' && n.health === 'healthy'), 'the cluster runs on, untouched')
+})
+
+RoundTrip('the manifest describes the snapshot and listing reads it from disk', async () => {
+  const [m] = await listSnapshots(T.name)
+  assert.is(m.id, 'first')
+  assert.is(m.topology.name, T.name)
+  assert.is(m.nodes.length, 8)
+  assert.ok(m.nodes.every((n) => n.image.id.startsWith('sha256:') && n.ip && n.bootstrapped))
+  assert.equal(m.volumes.map((v) => v.file), ['volumes/data.data.tar'])
+  assert.match(m.volumes[0].sha256, /^[0-9a-f]{64}$/)
+  assert.ok(m.volumes[0].size > 3 * 1024 * 1024)
+})
+
+RoundTrip('--as restores beside the original: same data byte for byte, new addresses, wired and healthy', async () => {
+  const { ctx, events } = recordingContext()
+  const r = await withTimeout(restoreCluster(ctx, T.name, snapshotId, { as: 't-snap-copy' }), 120_000, 'restore')
+  assert.is(r.cluster, 't-snap-copy')
+  const copy = topology('t-snap-copy')
+  await assertHostsMatchInspect(copy)
+  const ids = await idsOf('t-snap-copy')
+  for (const b of blobs.values()) assert.is(await sha(ids.get(b.node) as string, b.path), b.sha, `${b.node}:${b.path}`)
+  const original = await clusterStatus(ctx, T.name)
+  const restored = await clusterStatus(ctx, 't-snap-copy')
+  assert.ok(restored.nodes.every((n) => n.health === 'healthy' && n.bootstrap === 'done'))
+  assert.is.not(restored.subnet, original.subnet, 'the original holds its subnet, so the copy gets another')
+  assert.is(events.filter((e) => e.type === 'step' && (e as StepEvent).step === 'bootstrap').length, 0, 'no bootstrap re-run')
+  assert.ok(original.nodes.every((n) => n.state === 'running'), 'the original runs on')
+})
+
+RoundTrip('restored into its own name after a destroy, it keeps its subnet and addresses', async () => {
+  const before = await clusterStatus(recordingContext().ctx, T.name)
+  await destroyCluster(recordingContext().ctx, T.name, { volumes: true })
+  const r = await withTimeout(restoreCluster(recordingContext().ctx, T.name, snapshotId), 120_000, 'restore')
+  const ips = new Map(r.nodes.map((n) => [n.name, n.ip]))
+  for (const n of before.nodes) assert.is(ips.get(n.name), n.ip, `${n.name} keeps ${n.ip}`)
+  const ids = await idsOf(T.name)
+  for (const b of blobs.values()) assert.is(await sha(ids.get(b.node) as string, b.path), b.sha)
+  // Install sees the restored nodes as the same nodes: nothing to rebuild.
+  const again = await installCluster(recordingContext().ctx, T, { plan: true })
+  assert.ok(again.plan.nodes.every((i) => i.action === 'keep'), JSON.stringify(again.plan.nodes))
+})
+
+RoundTrip('a corrupted volume archive is refused before anything is created, naming it', async () => {
+  const file = join(snapshotDir(T.name, snapshotId), 'volumes', 'data.data.tar')
+  const bytes = readFileSync(file)
+  bytes[bytes.length - 2000] ^= 0xff
+  writeFileSync(file, bytes)
+  const err = (await rejects(restoreCluster(recordingContext().ctx, T.name, snapshotId, { as: 't-snap-bad' }))) as BerthError
+  assert.is(err.code, 'snapshot_damaged')
+  assert.match(err.message, /volumes\/data\.data\.tar: sha256/)
+  assert.is((await engine.listContainers([`${LABEL.cluster}=t-snap-bad`])).length, 0)
+  assert.is((await engine.listVolumes([`${LABEL.cluster}=t-snap-bad`])).length, 0)
+})
+
+RoundTrip.run()
+
+// ─────────────────────────────────────────────────────────────────────────────
+const Safety = suite('snapshot and restore safety')
+const small = (name: string, hooks: Record<string, string> = {}) =>
+  validateTopology({
+    name,
+    image: 'berth/demo:1',
+    domain: 'che.local',
+    nodes: [{ name: 'che', volumes: ['workspace:/projects'], bootstrap: ['/opt/demo/bootstrap.sh', '--standalone'], healthcheck: { cmd: ['/opt/demo/health.sh'] } }],
+    hooks,
+  })
+
+Safety.before(hook(() => removeTestClusters('t-safe')))
+Safety.after(hook(() => removeTestClusters('t-safe')))
+
+Safety('a failing preSnapshot hook leaves the cluster running and no snapshot behind', async () => {
+  const t = small('t-safe-pre', { preSnapshot: 'echo flushing; exit 5' })
+  await installCluster(recordingContext().ctx, t)
+  const err = (await rejects(snapshotCluster(recordingContext().ctx, t.name, { tag: 'never' }))) as BerthError
+  assert.is(err.code, 'hook_failed')
+  assert.match(err.message, /node "che": the preSnapshot hook failed \(exit 5\)/)
+  assert.equal(await listSnapshots(t.name), [])
+  const left = (() => {
+    try {
+      return readdirSync(snapshotsRoot(t.name))
+    } catch {
+      return [] // the hook failed before anything was written
+    }
+  })()
+  assert.equal(left, [], 'no partial directory')
+  const s = await clusterStatus(recordingContext().ctx, t.name)
+  assert.is(s.nodes[0].state, 'running')
+})
+
+Safety('a failing postRestore hook removes the half-built restore; the original keeps its containers', async () => {
+  const t = small('t-safe-post', { postRestore: 'exit 7' })
+  await installCluster(recordingContext().ctx, t)
+  const before = await idsOf(t.name)
+  await snapshotCluster(recordingContext().ctx, t.name, { tag: 'one' })
+  const err = (await rejects(restoreCluster(recordingContext().ctx, t.name, 'one', { as: 't-safe-post2' }))) as BerthError
+  assert.is(err.code, 'hook_failed')
+  assert.equal(await idsOf(t.name), before, 'same container ids')
+  assert.is((await engine.listContainers([`${LABEL.cluster}=t-safe-post2`])).length, 0)
+  assert.is((await engine.listVolumes([`${LABEL.cluster}=t-safe-post2`])).length, 0)
+  assert.is((await engine.listNetworks([`${LABEL.cluster}=t-safe-post2`])).length, 0)
+})
+
+Safety('restore refuses a target whose volumes are left over, and never overwrites them', async () => {
+  const t = small('t-safe-left')
+  await installCluster(recordingContext().ctx, t)
+  await snapshotCluster(recordingContext().ctx, t.name, { tag: 'one' })
+  await destroyCluster(recordingContext().ctx, t.name) // volumes kept
+  const err = (await rejects(restoreCluster(recordingContext().ctx, t.name, 'one'))) as BerthError
+  assert.is(err.code, 'conflict')
+  assert.match(err.message, /volumes of cluster "t-safe-left" exist \(t-safe-left\.che\.workspace\)/)
+})
+
+Safety('--keep N prunes the oldest and never the newest; a snapshot id is never reused', async () => {
+  const t = small('t-safe-keep')
+  await installCluster(recordingContext().ctx, t)
+  for (const tag of ['a1', 'a2', 'a3']) await snapshotCluster(recordingContext().ctx, t.name, { tag })
+  const dup = (await rejects(snapshotCluster(recordingContext().ctx, t.name, { tag: 'a3' }))) as BerthError
+  assert.is(dup.code, 'conflict')
+  const pruned = await pruneSnapshots(recordingContext().ctx, t.name, 2)
+  assert.equal(pruned, ['a1'])
+  assert.equal((await listSnapshots(t.name)).map((m) => m.id), ['a3', 'a2'])
+  assert.is(await engine.inspectImage('berth-snap/t-safe-keep.che:a1'), null, 'its image is gone')
+  await pruneSnapshots(recordingContext().ctx, t.name, 0)
+  assert.equal((await listSnapshots(t.name)).map((m) => m.id), ['a3'], 'keep 0 still keeps the newest')
+})
+
+Safety.run()
