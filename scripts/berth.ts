@@ -30,6 +30,7 @@ usage:
   berth snapshots <cluster>
   berth snapshot rm <cluster> <snapshot>
   berth restore <cluster> <snapshot> [--as NEW] [--domain D]
+  berth upgrade <cluster> --image IMAGE | <topology.yaml>   (snapshot first; rolls back on failure)
   berth doctor  [topology.yaml]
   berth image build-demo [--force]
   berth job run [--spec-b64 B64]    (job spec as JSON on stdin otherwise; NDJSON events out)
@@ -45,7 +46,7 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
 
 const argv = minimist(process.argv.slice(2), {
   boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy'],
-  string: ['spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain'],
+  string: ['spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image'],
   alias: { h: 'help' },
 })
 
@@ -152,6 +153,12 @@ async function main(): Promise<void> {
     case 'restore':
       if (!rest[0] || !rest[1]) throw new BerthError('invalid_job', 'usage: berth restore <cluster> <snapshot> [--as NEW] [--domain D]')
       return runCli({ kind: 'restore', cluster: rest[0], snapshot: rest[1], options: { as: argv.as, domain: argv.domain, concurrency } })
+    case 'upgrade': {
+      if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth upgrade <cluster> --image IMAGE | <topology.yaml>')
+      const topology = rest[1] ? readFileSync(rest[1], 'utf8') : undefined
+      if (rest[1]) readTopology(rest[1]) // refuse a bad file here, with its name in the messages
+      return runCli({ kind: 'upgrade', cluster: rest[0], topology, options: { image: argv.image, concurrency } })
+    }
     case 'doctor': {
       const engine = createEngine()
       const probe = (await engine.inspectImage(DEMO_IMAGE).catch(() => null)) ? DEMO_IMAGE : null

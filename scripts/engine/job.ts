@@ -18,7 +18,8 @@ import {
   SNAPSHOT_ID,
   type SnapshotManifest,
 } from './snapshot.ts'
-import { parseTopology, validateTopology, type Topology } from './topology.ts'
+import { imageRef, parseTopology, validateTopology, type Topology } from './topology.ts'
+import { upgradeCluster } from './upgrade.ts'
 
 export const JOB_KINDS = [
   'install',
@@ -31,6 +32,7 @@ export const JOB_KINDS = [
   'snapshots',
   'snapshot-rm',
   'restore',
+  'upgrade',
 ] as const
 
 const clusterName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'is not a valid cluster name')
@@ -54,6 +56,8 @@ export const JobSpecSchema = z.strictObject({
       /** restore: beside the original under another name, and/or another domain. */
       as: clusterName.optional(),
       domain: z.string().min(1).max(200).optional(),
+      /** upgrade: the new image of every node on the cluster's default image. */
+      image: imageRef.optional(),
     })
     .default({}),
 })
@@ -168,6 +172,13 @@ export async function runJob(
       case 'snapshot-rm':
         await removeSnapshot(ctx, spec.cluster, requireSnapshot(spec))
         break
+      case 'upgrade': {
+        const topology = spec.topology === undefined ? undefined : topologyOf(spec)
+        const r = await upgradeCluster(ctx, spec.cluster, { image: spec.options.image, topology })
+        nodes = r.nodes
+        data = { snapshot: r.snapshot }
+        break
+      }
       case 'restore': {
         const r = await restoreCluster(ctx, spec.cluster, requireSnapshot(spec), {
           as: spec.options.as,

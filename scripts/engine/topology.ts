@@ -285,7 +285,7 @@ function imageProblem(ref: string): string | null {
   return null
 }
 
-const imageRef = z.string().superRefine((ref, ctx) => {
+export const imageRef = z.string().superRefine((ref, ctx) => {
   const problem = imageProblem(ref)
   if (problem) ctx.addIssue({ code: 'custom', message: problem })
 })
