@@ -11,7 +11,7 @@ import { checkpoint, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
 import type { NodeSummary } from './events.ts'
 import { entriesOf, type HostEntry } from './hosts.ts'
-import { LABEL, containerName, networkName } from './labels.ts'
+import { LABEL, clusterFilter, containerName, networkName, staged } from './labels.ts'
 import {
   assignAddresses,
   chooseSubnet,
@@ -19,11 +19,11 @@ import {
   networkSubnet,
   usedSubnets,
 } from './network.ts'
-import { createOptions, readCluster, volumeSource, type ClusterState } from './nodes.ts'
+import { createOptions, readCluster, volumeSource, type ClusterState, type NodeState } from './nodes.ts'
 import { mapLimit } from './pool.ts'
 import { preflight, privilegedRefusal } from './preflight.ts'
 import type { NodeSpec, Topology } from './topology.ts'
-import { verifyHosts, verifyNode, wireHosts } from './wiring.ts'
+import { verifyHosts, verifyNode, wireHosts, type WiredCluster } from './wiring.ts'
 
 export type NodeAction = 'create' | 'keep' | 'start' | 'replace' | 'remove'
 
@@ -49,6 +49,12 @@ export interface InstallOptions {
   keepFailed?: boolean
   /** Build the nodes from a snapshot instead of from scratch (restore). */
   from?: SnapshotSource
+  /**
+   * Build the whole cluster beside the running one (a restore over it): every name gets
+   * `.r<stage>`, everything carries the `berth.restore` label, and the running nodes are not
+   * looked at. The restore swaps names once the staged cluster is healthy.
+   */
+  stage?: string
 }
 
 /** What a restore hands to install: per node, the image and volume data to start from. */
@@ -79,7 +85,8 @@ async function makePlan(
   ctx: JobContext,
   topology: Topology,
   state: ClusterState,
-  from?: SnapshotSource
+  from?: SnapshotSource,
+  stage?: string
 ): Promise<{ plan: Plan; addresses: Map<string, string> | null; hosts?: HostEntry[] }> {
   const static_ = topology.network.mode === 'static'
   const net = state.network
@@ -109,6 +116,7 @@ async function makePlan(
   }
   const addresses = static_ ? assignAddresses(topology, subnet as string, existingIps) : null
   const hosts = addresses ? hostEntries(topology, addresses) : undefined
+  const network = netAction === 'keep' && net ? net.Name : networkName(topology.name)
 
   const items: PlanItem[] = await mapLimit(topology.nodes, ctx.concurrency, async (node) => {
     const ip = addresses?.get(node.name)
@@ -117,7 +125,7 @@ async function makePlan(
     if (netAction !== 'keep') {
       return { node: node.name, action: 'replace' as const, reason: 'the network is replaced', ip }
     }
-    const { hash } = createOptions(topology, node, placementOf(topology, ip, hosts), ctx.job)
+    const { hash } = createOptions(topology, node, placementOf(topology, network, ip, hosts), ctx.job)
     if (hash !== current.spec) {
       return { node: node.name, action: 'replace' as const, reason: 'its definition changed', ip }
     }
@@ -141,7 +149,12 @@ async function makePlan(
   return {
     plan: {
       cluster: topology.name,
-      network: { action: netAction, name: networkName(topology.name), subnet, reason: netReason },
+      network: {
+        action: netAction,
+        name: netAction === 'keep' && net ? net.Name : stage ? staged(networkName(topology.name), stage) : networkName(topology.name),
+        subnet,
+        reason: netReason,
+      },
       nodes: items,
     },
     addresses,
@@ -155,8 +168,7 @@ function hostEntries(topology: Topology, addresses: Map<string, string>): HostEn
   )
 }
 
-function placementOf(topology: Topology, ip: string | undefined, hosts: HostEntry[] | undefined) {
-  const network = networkName(topology.name)
+function placementOf(topology: Topology, network: string, ip: string | undefined, hosts: HostEntry[] | undefined) {
   return topology.network.mode === 'static' ? { network, ip, hosts } : { network }
 }
 
@@ -179,8 +191,13 @@ export async function installCluster(
   const { steps } = ctx
   await steps.timed('preflight', undefined, () => preflight(ctx, topology))
   checkpoint(ctx)
-  const state = await readCluster(ctx.engine, topology.name)
-  const { plan, addresses, hosts } = await steps.timed('plan', undefined, () => makePlan(ctx, topology, state, opts.from))
+  const stage = opts.stage
+  const state: ClusterState = stage
+    ? { name: topology.name, network: null, nodes: new Map() }
+    : await readCluster(ctx.engine, topology.name)
+  const { plan, addresses, hosts } = await steps.timed('plan', undefined, () =>
+    makePlan(ctx, topology, state, opts.from, stage)
+  )
   ctx.log(formatPlan(plan))
   if (opts.plan) return { plan, nodes: [] }
 
@@ -203,18 +220,30 @@ export async function installCluster(
     }
     if (plan.network.action !== 'keep') {
       await steps.timed('network', undefined, async () => {
-        created.network = await createClusterNetwork(ctx.engine, topology, plan.network.subnet, ctx.job)
+        created.network = await createClusterNetwork(ctx.engine, topology, plan.network.subnet, ctx.job, {
+          name: plan.network.name,
+          labels: stage ? { [LABEL.restore]: stage } : {},
+        })
       })
     }
     checkpoint(ctx)
 
     const from = opts.from
+    const wired: WiredCluster = { name: topology.name, network: plan.network.name, nodes: topology.nodes }
     const createAndStart = async (node: NodeSpec) => {
-      const fresh = await ensureVolumes(ctx, topology, node, created)
-      if (from) await loadVolumes(ctx, topology, node, fresh, from)
-      const placement = { ...placementOf(topology, addresses?.get(node.name), hosts), image: from?.images.get(node.name) }
+      const volumes = await ensureVolumes(ctx, topology, node, created, state.nodes.get(node.name), stage)
+      if (from) await loadVolumes(ctx, topology.name, node, volumes, from)
+      const placement = {
+        ...placementOf(topology, plan.network.name, addresses?.get(node.name), hosts),
+        image: from?.images.get(node.name),
+        volumes: volumes.names,
+      }
       const { options } = createOptions(topology, node, placement, ctx.job)
       if (from) options.Labels = { ...options.Labels, [LABEL.snapshot]: from.snapshot }
+      if (stage) {
+        options.name = staged(options.name as string, stage)
+        options.Labels = { ...options.Labels, [LABEL.restore]: stage }
+      }
       const id = await steps.timed('create', node.name, () => ctx.engine.createContainer(options))
       created.containers.push({ id, name: node.name })
       ids.set(node.name, id)
@@ -240,7 +269,7 @@ export async function installCluster(
           )
           await createAndStart(node)
         }
-        await rollout(ctx, topology, [{ node, up, bootstrap: !!node.bootstrap, health: true }], ids, hosts)
+        await rollout(ctx, wired, [{ node, up, bootstrap: !!node.bootstrap, health: true }], ids, hosts)
       }
     }
 
@@ -255,14 +284,14 @@ export async function installCluster(
         // Kept and healthy (probed while planning): checked, not touched.
         return { node, bootstrap: !!item.bootstrap, health: !!item.bootstrap }
       })
-    await rollout(ctx, topology, units, ids, hosts)
+    await rollout(ctx, wired, units, ids, hosts)
   } catch (err) {
     if (!opts.keepFailed) await cleanup(ctx, created)
     else ctx.log(`--keep-failed: leaving ${created.containers.length} containers for inspection`)
     throw err
   }
-  await saveTopology(topology)
-  return { plan, nodes: await summarize(ctx, topology) }
+  if (!stage) await saveTopology(topology)
+  return { plan, nodes: await summarize(ctx, topology, ids, plan.network.name) }
 }
 
 /** One node's part in a rollout: how to bring it up (if at all), then what it still needs. */
@@ -290,7 +319,7 @@ function deferred() {
  */
 async function rollout(
   ctx: JobContext,
-  topology: Topology,
+  topology: WiredCluster,
   units: Unit[],
   ids: Map<string, string>,
   hosts: HostEntry[] | undefined
@@ -356,13 +385,36 @@ async function startNode(ctx: JobContext, node: NodeSpec, id: string): Promise<v
   }
 }
 
-/** Creates the node's missing volumes; returns the names of those it created. */
-async function ensureVolumes(ctx: JobContext, topology: Topology, node: NodeSpec, created: Created): Promise<Set<string>> {
-  const fresh = new Set<string>()
+interface NodeVolumes {
+  /** Topology volume name → Docker volume name. */
+  names: Map<string, string>
+  /** The topology volume names whose Docker volume this job created (empty, to be filled). */
+  fresh: Set<string>
+}
+
+/**
+ * The node's volumes: a node being rebuilt keeps the ones it had, whatever a restore named them;
+ * missing ones are created (`<cluster>.<node>.<volume>`, staged names in a restore over a
+ * running cluster).
+ */
+async function ensureVolumes(
+  ctx: JobContext,
+  topology: Topology,
+  node: NodeSpec,
+  created: Created,
+  current: NodeState | undefined,
+  stage: string | undefined
+): Promise<NodeVolumes> {
+  const out: NodeVolumes = { names: new Map(), fresh: new Set() }
   for (const v of node.volumes) {
     if (v.external) continue // checked in preflight; never created or removed by berth
-    const name = volumeSource(topology, node, v)
-    const existing = await ctx.engine.inspectVolume(name)
+    const canonical = volumeSource(topology, node, v)
+    const had = current?.mounts.get(v.target)
+    const hadInfo = had ? await ctx.engine.inspectVolume(had) : null
+    const name =
+      hadInfo && hadInfo.Labels?.[LABEL.volume] === v.name ? had! : stage ? staged(canonical, stage) : canonical
+    out.names.set(v.name, name)
+    const existing = name === had ? hadInfo : await ctx.engine.inspectVolume(name)
     if (existing) {
       if (existing.Labels?.[LABEL.cluster] !== topology.name) {
         throw new BerthError(
@@ -378,11 +430,12 @@ async function ensureVolumes(ctx: JobContext, topology: Topology, node: NodeSpec
       [LABEL.node]: node.name,
       [LABEL.volume]: v.name,
       [LABEL.job]: ctx.job,
+      ...(stage ? { [LABEL.restore]: stage } : {}),
     })
     created.volumes.push(name)
-    fresh.add(v.name)
+    out.fresh.add(v.name)
   }
-  return fresh
+  return out
 }
 
 /**
@@ -390,16 +443,16 @@ async function ensureVolumes(ctx: JobContext, topology: Topology, node: NodeSpec
  * mounts each and is never started. Only volumes this job created are written: existing data is
  * never overwritten.
  */
-async function loadVolumes(ctx: JobContext, topology: Topology, node: NodeSpec, fresh: Set<string>, from: SnapshotSource) {
-  for (const v of node.volumes.filter((v) => fresh.has(v.name))) {
+async function loadVolumes(ctx: JobContext, cluster: string, node: NodeSpec, volumes: NodeVolumes, from: SnapshotSource) {
+  for (const v of node.volumes.filter((v) => volumes.fresh.has(v.name))) {
     const archive = from.volumes.get(`${node.name}/${v.name}`)
     if (!archive) continue
     await ctx.steps.timed('restore', node.name, async () => {
       const helper = await ctx.engine.createContainer({
         name: `berth-helper-${ctx.job}-${node.name}-${v.name}`.slice(0, 120),
         Image: from.images.get(node.name) ?? node.image,
-        Labels: { [LABEL.cluster]: topology.name, [LABEL.job]: ctx.job },
-        HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: volumeSource(topology, node, v), Target: '/berth-volume' }] },
+        Labels: { [LABEL.cluster]: cluster, [LABEL.job]: ctx.job },
+        HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: volumes.names.get(v.name) as string, Target: '/berth-volume' }] },
       })
       try {
         await ctx.engine.extractStream(helper, '/berth-volume', createReadStream(archive))
@@ -426,10 +479,19 @@ async function cleanup(ctx: JobContext, created: Created): Promise<void> {
   ctx.steps.done('cleanup', undefined, Date.now() - t0, `removed ${created.containers.length} containers`)
 }
 
-export async function summarize(ctx: JobContext, topology: Topology): Promise<NodeSummary[]> {
-  const state = await readCluster(ctx.engine, topology.name)
+/** What the job built, as the result lists it: the given containers, on the given network. */
+export async function summarize(
+  ctx: JobContext,
+  topology: Topology,
+  ids: Map<string, string>,
+  network: string
+): Promise<NodeSummary[]> {
+  const listed = await ctx.engine.listContainers(clusterFilter(topology.name))
+  const byId = new Map(listed.map((c) => [c.Id, c]))
   return topology.nodes.flatMap((n) => {
-    const s = state.nodes.get(n.name)
-    return s ? [{ name: n.name, hostname: n.hostname, ip: s.ip, id: s.id.slice(0, 12), state: s.state }] : []
+    const c = byId.get(ids.get(n.name) ?? '')
+    if (!c) return []
+    const ip = c.NetworkSettings?.Networks?.[network]?.IPAddress || null
+    return [{ name: n.name, hostname: n.hostname, ip, id: c.Id.slice(0, 12), state: c.State }]
   })
 }

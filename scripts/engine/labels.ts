@@ -14,6 +14,8 @@ export const LABEL = {
   domain: 'berth.domain',
   volume: 'berth.volume',
   snapshot: 'berth.snapshot',
+  /** On what a restore stages beside a running cluster: the restore's id. */
+  restore: 'berth.restore',
   version: 'berth.version',
 } as const
 
@@ -26,3 +28,5 @@ export const containerName = (cluster: string, node: string) => `${cluster}.${no
 export const networkName = (cluster: string) => `berth.${cluster}`
 export const volumeName = (cluster: string, node: string, volume: string) =>
   `${cluster}.${node}.${volume}`
+/** What a restore builds beside a running cluster is named like it, with `.r<restore id>`. */
+export const staged = (name: string, restore: string) => `${name}.r${restore}`

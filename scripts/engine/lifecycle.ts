@@ -63,7 +63,11 @@ function healthTarget(node: NodeState, info: ContainerInspect): HealthTarget {
 }
 
 function wired(state: ClusterState): WiredCluster {
-  return { name: state.name, nodes: sorted(state).map((n) => ({ name: n.name, hostname: n.hostname })) }
+  return {
+    name: state.name,
+    network: state.network?.Name ?? networkName(state.name),
+    nodes: sorted(state).map((n) => ({ name: n.name, hostname: n.hostname })),
+  }
 }
 
 export async function clusterStatus(ctx: JobContext, cluster: string): Promise<ClusterStatus> {
@@ -86,7 +90,7 @@ export async function clusterStatus(ctx: JobContext, cluster: string): Promise<C
       role: n.role,
       phase: n.phase,
       state: info.State.Paused ? 'paused' : info.State.Status,
-      ip: info.NetworkSettings.Networks?.[networkName(cluster)]?.IPAddress || null,
+      ip: (n.network && info.NetworkSettings.Networks?.[n.network]?.IPAddress) || null,
       image: info.Config.Image,
       bootstrap: marker ? 'done' : 'pending',
       health,

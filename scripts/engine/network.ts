@@ -111,7 +111,8 @@ export async function createClusterNetwork(
   engine: DockerEngine,
   topology: Topology,
   subnet: string | null,
-  job: string
+  job: string,
+  opts: { name?: string; labels?: Record<string, string> } = {}
 ): Promise<string> {
   const c = subnet ? parseCidr(subnet) : null
   const ipam = c
@@ -126,7 +127,7 @@ export async function createClusterNetwork(
       }
     : undefined
   return engine.createNetwork({
-    Name: networkName(topology.name),
+    Name: opts.name ?? networkName(topology.name),
     Driver: 'bridge',
     CheckDuplicate: true,
     ...(ipam ? { IPAM: ipam } : {}),
@@ -136,6 +137,7 @@ export async function createClusterNetwork(
       [LABEL.domain]: topology.domain,
       [LABEL.job]: job,
       [LABEL.version]: BERTH_VERSION,
+      ...opts.labels,
     },
   })
 }

@@ -10,9 +10,12 @@ import { BERTH_VERSION, LABEL, clusterFilter, containerName, networkName, volume
 import type { NodeSpec, Topology } from './topology.ts'
 
 export interface Placement {
+  /** The Docker network's name (berth.<cluster>, or a restore's staged one). */
   network: string
   /** Create from this image instead of the topology's (a snapshot's image, on restore). */
   image?: string
+  /** Docker volume per topology volume name, when not `<cluster>.<node>.<volume>`. */
+  volumes?: Map<string, string>
   /** Static mode: the node's pinned address and every entry of the cluster's hosts. */
   ip?: string
   hosts?: HostEntry[]
@@ -38,7 +41,7 @@ export function createOptions(
     `BERTH_DOMAIN=${topology.domain}`,
     `BERTH_HOSTNAME=${node.hostname}`,
   ]
-  const spec: ContainerCreateOptions = {
+  const build = (network: string, source: (v: NodeSpec['volumes'][number]) => string): ContainerCreateOptions => ({
     Hostname: node.hostname,
     Image: node.image,
     Env: env,
@@ -54,28 +57,34 @@ export function createOptions(
         }
       : {}),
     HostConfig: {
-      NetworkMode: placement.network,
+      NetworkMode: network,
       ...(placement.hosts ? { ExtraHosts: extraHosts(placement.hosts) } : {}),
       Privileged: node.privileged,
       CapAdd: node.capAdd.length ? node.capAdd : undefined,
       Mounts: node.volumes.map((v) => ({
         Type: 'volume' as const,
-        Source: volumeSource(topology, node, v),
+        Source: source(v),
         Target: v.target,
         ReadOnly: v.readOnly,
       })),
     },
     NetworkingConfig: {
       EndpointsConfig: {
-        [placement.network]: placement.ip ? { IPAMConfig: { IPv4Address: placement.ip } } : {},
+        [network]: placement.ip ? { IPAMConfig: { IPv4Address: placement.ip } } : {},
       },
     },
-  }
-  // The hash is of the node's definition: the bootstrap command is part of it, and the image is
-  // the topology's even when a restore creates the node from a snapshot's image — a restored
-  // node is the same node, not a changed one to rebuild.
+  })
+  const spec = build(
+    placement.network,
+    (v) => placement.volumes?.get(v.name) ?? volumeSource(topology, node, v)
+  )
+  // The hash is of the node's definition, not of Docker's names for things: the bootstrap
+  // command is part of it; the image is the topology's even when a restore creates the node from
+  // a snapshot's image; the network and volumes are the cluster's, whatever a restore named them.
+  // A restored node is the same node, not a changed one to rebuild.
+  const logical = build('cluster', (v) => (v.external ? v.name : `volume:${v.name}`))
   const hash = createHash('sha256')
-    .update(JSON.stringify({ spec, bootstrap: node.bootstrap }))
+    .update(JSON.stringify({ spec: logical, bootstrap: node.bootstrap }))
     .digest('hex')
     .slice(0, 16)
   const options: ContainerCreateOptions = {
@@ -109,17 +118,24 @@ export interface NodeState {
   ip: string | null
   /** Static mode: the address pinned at create time (known even while stopped). */
   pinnedIp: string | null
+  /** The cluster network it is attached to. */
+  network: string | null
+  /** Mount target → Docker volume name. */
+  mounts: Map<string, string>
   image: string
 }
 
 export interface ClusterState {
   name: string
   network: NetworkInspect | null
+  /** The active nodes: the containers named `<cluster>.<node>`. */
   nodes: Map<string, NodeState>
 }
 
-export function nodeStateOf(c: ContainerInfo, network: string): NodeState {
+export function nodeStateOf(c: ContainerInfo, networks: Set<string>): NodeState {
   const l = c.Labels ?? {}
+  const network = Object.keys(c.NetworkSettings?.Networks ?? {}).find((n) => networks.has(n)) ?? null
+  const settings = network ? c.NetworkSettings.Networks[network] : undefined
   return {
     id: c.Id,
     name: l[LABEL.node],
@@ -129,34 +145,39 @@ export function nodeStateOf(c: ContainerInfo, network: string): NodeState {
     spec: l[LABEL.spec],
     job: l[LABEL.job],
     state: c.State,
-    ip: c.NetworkSettings?.Networks?.[network]?.IPAddress || null,
-    pinnedIp: c.NetworkSettings?.Networks?.[network]?.IPAMConfig?.IPv4Address || null,
+    ip: settings?.IPAddress || null,
+    pinnedIp: settings?.IPAMConfig?.IPv4Address || null,
+    network,
+    mounts: new Map(
+      (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => [m.Destination, m.Name as string])
+    ),
     image: c.Image,
   }
 }
 
+/**
+ * The cluster as Docker holds it, by label. Only the container named `<cluster>.<node>` is the
+ * node: others with the cluster's label are a restore being staged beside it, or what a crash
+ * left. The cluster's network is the one its nodes are attached to — after a restore, the one
+ * the restore built.
+ */
 export async function readCluster(engine: DockerEngine, cluster: string): Promise<ClusterState> {
   const [containers, nets] = await Promise.all([
     engine.listContainers(clusterFilter(cluster)),
     engine.listNetworks(clusterFilter(cluster)),
   ])
-  const net = nets.find((n) => n.Name === networkName(cluster)) ?? null
-  const network = net ? await engine.inspectNetwork(net.Id) : null
+  const names = new Set(nets.map((n) => n.Name))
   const nodes = new Map<string, NodeState>()
   for (const c of containers) {
-    const s = nodeStateOf(c, networkName(cluster))
-    if (s.name) nodes.set(s.name, s)
+    const s = nodeStateOf(c, names)
+    if (s.name && c.Names?.includes(`/${containerName(cluster, s.name)}`)) nodes.set(s.name, s)
   }
+  const attached = [...nodes.values()].find((n) => n.network)?.network
+  const net =
+    nets.find((n) => n.Name === attached) ??
+    nets.find((n) => n.Name === networkName(cluster)) ??
+    nets.find((n) => !n.Labels?.[LABEL.restore]) ??
+    null
+  const network = net ? await engine.inspectNetwork(net.Id) : null
   return { name: cluster, network, nodes }
-}
-
-/** The address each running node has on the cluster network right now. */
-export async function currentAddresses(
-  engine: DockerEngine,
-  cluster: string
-): Promise<Map<string, string>> {
-  const state = await readCluster(engine, cluster)
-  const out = new Map<string, string>()
-  for (const [name, n] of state.nodes) if (n.ip) out.set(name, n.ip)
-  return out
 }

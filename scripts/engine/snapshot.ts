@@ -174,7 +174,7 @@ export async function snapshotCluster(
         for (const v of n.spec.volumes.filter((v) => !v.external)) {
           const file = `${n.spec.name}.${v.name}.tar`
           const digestOf = await steps.timed('archive', n.spec.name, () =>
-            archiveVolume(ctx, cluster, n.spec.image, volumeSource(topology, n.spec, v), join(partial, 'volumes', file))
+            archiveVolume(ctx, cluster, n.state.image, n.state.mounts.get(v.target) ?? volumeSource(topology, n.spec, v), join(partial, 'volumes', file))
           )
           volumes.push({ node: n.spec.name, name: v.name, target: v.target, file: `volumes/${file}`, ...digestOf })
         }

@@ -7,12 +7,13 @@ import { readHosts, writeHosts } from './container-files.ts'
 import type { JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
 import { entriesOf, hostsProblems, managedBlock, withManagedBlock, type HostEntry } from './hosts.ts'
-import { clusterFilter, networkName } from './labels.ts'
+import { clusterFilter } from './labels.ts'
 import { mapLimit } from './pool.ts'
 
-/** What wiring needs of a cluster: its name and each node's names (a Topology is one). */
+/** What wiring needs of a cluster: its name, its Docker network, each node's names. */
 export interface WiredCluster {
   name: string
+  network: string
   nodes: { name: string; hostname: string }[]
 }
 
@@ -22,7 +23,7 @@ export async function liveEntries(
   topology: WiredCluster,
   ids: Map<string, string>
 ): Promise<HostEntry[]> {
-  const net = networkName(topology.name)
+  const net = topology.network
   const listed = await ctx.engine.listContainers(clusterFilter(topology.name))
   const ipOf = new Map(listed.map((c) => [c.Id, c.NetworkSettings?.Networks?.[net]?.IPAddress]))
   return entriesOf(
@@ -90,7 +91,7 @@ export async function verifyNode(
 ): Promise<void> {
   const [info, hosts] = await Promise.all([ctx.engine.inspectContainer(id), readHosts(ctx, id)])
   const want = entries.find((e) => e.short === node)?.ip
-  const got = info.NetworkSettings?.Networks?.[networkName(topology.name)]?.IPAddress
+  const got = info.NetworkSettings?.Networks?.[topology.network]?.IPAddress
   const problems = hostsProblems(hosts, entries)
   if (got !== want) problems.unshift(`its address is ${got || 'none'}, expected ${want}`)
   if (problems.length) {

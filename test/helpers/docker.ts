@@ -76,7 +76,11 @@ export async function assertHostsMatchInspect(t: Topology): Promise<Map<string, 
   for (const c of containers) {
     const info = await engine.inspectContainer(c.Id)
     const node = info.Config.Labels[LABEL.node]
-    ips.set(node, info.NetworkSettings.Networks[networkName(t.name)].IPAddress)
+    // The cluster's network: berth.<cluster>, or the one a restore built beside it.
+    const nets = Object.entries(info.NetworkSettings.Networks)
+    assert.is(nets.length, 1, `${node} is on one network`)
+    assert.ok(nets[0][0].startsWith(networkName(t.name)), `${node} is on ${nets[0][0]}`)
+    ips.set(node, nets[0][1].IPAddress)
     ids.set(node, c.Id)
   }
   const names = t.nodes.flatMap((n) => [n.hostname, n.name])
