@@ -275,6 +275,10 @@ export class DockerEngine {
     }
   }
 
+  async renameContainer(id: string, name: string): Promise<void> {
+    await call(`Renaming container "${id.slice(0, 12)}" to "${name}"`, () => this.docker.getContainer(id).rename({ name }))
+  }
+
   async pauseContainer(id: string, name = id): Promise<void> {
     await call(`Pausing container "${name}"`, () => this.docker.getContainer(id).pause())
   }

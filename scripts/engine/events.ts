@@ -25,6 +25,7 @@ export type Step =
   | 'archive'
   | 'unpause'
   | 'restore'
+  | 'swap'
   | 'job'
 
 export interface StepEvent {

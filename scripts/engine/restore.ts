@@ -11,14 +11,15 @@ import { waitHealthy } from './bootstrap.ts'
 import { checkpoint, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
 import type { NodeSummary } from './events.ts'
-import { installCluster } from './install.ts'
-import { clusterFilter } from './labels.ts'
+import { installCluster, summarize, type SnapshotSource } from './install.ts'
+import { saveTopology } from './cluster-record.ts'
+import { LABEL, clusterFilter, containerName, staged } from './labels.ts'
 import { destroyCluster } from './lifecycle.ts'
 import { overlaps } from './cidr.ts'
 import { usedSubnets } from './network.ts'
-import { readCluster } from './nodes.ts'
+import { readCluster, type ClusterState } from './nodes.ts'
 import { mapLimit } from './pool.ts'
-import { fileDigest, readManifest, runHook, snapshotDir, type SnapshotManifest } from './snapshot.ts'
+import { fileDigest, markInUse, readManifest, runHook, snapshotDir, type SnapshotManifest } from './snapshot.ts'
 import { validateTopology, type Topology } from './topology.ts'
 
 /** Refuses a damaged snapshot, naming the damaged part. Reads every archive in full. */
@@ -57,6 +58,20 @@ export async function restoreCluster(
   opts: RestoreOptions = {}
 ): Promise<{ cluster: string; nodes: NodeSummary[]; manifest: SnapshotManifest }> {
   const manifest = await readManifest(cluster, snapshot)
+  const release = await markInUse(cluster, snapshot, ctx.job)
+  try {
+    return await restoreVerified(ctx, manifest, opts)
+  } finally {
+    await release()
+  }
+}
+
+async function restoreVerified(
+  ctx: JobContext,
+  manifest: SnapshotManifest,
+  opts: RestoreOptions
+): Promise<{ cluster: string; nodes: NodeSummary[]; manifest: SnapshotManifest }> {
+  const cluster = manifest.cluster
   await ctx.steps.timed('verify', undefined, () => verifySnapshot(ctx, manifest))
   checkpoint(ctx)
 
@@ -64,25 +79,13 @@ export async function restoreCluster(
   const topology = await targetTopology(ctx, manifest, target, opts.domain)
   const existing = await readCluster(ctx.engine, target)
   const leftVolumes = await ctx.engine.listVolumes(clusterFilter(target))
-  if (existing.nodes.size || existing.network) {
+  const from = sourceOf(manifest)
+  if (existing.nodes.size) return restoreOver(ctx, topology, from, existing, manifest)
+  if (existing.network || leftVolumes.length) {
     throw new BerthError(
       'conflict',
-      `cluster "${target}" exists: restore beside it with --as <new-name>, or destroy it first (restoring over a running cluster is not available yet)`
+      `cluster "${target}" has no nodes but ${leftVolumes.length ? `volumes (${leftVolumes.map((v) => v.Name).join(', ')})` : 'a network'} left, probably by a destroy without --volumes; they are never overwritten: remove them (berth destroy ${target} --volumes) or restore --as <new-name>`
     )
-  }
-  if (leftVolumes.length) {
-    throw new BerthError(
-      'conflict',
-      `volumes of cluster "${target}" exist (${leftVolumes.map((v) => v.Name).join(', ')}), probably left by a destroy without --volumes; they are never overwritten: remove them (berth destroy ${target} --volumes) or restore --as <new-name>`
-    )
-  }
-
-  const from = {
-    snapshot: manifest.id,
-    images: new Map(manifest.nodes.map((n) => [n.name, n.image.ref])),
-    volumes: new Map(manifest.volumes.map((v) => [`${v.node}/${v.name}`, join(snapshotDir(cluster, snapshot), v.file)])),
-    bootstrapped: new Set(manifest.nodes.filter((n) => n.bootstrapped).map((n) => n.name)),
-    addresses: new Map(manifest.nodes.filter((n) => n.ip).map((n) => [n.name, n.ip as string])),
   }
   try {
     const r = await installCluster(ctx, topology, { from })
@@ -96,6 +99,105 @@ export async function restoreCluster(
     await destroyCluster(ctx, target, { volumes: true }).catch((e) => ctx.log(`cleanup after a failed restore: ${e}`))
     throw err
   }
+}
+
+function sourceOf(manifest: SnapshotManifest): SnapshotSource {
+  return {
+    snapshot: manifest.id,
+    images: new Map(manifest.nodes.map((n) => [n.name, n.image.ref])),
+    volumes: new Map(
+      manifest.volumes.map((v) => [`${v.node}/${v.name}`, join(snapshotDir(manifest.cluster, manifest.id), v.file)])
+    ),
+    bootstrapped: new Set(manifest.nodes.filter((n) => n.bootstrapped).map((n) => n.name)),
+    addresses: new Map(manifest.nodes.filter((n) => n.ip).map((n) => [n.name, n.ip as string])),
+  }
+}
+
+/**
+ * Restore over a running cluster: the restored cluster is built beside it under staged names
+ * (`.r<id>`: containers, network, volumes), its hooks run and its health is checked, and only
+ * then are the names swapped — the running nodes renamed aside, the staged ones into their
+ * names — and the old nodes, network and volumes removed. Until the swap the original runs
+ * untouched; any failure before it removes what was staged and nothing else.
+ */
+async function restoreOver(
+  ctx: JobContext,
+  topology: Topology,
+  from: SnapshotSource,
+  original: ClusterState,
+  manifest: SnapshotManifest
+): Promise<{ cluster: string; nodes: NodeSummary[]; manifest: SnapshotManifest }> {
+  const stage = Math.random().toString(36).slice(2, 8)
+  ctx.log(`restore over running cluster "${topology.name}": staging as .r${stage}`)
+  let ids: Map<string, string>
+  try {
+    await installCluster(ctx, topology, { from, stage })
+    const listed = await ctx.engine.listContainers([...clusterFilter(topology.name), `${LABEL.restore}=${stage}`])
+    ids = new Map(listed.map((c) => [c.Labels[LABEL.node], c.Id]))
+    const handles = topology.nodes.map((n) => ({ name: n.name, id: ids.get(n.name) as string }))
+    await ctx.steps.timed('hook', undefined, () => runHook(ctx, 'postRestore', topology.hooks.postRestore, handles))
+    await mapLimit(topology.nodes, ctx.concurrency, (n) => waitHealthy(ctx, n, ids.get(n.name) as string))
+    checkpoint(ctx)
+    await ctx.steps.timed('swap', undefined, () => swapNames(ctx, topology, original, ids, stage))
+  } catch (err) {
+    await removeStaged(ctx, topology.name, stage)
+    throw err
+  }
+  await removeOriginal(ctx, original)
+  await saveTopology(topology)
+  const state = await readCluster(ctx.engine, topology.name)
+  return { cluster: topology.name, nodes: await summarize(ctx, topology, ids, state.network?.Name ?? ''), manifest }
+}
+
+/** Renames the running nodes aside and the staged ones into their names; undone on failure. */
+async function swapNames(
+  ctx: JobContext,
+  topology: Topology,
+  original: ClusterState,
+  stagedIds: Map<string, string>,
+  stage: string
+): Promise<void> {
+  const done: { id: string; back: string }[] = []
+  try {
+    for (const [name, n] of original.nodes) {
+      const canonical = containerName(topology.name, name)
+      await ctx.engine.renameContainer(n.id, `${canonical}.old${stage}`)
+      done.push({ id: n.id, back: canonical })
+    }
+    for (const node of topology.nodes) {
+      const id = stagedIds.get(node.name) as string
+      await ctx.engine.renameContainer(id, containerName(topology.name, node.name))
+      done.push({ id, back: staged(containerName(topology.name, node.name), stage) })
+    }
+  } catch (err) {
+    // Put every name back, newest first, so the original is the cluster again.
+    for (const d of done.reverse()) await ctx.engine.renameContainer(d.id, d.back).catch(() => {})
+    throw err
+  }
+}
+
+/** After a successful swap: the old nodes, their network and berth's volumes they used. */
+async function removeOriginal(ctx: JobContext, original: ClusterState): Promise<void> {
+  const volumes = new Set<string>()
+  for (const n of original.nodes.values()) for (const v of n.mounts.values()) volumes.add(v)
+  await mapLimit([...original.nodes.values()], ctx.concurrency, (n) =>
+    ctx.steps.timed('remove', n.name, () => ctx.engine.removeContainer(n.id, n.name))
+  )
+  if (original.network) await ctx.engine.removeNetwork(original.network.Id)
+  for (const name of volumes) {
+    const info = await ctx.engine.inspectVolume(name)
+    // Only berth's own volumes of this cluster; an external volume is the user's.
+    if (info?.Labels?.[LABEL.cluster] === original.name) await ctx.engine.removeVolume(name)
+  }
+}
+
+/** Everything a restore staged (by its label), and nothing else. */
+async function removeStaged(ctx: JobContext, cluster: string, stage: string): Promise<void> {
+  const filter = [...clusterFilter(cluster), `${LABEL.restore}=${stage}`]
+  const containers = await ctx.engine.listContainers(filter)
+  await Promise.all(containers.map((c) => ctx.engine.removeContainer(c.Id)))
+  for (const n of await ctx.engine.listNetworks(filter)) await ctx.engine.removeNetwork(n.Id)
+  for (const v of await ctx.engine.listVolumes(filter)) await ctx.engine.removeVolume(v.Name)
 }
 
 /** The snapshot's topology under its new name and domain, on its old subnet when that is free. */

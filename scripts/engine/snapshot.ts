@@ -268,6 +268,9 @@ export async function listSnapshots(cluster: string): Promise<SnapshotManifest[]
 
 export async function removeSnapshot(ctx: JobContext, cluster: string, id: string): Promise<void> {
   const manifest = await readManifest(cluster, id)
+  if (await inUse(cluster, id)) {
+    throw new BerthError('conflict', `snapshot "${id}" is being restored right now; remove it when the restore ends`)
+  }
   // The directory goes first: from then on the snapshot is not listed, whatever happens next.
   const trash = join(snapshotsRoot(cluster), `.${id}.removing-${ctx.job}`)
   await rename(snapshotDir(cluster, id), trash)
@@ -275,10 +278,37 @@ export async function removeSnapshot(ctx: JobContext, cluster: string, id: strin
   await rm(trash, { recursive: true, force: true })
 }
 
-/** Keeps the newest `keep` snapshots (at least one: the newest is never pruned). */
+const IN_USE = /^\.in-use-(\d+)-/
+
+/**
+ * Marks a snapshot as read by a running restore until `release` (a file naming the process, so
+ * a crashed restore's mark is recognised as stale).
+ */
+export async function markInUse(cluster: string, id: string, job: string): Promise<() => Promise<void>> {
+  const file = join(snapshotDir(cluster, id), `.in-use-${process.pid}-${job}`)
+  await writeFile(file, new Date().toISOString())
+  return () => rm(file, { force: true })
+}
+
+async function inUse(cluster: string, id: string): Promise<boolean> {
+  const entries = await readdir(snapshotDir(cluster, id)).catch(() => [] as string[])
+  return entries.some((e) => {
+    const pid = Number(e.match(IN_USE)?.[1])
+    if (!pid) return false
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
+
+/** Keeps the newest `keep` snapshots: never the newest, never one a running restore reads. */
 export async function pruneSnapshots(ctx: JobContext, cluster: string, keep: number): Promise<string[]> {
   const all = await listSnapshots(cluster)
-  const doomed = all.slice(Math.max(1, keep))
+  const doomed = []
+  for (const m of all.slice(Math.max(1, keep))) if (!(await inUse(cluster, m.id))) doomed.push(m)
   for (const m of doomed) await removeSnapshot(ctx, cluster, m.id)
   return doomed.map((m) => m.id)
 }

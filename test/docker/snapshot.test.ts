@@ -132,6 +132,31 @@ RoundTrip('restored into its own name after a destroy, it keeps its subnet and a
   assert.ok(again.plan.nodes.every((i) => i.action === 'keep'), JSON.stringify(again.plan.nodes))
 })
 
+RoundTrip('restoring over the running cluster builds beside it, swaps when healthy, and undoes later changes', async () => {
+  const before = await idsOf(T.name)
+  // Changes made after the snapshot: the restore must undo them.
+  await writeBlob(before.get('data') as string, '/var/lib/demo/volume.bin', 1)
+  await writeBlob(before.get('api') as string, '/opt/work/layer.bin', 1)
+  const { ctx, events } = recordingContext()
+  await withTimeout(restoreCluster(ctx, T.name, snapshotId), 180_000, 'restore over the running cluster')
+  const after = await idsOf(T.name)
+  assert.is(after.size, 8)
+  for (const [node, id] of after) assert.is.not(id, before.get(node), `${node} is a new container`)
+  const names = (await engine.listContainers([`${LABEL.cluster}=${T.name}`])).map((c) => c.Names[0]).sort()
+  assert.equal(names, T.nodes.map((n) => `/${T.name}.${n.name}`).sort(), 'only the canonical names are left')
+  for (const b of blobs.values()) assert.is(await sha(after.get(b.node) as string, b.path), b.sha, `${b.node}:${b.path} as in the snapshot`)
+  await assertHostsMatchInspect(T)
+  assert.is((await engine.listNetworks([`${LABEL.cluster}=${T.name}`])).length, 1, 'the old network is gone')
+  assert.is((await engine.listVolumes([`${LABEL.cluster}=${T.name}`])).length, 1, 'the old volume is gone')
+  const swap = events.find((e) => e.type === 'step' && e.step === 'swap' && e.state === 'done') as StepEvent
+  const healthy = events.filter((e) => e.type === 'step' && e.step === 'health' && e.state === 'done') as StepEvent[]
+  assert.ok(swap && healthy.length >= 8 && healthy.every((h) => h.t <= swap.t), 'swapped only once every staged node was healthy')
+  const status = await clusterStatus(ctx, T.name)
+  assert.ok(status.nodes.every((n) => n.state === 'running' && n.health === 'healthy'))
+  const again = await installCluster(recordingContext().ctx, T, { plan: true })
+  assert.ok(again.plan.nodes.every((i) => i.action === 'keep'), 'install sees the restored cluster as its own')
+})
+
 RoundTrip('a corrupted volume archive is refused before anything is created, naming it', async () => {
   const file = join(snapshotDir(T.name, snapshotId), 'volumes', 'data.data.tar')
   const bytes = readFileSync(file)
@@ -192,6 +217,20 @@ Safety('a failing postRestore hook removes the half-built restore; the original 
   assert.is((await engine.listNetworks([`${LABEL.cluster}=t-safe-post2`])).length, 0)
 })
 
+Safety('a failing postRestore hook over the running cluster leaves it untouched and nothing staged', async () => {
+  const t = small('t-safe-over', { postRestore: 'exit 7' })
+  await installCluster(recordingContext().ctx, t)
+  await snapshotCluster(recordingContext().ctx, t.name, { tag: 'one' })
+  const before = await idsOf(t.name)
+  const err = (await rejects(restoreCluster(recordingContext().ctx, t.name, 'one'))) as BerthError
+  assert.is(err.code, 'hook_failed')
+  assert.equal(await idsOf(t.name), before, 'same container ids')
+  const all = await engine.listContainers([`${LABEL.cluster}=${t.name}`])
+  assert.equal(all.map((c) => [c.Names[0], c.State]), [['/t-safe-over.che', 'running']], 'nothing staged is left')
+  assert.is((await engine.listNetworks([`${LABEL.cluster}=${t.name}`])).length, 1)
+  assert.is((await engine.listVolumes([`${LABEL.cluster}=${t.name}`])).length, 1)
+})
+
 Safety('restore refuses a target whose volumes are left over, and never overwrites them', async () => {
   const t = small('t-safe-left')
   await installCluster(recordingContext().ctx, t)
@@ -199,7 +238,7 @@ Safety('restore refuses a target whose volumes are left over, and never overwrit
   await destroyCluster(recordingContext().ctx, t.name) // volumes kept
   const err = (await rejects(restoreCluster(recordingContext().ctx, t.name, 'one'))) as BerthError
   assert.is(err.code, 'conflict')
-  assert.match(err.message, /volumes of cluster "t-safe-left" exist \(t-safe-left\.che\.workspace\)/)
+  assert.match(err.message, /cluster "t-safe-left" has no nodes but volumes \(t-safe-left\.che\.workspace\) left/)
 })
 
 Safety('--keep N prunes the oldest and never the newest; a snapshot id is never reused', async () => {
