@@ -255,4 +255,20 @@ Safety('--keep N prunes the oldest and never the newest; a snapshot id is never 
   assert.equal((await listSnapshots(t.name)).map((m) => m.id), ['a3'], 'keep 0 still keeps the newest')
 })
 
+Safety('Eclipse Che (examples/che.yaml): workspace files survive snapshot, destroy and restore', async () => {
+  const che = YAML.parse(readFileSync(new URL('../../examples/che.yaml', import.meta.url), 'utf8'))
+  const t = validateTopology({ ...che, name: 't-safe-che' })
+  await installCluster(recordingContext().ctx, t)
+  const id = (await idsOf(t.name)).get('che') as string
+  const project = await writeBlob(id, '/projects/app/src/main.bin', 2)
+  const welcome = await sha(id, '/projects/welcome.txt')
+  await snapshotCluster(recordingContext().ctx, t.name, { tag: 'ws' })
+  await destroyCluster(recordingContext().ctx, t.name, { volumes: true })
+  assert.is((await engine.listVolumes([`${LABEL.cluster}=${t.name}`])).length, 0, 'the workspace volume is gone')
+  await restoreCluster(recordingContext().ctx, t.name, 'ws')
+  const back = (await idsOf(t.name)).get('che') as string
+  assert.is(await sha(back, '/projects/app/src/main.bin'), project)
+  assert.is(await sha(back, '/projects/welcome.txt'), welcome)
+})
+
 Safety.run()
