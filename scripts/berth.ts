@@ -3,7 +3,7 @@
  * `runJob` that `berth job run` (and so every dispatcher) uses.
  */
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { chalk, minimist } from 'zx'
 import { createRenderer, type Mode } from './cli/render.ts'
 import { berthHome } from './engine/context.ts'
@@ -31,6 +31,8 @@ usage:
   berth snapshot rm <cluster> <snapshot>
   berth restore <cluster> <snapshot> [--as NEW] [--domain D]
   berth upgrade <cluster> --image IMAGE | <topology.yaml>   (snapshot first; rolls back on failure)
+  berth export <cluster> <snapshot> -o FILE.tar          (one file: manifest, volumes, images)
+  berth import FILE.tar                                  (every checksum verified first)
   berth doctor  [topology.yaml]
   berth image build-demo [--force]
   berth job run [--spec-b64 B64]    (job spec as JSON on stdin otherwise; NDJSON events out)
@@ -46,8 +48,8 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
 
 const argv = minimist(process.argv.slice(2), {
   boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy'],
-  string: ['spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image'],
-  alias: { h: 'help' },
+  string: ['spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output'],
+  alias: { h: 'help', o: 'output' },
 })
 
 function outputMode(): Mode {
@@ -159,6 +161,12 @@ async function main(): Promise<void> {
       if (rest[1]) readTopology(rest[1]) // refuse a bad file here, with its name in the messages
       return runCli({ kind: 'upgrade', cluster: rest[0], topology, options: { image: argv.image, concurrency } })
     }
+    case 'export':
+      if (!rest[0] || !rest[1] || !argv.output) throw new BerthError('invalid_job', 'usage: berth export <cluster> <snapshot> -o FILE.tar')
+      return runCli({ kind: 'export', cluster: rest[0], snapshot: rest[1], options: { file: resolve(argv.output) } })
+    case 'import':
+      if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth import FILE.tar')
+      return runCli({ kind: 'import', options: { file: resolve(rest[0]) } })
     case 'doctor': {
       const engine = createEngine()
       const probe = (await engine.inspectImage(DEMO_IMAGE).catch(() => null)) ? DEMO_IMAGE : null

@@ -15,6 +15,7 @@ interface SnapshotSummary {
   windowMs: number
 }
 type SnapshotData = { snapshots?: SnapshotSummary[]; snapshot?: SnapshotSummary; pruned?: string[] }
+type ExportData = { file: string; bytes: number; sha256: string }
 
 const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`
 
@@ -27,7 +28,7 @@ export function printResult(result: ResultEvent, logFile?: string): void {
     if (logFile) w(chalk.dim(`full log: ${logFile}`))
     return
   }
-  const data = result.data as { plan?: Plan } | ClusterStatus | SnapshotData | undefined
+  const data = result.data as { plan?: Plan } | ClusterStatus | SnapshotData | ExportData | undefined
   if (data && 'snapshots' in data && data.snapshots) {
     w(chalk.dim('  SNAPSHOT                          CREATED                   NODES VOLUMES  VOLUME DATA  WINDOW'))
     for (const m of data.snapshots) {
@@ -36,9 +37,13 @@ export function printResult(result: ResultEvent, logFile?: string): void {
     if (!data.snapshots.length) w(`  no snapshots of ${result.cluster}`)
     return
   }
+  if (data && 'bytes' in data) {
+    w(chalk.green(`✓ exported ${result.cluster} to ${data.file} (${mb(data.bytes)}, sha256 ${data.sha256.slice(0, 16)}…)`))
+    return
+  }
   if (data && 'snapshot' in data && typeof data.snapshot === 'object') {
     const m = data.snapshot
-    w(chalk.green(`✓ snapshot ${m.id} of ${m.cluster}: ${m.nodes} images, ${m.volumes} volumes (${mb(m.volumeBytes)}), cluster paused ${m.windowMs} ms`))
+    w(chalk.green(`✓ ${result.kind === 'import' ? 'imported' : 'snapshot'} ${m.id} of ${m.cluster}: ${m.nodes} images, ${m.volumes} volumes (${mb(m.volumeBytes)}), cluster paused ${m.windowMs} ms`))
     if (data.pruned?.length) w(`  pruned ${data.pruned.join(', ')}`)
     return
   }

@@ -26,6 +26,8 @@ export type Step =
   | 'unpause'
   | 'restore'
   | 'swap'
+  | 'export'
+  | 'import'
   | 'job'
 
 export interface StepEvent {

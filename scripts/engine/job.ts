@@ -19,6 +19,7 @@ import {
   type SnapshotManifest,
 } from './snapshot.ts'
 import { imageRef, parseTopology, validateTopology, type Topology } from './topology.ts'
+import { exportSnapshot, importSnapshot } from './transfer.ts'
 import { upgradeCluster } from './upgrade.ts'
 
 export const JOB_KINDS = [
@@ -33,6 +34,8 @@ export const JOB_KINDS = [
   'snapshot-rm',
   'restore',
   'upgrade',
+  'export',
+  'import',
 ] as const
 
 const clusterName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'is not a valid cluster name')
@@ -40,7 +43,8 @@ const clusterName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'is
 export const JobSpecSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'is not a valid job id').optional(),
   kind: z.enum(JOB_KINDS),
-  cluster: clusterName,
+  /** Required for every kind but import, which takes the cluster from the file. */
+  cluster: clusterName.optional(),
   /** A topology object, or its YAML/JSON text. */
   topology: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
   snapshot: z.string().optional(),
@@ -58,6 +62,8 @@ export const JobSpecSchema = z.strictObject({
       domain: z.string().min(1).max(200).optional(),
       /** upgrade: the new image of every node on the cluster's default image. */
       image: imageRef.optional(),
+      /** export: the file to write; import: the file to read (paths on the Docker host). */
+      file: z.string().min(1).max(4096).optional(),
     })
     .default({}),
 })
@@ -81,6 +87,11 @@ function topologyOf(spec: JobSpec): Topology {
     throw new BerthError('invalid_job', `cluster: "${spec.cluster}" does not match the topology's name "${t.name}"`)
   }
   return t
+}
+
+function requireFile(spec: JobSpec): string {
+  if (!spec.options.file) throw new BerthError('invalid_job', `options.file: required for kind "${spec.kind}"`)
+  return spec.options.file
 }
 
 function requireSnapshot(spec: JobSpec): string {
@@ -128,8 +139,12 @@ export async function runJob(
   try {
     spec = parseJobSpec(input)
     ctx.concurrency = spec.options.concurrency ?? DEFAULT_CONCURRENCY
-    ctx.steps.start('job', undefined, `${spec.kind} ${spec.cluster}`)
-    ctx.log(`job ${job}: ${spec.kind} ${spec.cluster}`)
+    if (!spec.cluster && spec.kind !== 'import') {
+      throw new BerthError('invalid_job', `cluster: required for kind "${spec.kind}"`)
+    }
+    let cluster = spec.cluster ?? ''
+    ctx.steps.start('job', undefined, `${spec.kind} ${cluster}`)
+    ctx.log(`job ${job}: ${spec.kind} ${cluster}`)
     let nodes: NodeSummary[] | undefined
     let data: unknown
     switch (spec.kind) {
@@ -141,46 +156,55 @@ export async function runJob(
         break
       }
       case 'status': {
-        const s = await clusterStatus(ctx, spec.cluster)
+        const s = await clusterStatus(ctx, cluster)
         nodes = summaries(s)
         data = s
         break
       }
       case 'start':
-        await startCluster(ctx, spec.cluster)
-        nodes = summaries(await clusterStatus(ctx, spec.cluster))
+        await startCluster(ctx, cluster)
+        nodes = summaries(await clusterStatus(ctx, cluster))
         break
       case 'stop':
-        await stopCluster(ctx, spec.cluster)
+        await stopCluster(ctx, cluster)
         break
       case 'rewire':
-        await rewireCluster(ctx, spec.cluster)
+        await rewireCluster(ctx, cluster)
         break
       case 'destroy':
-        data = await destroyCluster(ctx, spec.cluster, { volumes: spec.options.volumes })
+        data = await destroyCluster(ctx, cluster, { volumes: spec.options.volumes })
         break
       case 'snapshot': {
         const topology = spec.topology === undefined ? undefined : topologyOf(spec)
-        const m = await snapshotCluster(ctx, spec.cluster, { tag: spec.options.tag, topology })
-        const pruned = spec.options.keep ? await pruneSnapshots(ctx, spec.cluster, spec.options.keep) : []
+        const m = await snapshotCluster(ctx, cluster, { tag: spec.options.tag, topology })
+        const pruned = spec.options.keep ? await pruneSnapshots(ctx, cluster, spec.options.keep) : []
         data = { snapshot: summary(m), pruned }
         break
       }
       case 'snapshots':
-        data = { snapshots: (await listSnapshots(spec.cluster)).map(summary) }
+        data = { snapshots: (await listSnapshots(cluster)).map(summary) }
         break
       case 'snapshot-rm':
-        await removeSnapshot(ctx, spec.cluster, requireSnapshot(spec))
+        await removeSnapshot(ctx, cluster, requireSnapshot(spec))
         break
       case 'upgrade': {
         const topology = spec.topology === undefined ? undefined : topologyOf(spec)
-        const r = await upgradeCluster(ctx, spec.cluster, { image: spec.options.image, topology })
+        const r = await upgradeCluster(ctx, cluster, { image: spec.options.image, topology })
         nodes = r.nodes
         data = { snapshot: r.snapshot }
         break
       }
+      case 'export':
+        data = { file: spec.options.file, ...(await exportSnapshot(ctx, cluster, requireSnapshot(spec), requireFile(spec))) }
+        break
+      case 'import': {
+        const m = await importSnapshot(ctx, requireFile(spec))
+        cluster = m.cluster
+        data = { snapshot: summary(m) }
+        break
+      }
       case 'restore': {
-        const r = await restoreCluster(ctx, spec.cluster, requireSnapshot(spec), {
+        const r = await restoreCluster(ctx, cluster, requireSnapshot(spec), {
           as: spec.options.as,
           domain: spec.options.domain,
         })
@@ -190,7 +214,7 @@ export async function runJob(
       }
     }
     ctx.steps.done('job', undefined, Date.now() - t0)
-    return finish({ kind: spec.kind, cluster: spec.cluster, ok: true, nodes, ...(data ? { data } : {}) }, 0)
+    return finish({ kind: spec.kind, cluster, ok: true, nodes, ...(data ? { data } : {}) }, 0)
   } catch (err) {
     const e = asBerthError(err)
     ctx.log(`job ${job} failed: ${e.message}`)
