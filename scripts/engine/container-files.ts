@@ -19,7 +19,16 @@ const MARKER_FILE = 'berth-bootstrap.json'
 /** Where the marker lives inside the container when Docker's directory is out of reach. */
 const MARKER_IN_CONTAINER = '/.berth/bootstrap.json'
 
+/**
+ * Whether berth may use Docker's files on this host directly. `BERTH_DIRECT_FILES=0` forces the
+ * archive API and exec, as with a remote engine (the tests use it to exercise that path).
+ */
+export function directFiles(): boolean {
+  return process.env.BERTH_DIRECT_FILES !== '0'
+}
+
 async function localDir(ctx: JobContext, id: string): Promise<{ dir: string; hosts: string } | null> {
+  if (!directFiles()) return null
   const info = await ctx.engine.inspectContainer(id)
   if (!info.HostsPath) return null
   try {

@@ -23,6 +23,7 @@ import { createOptions, readCluster, volumeSource, type ClusterState, type NodeS
 import { mapLimit } from './pool.ts'
 import { preflight, privilegedRefusal } from './preflight.ts'
 import type { NodeSpec, Topology } from './topology.ts'
+import { writeVolume } from './volume-data.ts'
 import { verifyHosts, verifyNode, wireHosts, type WiredCluster } from './wiring.ts'
 
 export type NodeAction = 'create' | 'keep' | 'start' | 'replace' | 'remove'
@@ -439,27 +440,17 @@ async function ensureVolumes(
 }
 
 /**
- * Fills the node's new volumes from the snapshot's archives, through a helper container that
- * mounts each and is never started. Only volumes this job created are written: existing data is
- * never overwritten.
+ * Fills the node's new volumes from the snapshot's archives. Only volumes this job created are
+ * written: existing data is never overwritten.
  */
 async function loadVolumes(ctx: JobContext, cluster: string, node: NodeSpec, volumes: NodeVolumes, from: SnapshotSource) {
   for (const v of node.volumes.filter((v) => volumes.fresh.has(v.name))) {
     const archive = from.volumes.get(`${node.name}/${v.name}`)
     if (!archive) continue
-    await ctx.steps.timed('restore', node.name, async () => {
-      const helper = await ctx.engine.createContainer({
-        name: `berth-helper-${ctx.job}-${node.name}-${v.name}`.slice(0, 120),
-        Image: from.images.get(node.name) ?? node.image,
-        Labels: { [LABEL.cluster]: cluster, [LABEL.job]: ctx.job },
-        HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: volumes.names.get(v.name) as string, Target: '/berth-volume' }] },
-      })
-      try {
-        await ctx.engine.extractStream(helper, '/berth-volume', createReadStream(archive))
-      } finally {
-        await ctx.engine.removeContainer(helper)
-      }
-    })
+    const image = from.images.get(node.name) ?? node.image
+    await ctx.steps.timed('restore', node.name, () =>
+      writeVolume(ctx, cluster, volumes.names.get(v.name) as string, image, createReadStream(archive))
+    )
   }
 }
 

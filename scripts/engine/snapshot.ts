@@ -1,8 +1,8 @@
 /**
  * snapshot: one consistent point in time for the whole cluster. Every node is paused, each is
  * committed with `pause=false`, every volume is archived, then all are unpaused — no restart, no
- * rewiring. `docker commit` takes the writable layer only, so volume data is archived beside it,
- * through the archive API on a helper container that mounts the volume (works with any image).
+ * rewiring. `docker commit` takes the writable layer only, so volume data is archived beside it
+ * (volume-data.ts: directly when local, else through a helper container; works with any image).
  *
  * A snapshot is a directory `$BERTH_HOME/snapshots/<cluster>/<id>/` (manifest.json and one tar
  * per volume) plus one committed image per node. It is written as `.<id>.partial-<job>` and
@@ -21,6 +21,7 @@ import { BerthError } from './errors.ts'
 import { BERTH_VERSION, LABEL } from './labels.ts'
 import { readCluster, volumeSource } from './nodes.ts'
 import { mapLimit } from './pool.ts'
+import { readVolume } from './volume-data.ts'
 import type { Topology } from './topology.ts'
 
 export const SNAPSHOT_ID = /^[a-z0-9][a-z0-9_.-]{0,63}$/
@@ -216,10 +217,7 @@ export async function snapshotCluster(
   }
 }
 
-/**
- * A volume's data as a tar file, through a helper container that mounts the volume and is never
- * started (so it needs nothing from the image), hashed as it is written.
- */
+/** A volume's data as a tar file, hashed as it is written (volume-data.ts says how it is read). */
 async function archiveVolume(
   ctx: JobContext,
   cluster: string,
@@ -227,19 +225,9 @@ async function archiveVolume(
   volume: string,
   file: string
 ): Promise<{ sha256: string; size: number }> {
-  const helper = await ctx.engine.createContainer({
-    name: `berth-helper-${ctx.job}-${Math.random().toString(36).slice(2, 8)}`,
-    Image: image,
-    Labels: { [LABEL.cluster]: cluster, [LABEL.job]: ctx.job },
-    HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: volume, Target: '/berth-volume', ReadOnly: true }] },
-  })
-  try {
-    const d = digest()
-    await pipeline(await ctx.engine.archiveStream(helper, '/berth-volume/.'), d.stream, createWriteStream(file))
-    return d.result()
-  } finally {
-    await ctx.engine.removeContainer(helper)
-  }
+  const d = digest()
+  await readVolume(ctx, cluster, volume, image, (tar) => pipeline(tar, d.stream, createWriteStream(file)))
+  return d.result()
 }
 
 export async function readManifest(cluster: string, id: string): Promise<SnapshotManifest> {
