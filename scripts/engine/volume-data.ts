@@ -103,7 +103,9 @@ export async function writeVolume(
 ): Promise<void> {
   const local = await localMountpoint(ctx, volume)
   try {
-    if (local) return await tar(['-x', '-p', '--numeric-owner', '-C', local], { stdin: tarStream })
+    // --ignore-zeros: tar would stop at the end-of-archive blocks and close its input before
+    // the record padding after them, failing the write of those last bytes (a race).
+    if (local) return await tar(['-x', '-p', '--numeric-owner', '--ignore-zeros', '-C', local], { stdin: tarStream })
     await withHelper(ctx, cluster, image, volume, false, (id) => ctx.engine.extractStream(id, MOUNT, tarStream))
   } catch (err) {
     throw new BerthError('engine', `loading volume "${volume}": ${(err as Error).message}`, { cause: err })
