@@ -108,11 +108,12 @@ RoundTrip('the manifest describes the snapshot and listing reads it from disk', 
   assert.ok(m.volumes[0].size > 3 * 1024 * 1024)
 })
 
-RoundTrip('--as restores beside the original: same data byte for byte, new addresses, wired and healthy', async () => {
+RoundTrip('--as restores beside the original, in another domain: same data byte for byte, new addresses, wired, healthy', async () => {
   const { ctx, events } = recordingContext()
-  const r = await withTimeout(restoreCluster(ctx, T.name, snapshotId, { as: 't-snap-copy' }), 120_000, 'restore')
+  const r = await withTimeout(restoreCluster(ctx, T.name, snapshotId, { as: 't-snap-copy', domain: 'copy.local' }), 120_000, 'restore')
   assert.is(r.cluster, 't-snap-copy')
-  const copy = topology('t-snap-copy')
+  assert.ok(r.nodes.every((n) => n.hostname === `${n.name}.copy.local`), 'hostnames in the new domain')
+  const copy = topology('t-snap-copy', { domain: 'copy.local' })
   await assertHostsMatchInspect(copy)
   const ids = await idsOf('t-snap-copy')
   for (const b of blobs.values()) assert.is(await sha(ids.get(b.node) as string, b.path), b.sha, `${b.node}:${b.path}`)
