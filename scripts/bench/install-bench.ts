@@ -17,6 +17,7 @@ import { destroyCluster } from '../engine/lifecycle.ts'
 import { mapLimit } from '../engine/pool.ts'
 import { validateTopology } from '../engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from '../image/demo-image.ts'
+import { median, timeIt } from './measure.ts'
 
 const argv = minimist(process.argv.slice(2), { string: ['sizes', 'runs', 'concurrency', 'baseline'], boolean: ['json'] })
 const sizes = (argv.sizes ?? '8,32').split(',').map(Number)
@@ -34,17 +35,6 @@ const BOOT = 'i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; echo ok > /tmp/bo
 
 const engine = createEngine()
 const quiet = $({ quiet: true })
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
-}
-
-async function timeIt(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now()
-  await fn()
-  return (performance.now() - t0) / 1000
-}
 
 function topology(n: number, mode: 'static' | 'dynamic') {
   return validateTopology({

@@ -40,6 +40,7 @@ import { restoreCluster } from '../engine/restore.ts'
 import { removeSnapshot, snapshotCluster } from '../engine/snapshot.ts'
 import { validateTopology } from '../engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from '../image/demo-image.ts'
+import { median, timeIt } from './measure.ts'
 
 const argv = minimist(process.argv.slice(2), {
   string: ['runs', 'nodes', 'mb', 'concurrency', 'baseline'],
@@ -67,17 +68,6 @@ const quiet = $({ quiet: true })
 // script gets the terminal's SIGINT itself. A second Ctrl-C kills the process as usual.
 const abort = new AbortController()
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => abort.abort())
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
-}
-
-async function timeIt(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now()
-  await fn()
-  return (performance.now() - t0) / 1000
-}
 
 function stopIfAborted(): void {
   if (abort.signal.aborted) throw new Error('interrupted')

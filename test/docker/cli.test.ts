@@ -10,7 +10,7 @@ import type { JobEvent, ResultEvent } from '../../scripts/engine/events.ts'
 import { runJob } from '../../scripts/engine/job.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
 import { hook, withTimeout } from '../helpers/async.ts'
-import { engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
+import { cheLike, engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
 
 const BIN = new URL('../../bin/berth.mjs', import.meta.url).pathname
 const home = mkdtempSync(join(tmpdir(), 'berth-test-'))
@@ -20,19 +20,7 @@ function events(stdout: string): JobEvent[] {
   return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
 }
 
-const che = (name: string) => ({
-  name,
-  image: 'berth/demo:1',
-  domain: 'che.local',
-  nodes: [
-    {
-      name: 'che',
-      volumes: ['workspace:/projects'],
-      bootstrap: ['/opt/demo/bootstrap.sh', '--standalone'],
-      healthcheck: { cmd: ['/opt/demo/health.sh'] },
-    },
-  ],
-})
+const che = (name: string) => cheLike(name)
 
 async function leftovers(prefix: string): Promise<number> {
   const mine = (l?: Record<string, string>) => !!l?.[LABEL.cluster]?.startsWith(prefix)

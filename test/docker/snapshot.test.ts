@@ -19,7 +19,7 @@ import {
 } from '../../scripts/engine/snapshot.ts'
 import { validateTopology, type Topology } from '../../scripts/engine/topology.ts'
 import { hook, rejects, withTimeout } from '../helpers/async.ts'
-import { assertHostsMatchInspect, engine, ensureDemoImage, recordingContext, removeTestClusters } from '../helpers/docker.ts'
+import { assertHostsMatchInspect, cheLike, engine, ensureDemoImage, recordingContext, removeTestClusters } from '../helpers/docker.ts'
 
 process.env.BERTH_HOME = mkdtempSync(join(tmpdir(), 'berth-snap-'))
 const codenvy = YAML.parse(readFileSync(new URL('../../examples/codenvy.yaml', import.meta.url), 'utf8'))
@@ -179,14 +179,8 @@ RoundTrip.run()
 
 // ─────────────────────────────────────────────────────────────────────────────
 const Safety = suite('snapshot and restore safety')
-const small = (name: string, hooks: Record<string, string> = {}) =>
-  validateTopology({
-    name,
-    image: 'berth/demo:1',
-    domain: 'che.local',
-    nodes: [{ name: 'che', volumes: ['workspace:/projects'], bootstrap: ['/opt/demo/bootstrap.sh', '--standalone'], healthcheck: { cmd: ['/opt/demo/health.sh'] } }],
-    hooks,
-  })
+const small = (name: string, hooks: Record<string, string> = {}) => validateTopology(cheLike(name, { hooks }))
+
 
 Safety.before(hook(() => removeTestClusters('t-safe')))
 Safety.after(hook(() => removeTestClusters('t-safe')))

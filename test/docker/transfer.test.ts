@@ -28,24 +28,12 @@ import {
 import { validateTopology } from '../../scripts/engine/topology.ts'
 import { exportSnapshot, importSnapshot } from '../../scripts/engine/transfer.ts'
 import { hook, rejects, withTimeout } from '../helpers/async.ts'
-import { engine, ensureDemoImage, recordingContext, removeTestClusters } from '../helpers/docker.ts'
+import { cheLike, engine, ensureDemoImage, recordingContext, removeTestClusters } from '../helpers/docker.ts'
 
 process.env.BERTH_HOME = mkdtempSync(join(tmpdir(), 'berth-xfer-'))
 const files = mkdtempSync(join(tmpdir(), 'berth-xfer-files-'))
 
-const T = validateTopology({
-  name: 't-xfer',
-  image: 'berth/demo:1',
-  domain: 'che.local',
-  nodes: [
-    {
-      name: 'che',
-      volumes: ['workspace:/projects'],
-      bootstrap: ['/opt/demo/bootstrap.sh', '--standalone'],
-      healthcheck: { cmd: ['/opt/demo/health.sh'] },
-    },
-  ],
-})
+const T = validateTopology(cheLike('t-xfer'))
 const ID = 'one'
 const exported = join(files, 'one.tar')
 const blobs = new Map<string, string>() // path → sha256

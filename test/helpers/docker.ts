@@ -95,3 +95,21 @@ export async function assertHostsMatchInspect(t: Topology): Promise<Map<string, 
   return ids
 }
 
+
+/** Eclipse Che's shape (examples/che.yaml): one standalone node with a workspace volume. */
+export function cheLike(name: string, extra: Record<string, unknown> = {}) {
+  return {
+    name,
+    image: 'berth/demo:1',
+    domain: 'che.local',
+    nodes: [
+      {
+        name: 'che',
+        volumes: ['workspace:/projects'],
+        bootstrap: ['/opt/demo/bootstrap.sh', '--standalone'],
+        healthcheck: { cmd: ['/opt/demo/health.sh'] },
+      },
+    ],
+    ...extra,
+  }
+}
