@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes a fresh Debian host ready for berth: the Docker engine from Debian's docker.io (started
 # here when nothing answers on the socket; there may be no systemd), and busybox-static for the
-# offline demo image. Safe to run again: it installs and starts only what is missing.
+# offline demo image; openssh-server for the ssh dispatcher's tests. Safe to run again: it installs and starts only what is missing.
 set -euo pipefail
 SOCK=/var/run/docker.sock
 need=()
@@ -10,6 +10,9 @@ if ! [ -x /bin/busybox ] || ! file -L /bin/busybox 2>/dev/null | grep -q 'static
   need+=(busybox-static)
 fi
 command -v file >/dev/null 2>&1 || need+=(file)
+# The ssh dispatcher's tests run a real sshd on 127.0.0.1.
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,92 @@
+/**
+ * How the edge side hands a job to the host side and hears back. Runtime-neutral on purpose
+ * (no node:* imports): the Worker build imports this file for the SSM dispatcher.
+ */
+import type { JobEvent, ResultEvent } from '../../scripts/engine/events.ts'
+
+export interface DispatchSpec {
+  id: string
+  kind: string
+  cluster?: string
+  [k: string]: unknown
+}
+
+export interface DispatchOptions {
+  onEvent: (e: JobEvent) => void
+  signal?: AbortSignal
+}
+
+export interface Dispatcher {
+  readonly name: string
+  /** Runs the job to its end. Every event is passed to onEvent as it arrives, in order; the
+   *  returned result is the job's result event (a synthetic one with ok:false when the transport
+   *  failed or the output held none). Abort → cancel: SIGTERM, then SIGKILL after the grace
+   *  period. */
+  run(
+    spec: DispatchSpec,
+    opts: DispatchOptions
+  ): Promise<{ result: ResultEvent; exitCode: number | null }>
+}
+
+/**
+ * Splits NDJSON that arrives in arbitrary chunks (a line may straddle two reads) and hands every
+ * job event to `onEvent`. Lines that are not job events go to `onNoise`: a remote login banner or
+ * a stray `console.log` must not break a job, but should not vanish either.
+ */
+export function ndjsonReader(onEvent: (e: JobEvent) => void, onNoise: (line: string) => void) {
+  let rest = ''
+  let last: ResultEvent | undefined
+  const line = (raw: string) => {
+    const text = raw.trim()
+    if (!text) return
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      return onNoise(text)
+    }
+    if (!isJobEvent(value)) return onNoise(text)
+    if (value.type === 'result') last = value
+    onEvent(value)
+  }
+  return {
+    push(chunk: string) {
+      const lines = (rest + chunk).split('\n')
+      rest = lines.pop() ?? ''
+      for (const l of lines) line(l)
+    },
+    /** Flushes a last line that had no newline; returns the last result event seen. */
+    end(): ResultEvent | undefined {
+      line(rest)
+      rest = ''
+      return last
+    },
+  }
+}
+
+function isJobEvent(v: unknown): v is JobEvent {
+  if (typeof v !== 'object' || v === null) return false
+  const type = (v as { type?: unknown }).type
+  return type === 'step' || type === 'log' || type === 'result'
+}
+
+/** The result a dispatcher reports when the job produced none (transport broke, job killed). */
+export function syntheticResult(
+  spec: DispatchSpec,
+  startedAt: number,
+  code: string,
+  message: string
+): ResultEvent {
+  const now = Date.now()
+  return {
+    type: 'result',
+    t: now,
+    job: spec.id,
+    kind: spec.kind,
+    cluster: typeof spec.cluster === 'string' ? spec.cluster : '',
+    ok: false,
+    ms: now - startedAt,
+    code,
+    message,
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The job queue: one job at a time per cluster, in order; up to `maxClusters` clusters at once.
+ * The store is the queue (state `queued`, oldest first), so a restart loses nothing: jobs that
+ * were running when the server died are queued again and re-run (install converges).
+ * Events are stored as they arrive, in order, and fanned out to live listeners (SSE).
+ */
+import type { JobEvent } from '../scripts/engine/events.ts'
+import type { Dispatcher, DispatchSpec } from './dispatch/dispatcher.ts'
+import type { JobEventRecord, JobRecord, JobState, Store } from './store/store.ts'
+
+export type Listener = (e: JobEventRecord | { end: JobRecord }) => void
+
+export interface QueueOptions {
+  store: Store
+  dispatcher: Dispatcher
+  maxClusters: number
+  log?: (line: string) => void
+}
+
+export class JobQueue {
+  private readonly running = new Map<string, { jobId: string; abort: AbortController }>()
+  private readonly listeners = new Map<string, Set<Listener>>()
+  private pumping: Promise<void> = Promise.resolve()
+  private accepting = true
+
+  constructor(private readonly o: QueueOptions) {}
+
+  /** A cluster is busy while one of its jobs runs or waits. */
+  async isBusy(cluster: string): Promise<boolean> {
+    if (this.running.has(cluster)) return true
+    return (await this.o.store.jobsInState(['queued'])).some((j) => j.cluster === cluster)
+  }
+
+  /** Starts whatever can start now. Serialised: two pumps never start the same job. */
+  kick(): void {
+    this.pumping = this.pumping.then(() => this.pump()).catch((e) => this.o.log?.(`queue: ${e}`))
+  }
+
+  private async pump(): Promise<void> {
+    if (!this.accepting) return
+    for (const job of await this.o.store.jobsInState(['queued'])) {
+      if (this.running.size >= this.o.maxClusters) return
+      if (this.running.has(job.cluster)) continue
+      const started = await this.o.store.transitionJob(job.id, ['queued'], 'running', {
+        startedAt: new Date().toISOString(),
+        attempts: job.attempts + 1,
+      })
+      if (started) this.start(job)
+    }
+  }
+
+  private start(job: JobRecord): void {
+    const abort = new AbortController()
+    this.running.set(job.cluster, { jobId: job.id, abort })
+    // Events are appended one after another, so their order is the dispatcher's.
+    let chain: Promise<unknown> = Promise.resolve()
+    const onEvent = (event: JobEvent) => {
+      chain = chain
+        .then(() => this.o.store.appendEvent(job.id, event))
+        .then((rec) => this.emit(job.id, rec))
+        .catch((e) => this.o.log?.(`job ${job.id}: event not stored: ${e}`))
+    }
+    const spec = { ...(job.spec as object), id: job.id } as DispatchSpec
+    void this.o.dispatcher
+      .run(spec, { onEvent, signal: abort.signal })
+      .then(async ({ result, exitCode }) => {
+        await chain
+        const state: JobState = result.ok ? 'succeeded' : result.code === 'cancelled' ? 'cancelled' : 'failed'
+        await this.finish(job, state, { result, exitCode })
+      })
+      .catch(async (err) => {
+        await chain
+        const result = { type: 'result', ok: false, code: 'dispatch_failed', message: String(err) }
+        await this.finish(job, 'failed', { result, exitCode: null })
+      })
+  }
+
+  private async finish(job: JobRecord, state: JobState, patch: { result: unknown; exitCode: number | null }) {
+    await this.o.store.transitionJob(job.id, ['running'], state, { finishedAt: new Date().toISOString(), ...patch })
+    this.running.delete(job.cluster)
+    const done = await this.o.store.getJob(job.id)
+    if (done) this.emit(job.id, { end: done })
+    this.listeners.delete(job.id)
+    this.kick()
+  }
+
+  /** Cancels a queued job at once, or asks a running one to stop at its next safe point. */
+  async cancel(jobId: string): Promise<'cancelled' | 'stopping' | 'finished'> {
+    if (await this.o.store.transitionJob(jobId, ['queued'], 'cancelled', { finishedAt: new Date().toISOString() })) {
+      const done = await this.o.store.getJob(jobId)
+      if (done) this.emit(jobId, { end: done })
+      return 'cancelled'
+    }
+    for (const r of this.running.values()) {
+      if (r.jobId === jobId) {
+        r.abort.abort()
+        return 'stopping'
+      }
+    }
+    return 'finished'
+  }
+
+  subscribe(jobId: string, fn: Listener): () => void {
+    let set = this.listeners.get(jobId)
+    if (!set) this.listeners.set(jobId, (set = new Set()))
+    set.add(fn)
+    return () => set!.delete(fn)
+  }
+
+  private emit(jobId: string, e: JobEventRecord | { end: JobRecord }): void {
+    for (const fn of this.listeners.get(jobId) ?? []) fn(e)
+  }
+
+  /**
+   * After a restart: jobs that were running (or interrupted by a drain) are queued again, so
+   * they are resumed, never silently lost and never run twice at once.
+   */
+  async resume(): Promise<number> {
+    const stale = await this.o.store.jobsInState(['running', 'interrupted'])
+    for (const j of stale) await this.o.store.transitionJob(j.id, ['running', 'interrupted'], 'queued')
+    this.kick()
+    return stale.length
+  }
+
+  /**
+   * SIGTERM: accept nothing new, let running jobs finish within `graceMs`, then stop them and
+   * mark them interrupted so the next start resumes them.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.accepting = false
+    const deadline = Date.now() + graceMs
+    while (this.running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    for (const [cluster, r] of this.running) {
+      await this.o.store.transitionJob(r.jobId, ['running'], 'interrupted')
+      r.abort.abort()
+      this.running.delete(cluster)
+    }
+  }
+}

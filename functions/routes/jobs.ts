@@ -1,0 +1,220 @@
+/**
+ * /v1/jobs: submit, list, read, follow (Server-Sent Events, replay from Last-Event-ID), cancel.
+ */
+import { Hono } from 'hono'
+import { streamSSE } from 'hono/streaming'
+import { z } from 'zod'
+import { BerthError } from '../../scripts/engine/errors.ts'
+import { parseTopology, validateTopology } from '../../scripts/engine/topology.ts'
+import { conflict, invalid, JobError, notFound } from '../errors.ts'
+import { hashToken, requireScope, type Caller, type Scope } from '../middleware/auth.ts'
+import type { JobQueue } from '../queue.ts'
+import type { JobRecord, JobState, Store } from '../store/store.ts'
+
+const KIND_SCOPE: Record<string, Scope> = {
+  install: 'install',
+  start: 'install',
+  stop: 'install',
+  rewire: 'install',
+  upgrade: 'install',
+  status: 'read',
+  snapshots: 'read',
+  snapshot: 'snapshot',
+  export: 'snapshot',
+  restore: 'restore',
+  destroy: 'restore',
+  'snapshot-rm': 'restore',
+}
+
+const clusterName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'is not a valid cluster name')
+
+export const JobRequest = z.strictObject({
+  kind: z.enum(Object.keys(KIND_SCOPE) as [string, ...string[]]),
+  cluster: clusterName,
+  topology: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+  topologyRef: clusterName.optional(),
+  snapshot: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'is not a valid snapshot id').optional(),
+  options: z.record(z.string(), z.unknown()).optional(),
+})
+
+function issuesMessage(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')
+}
+
+function newId(): string {
+  const t = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)
+  return `j${t}-${Math.random().toString(36).slice(2, 8)}`
+}
+
+export function jobRoutes(deps: { store: Store; queue: JobQueue }) {
+  const { store, queue } = deps
+  const app = new Hono<{ Variables: { caller: Caller } }>()
+
+  app.post('/', async (c) => {
+    const caller = c.get('caller')
+    const raw = await c.req.text()
+    let body: unknown
+    try {
+      body = JSON.parse(raw)
+    } catch {
+      throw invalid('the body is not JSON')
+    }
+    const parsed = JobRequest.safeParse(body)
+    if (!parsed.success) throw invalid(issuesMessage(parsed.error))
+    const req = parsed.data
+    requireScope(caller, KIND_SCOPE[req.kind])
+
+    // The topology is checked here, so a bad file is a 422 naming the path, not a failed job.
+    let topology: unknown = req.topology
+    if (req.topologyRef) {
+      const stored = await store.getTopology(req.topologyRef)
+      if (!stored) throw notFound(`no stored topology named "${req.topologyRef}"`)
+      topology = stored.text
+    }
+    if (topology !== undefined) {
+      try {
+        const t = typeof topology === 'string' ? parseTopology(topology) : validateTopology(topology)
+        if (t.name !== req.cluster) throw invalid(`cluster: "${req.cluster}" does not match the topology's name "${t.name}"`)
+      } catch (err) {
+        if (err instanceof BerthError) throw invalid(err.message)
+        throw err
+      }
+    } else if (req.kind === 'install') {
+      throw invalid('topology: required for an install (or topologyRef naming a stored one)')
+    }
+
+    const key = c.req.header('idempotency-key') ?? null
+    const bodyHash = await hashToken(raw)
+    if (key) {
+      const seen = await store.findJobByIdempotencyKey(key)
+      if (seen) {
+        if (seen.bodyHash !== bodyHash) {
+          throw new JobError(422, 'idempotency_mismatch', 'this Idempotency-Key was used with a different body')
+        }
+        return c.json({ ok: true, job: view(seen) }, 202)
+      }
+    }
+    if (c.req.query('queue') === 'false' && (await queue.isBusy(req.cluster))) {
+      throw conflict(`cluster "${req.cluster}" is busy with another job`)
+    }
+    const spec = {
+      kind: req.kind,
+      cluster: req.cluster,
+      ...(topology !== undefined ? { topology } : {}),
+      ...(req.snapshot ? { snapshot: req.snapshot } : {}),
+      ...(req.options ? { options: req.options } : {}),
+    }
+    const job = await store.createJob({
+      id: newId(),
+      kind: req.kind,
+      cluster: req.cluster,
+      spec,
+      requestedBy: caller.name,
+      source: c.req.header('x-forwarded-for') ?? null,
+      idempotencyKey: key,
+      bodyHash,
+    })
+    await store.audit({ actor: caller.name, source: job.source, action: `job.${req.kind}`, target: req.cluster, outcome: 'accepted', detail: { job: job.id } })
+    queue.kick()
+    return c.json({ ok: true, job: view(job) }, 202)
+  })
+
+  app.get('/', async (c) => {
+    requireScope(c.get('caller'), 'read')
+    const limit = Math.min(Number(c.req.query('limit') ?? 50) || 50, 500)
+    const jobs = await store.listJobs({
+      cluster: c.req.query('cluster'),
+      state: c.req.query('state') as JobState | undefined,
+      limit,
+      before: c.req.query('before'),
+    })
+    const next = jobs.length === limit ? jobs[jobs.length - 1].createdAt : null
+    return c.json({ ok: true, jobs: jobs.map(view), next })
+  })
+
+  app.get('/:id', async (c) => {
+    requireScope(c.get('caller'), 'read')
+    return c.json({ ok: true, job: view(await find(store, c.req.param('id'))) })
+  })
+
+  app.post('/:id/cancel', async (c) => {
+    const caller = c.get('caller')
+    const job = await find(store, c.req.param('id'))
+    requireScope(caller, KIND_SCOPE[job.kind] ?? 'admin')
+    const outcome = await queue.cancel(job.id)
+    await store.audit({ actor: caller.name, source: null, action: 'job.cancel', target: job.id, outcome, detail: null })
+    return c.json({ ok: true, outcome }, outcome === 'finished' ? 409 : 202)
+  })
+
+  app.get('/:id/events', async (c) => {
+    requireScope(c.get('caller'), 'read')
+    const job = await find(store, c.req.param('id'))
+    const after = Number(c.req.header('last-event-id') ?? 0) || 0
+    return streamSSE(c, async (stream) => {
+      let last = after
+      const live: ({ seq: number; event: unknown } | { end: JobRecord })[] = []
+      let wake: (() => void) | undefined
+      // Subscribe before replaying, so nothing falls between the replay and the live feed.
+      const off = queue.subscribe(job.id, (e) => {
+        live.push('end' in e ? e : { seq: e.seq, event: e.event })
+        wake?.()
+      })
+      stream.onAbort(off)
+      try {
+        for (const e of await store.listEvents(job.id, after)) {
+          await stream.writeSSE({ id: String(e.seq), event: 'job', data: JSON.stringify(e.event) })
+          last = e.seq
+        }
+        let current = await store.getJob(job.id)
+        while (current && !isFinal(current.state)) {
+          if (!live.length) await new Promise<void>((r) => ((wake = r), setTimeout(r, 5000)))
+          for (const e of live.splice(0)) {
+            if ('end' in e) current = e.end
+            else if (e.seq > last) {
+              await stream.writeSSE({ id: String(e.seq), event: 'job', data: JSON.stringify(e.event) })
+              last = e.seq
+            }
+          }
+          if (current && !isFinal(current.state)) current = await store.getJob(job.id)
+        }
+        // Anything stored after the last live event (a race with the end) is sent before `end`.
+        for (const e of await store.listEvents(job.id, last)) {
+          await stream.writeSSE({ id: String(e.seq), event: 'job', data: JSON.stringify(e.event) })
+        }
+        await stream.writeSSE({ event: 'end', data: JSON.stringify(view(current ?? job)) })
+      } finally {
+        off()
+      }
+    })
+  })
+
+  return app
+}
+
+const isFinal = (s: JobState) => s === 'succeeded' || s === 'failed' || s === 'cancelled'
+
+async function find(store: Store, id: string): Promise<JobRecord> {
+  const job = await store.getJob(id)
+  if (!job) throw notFound(`no job "${id}"`)
+  return job
+}
+
+/** A job as the API shows it (the spec without its topology text, which can be large). */
+export function view(j: JobRecord) {
+  const { topology: _t, ...spec } = (j.spec ?? {}) as Record<string, unknown>
+  void _t
+  return {
+    id: j.id,
+    kind: j.kind,
+    cluster: j.cluster,
+    state: j.state,
+    spec,
+    createdAt: j.createdAt,
+    startedAt: j.startedAt,
+    finishedAt: j.finishedAt,
+    requestedBy: j.requestedBy,
+    result: j.result,
+    exitCode: j.exitCode,
+    attempts: j.attempts,
+  }
+}

@@ -1,0 +1,412 @@
+/**
+ * The Store over better-sqlite3: the Node entry's store (Node only). better-sqlite3 is synchronous;
+ * the methods are async anyway so callers are written once for this and for D1.
+ */
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+import {
+  StoreConflictError,
+  type AuditRecord,
+  type JobEventRecord,
+  type JobPatch,
+  type JobRecord,
+  type JobState,
+  type NewJob,
+  type Store,
+  type TokenRecord,
+  type TopologyRecord,
+} from './store.ts'
+
+const defaultMigrationsDir = fileURLToPath(new URL('../../infra/migrations/', import.meta.url))
+
+export async function openSqliteStore(
+  file: string,
+  opts: { migrationsDir?: string } = {}
+): Promise<SqliteStore> {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  const db = new Database(file)
+  try {
+    // WAL lets `berth status` read while `berth serve` writes; the timeout makes a second
+    // process wait for the write lock instead of failing with SQLITE_BUSY at once.
+    db.pragma('journal_mode = WAL')
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000')
+    migrate(db, opts.migrationsDir ?? defaultMigrationsDir)
+  } catch (err) {
+    db.close()
+    throw err
+  }
+  return new SqliteStore(db)
+}
+
+/** Applies, in name order, each `*.sql` not yet listed in `migrations`, each in a transaction. */
+function migrate(db: Database.Database, dir: string): void {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)'
+  )
+  const applied = new Set(
+    (db.prepare('SELECT name FROM migrations').all() as { name: string }[]).map((r) => r.name)
+  )
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+  const record = db.prepare('INSERT INTO migrations (name, applied_at) VALUES (?, ?)')
+  for (const name of files) {
+    if (applied.has(name)) continue
+    const sql = readFileSync(join(dir, name), 'utf8')
+    // IMMEDIATE takes the write lock first, so two processes starting together cannot both
+    // apply the same file; the loser re-checks inside the lock.
+    db.transaction(() => {
+      if (db.prepare('SELECT 1 FROM migrations WHERE name = ?').get(name)) return
+      db.exec(sql)
+      record.run(name, now())
+    }).immediate()
+  }
+}
+
+const now = () => new Date().toISOString()
+const toJson = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v))
+const fromJson = (s: string | null): unknown => (s === null ? null : JSON.parse(s))
+
+interface JobRow {
+  id: string
+  kind: string
+  cluster: string
+  spec: string
+  state: JobState
+  created_at: string
+  started_at: string | null
+  finished_at: string | null
+  requested_by: string
+  source: string | null
+  idempotency_key: string | null
+  body_hash: string | null
+  result: string | null
+  exit_code: number | null
+  attempts: number
+}
+
+const toJob = (r: JobRow): JobRecord => ({
+  id: r.id,
+  kind: r.kind,
+  cluster: r.cluster,
+  spec: fromJson(r.spec),
+  state: r.state,
+  createdAt: r.created_at,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  requestedBy: r.requested_by,
+  source: r.source,
+  idempotencyKey: r.idempotency_key,
+  bodyHash: r.body_hash,
+  result: fromJson(r.result),
+  exitCode: r.exit_code,
+  attempts: r.attempts,
+})
+
+interface TokenRow {
+  id: string
+  name: string
+  hash: string
+  scopes: string
+  created_at: string
+  revoked_at: string | null
+  last_used_at: string | null
+}
+
+const toToken = (r: TokenRow): TokenRecord => ({
+  id: r.id,
+  name: r.name,
+  hash: r.hash,
+  scopes: JSON.parse(r.scopes) as string[],
+  createdAt: r.created_at,
+  revokedAt: r.revoked_at,
+  lastUsedAt: r.last_used_at,
+})
+
+interface AuditRow {
+  id: number
+  at: string
+  actor: string
+  source: string | null
+  action: string
+  target: string | null
+  outcome: string
+  detail: string | null
+}
+
+const toAudit = (r: AuditRow): AuditRecord => ({ ...r, detail: fromJson(r.detail) })
+
+interface EventRow {
+  job_id: string
+  seq: number
+  at: string
+  event: string
+}
+
+const toEvent = (r: EventRow): JobEventRecord => ({
+  jobId: r.job_id,
+  seq: r.seq,
+  at: r.at,
+  event: JSON.parse(r.event),
+})
+
+interface TopologyRow {
+  name: string
+  text: string
+  updated_at: string
+  updated_by: string
+}
+
+const toTopology = (r: TopologyRow): TopologyRecord => ({
+  name: r.name,
+  text: r.text,
+  updatedAt: r.updated_at,
+  updatedBy: r.updated_by,
+})
+
+/** Patch keys → columns, so only known names ever reach the SQL text. */
+const patchColumns: Record<keyof JobPatch, string> = {
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  result: 'result',
+  exitCode: 'exit_code',
+  attempts: 'attempts',
+}
+
+/** Turns a uniqueness violation into the store's own error; anything else passes through. */
+function translate(err: unknown, what: string): unknown {
+  const code = (err as { code?: unknown }).code
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+    return new StoreConflictError(`${what} already exists`, { cause: err })
+  }
+  return err
+}
+
+export class SqliteStore implements Store {
+  #closed = false
+
+  constructor(readonly db: Database.Database) {}
+
+  async createJob(job: NewJob): Promise<JobRecord> {
+    const row: JobRow = {
+      id: job.id,
+      kind: job.kind,
+      cluster: job.cluster,
+      spec: JSON.stringify(job.spec ?? null),
+      state: job.state ?? 'queued',
+      created_at: job.createdAt ?? now(),
+      started_at: null,
+      finished_at: null,
+      requested_by: job.requestedBy,
+      source: job.source,
+      idempotency_key: job.idempotencyKey,
+      body_hash: job.bodyHash,
+      result: null,
+      exit_code: null,
+      attempts: 0,
+    }
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO jobs (id, kind, cluster, spec, state, created_at, started_at, finished_at,
+             requested_by, source, idempotency_key, body_hash, result, exit_code, attempts)
+           VALUES (@id, @kind, @cluster, @spec, @state, @created_at, @started_at, @finished_at,
+             @requested_by, @source, @idempotency_key, @body_hash, @result, @exit_code, @attempts)`
+        )
+        .run(row)
+    } catch (err) {
+      throw translate(err, `job "${job.id}" or idempotency key "${job.idempotencyKey}"`)
+    }
+    return toJob(row)
+  }
+
+  async getJob(id: string): Promise<JobRecord | null> {
+    const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined
+    return r ? toJob(r) : null
+  }
+
+  async findJobByIdempotencyKey(key: string): Promise<JobRecord | null> {
+    const r = this.db.prepare('SELECT * FROM jobs WHERE idempotency_key = ?').get(key) as
+      | JobRow
+      | undefined
+    return r ? toJob(r) : null
+  }
+
+  async listJobs(q: {
+    cluster?: string
+    state?: JobState
+    limit?: number
+    before?: string
+  }): Promise<JobRecord[]> {
+    const filters: [string, unknown][] = []
+    if (q.cluster !== undefined) filters.push(['cluster = ?', q.cluster])
+    if (q.state !== undefined) filters.push(['state = ?', q.state])
+    if (q.before !== undefined) filters.push(['created_at < ?', q.before])
+    const where = filters.map(([clause]) => clause)
+    const args = filters.map(([, value]) => value)
+    // rowid breaks ties between jobs created in the same millisecond; LIMIT -1 is "no limit".
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_at DESC, rowid DESC LIMIT ?`
+    const rows = this.db.prepare(sql).all(...args, q.limit ?? -1) as JobRow[]
+    return rows.map(toJob)
+  }
+
+  async transitionJob(
+    id: string,
+    from: JobState[],
+    to: JobState,
+    patch: JobPatch = {}
+  ): Promise<boolean> {
+    if (from.length === 0) return false
+    const sets = ['state = ?']
+    const args: unknown[] = [to]
+    for (const [key, column] of Object.entries(patchColumns) as [keyof JobPatch, string][]) {
+      if (!(key in patch) || patch[key] === undefined) continue
+      sets.push(`${column} = ?`)
+      args.push(key === 'result' ? toJson(patch.result) : patch[key])
+    }
+    // One UPDATE guarded by the current state: the check and the write cannot be separated,
+    // whichever connection or process runs it.
+    const states = from.map(() => '?').join(', ')
+    const info = this.db
+      .prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ? AND state IN (${states})`)
+      .run(...args, id, ...from)
+    return info.changes === 1
+  }
+
+  async jobsInState(states: JobState[]): Promise<JobRecord[]> {
+    if (states.length === 0) return []
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM jobs WHERE state IN (${states.map(() => '?').join(', ')})
+         ORDER BY created_at ASC, rowid ASC`
+      )
+      .all(...states) as JobRow[]
+    return rows.map(toJob)
+  }
+
+  async appendEvent(jobId: string, event: unknown): Promise<JobEventRecord> {
+    // The next seq is computed inside the INSERT itself, so no other writer can take it in
+    // between; the same statement works on D1.
+    const row = this.db
+      .prepare(
+        `INSERT INTO job_events (job_id, seq, at, event)
+         SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ? FROM job_events WHERE job_id = ?
+         RETURNING *`
+      )
+      .get(jobId, now(), JSON.stringify(event ?? null), jobId) as EventRow
+    return toEvent(row)
+  }
+
+  async listEvents(jobId: string, afterSeq = 0): Promise<JobEventRecord[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq')
+      .all(jobId, afterSeq) as EventRow[]
+    return rows.map(toEvent)
+  }
+
+  async putTopology(t: { name: string; text: string; updatedBy: string }): Promise<TopologyRecord> {
+    const row = this.db
+      .prepare(
+        `INSERT INTO topologies (name, text, updated_at, updated_by) VALUES (?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET
+           text = excluded.text, updated_at = excluded.updated_at, updated_by = excluded.updated_by
+         RETURNING *`
+      )
+      .get(t.name, t.text, now(), t.updatedBy) as TopologyRow
+    return toTopology(row)
+  }
+
+  async getTopology(name: string): Promise<TopologyRecord | null> {
+    const r = this.db.prepare('SELECT * FROM topologies WHERE name = ?').get(name) as
+      | TopologyRow
+      | undefined
+    return r ? toTopology(r) : null
+  }
+
+  async createToken(t: {
+    id: string
+    name: string
+    hash: string
+    scopes: string[]
+  }): Promise<TokenRecord> {
+    const row: TokenRow = {
+      id: t.id,
+      name: t.name,
+      hash: t.hash,
+      scopes: JSON.stringify(t.scopes),
+      created_at: now(),
+      revoked_at: null,
+      last_used_at: null,
+    }
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO tokens (id, name, hash, scopes, created_at, revoked_at, last_used_at)
+           VALUES (@id, @name, @hash, @scopes, @created_at, @revoked_at, @last_used_at)`
+        )
+        .run(row)
+    } catch (err) {
+      throw translate(err, `token "${t.name}"`)
+    }
+    return toToken(row)
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | null> {
+    const r = this.db.prepare('SELECT * FROM tokens WHERE hash = ?').get(hash) as
+      | TokenRow
+      | undefined
+    return r ? toToken(r) : null
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM tokens ORDER BY created_at, rowid').all()
+    return (rows as TokenRow[]).map(toToken)
+  }
+
+  async revokeToken(idOrName: string): Promise<boolean> {
+    const info = this.db
+      .prepare(
+        'UPDATE tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL'
+      )
+      .run(now(), idOrName, idOrName)
+    return info.changes > 0
+  }
+
+  async touchToken(id: string): Promise<void> {
+    this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(now(), id)
+  }
+
+  async countTokens(): Promise<number> {
+    const r = this.db.prepare('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }
+    return r.n
+  }
+
+  async audit(a: Omit<AuditRecord, 'id' | 'at'>): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO audit (at, actor, source, action, target, outcome, detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`
+      )
+      .run(now(), a.actor, a.source, a.action, a.target, a.outcome, toJson(a.detail))
+  }
+
+  async listAudit(q: { limit?: number; before?: number }): Promise<AuditRecord[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM audit ${q.before !== undefined ? 'WHERE id < @before' : ''}
+         ORDER BY id DESC LIMIT @limit`
+      )
+      .all({ limit: q.limit ?? -1, ...(q.before !== undefined ? { before: q.before } : {}) })
+    return (rows as AuditRow[]).map(toAudit)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.db.close()
+  }
+}

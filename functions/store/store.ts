@@ -1,0 +1,124 @@
+/**
+ * The job service's records and the one interface over them. Runtime-neutral on purpose: the Node
+ * entry implements it over better-sqlite3 (`sqlite.ts`), the Worker over D1, against one schema
+ * (`infra/migrations/`). Every method is async because D1 is.
+ */
+
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted'
+
+export interface JobRecord {
+  id: string
+  kind: string
+  cluster: string
+  /** The job spec JSON as submitted. */
+  spec: unknown
+  state: JobState
+  createdAt: string
+  startedAt: string | null
+  finishedAt: string | null
+  /** Token name, "slack:U123", "jira:…", "schedule:…". */
+  requestedBy: string
+  /** Remote address / user agent summary. */
+  source: string | null
+  idempotencyKey: string | null
+  bodyHash: string | null
+  /** The final result event. */
+  result: unknown | null
+  exitCode: number | null
+  /** How many times a dispatcher started it (crash resume). */
+  attempts: number
+}
+
+export interface JobEventRecord {
+  jobId: string
+  seq: number
+  at: string
+  event: unknown
+}
+
+export interface TokenRecord {
+  id: string
+  name: string
+  hash: string
+  scopes: string[]
+  createdAt: string
+  revokedAt: string | null
+  lastUsedAt: string | null
+}
+
+export interface AuditRecord {
+  id: number
+  at: string
+  actor: string
+  source: string | null
+  action: string
+  target: string | null
+  outcome: string
+  detail: unknown | null
+}
+
+export interface TopologyRecord {
+  name: string
+  text: string
+  updatedAt: string
+  updatedBy: string
+}
+
+/** What a caller supplies to create a job; `state` defaults to queued, `createdAt` to now. */
+export type NewJob = Omit<
+  JobRecord,
+  'startedAt' | 'finishedAt' | 'result' | 'exitCode' | 'attempts' | 'state' | 'createdAt'
+> & { state?: JobState; createdAt?: string }
+
+export type JobPatch = Partial<
+  Pick<JobRecord, 'startedAt' | 'finishedAt' | 'result' | 'exitCode' | 'attempts'>
+>
+
+export interface Store {
+  /** Rejects with StoreConflictError when the id or the idempotency key is taken. */
+  createJob(job: NewJob): Promise<JobRecord>
+  getJob(id: string): Promise<JobRecord | null>
+  findJobByIdempotencyKey(key: string): Promise<JobRecord | null>
+  /** Newest first; `before` is a createdAt cursor (exclusive). */
+  listJobs(q: {
+    cluster?: string
+    state?: JobState
+    limit?: number
+    before?: string
+  }): Promise<JobRecord[]>
+  /**
+   * Atomic compare-and-set of the state: returns false (and changes nothing) when the job is not
+   * in `from`.
+   */
+  transitionJob(id: string, from: JobState[], to: JobState, patch?: JobPatch): Promise<boolean>
+  /** Oldest first (queue order). */
+  jobsInState(states: JobState[]): Promise<JobRecord[]>
+  /** seq = 1, 2, 3… per job, assigned atomically. */
+  appendEvent(jobId: string, event: unknown): Promise<JobEventRecord>
+  /** In seq order, only those after `afterSeq` (a replay of the tail). */
+  listEvents(jobId: string, afterSeq?: number): Promise<JobEventRecord[]>
+  putTopology(t: { name: string; text: string; updatedBy: string }): Promise<TopologyRecord>
+  getTopology(name: string): Promise<TopologyRecord | null>
+  /** Rejects with StoreConflictError when the id, name or hash is taken (revoked ones too). */
+  createToken(t: { id: string; name: string; hash: string; scopes: string[] }): Promise<TokenRecord>
+  /** Revoked ones too: the caller checks revokedAt. */
+  findTokenByHash(hash: string): Promise<TokenRecord | null>
+  listTokens(): Promise<TokenRecord[]>
+  /** False when no live token has that id or name (already revoked counts as none). */
+  revokeToken(idOrName: string): Promise<boolean>
+  touchToken(id: string): Promise<void>
+  /** All tokens ever created, revoked ones included. */
+  countTokens(): Promise<number>
+  audit(a: Omit<AuditRecord, 'id' | 'at'>): Promise<void>
+  /** Newest first; `before` is an id cursor (exclusive). */
+  listAudit(q: { limit?: number; before?: number }): Promise<AuditRecord[]>
+  close(): Promise<void>
+}
+
+/**
+ * A uniqueness constraint said no (idempotency key, token name…). Each implementation translates
+ * its driver's error into this once, so callers never see a SqliteError or a D1 message.
+ */
+export class StoreConflictError extends Error {
+  override name = 'StoreConflictError'
+}
