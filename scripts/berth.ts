@@ -37,6 +37,9 @@ usage:
   berth image build-demo [--force]
   berth job run [--spec-b64 B64]    (job spec as JSON on stdin otherwise; NDJSON events out)
   berth demo    [--mode static|dynamic] [--destroy]
+  berth serve                       (the job API; PORT, HOST, BERTH_HOME, BERTH_MAX_CLUSTERS)
+  berth token create --name N --scopes read,install,snapshot,restore,admin
+  berth token list | berth token revoke <id|name>
 
 common flags:
   --json     NDJSON job events on stdout (one object per line, the last one the result)
@@ -48,7 +51,7 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
 
 const argv = minimist(process.argv.slice(2), {
   boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy'],
-  string: ['spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output'],
+  string: ['spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes'],
   alias: { h: 'help', o: 'output' },
 })
 
@@ -107,6 +110,40 @@ async function runCli(spec: Record<string, unknown>): Promise<never> {
   const logFile = join(berthHome(), 'jobs', `${result.job}.log`)
   if (mode !== 'json') printResult(result, logFile)
   process.exit(exitCode)
+}
+
+/** `berth token create|list|revoke`, straight on the server's store (run on the server host). */
+async function tokenCommand(rest: string[]): Promise<void> {
+  const { openSqliteStore } = await import('../functions/store/sqlite.ts')
+  const { hashToken, newToken, SCOPES } = await import('../functions/middleware/auth.ts')
+  const store = await openSqliteStore(join(berthHome(), 'berth.db'))
+  try {
+    if (rest[0] === 'create') {
+      const name = argv.name
+      if (!name || !/^[A-Za-z0-9_.:@-]{1,64}$/.test(name)) throw new BerthError('invalid_job', '--name: 1–64 letters, digits or _.:@-')
+      const scopes = String(argv.scopes ?? 'read').split(',').map((x) => x.trim()).filter(Boolean)
+      const bad = scopes.filter((x) => !(SCOPES as readonly string[]).includes(x))
+      if (bad.length || !scopes.length) throw new BerthError('invalid_job', `--scopes: unknown ${bad.join(', ') || '(none)'}; use ${SCOPES.join(', ')}`)
+      const token = newToken()
+      const id = crypto.randomUUID()
+      await store.createToken({ id, name, hash: await hashToken(token), scopes })
+      await store.audit({ actor: 'cli', source: null, action: 'token.create', target: name, outcome: 'ok', detail: { scopes } })
+      process.stdout.write(argv.json ? JSON.stringify({ id, name, scopes, token }) + '\n' : `${token}\n(shown once; stored only as a hash) id ${id} scopes ${scopes.join(',')}\n`)
+    } else if (rest[0] === 'list') {
+      const tokens = await store.listTokens()
+      if (argv.json) process.stdout.write(JSON.stringify(tokens.map(({ hash: _h, ...t }) => t)) + '\n')
+      else for (const t of tokens) process.stdout.write(`${t.id}  ${t.name.padEnd(20)} ${t.scopes.join(',').padEnd(32)} ${t.revokedAt ? `revoked ${t.revokedAt}` : `last used ${t.lastUsedAt ?? 'never'}`}\n`)
+    } else if (rest[0] === 'revoke' && rest[1]) {
+      const ok = await store.revokeToken(rest[1])
+      await store.audit({ actor: 'cli', source: null, action: 'token.revoke', target: rest[1], outcome: ok ? 'ok' : 'not found', detail: null })
+      if (!ok) throw new BerthError('not_found', `no live token "${rest[1]}"`)
+      process.stdout.write(`revoked ${rest[1]}\n`)
+    } else {
+      throw new BerthError('invalid_job', 'usage: berth token create --name N --scopes S,… | list | revoke <id|name>')
+    }
+  } finally {
+    await store.close()
+  }
 }
 
 async function readStdin(): Promise<string> {
@@ -202,6 +239,22 @@ async function main(): Promise<void> {
       })
       process.exit(exitCode)
     }
+    case 'serve': {
+      const { readConfig, startServer } = await import('../functions/node.ts')
+      const server = await startServer(readConfig())
+      let stopping = false
+      const stop = async () => {
+        if (stopping) process.exit(130)
+        stopping = true
+        await server.stop()
+        process.exit(0)
+      }
+      process.on('SIGTERM', stop)
+      process.on('SIGINT', stop)
+      return
+    }
+    case 'token':
+      return tokenCommand(rest)
     case 'demo':
       return runDemo({ mode: argv.mode === 'dynamic' ? 'dynamic' : 'static', destroy: argv.destroy, output: outputMode() })
     default:
