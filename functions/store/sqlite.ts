@@ -126,16 +126,8 @@ const toToken = (r: TokenRow): TokenRecord => ({
   lastUsedAt: r.last_used_at,
 })
 
-interface AuditRow {
-  id: number
-  at: string
-  actor: string
-  source: string | null
-  action: string
-  target: string | null
-  outcome: string
-  detail: string | null
-}
+/** An audit row as SQLite returns it: the record, with its detail still JSON text. */
+type AuditRow = Omit<AuditRecord, 'detail'> & { detail: string | null }
 
 const toAudit = (r: AuditRow): AuditRecord => ({ ...r, detail: fromJson(r.detail) })
 
