@@ -5,6 +5,7 @@ import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { z } from 'zod'
 import { BerthError } from '../../scripts/engine/errors.ts'
+import { CLUSTER_NAME, newJobId, SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
 import { parseTopology, validateTopology } from '../../scripts/engine/topology.ts'
 import { conflict, invalid, JobError, notFound } from '../errors.ts'
 import { hashToken, requireScope, type Caller, type Scope } from '../middleware/auth.ts'
@@ -26,24 +27,19 @@ const KIND_SCOPE: Record<string, Scope> = {
   'snapshot-rm': 'restore',
 }
 
-const clusterName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'is not a valid cluster name')
+const clusterName = z.string().regex(CLUSTER_NAME, 'is not a valid cluster name')
 
 export const JobRequest = z.strictObject({
   kind: z.enum(Object.keys(KIND_SCOPE) as [string, ...string[]]),
   cluster: clusterName,
   topology: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
   topologyRef: clusterName.optional(),
-  snapshot: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'is not a valid snapshot id').optional(),
+  snapshot: z.string().regex(SNAPSHOT_ID, 'is not a valid snapshot id').optional(),
   options: z.record(z.string(), z.unknown()).optional(),
 })
 
 function issuesMessage(err: z.ZodError): string {
   return err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')
-}
-
-function newId(): string {
-  const t = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)
-  return `j${t}-${Math.random().toString(36).slice(2, 8)}`
 }
 
 export function jobRoutes(deps: { store: Store; queue: JobQueue }) {
@@ -105,7 +101,7 @@ export function jobRoutes(deps: { store: Store; queue: JobQueue }) {
       ...(req.options ? { options: req.options } : {}),
     }
     const job = await store.createJob({
-      id: newId(),
+      id: newJobId(),
       kind: req.kind,
       cluster: req.cluster,
       spec,

@@ -6,8 +6,6 @@
  *
  *   npm run bench -- [--sizes 8,32] [--runs 3] [--concurrency 8] [--json]
  */
-import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { $, minimist } from 'zx'
 import { createContext } from '../engine/context.ts'
 import { createEngine } from '../engine/docker.ts'
@@ -17,18 +15,13 @@ import { destroyCluster } from '../engine/lifecycle.ts'
 import { mapLimit } from '../engine/pool.ts'
 import { validateTopology } from '../engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from '../image/demo-image.ts'
-import { median, timeIt } from './measure.ts'
+import { baselineDir, median, timeIt } from './measure.ts'
 
 const argv = minimist(process.argv.slice(2), { string: ['sizes', 'runs', 'concurrency', 'baseline'], boolean: ['json'] })
 const sizes = (argv.sizes ?? '8,32').split(',').map(Number)
 const runs = Number(argv.runs ?? 3)
 const concurrency = argv.concurrency ? Number(argv.concurrency) : undefined
-const seedDir =
-  argv.baseline ?? fileURLToPath(new URL('../../../shared/bench/seed-style/', import.meta.url))
-if (!existsSync(`${seedDir}/install.sh`)) {
-  console.error(`baseline not found at ${seedDir} (pass --baseline DIR)`)
-  process.exit(2)
-}
+const seedDir = baselineDir(argv.baseline, 'install.sh')
 
 /** The per-node bootstrap work, identical for berth and the baseline: a little CPU and a file. */
 const BOOT = 'i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; echo ok > /tmp/booted'

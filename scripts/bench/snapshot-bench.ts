@@ -23,11 +23,9 @@
  * bench-seed-snap) and removed at the start, at the end and after a failure or Ctrl-C.
  * Snapshots go to a temporary BERTH_HOME, never into the user's store.
  */
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { $, minimist } from 'zx'
 import { createContext } from '../engine/context.ts'
 import { createEngine } from '../engine/docker.ts'
@@ -40,7 +38,7 @@ import { restoreCluster } from '../engine/restore.ts'
 import { removeSnapshot, snapshotCluster } from '../engine/snapshot.ts'
 import { validateTopology } from '../engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from '../image/demo-image.ts'
-import { median, timeIt } from './measure.ts'
+import { baselineDir, median, timeIt } from './measure.ts'
 
 const argv = minimist(process.argv.slice(2), {
   string: ['runs', 'nodes', 'mb', 'concurrency', 'baseline'],
@@ -50,12 +48,7 @@ const runs = Number(argv.runs ?? 3)
 const nodes = Number(argv.nodes ?? 8)
 const mb = Number(argv.mb ?? 20)
 const concurrency = argv.concurrency ? Number(argv.concurrency) : undefined
-const seedDir =
-  argv.baseline ?? fileURLToPath(new URL('../../../shared/bench/seed-style/', import.meta.url))
-if (!existsSync(`${seedDir}/snapshot.sh`)) {
-  console.error(`baseline not found at ${seedDir} (pass --baseline DIR)`)
-  process.exit(2)
-}
+const seedDir = baselineDir(argv.baseline, 'snapshot.sh')
 
 const TARGET = { snapshot: 0.6, restore: 0.7 }
 const CLUSTER = 'bench-snap'

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { DockerEngine } from './docker.ts'
 import { BerthError } from './errors.ts'
 import { stepper, type Emit, type Steps } from './events.ts'
+import { newJobId } from './labels.ts'
 
 /** Everything one job needs, passed down explicitly (no module-level singletons). */
 export interface JobContext {
@@ -22,11 +23,6 @@ export const DEFAULT_CONCURRENCY = 8
 
 export function berthHome(): string {
   return process.env.BERTH_HOME || join(homedir(), '.berth')
-}
-
-export function newJobId(): string {
-  const t = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)
-  return `j${t}-${Math.random().toString(36).slice(2, 8)}`
 }
 
 export function createContext(opts: {

@@ -9,13 +9,13 @@ import { asBerthError, BerthError } from './errors.ts'
 import type { Emit, NodeSummary, ResultEvent } from './events.ts'
 import { installCluster } from './install.ts'
 import { clusterStatus, destroyCluster, rewireCluster, startCluster, stopCluster, summaries } from './lifecycle.ts'
+import { CLUSTER_NAME, SNAPSHOT_ID } from './labels.ts'
 import { restoreCluster } from './restore.ts'
 import {
   listSnapshots,
   pruneSnapshots,
   removeSnapshot,
   snapshotCluster,
-  SNAPSHOT_ID,
   type SnapshotManifest,
 } from './snapshot.ts'
 import { imageRef, parseTopology, validateTopology, type Topology } from './topology.ts'
@@ -38,7 +38,7 @@ export const JOB_KINDS = [
   'import',
 ] as const
 
-const clusterName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'is not a valid cluster name')
+const clusterName = z.string().regex(CLUSTER_NAME, 'is not a valid cluster name')
 
 export const JobSpecSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'is not a valid job id').optional(),

@@ -21,6 +21,16 @@ export const LABEL = {
 
 export const BERTH_VERSION = '0.1.0'
 
+// The cluster name becomes part of container, network and volume names: keep it short.
+export const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/
+export const SNAPSHOT_ID = /^[a-z0-9][a-z0-9_.-]{0,63}$/
+
+/** `j<UTC yyyymmddhhmmss>-<6 random>`: sortable by time, unique enough per host. */
+export function newJobId(): string {
+  const t = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)
+  return `j${t}-${Math.random().toString(36).slice(2, 8)}`
+}
+
 export const clusterFilter = (cluster: string) => [`${LABEL.cluster}=${cluster}`]
 
 /** Docker names: dots never occur in cluster or node names, so `<cluster>.<node>` is unambiguous. */

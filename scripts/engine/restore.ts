@@ -90,15 +90,20 @@ async function restoreVerified(
   try {
     const r = await installCluster(ctx, topology, { from })
     const ids = new Map(r.nodes.map((n) => [n.name, n.id]))
-    const handles = topology.nodes.map((n) => ({ name: n.name, id: ids.get(n.name) as string }))
-    await ctx.steps.timed('hook', undefined, () => runHook(ctx, 'postRestore', topology.hooks.postRestore, handles))
-    await mapLimit(topology.nodes, ctx.concurrency, (n) => waitHealthy(ctx, n, ids.get(n.name) as string))
+    await afterRestore(ctx, topology, ids)
     return { cluster: target, nodes: r.nodes, manifest }
   } catch (err) {
     // The target did not exist before this job: everything labelled for it is this job's.
     await destroyCluster(ctx, target, { volumes: true }).catch((e) => ctx.log(`cleanup after a failed restore: ${e}`))
     throw err
   }
+}
+
+/** The restored nodes' postRestore hook, then every node healthy. */
+async function afterRestore(ctx: JobContext, topology: Topology, ids: Map<string, string>): Promise<void> {
+  const handles = topology.nodes.map((n) => ({ name: n.name, id: ids.get(n.name) as string }))
+  await ctx.steps.timed('hook', undefined, () => runHook(ctx, 'postRestore', topology.hooks.postRestore, handles))
+  await mapLimit(topology.nodes, ctx.concurrency, (n) => waitHealthy(ctx, n, ids.get(n.name) as string))
 }
 
 function sourceOf(manifest: SnapshotManifest): SnapshotSource {
@@ -134,9 +139,7 @@ async function restoreOver(
     await installCluster(ctx, topology, { from, stage })
     const listed = await ctx.engine.listContainers([...clusterFilter(topology.name), `${LABEL.restore}=${stage}`])
     ids = new Map(listed.map((c) => [c.Labels[LABEL.node], c.Id]))
-    const handles = topology.nodes.map((n) => ({ name: n.name, id: ids.get(n.name) as string }))
-    await ctx.steps.timed('hook', undefined, () => runHook(ctx, 'postRestore', topology.hooks.postRestore, handles))
-    await mapLimit(topology.nodes, ctx.concurrency, (n) => waitHealthy(ctx, n, ids.get(n.name) as string))
+    await afterRestore(ctx, topology, ids)
     checkpoint(ctx)
     await ctx.steps.timed('swap', undefined, () => swapNames(ctx, topology, original, ids, stage))
   } catch (err) {

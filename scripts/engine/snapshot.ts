@@ -18,13 +18,12 @@ import { loadTopology } from './cluster-record.ts'
 import { readMarker } from './container-files.ts'
 import { berthHome, checkpoint, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
-import { BERTH_VERSION, LABEL } from './labels.ts'
+import { BERTH_VERSION, LABEL, SNAPSHOT_ID } from './labels.ts'
 import { readCluster, volumeSource } from './nodes.ts'
 import { mapLimit } from './pool.ts'
 import { readVolume } from './volume-data.ts'
 import type { Topology } from './topology.ts'
 
-export const SNAPSHOT_ID = /^[a-z0-9][a-z0-9_.-]{0,63}$/
 
 export interface SnapshotVolume {
   node: string

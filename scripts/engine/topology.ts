@@ -13,6 +13,7 @@ import YAML, { LineCounter } from 'yaml'
 import { z } from 'zod'
 import { formatCidr, parseCidr } from './cidr.ts'
 import { BerthError } from './errors.ts'
+import { CLUSTER_NAME } from './labels.ts'
 
 export interface VolumeMount {
   name: string
@@ -67,8 +68,6 @@ export interface TopologyIssue {
 
 /** RFC 1123 label, lower case only: Docker keeps the case, resolvers and people do not. */
 export const HOSTNAME_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
-// The cluster name becomes part of container, network and volume names: keep it short.
-const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/
 

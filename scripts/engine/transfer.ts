@@ -18,11 +18,10 @@ import { pipeline } from 'node:stream/promises'
 import tar from 'tar-stream'
 import { checkpoint, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
-import { BERTH_VERSION } from './labels.ts'
+import { BERTH_VERSION, SNAPSHOT_ID } from './labels.ts'
 import { verifySnapshot } from './restore.ts'
 import {
   readManifest,
-  SNAPSHOT_ID,
   snapshotDir,
   snapshotsRoot,
   type SnapshotManifest,
