@@ -10,6 +10,8 @@ import { parseTopology } from '../scripts/engine/topology.ts'
 import { invalid, JobError, notFound } from './errors.ts'
 import { bearerAuth, requireScope, type Caller } from './middleware/auth.ts'
 import type { JobQueue } from './queue.ts'
+import { openApiDocument } from './openapi.ts'
+import { clusterRoutes } from './routes/clusters.ts'
 import { jobRoutes } from './routes/jobs.ts'
 import type { Store } from './store/store.ts'
 
@@ -35,9 +37,13 @@ export function createApp(deps: AppDeps) {
   )
   app.get('/healthz', (c) => c.json({ ok: true }))
 
+  const openapi = openApiDocument()
+  app.get('/v1/openapi.json', (c) => c.json(openapi))
+
   const v1 = new Hono<{ Variables: { caller: Caller } }>()
   v1.use(bearerAuth(store))
   v1.route('/jobs', jobRoutes({ store, queue }))
+  v1.route('/clusters', clusterRoutes({ store, queue }))
 
   v1.put('/topologies/:name', async (c) => {
     const caller = c.get('caller')

@@ -4,9 +4,11 @@
  * were running when the server died are queued again and re-run (install converges).
  * Events are stored as they arrive, in order, and fanned out to live listeners (SSE).
  */
-import type { JobEvent } from '../scripts/engine/events.ts'
+import type { JobEvent, ResultEvent } from '../scripts/engine/events.ts'
+import { newJobId } from '../scripts/engine/labels.ts'
 import type { Dispatcher, DispatchSpec } from './dispatch/dispatcher.ts'
-import type { JobEventRecord, JobRecord, JobState, Store } from './store/store.ts'
+import { JobError } from './errors.ts'
+import type { JobEventRecord, JobRecord, JobState, NewJob, Store } from './store/store.ts'
 
 export type Listener = (e: JobEventRecord | { end: JobRecord }) => void
 
@@ -24,6 +26,23 @@ export class JobQueue {
   private accepting = true
 
   constructor(private readonly o: QueueOptions) {}
+
+  /** Records a job (queued) and starts it when its cluster is free. 503 while draining. */
+  async submit(job: Omit<NewJob, 'id'>): Promise<JobRecord> {
+    if (!this.accepting) throw new JobError(503, 'draining', 'the server is shutting down; submit again in a moment')
+    const record = await this.o.store.createJob({ id: newJobId(), ...job })
+    this.kick()
+    return record
+  }
+
+  /**
+   * Runs a read-only job (status, snapshots, clusters) now, beside whatever the cluster is doing:
+   * it is an answer to a GET, not a job anyone follows, so it is neither queued nor stored.
+   */
+  async inspect(spec: { kind: 'status' | 'snapshots' | 'clusters'; cluster?: string }): Promise<ResultEvent> {
+    const { result } = await this.o.dispatcher.run({ ...spec, id: newJobId() }, { onEvent: () => {} })
+    return result
+  }
 
   /** A cluster is busy while one of its jobs runs or waits. */
   async isBusy(cluster: string): Promise<boolean> {

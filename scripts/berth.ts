@@ -12,6 +12,7 @@ import { asBerthError, BerthError } from './engine/errors.ts'
 import type { JobEvent } from './engine/events.ts'
 import { runJob } from './engine/job.ts'
 import { hostChecks, topologyChecks } from './engine/preflight.ts'
+import { watchNodeStarts } from './engine/restart-watch.ts'
 import { parseTopology, type Topology } from './engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from './image/demo-image.ts'
 import { runDemo } from './cli/demo.ts'
@@ -21,6 +22,7 @@ const USAGE = `berth — install multi-node container clusters on Docker
 
 usage:
   berth install <topology.yaml> [--plan] [--keep-failed] [--concurrency N]
+  berth clusters                    (every cluster on this Docker host)
   berth status  <cluster>
   berth stop    <cluster>
   berth start   <cluster>           (dynamic mode: rewires every /etc/hosts)
@@ -36,8 +38,10 @@ usage:
   berth doctor  [topology.yaml]
   berth image build-demo [--force]
   berth job run [--spec-b64 B64]    (job spec as JSON on stdin otherwise; NDJSON events out)
+  berth watch                       (NDJSON: dynamic-mode nodes started outside berth; ends
+                                     when stdin closes — berth serve runs it to auto-rewire)
   berth demo    [--mode static|dynamic] [--destroy]
-  berth serve                       (the job API; PORT, HOST, BERTH_HOME, BERTH_MAX_CLUSTERS)
+  berth serve [--config FILE]       (the job API; see the README for the file and environment)
   berth token create --name N --scopes read,install,snapshot,restore,admin
   berth token list | berth token revoke <id|name>
 
@@ -51,7 +55,7 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
 
 const argv = minimist(process.argv.slice(2), {
   boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy'],
-  string: ['spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes'],
+  string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes'],
   alias: { h: 'help', o: 'output' },
 })
 
@@ -169,6 +173,8 @@ async function main(): Promise<void> {
         options: { plan: argv.plan, keepFailed: argv['keep-failed'], concurrency },
       })
     }
+    case 'clusters':
+      return runCli({ kind: 'clusters' })
     case 'status':
     case 'stop':
     case 'start':
@@ -239,9 +245,22 @@ async function main(): Promise<void> {
       })
       process.exit(exitCode)
     }
+    case 'watch': {
+      const ac = abortOnSignals()
+      // Ends with its stdin, so a watch started over ssh ends with the connection.
+      if (!process.stdin.isTTY) process.stdin.on('end', () => ac.abort()).resume()
+      await watchNodeStarts(createEngine(), (e) => process.stdout.write(JSON.stringify(e) + '\n'), ac.signal)
+      process.exit(ac.signal.aborted ? 0 : 1)
+    }
     case 'serve': {
       const { readConfig, startServer } = await import('../functions/node.ts')
-      const server = await startServer(readConfig())
+      let config
+      try {
+        config = readConfig({ file: argv.config })
+      } catch (err) {
+        throw new BerthError('invalid_job', (err as Error).message)
+      }
+      const server = await startServer(config)
       let stopping = false
       const stop = async () => {
         if (stopping) process.exit(130)

@@ -36,12 +36,14 @@ export type ZxDispatcherConfig =
     })
 
 /**
- * Runs on the remote host as `sh -c REMOTE_WRAPPER berth-job <grace-seconds> <berth argv…>`.
+ * Runs on the target as `sh -c JOB_WRAPPER berth-job <grace-seconds> <berth argv…>` — locally
+ * as a child process, or on the remote host through ssh.
  *
  * Why a wrapper: without a tty, sshd signals nothing to the remote command when the client goes
  * away (verified with OpenSSH 9.2: `sleep` outlives a killed ssh client), so killing the local
- * ssh process alone leaves the job running. What does reach the remote side, both when we cancel
- * and when the client or the connection dies, is EOF on stdin. So the protocol is:
+ * ssh process alone leaves the job running; and a local child outlives a server killed with
+ * SIGKILL. What does reach the job, when we cancel and when the server, the client or the
+ * connection dies, is EOF on stdin. So the protocol, the same for both modes, is:
  * - the first stdin line is the spec; berth gets it on its own stdin, which then closes
  *   (berth reads stdin to EOF before it starts);
  * - our stdin stays open for the whole job; EOF on it means cancel: SIGTERM to berth (berth
@@ -51,7 +53,7 @@ export type ZxDispatcherConfig =
  *   writes would otherwise fail with EPIPE and kill it in the middle of its cleanup.
  * The script is a constant; the only arguments are the grace period and the configured argv.
  */
-const REMOTE_WRAPPER = `grace=$1; shift
+const JOB_WRAPPER = `grace=$1; shift
 IFS= read -r spec || exit 2
 dir=$(mktemp -d) || exit 1
 trap 'rm -rf "$dir"' EXIT
@@ -103,9 +105,12 @@ export class ZxDispatcher implements Dispatcher {
     const c = this.#config
     // nothrow: a failed job is a result we report, not an exception.
     const sh = $({ quiet: true, nothrow: true, verbose: false })
-    // `exec` so the pid we signal is berth (or ssh) itself, not an intermediate bash.
+    // `exec` so the pid we signal is the wrapper (or ssh) itself, not an intermediate bash.
+    const graceSeconds = String(Math.ceil(this.#graceMs / 1000))
     const proc =
-      c.mode === 'local' ? sh`exec ${c.berth} job run` : sh`exec ssh ${this.#sshArgs()}`
+      c.mode === 'local'
+        ? sh`exec sh -c ${JOB_WRAPPER} berth-job ${graceSeconds} ${c.berth}`
+        : sh`exec ssh ${this.#sshArgs(['sh', '-c', JOB_WRAPPER, 'berth-job', graceSeconds, ...c.berth])}`
     const reader = ndjsonReader(onEvent, (line) => log('%s: not an event: %s', spec.id, line))
     proc.stdout.setEncoding('utf8')
     proc.stdout.on('data', (chunk: string) => reader.push(chunk))
@@ -114,16 +119,14 @@ export class ZxDispatcher implements Dispatcher {
     // The process may die before reading its stdin; the exit code tells that story, not EPIPE.
     proc.stdin.on('error', (err) => log('%s: stdin: %s', spec.id, err.message))
 
+    // The spec is the first line; stdin then stays open: its EOF means cancel.
     proc.stdin.write(JSON.stringify(spec) + '\n')
-    // Locally, berth reads its spec to EOF. Over ssh, stdin stays open: its EOF means cancel.
-    if (c.mode === 'local') proc.stdin.end()
 
     let killTimer: NodeJS.Timeout | undefined
     const cancel = () => {
       log('%s: cancelling (%s)', spec.id, this.name)
-      if (c.mode === 'local') this.#signal(proc.pid, 'SIGTERM')
-      else proc.stdin.end()
-      // Grace for the cleanup, then no more: the remote wrapper escalates on its side too.
+      proc.stdin.end()
+      // Grace for the cleanup, then no more: the wrapper escalates on its side too.
       killTimer = setTimeout(() => this.#signal(proc.pid, 'SIGKILL'), this.#graceMs + 2_000)
     }
     signal?.addEventListener('abort', cancel, { once: true })
@@ -149,15 +152,53 @@ export class ZxDispatcher implements Dispatcher {
     }
   }
 
-  #sshArgs(): string[] {
+  /**
+   * Runs `berth watch` on the target until `signal` aborts (or it ends by itself, e.g. when the
+   * Docker daemon restarts): each NDJSON line goes to `onLine`. Closing its stdin ends it, on
+   * the remote host too. Resolves with its exit code.
+   */
+  async watch(onLine: (value: unknown) => void, signal: AbortSignal): Promise<number | null> {
+    const c = this.#config
+    const sh = $({ quiet: true, nothrow: true, verbose: false })
+    const argv = [...c.berth, 'watch']
+    const proc = c.mode === 'local' ? sh`exec ${argv}` : sh`exec ssh ${this.#sshArgs(argv)}`
+    let rest = ''
+    proc.stdout.setEncoding('utf8')
+    proc.stdout.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n')
+      rest = lines.pop() ?? ''
+      for (const l of lines) {
+        try {
+          if (l.trim()) onLine(JSON.parse(l))
+        } catch {
+          log('watch: not JSON: %s', l)
+        }
+      }
+    })
+    proc.stderr.setEncoding('utf8')
+    proc.stderr.on('data', (chunk: string) => log('watch: %s', chunk.trimEnd()))
+    proc.stdin.on('error', () => {})
+    let killTimer: NodeJS.Timeout | undefined
+    const stop = () => {
+      proc.stdin.end()
+      killTimer = setTimeout(() => this.#signal(proc.pid, 'SIGKILL'), 3_000)
+    }
+    if (signal.aborted) stop()
+    signal.addEventListener('abort', stop, { once: true })
+    try {
+      return (await proc).exitCode
+    } finally {
+      signal.removeEventListener('abort', stop)
+      clearTimeout(killTimer)
+    }
+  }
+
+  #sshArgs(remoteArgv: string[]): string[] {
     const c = this.#config
     if (c.mode !== 'ssh') throw new Error('not an ssh dispatcher')
-    const graceSeconds = String(Math.ceil(this.#graceMs / 1000))
     // ssh joins everything after the destination with spaces and hands it to the remote login
     // shell, so the remote argv is quoted here, with the same quoting zx applies to `${}`.
-    const remote = ['sh', '-c', REMOTE_WRAPPER, 'berth-job', graceSeconds, ...c.berth]
-      .map(quote)
-      .join(' ')
+    const remote = remoteArgv.map(quote).join(' ')
     // Options with their values, one pair per line.
     // prettier-ignore
     return [
@@ -179,7 +220,7 @@ export class ZxDispatcher implements Dispatcher {
   }
 
   // Not zx's kill(): it signals the whole process tree, and berth exits without cleaning up
-  // on a second SIGTERM.
+  // on a second signal.
   #signal(pid: number | undefined, sig: NodeJS.Signals) {
     if (pid === undefined) return
     try {

@@ -5,14 +5,16 @@ import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { z } from 'zod'
 import { BerthError } from '../../scripts/engine/errors.ts'
-import { CLUSTER_NAME, newJobId, SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
+import { clusterName, EXPORT_FILE, JobOptions } from '../../scripts/engine/job-spec.ts'
+import { SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
 import { parseTopology, validateTopology } from '../../scripts/engine/topology.ts'
 import { conflict, invalid, JobError, notFound } from '../errors.ts'
 import { hashToken, requireScope, type Caller, type Scope } from '../middleware/auth.ts'
 import type { JobQueue } from '../queue.ts'
-import type { JobRecord, JobState, Store } from '../store/store.ts'
+import { StoreConflictError, type JobRecord, type JobState, type Store } from '../store/store.ts'
 
-const KIND_SCOPE: Record<string, Scope> = {
+/** Which scope each job kind needs (restore and destroy have their own). */
+export const KIND_SCOPE: Record<string, Scope> = {
   install: 'install',
   start: 'install',
   stop: 'install',
@@ -27,15 +29,21 @@ const KIND_SCOPE: Record<string, Scope> = {
   'snapshot-rm': 'restore',
 }
 
-const clusterName = z.string().regex(CLUSTER_NAME, 'is not a valid cluster name')
+/** Over HTTP an export goes to $BERTH_HOME/exports on the host, never to a path the caller picks. */
+const HttpJobOptions = JobOptions.extend({
+  file: z.string().regex(EXPORT_FILE, 'must be a bare file name like backup.tar (written to $BERTH_HOME/exports on the host)').optional(),
+})
 
 export const JobRequest = z.strictObject({
   kind: z.enum(Object.keys(KIND_SCOPE) as [string, ...string[]]),
   cluster: clusterName,
-  topology: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
-  topologyRef: clusterName.optional(),
+  topology: z
+    .union([z.string(), z.record(z.string(), z.unknown())])
+    .optional()
+    .describe('the topology, as YAML/JSON text or an object; required for install unless topologyRef names a stored one'),
+  topologyRef: clusterName.optional().describe('the name of a topology stored with PUT /v1/topologies/{name}'),
   snapshot: z.string().regex(SNAPSHOT_ID, 'is not a valid snapshot id').optional(),
-  options: z.record(z.string(), z.unknown()).optional(),
+  options: HttpJobOptions.optional(),
 })
 
 function issuesMessage(err: z.ZodError): string {
@@ -100,18 +108,25 @@ export function jobRoutes(deps: { store: Store; queue: JobQueue }) {
       ...(req.snapshot ? { snapshot: req.snapshot } : {}),
       ...(req.options ? { options: req.options } : {}),
     }
-    const job = await store.createJob({
-      id: newJobId(),
-      kind: req.kind,
-      cluster: req.cluster,
-      spec,
-      requestedBy: caller.name,
-      source: c.req.header('x-forwarded-for') ?? null,
-      idempotencyKey: key,
-      bodyHash,
-    })
+    let job: JobRecord
+    try {
+      job = await queue.submit({
+        kind: req.kind,
+        cluster: req.cluster,
+        spec,
+        requestedBy: caller.name,
+        source: c.req.header('x-forwarded-for') ?? null,
+        idempotencyKey: key,
+        bodyHash,
+      })
+    } catch (err) {
+      // Two requests with one key at the same moment: the first one in made the job.
+      const seen = key && err instanceof StoreConflictError ? await store.findJobByIdempotencyKey(key) : null
+      if (!seen) throw err
+      if (seen.bodyHash !== bodyHash) throw new JobError(422, 'idempotency_mismatch', 'this Idempotency-Key was used with a different body')
+      return c.json({ ok: true, job: view(seen) }, 202)
+    }
     await store.audit({ actor: caller.name, source: job.source, action: `job.${req.kind}`, target: req.cluster, outcome: 'accepted', detail: { job: job.id } })
-    queue.kick()
     return c.json({ ok: true, job: view(job) }, 202)
   })
 

@@ -2,7 +2,7 @@
 import { chalk } from 'zx'
 import type { ResultEvent } from '../engine/events.ts'
 import { formatPlan, type Plan } from '../engine/install.ts'
-import type { ClusterStatus } from '../engine/lifecycle.ts'
+import type { ClusterListing, ClusterStatus } from '../engine/lifecycle.ts'
 import type { Check } from '../engine/preflight.ts'
 
 interface SnapshotSummary {
@@ -16,6 +16,7 @@ interface SnapshotSummary {
 }
 type SnapshotData = { snapshots?: SnapshotSummary[]; snapshot?: SnapshotSummary; pruned?: string[] }
 type ExportData = { file: string; bytes: number; sha256: string }
+type ClustersData = { clusters: ClusterListing[] }
 
 const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`
 
@@ -28,7 +29,13 @@ export function printResult(result: ResultEvent, logFile?: string): void {
     if (logFile) w(chalk.dim(`full log: ${logFile}`))
     return
   }
-  const data = result.data as { plan?: Plan } | ClusterStatus | SnapshotData | ExportData | undefined
+  const data = result.data as { plan?: Plan } | ClusterStatus | SnapshotData | ExportData | ClustersData | undefined
+  if (data && 'clusters' in data) {
+    w(chalk.dim('  CLUSTER                                  MODE     NODES RUNNING'))
+    for (const c of data.clusters) w(`  ${c.cluster.padEnd(40)} ${(c.mode ?? '?').padEnd(8)} ${String(c.nodes).padEnd(5)} ${c.running}`)
+    if (!data.clusters.length) w('  no clusters on this Docker host')
+    return
+  }
   if (data && 'snapshots' in data && data.snapshots) {
     w(chalk.dim('  SNAPSHOT                          CREATED                   NODES VOLUMES  VOLUME DATA  WINDOW'))
     for (const m of data.snapshots) {

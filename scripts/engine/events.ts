@@ -28,6 +28,7 @@ export type Step =
   | 'swap'
   | 'export'
   | 'import'
+  | 'lock'
   | 'job'
 
 export interface StepEvent {

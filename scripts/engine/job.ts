@@ -2,14 +2,16 @@
  * The job contract (DESIGN.md): a JSON spec in, job events out, the last one the result.
  * The CLI, `berth job run` and every dispatcher go through `runJob`: there is one engine.
  */
-import { z } from 'zod'
-import { createContext, DEFAULT_CONCURRENCY } from './context.ts'
+import { mkdirSync } from 'node:fs'
+import { isAbsolute, join } from 'node:path'
+import { berthHome, createContext, DEFAULT_CONCURRENCY } from './context.ts'
 import type { DockerEngine } from './docker.ts'
 import { asBerthError, BerthError } from './errors.ts'
 import type { Emit, NodeSummary, ResultEvent } from './events.ts'
 import { installCluster } from './install.ts'
-import { clusterStatus, destroyCluster, rewireCluster, startCluster, stopCluster, summaries } from './lifecycle.ts'
-import { CLUSTER_NAME, SNAPSHOT_ID } from './labels.ts'
+import { lockCluster } from './cluster-lock.ts'
+import { clusterStatus, destroyCluster, listClusters, rewireCluster, startCluster, stopCluster, summaries } from './lifecycle.ts'
+import { EXPORT_FILE, parseJobSpec, READ_ONLY, type JobSpec } from './job-spec.ts'
 import { restoreCluster } from './restore.ts'
 import {
   listSnapshots,
@@ -18,64 +20,9 @@ import {
   snapshotCluster,
   type SnapshotManifest,
 } from './snapshot.ts'
-import { imageRef, parseTopology, validateTopology, type Topology } from './topology.ts'
+import { parseTopology, validateTopology, type Topology } from './topology.ts'
 import { exportSnapshot, importSnapshot } from './transfer.ts'
 import { upgradeCluster } from './upgrade.ts'
-
-export const JOB_KINDS = [
-  'install',
-  'status',
-  'start',
-  'stop',
-  'rewire',
-  'destroy',
-  'snapshot',
-  'snapshots',
-  'snapshot-rm',
-  'restore',
-  'upgrade',
-  'export',
-  'import',
-] as const
-
-const clusterName = z.string().regex(CLUSTER_NAME, 'is not a valid cluster name')
-
-export const JobSpecSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'is not a valid job id').optional(),
-  kind: z.enum(JOB_KINDS),
-  /** Required for every kind but import, which takes the cluster from the file. */
-  cluster: clusterName.optional(),
-  /** A topology object, or its YAML/JSON text. */
-  topology: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
-  snapshot: z.string().optional(),
-  options: z
-    .strictObject({
-      plan: z.boolean().optional(),
-      keepFailed: z.boolean().optional(),
-      volumes: z.boolean().optional(),
-      concurrency: z.number().int().min(1).max(64).optional(),
-      /** snapshot: the snapshot's id; --keep N prunes all but the newest N afterwards. */
-      tag: z.string().regex(SNAPSHOT_ID, 'is not a valid snapshot id').optional(),
-      keep: z.number().int().min(1).max(1000).optional(),
-      /** restore: beside the original under another name, and/or another domain. */
-      as: clusterName.optional(),
-      domain: z.string().min(1).max(200).optional(),
-      /** upgrade: the new image of every node on the cluster's default image. */
-      image: imageRef.optional(),
-      /** export: the file to write; import: the file to read (paths on the Docker host). */
-      file: z.string().min(1).max(4096).optional(),
-    })
-    .default({}),
-})
-
-export type JobSpec = z.infer<typeof JobSpecSchema>
-
-export function parseJobSpec(input: unknown): JobSpec {
-  const r = JobSpecSchema.safeParse(input)
-  if (r.success) return r.data
-  const issues = r.error.issues.map((i) => ({ path: i.path.join('.') || '(spec)', message: i.message }))
-  throw new BerthError('invalid_job', issues.map((i) => `${i.path}: ${i.message}`).join('\n'), { issues })
-}
 
 function topologyOf(spec: JobSpec): Topology {
   if (spec.topology === undefined) {
@@ -90,8 +37,14 @@ function topologyOf(spec: JobSpec): Topology {
 }
 
 function requireFile(spec: JobSpec): string {
-  if (!spec.options.file) throw new BerthError('invalid_job', `options.file: required for kind "${spec.kind}"`)
-  return spec.options.file
+  const file = spec.options.file
+  if (!file) throw new BerthError('invalid_job', `options.file: required for kind "${spec.kind}"`)
+  if (isAbsolute(file)) return file
+  if (!EXPORT_FILE.test(file)) {
+    throw new BerthError('invalid_job', `options.file: "${file}" must be an absolute path or a bare name like backup.tar (kept in $BERTH_HOME/exports)`)
+  }
+  mkdirSync(join(berthHome(), 'exports'), { recursive: true })
+  return join(berthHome(), 'exports', file)
 }
 
 function requireSnapshot(spec: JobSpec): string {
@@ -131,7 +84,10 @@ export async function runJob(
   })
   const job = ctx.job
   let spec: JobSpec | undefined
+  let release: (() => void) | undefined
   const finish = (r: Omit<ResultEvent, 'type' | 't' | 'job' | 'ms'>, exitCode: number) => {
+    // Released before the result is told, so whoever runs next on the cluster need not wait.
+    release?.()
     const result: ResultEvent = { type: 'result', t: Date.now(), job, ms: Date.now() - t0, ...r }
     opts.emit(result)
     return { result, exitCode }
@@ -139,7 +95,7 @@ export async function runJob(
   try {
     spec = parseJobSpec(input)
     ctx.concurrency = spec.options.concurrency ?? DEFAULT_CONCURRENCY
-    if (!spec.cluster && spec.kind !== 'import') {
+    if (!spec.cluster && spec.kind !== 'import' && spec.kind !== 'clusters') {
       throw new BerthError('invalid_job', `cluster: required for kind "${spec.kind}"`)
     }
     let cluster = spec.cluster ?? ''
@@ -147,7 +103,14 @@ export async function runJob(
     ctx.log(`job ${job}: ${spec.kind} ${cluster}`)
     let nodes: NodeSummary[] | undefined
     let data: unknown
+    // `plan` changes nothing; every other changing kind waits for the cluster's lock.
+    if (!READ_ONLY.has(spec.kind) && !spec.options.plan) {
+      release = await lockCluster(ctx, spec.options.as ?? cluster, spec.kind)
+    }
     switch (spec.kind) {
+      case 'clusters':
+        data = { clusters: await listClusters(ctx) }
+        break
       case 'install': {
         const topology = topologyOf(spec)
         const r = await installCluster(ctx, topology, spec.options)
@@ -194,9 +157,11 @@ export async function runJob(
         data = { snapshot: r.snapshot }
         break
       }
-      case 'export':
-        data = { file: spec.options.file, ...(await exportSnapshot(ctx, cluster, requireSnapshot(spec), requireFile(spec))) }
+      case 'export': {
+        const file = requireFile(spec)
+        data = { file, ...(await exportSnapshot(ctx, cluster, requireSnapshot(spec), file)) }
         break
+      }
       case 'import': {
         const m = await importSnapshot(ctx, requireFile(spec))
         cluster = m.cluster

@@ -8,7 +8,7 @@ import type { JobContext } from './context.ts'
 import type { ContainerInspect } from './docker.ts'
 import { BerthError } from './errors.ts'
 import type { NodeSummary } from './events.ts'
-import { LABEL, clusterFilter, networkName } from './labels.ts'
+import { LABEL, clusterFilter, containerName, networkName } from './labels.ts'
 import { readCluster, type ClusterState, type NodeState } from './nodes.ts'
 import { mapLimit } from './pool.ts'
 import { verifyHosts, wireHosts, type WiredCluster } from './wiring.ts'
@@ -107,6 +107,29 @@ export async function clusterStatus(ctx: JobContext, cluster: string): Promise<C
     subnet: net?.IPAM?.Config?.[0]?.Subnet ?? null,
     nodes,
   }
+}
+
+export interface ClusterListing {
+  cluster: string
+  mode: string | null
+  nodes: number
+  running: number
+}
+
+/** Every cluster on this Docker host, from its containers' labels (one engine call). */
+export async function listClusters(ctx: JobContext): Promise<ClusterListing[]> {
+  const byCluster = new Map<string, ClusterListing>()
+  for (const c of await ctx.engine.listContainers([LABEL.cluster])) {
+    const l = c.Labels ?? {}
+    const cluster = l[LABEL.cluster]
+    // Only the nodes themselves count: not what a restore is staging, not a crash's leftovers.
+    if (!cluster || !l[LABEL.node] || !c.Names?.includes(`/${containerName(cluster, l[LABEL.node])}`)) continue
+    const entry = byCluster.get(cluster) ?? { cluster, mode: l[LABEL.mode] ?? null, nodes: 0, running: 0 }
+    entry.nodes++
+    if (c.State === 'running') entry.running++
+    byCluster.set(cluster, entry)
+  }
+  return [...byCluster.values()].sort((a, b) => a.cluster.localeCompare(b.cluster))
 }
 
 export function summaries(status: ClusterStatus): NodeSummary[] {

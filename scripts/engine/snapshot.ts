@@ -117,6 +117,13 @@ export async function snapshotCluster(
   opts: { tag?: string; topology?: Topology } = {}
 ): Promise<SnapshotManifest> {
   const { steps, engine } = ctx
+  // A job run again after its server died (same job id) may have finished before the crash:
+  // then its snapshot is the answer, and no second one is taken.
+  const done = (await listSnapshots(cluster)).find((m) => m.job === ctx.job)
+  if (done) {
+    ctx.log(`snapshot ${done.id} was already taken by this job (before an interruption)`)
+    return done
+  }
   const topology = opts.topology ?? (await loadTopology(cluster))
   const id = opts.tag ?? defaultId(cluster)
   if (!SNAPSHOT_ID.test(id)) {

@@ -1,0 +1,99 @@
+/**
+ * `berth serve` configuration: defaults, then an optional file (`--config FILE` or BERTH_CONFIG,
+ * YAML or JSON), then the environment — parsed once, validated once, every problem reported
+ * with the key that holds it.
+ */
+import { readFileSync } from 'node:fs'
+import { isAbsolute } from 'node:path'
+import YAML from 'yaml'
+import { z } from 'zod'
+import { berthHome } from '../scripts/engine/context.ts'
+
+const argvWord = z.string().min(1).max(4096)
+
+const Dispatch = z.discriminatedUnion('mode', [
+  z.strictObject({
+    mode: z.literal('local'),
+    /** How berth is started on this host; default: the same node and berth as the server. */
+    berth: z.array(argvWord).min(1).optional(),
+  }),
+  z.strictObject({
+    mode: z.literal('ssh'),
+    host: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, 'is not a host name or address'),
+    user: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, 'is not a user name'),
+    port: z.number().int().min(1).max(65535).default(22),
+    identityFile: z.string().refine(isAbsolute, 'must be an absolute path'),
+    knownHostsFile: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
+    /** berth on the Docker host, as argv. */
+    berth: z.array(argvWord).min(1).default(['berth']),
+  }),
+])
+
+export const ServerConfigSchema = z.strictObject({
+  home: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(8470),
+  host: z.string().min(1).default('127.0.0.1'),
+  maxClusters: z.number().int().min(1).max(64).default(4),
+  drainSeconds: z.number().int().min(0).max(3600).default(30),
+  /** How long a cancelled job may clean up before it is killed. */
+  graceSeconds: z.number().int().min(1).max(3600).default(10),
+  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  autoRewire: z.boolean().default(true),
+  dispatch: Dispatch.default({ mode: 'local' }),
+})
+export type ServerConfig = z.infer<typeof ServerConfigSchema>
+
+/** Environment variables and the key each one sets (numbers and booleans parsed). */
+const ENV: Record<string, [keyof ServerConfig, 'string' | 'number' | 'boolean']> = {
+  BERTH_HOME: ['home', 'string'],
+  PORT: ['port', 'number'],
+  HOST: ['host', 'string'],
+  BERTH_MAX_CLUSTERS: ['maxClusters', 'number'],
+  BERTH_DRAIN_SECONDS: ['drainSeconds', 'number'],
+  BERTH_GRACE_SECONDS: ['graceSeconds', 'number'],
+  BERTH_AUTO_REWIRE: ['autoRewire', 'boolean'],
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+export function readConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}): ServerConfig {
+  const env = opts.env ?? process.env
+  const file = opts.file ?? env.BERTH_CONFIG
+  let fromFile: Record<string, unknown> = {}
+  if (file) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: ${(err as Error).message}`)
+    }
+    let parsed: unknown
+    try {
+      parsed = YAML.parse(text)
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: not valid YAML or JSON: ${(err as Error).message}`)
+    }
+    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw new ConfigError(`config file ${file}: expected a mapping of settings`)
+    }
+    fromFile = (parsed ?? {}) as Record<string, unknown>
+  }
+  const fromEnv: Record<string, unknown> = {}
+  for (const [name, [key, type]] of Object.entries(ENV)) {
+    const raw = env[name]
+    if (raw === undefined || raw === '') continue
+    fromEnv[key] = type === 'number' ? Number(raw) : type === 'boolean' ? !/^(0|false|no|off)$/i.test(raw) : raw
+  }
+  const r = ServerConfigSchema.safeParse({ home: berthHome(), ...fromFile, ...fromEnv })
+  if (!r.success) {
+    const where = (path: PropertyKey[]) => {
+      const key = path.join('.')
+      const envName = Object.entries(ENV).find(([, [k]]) => k === path[0])?.[0]
+      return envName && fromEnv[path[0] as string] !== undefined ? `${envName} (${key})` : file ? `${file}: ${key || '(file)'}` : key
+    }
+    throw new ConfigError(r.error.issues.map((i) => `${where(i.path)}: ${i.message}`).join('\n'))
+  }
+  return r.data
+}

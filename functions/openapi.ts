@@ -1,0 +1,129 @@
+/**
+ * GET /v1/openapi.json — generated from the zod schemas that validate the requests (the job
+ * request, its options, the topology file), so the document cannot drift from what is enforced.
+ * Responses share one envelope: `{ ok: true, … }` or `{ ok: false, error: { code, message } }`.
+ */
+import { z } from 'zod'
+import { BERTH_VERSION } from '../scripts/engine/labels.ts'
+import { TopologyFile } from '../scripts/engine/topology.ts'
+import { SCOPES } from './middleware/auth.ts'
+import { JobRequest, KIND_SCOPE } from './routes/jobs.ts'
+
+const schema = (s: z.ZodType) => {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'openapi-3.0' }) as Record<string, unknown>
+  void _drop
+  return rest
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
+const json = (s: object) => ({ content: { 'application/json': { schema: s } } })
+const ok = (description: string, s: object = ref('Ok')) => ({ description, ...json(s) })
+const err = (description: string) => ({ description, ...json(ref('Error')) })
+const name = (n: string, description: string) => ({ name: n, in: 'path', required: true, schema: { type: 'string' }, description })
+
+/** An operation behind a bearer token with `scope`: 401 and 403 are part of every such answer. */
+function op(scope: string, summary: string, responses: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return {
+    summary,
+    security: [{ bearer: [] }],
+    'x-berth-scope': scope,
+    ...extra,
+    responses: { ...responses, 401: err('no token, or an unknown or revoked one'), 403: err(`the token lacks the scope (${scope})`) },
+  }
+}
+
+export function openApiDocument() {
+  const kinds = Object.entries(KIND_SCOPE).map(([k, s]) => `${k} (${s})`).join(', ')
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'berth',
+      version: BERTH_VERSION,
+      description: `Install, snapshot and restore multi-node container clusters. Scopes: ${SCOPES.join(', ')} (admin implies all). Job kinds and the scope each needs: ${kinds}.`,
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        JobRequest: schema(JobRequest),
+        Topology: schema(TopologyFile),
+        Ok: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean', enum: [true] } }, additionalProperties: true },
+        Error: {
+          type: 'object',
+          required: ['ok', 'error'],
+          properties: {
+            ok: { type: 'boolean', enum: [false] },
+            error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+          },
+        },
+      },
+    },
+    paths: {
+      '/healthz': { get: { summary: 'liveness; no token', responses: { 200: ok('alive') } } },
+      '/v1/openapi.json': { get: { summary: 'this document; no token', responses: { 200: ok('the document', { type: 'object' }) } } },
+      '/v1/jobs': {
+        post: op(
+          'per kind',
+          'submit a job; 202 with the job (queued). `?queue=false`: 409 instead of waiting behind a running job',
+          {
+            202: ok('accepted (or the same job again for a repeated Idempotency-Key and body)'),
+            404: err('topologyRef names no stored topology'),
+            409: err('queue=false and the cluster is busy'),
+            413: err('the body is too large'),
+            422: err('malformed JSON, an unknown kind, an invalid name or topology (the message names the field), or an Idempotency-Key reused with another body'),
+            503: err('the server is draining'),
+          },
+          {
+            parameters: [
+              { name: 'Idempotency-Key', in: 'header', schema: { type: 'string' } },
+              { name: 'queue', in: 'query', schema: { type: 'string', enum: ['false'] } },
+            ],
+            requestBody: { required: true, ...json(ref('JobRequest')) },
+          }
+        ),
+        get: op('read', 'list jobs, newest first', { 200: ok('{ jobs, next }') }, {
+          parameters: [
+            { name: 'cluster', in: 'query', schema: { type: 'string' } },
+            { name: 'state', in: 'query', schema: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 500 } },
+            { name: 'before', in: 'query', schema: { type: 'string' }, description: 'the `next` cursor of the previous page' },
+          ],
+        }),
+      },
+      '/v1/jobs/{id}': { get: op('read', 'one job', { 200: ok('{ job }'), 404: err('no such job') }, { parameters: [name('id', 'job id')] }) },
+      '/v1/jobs/{id}/events': {
+        get: op('read', 'the job\'s events as Server-Sent Events (`event: job`, id = sequence number), live, then `event: end` with the job; replays from `Last-Event-ID`', { 200: { description: 'text/event-stream' }, 404: err('no such job') }, {
+          parameters: [name('id', 'job id'), { name: 'Last-Event-ID', in: 'header', schema: { type: 'integer' } }],
+        }),
+      },
+      '/v1/jobs/{id}/cancel': {
+        post: op('the job kind\'s scope', 'cancel: a queued job at once, a running one at its next safe point', { 202: ok('{ outcome: cancelled | stopping }'), 404: err('no such job'), 409: err('the job has finished') }, {
+          parameters: [name('id', 'job id')],
+        }),
+      },
+      '/v1/clusters': { get: op('read', 'every cluster on the Docker host, with its last job', { 200: ok('{ clusters }'), 503: err('the Docker host is not reachable') }) },
+      '/v1/clusters/{name}': {
+        get: op('read', 'nodes, IPs, hostnames, state, bootstrap and health, read from the host now; recent jobs', { 200: ok('{ cluster, busy, jobs }'), 404: err('no such cluster on the host'), 503: err('the Docker host is not reachable') }, {
+          parameters: [name('name', 'cluster name')],
+        }),
+      },
+      '/v1/clusters/{name}/snapshots': {
+        get: op('read', 'the cluster\'s snapshots on the host, newest first', { 200: ok('{ snapshots }') }, { parameters: [name('name', 'cluster name')] }),
+      },
+      '/v1/topologies/{name}': {
+        put: op('install', 'store a topology (YAML or JSON body) for jobs and webhooks to name', { 200: ok('{ topology }'), 422: err('the topology is invalid (every issue, with its path)') }, {
+          parameters: [name('name', 'cluster name = the topology\'s name')],
+          requestBody: { required: true, content: { 'application/yaml': { schema: ref('Topology') }, 'application/json': { schema: ref('Topology') } } },
+        }),
+        get: op('read', 'a stored topology', { 200: ok('{ topology }'), 404: err('none stored under that name') }, { parameters: [name('name', 'cluster name')] }),
+      },
+      '/v1/audit': {
+        get: op('admin', 'who did what, from where, when, with what outcome; newest first', { 200: ok('{ audit }') }, {
+          parameters: [
+            { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 1000 } },
+            { name: 'before', in: 'query', schema: { type: 'integer' } },
+          ],
+        }),
+      },
+    },
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The job spec: what `berth job run` reads, what every dispatcher sends, what the HTTP API
+ * checks before it queues anything (and publishes in its OpenAPI document). Pure: no fs, no
+ * docker, so the Worker imports it too.
+ */
+import { z } from 'zod'
+import { BerthError } from './errors.ts'
+import { CLUSTER_NAME, SNAPSHOT_ID } from './labels.ts'
+import { imageRef } from './topology.ts'
+
+export const JOB_KINDS = [
+  'install',
+  'status',
+  'start',
+  'stop',
+  'rewire',
+  'destroy',
+  'snapshot',
+  'snapshots',
+  'snapshot-rm',
+  'restore',
+  'upgrade',
+  'export',
+  'import',
+  'clusters',
+] as const
+
+/** Kinds that only read: they take no cluster lock and may run beside anything. */
+export const READ_ONLY = new Set<string>(['status', 'snapshots', 'clusters', 'import'])
+
+export const clusterName = z.string().regex(CLUSTER_NAME, 'is not a valid cluster name')
+
+export const JobOptions = z.strictObject({
+  plan: z.boolean().optional(),
+  keepFailed: z.boolean().optional(),
+  volumes: z.boolean().optional(),
+  concurrency: z.number().int().min(1).max(64).optional(),
+  /** snapshot: the snapshot's id; --keep N prunes all but the newest N afterwards. */
+  tag: z.string().regex(SNAPSHOT_ID, 'is not a valid snapshot id').optional(),
+  keep: z.number().int().min(1).max(1000).optional(),
+  /** restore: beside the original under another name, and/or another domain. */
+  as: clusterName.optional(),
+  domain: z.string().min(1).max(200).optional(),
+  /** upgrade: the new image of every node on the cluster's default image. */
+  image: imageRef.optional(),
+  /** export: the file to write; import: the file to read. An absolute path on the Docker host,
+   *  or a bare name (backup.tar) kept in $BERTH_HOME/exports. */
+  file: z.string().min(1).max(4096).optional(),
+})
+
+export const JobSpecSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'is not a valid job id').optional(),
+  kind: z.enum(JOB_KINDS),
+  /** Required for every kind but import (the cluster comes from the file) and clusters. */
+  cluster: clusterName.optional(),
+  /** A topology object, or its YAML/JSON text. */
+  topology: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+  snapshot: z.string().optional(),
+  options: JobOptions.default({}),
+})
+
+export type JobSpec = z.infer<typeof JobSpecSchema>
+
+export function parseJobSpec(input: unknown): JobSpec {
+  const r = JobSpecSchema.safeParse(input)
+  if (r.success) return r.data
+  const issues = r.error.issues.map((i) => ({ path: i.path.join('.') || '(spec)', message: i.message }))
+  throw new BerthError('invalid_job', issues.map((i) => `${i.path}: ${i.message}`).join('\n'), { issues })
+}
+
+/** A bare file name (what the HTTP API allows): it lives in $BERTH_HOME/exports. */
+export const EXPORT_FILE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}\.tar$/
