@@ -95,8 +95,9 @@ export class JobQueue {
   }
 
   private async finish(job: JobRecord, state: JobState, patch: { result: unknown; exitCode: number | null }) {
-    await this.o.store.transitionJob(job.id, ['running'], state, { finishedAt: new Date().toISOString(), ...patch })
+    // The cluster is free once its job has ended: no longer busy when the state says finished.
     this.running.delete(job.cluster)
+    await this.o.store.transitionJob(job.id, ['running'], state, { finishedAt: new Date().toISOString(), ...patch })
     const done = await this.o.store.getJob(job.id)
     if (done) this.emit(job.id, { end: done })
     this.listeners.delete(job.id)

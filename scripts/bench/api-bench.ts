@@ -7,7 +7,11 @@
  *            run first), "with the dispatcher held": every accepted job starts and then waits, so
  *            nothing leaves the queue while the load runs. Each request names its own cluster
  *            (b-1, b-2…), so the queue starts them all at once, as it would for many teams.
- *            Target: p99 ≤ 10 ms at 500 req/s, and no non-2xx answer.
+ *            Target: p99 ≤ 10 ms at 500 req/s, and no non-2xx answer. Note how autocannon paces:
+ *            --rate is a budget per second, shared out among the connections, and each connection
+ *            sends back to back (the next request when the answer arrives) until its share is
+ *            spent. So every second starts with a burst at full concurrency, and the latency is
+ *            about --connections × the server's time per request, not that time alone.
  *   SSE lag  --jobs jobs, each emitting --events log events --interval ms apart (each stamped with
  *            its emit time `t`), followed by --listeners clients per job on GET /v1/jobs/:id/events.
  *            Lag = arrival at the client − t. Measured idle, then again while the accept load runs.

@@ -184,10 +184,31 @@ export function formatPlan(plan: Plan): string {
   return lines.join('\n')
 }
 
+/** Another job created a network on the subnet berth had just picked: pick again. */
+class SubnetTaken extends Error {}
+
 export async function installCluster(
   ctx: JobContext,
   topology: Topology,
   opts: InstallOptions = {}
+): Promise<InstallResult> {
+  // Two installs of different clusters may plan at the same moment and pick the same free
+  // subnet; Docker refuses the second network ("Pool overlaps"), and nothing has been created
+  // by then, so that job plans again (seeing the first one's network).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await installOnce(ctx, topology, opts)
+    } catch (err) {
+      if (!(err instanceof SubnetTaken) || attempt >= 5) throw err instanceof SubnetTaken ? err.cause : err
+      ctx.log(`subnet ${err.message} was taken by another network meanwhile; planning again`)
+    }
+  }
+}
+
+async function installOnce(
+  ctx: JobContext,
+  topology: Topology,
+  opts: InstallOptions
 ): Promise<InstallResult> {
   const { steps } = ctx
   await steps.timed('preflight', undefined, () => preflight(ctx, topology))
@@ -221,10 +242,18 @@ export async function installCluster(
     }
     if (plan.network.action !== 'keep') {
       await steps.timed('network', undefined, async () => {
-        created.network = await createClusterNetwork(ctx.engine, topology, plan.network.subnet, ctx.job, {
-          name: plan.network.name,
-          labels: stage ? { [LABEL.restore]: stage } : {},
-        })
+        try {
+          created.network = await createClusterNetwork(ctx.engine, topology, plan.network.subnet, ctx.job, {
+            name: plan.network.name,
+            labels: stage ? { [LABEL.restore]: stage } : {},
+          })
+        } catch (err) {
+          const picked = plan.network.action === 'create' && plan.network.subnet && !topology.network.subnet
+          if (picked && /Pool overlaps/i.test((err as Error).message)) {
+            throw new SubnetTaken(plan.network.subnet as string, { cause: err })
+          }
+          throw err
+        }
       })
     }
     checkpoint(ctx)

@@ -10,7 +10,8 @@ import { hashToken, newToken } from '../../functions/middleware/auth.ts'
 import { JobQueue } from '../../functions/queue.ts'
 import { openSqliteStore } from '../../functions/store/sqlite.ts'
 import type { Store } from '../../functions/store/store.ts'
-import { LABEL } from '../../scripts/engine/labels.ts'
+import { CLUSTER_NAME, LABEL } from '../../scripts/engine/labels.ts'
+import { KIND_SCOPE } from '../../functions/routes/jobs.ts'
 import { hook, withTimeout } from '../helpers/async.ts'
 import { cheLike, engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
 
@@ -78,6 +79,7 @@ Api.before(hook(async () => {
   tokens.install = await token('installer', ['install', 'read'])
 }))
 Api.after(hook(async () => {
+  await queue.drain(30_000)
   await removeTestClusters('t-http')
   await store.close()
 }))
@@ -182,6 +184,127 @@ Api('the audit log records who did what, and only admins read it', async () => {
   const { audit } = await (await call('GET', '/v1/audit', { token: tokens.admin })).json()
   const actions = audit.map((a: { action: string }) => a.action)
   assert.ok(actions.includes('job.install') && actions.includes('job.cancel') && actions.includes('topology.put'), actions.join(','))
+})
+
+Api('follows an install live over SSE to its end; jobs on one cluster never overlap, two clusters run at once', async () => {
+  const topo = (name: string) => ({ ...cheLike(name), nodes: [{ name: 'app', bootstrap: 'sleep 2' }] })
+  const post = async (body: object) => (await (await call('POST', '/v1/jobs', { token: tokens.install, body })).json()).job
+  const a1 = await post({ kind: 'install', cluster: 't-http-a', topology: topo('t-http-a') })
+  const a2 = await post({ kind: 'status', cluster: 't-http-a' })
+  const b1 = await post({ kind: 'install', cluster: 't-http-b', topology: topo('t-http-b') })
+
+  // Opened while the install runs: every event arrives as it happens, then `end`.
+  const sse = await withTimeout((await call('GET', `/v1/jobs/${a1.id}/events`, { token: tokens.read })).text(), 90_000, 'SSE to the end')
+  const seen = [...sse.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]))
+  const end = seen[seen.length - 1]
+  assert.is(end.state, 'succeeded', `the end event carries the finished job: ${JSON.stringify(end.result)}`)
+  assert.ok(seen.some((e) => e.step === 'bootstrap' && e.state === 'done' && e.node === 'app'), 'bootstrap steps were streamed')
+  assert.equal([...sse.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1])), (await store.listEvents(a1.id)).map((e) => e.seq))
+
+  const [ja1, ja2, jb1] = [await finished(a1.id), await finished(a2.id), await finished(b1.id)]
+  assert.is(ja2.state, 'succeeded')
+  assert.ok(ja2.startedAt! >= ja1.finishedAt!, `the status job started (${ja2.startedAt}) after the install ended (${ja1.finishedAt})`)
+  assert.ok(jb1.startedAt! < ja1.finishedAt! && ja1.startedAt! < jb1.finishedAt!, 'the two clusters were installed at the same time')
+  assert.is((await engine.listContainers([`${LABEL.cluster}=t-http-a`])).length, 1)
+})
+
+Api('GET /v1/clusters reads the host: clusters, nodes with the IPs Docker holds, snapshots', async () => {
+  const list = await call('GET', '/v1/clusters', { token: tokens.read })
+  assert.is(list.status, 200)
+  const { clusters } = await list.json()
+  const a = clusters.find((c: { cluster: string }) => c.cluster === 't-http-a')
+  assert.ok(a, 'the installed cluster is listed')
+  assert.equal({ nodes: a.nodes, running: a.running, busy: a.busy }, { nodes: 1, running: 1, busy: false })
+  assert.is(a.lastJob.kind, 'status')
+
+  const one = await call('GET', '/v1/clusters/t-http-a', { token: tokens.read })
+  assert.is(one.status, 200)
+  const body = await one.json()
+  const [node] = body.cluster.nodes
+  const [container] = await engine.listContainers([`${LABEL.cluster}=t-http-a`])
+  const info = await engine.inspectContainer(container.Id)
+  assert.is(node.ip, Object.values(info.NetworkSettings.Networks)[0].IPAddress, 'the IP Docker reports')
+  assert.equal([node.name, node.hostname, node.state, node.bootstrap, node.health], ['app', 'app.che.local', 'running', 'done', 'none'])
+  assert.ok(body.jobs.some((j: { id: string; kind: string }) => j.kind === 'install'), 'with its recent jobs')
+
+  const missing = await call('GET', '/v1/clusters/t-http-nowhere', { token: tokens.read })
+  assert.is(missing.status, 404)
+  assert.match((await missing.json()).error.message, /no cluster named "t-http-nowhere"/)
+  assert.is((await call('GET', '/v1/clusters/Bad_Name', { token: tokens.read })).status, 422)
+  const snaps = await call('GET', '/v1/clusters/t-http-a/snapshots', { token: tokens.read })
+  assert.is(snaps.status, 200)
+  assert.equal((await snaps.json()).snapshots, [])
+})
+
+Api('every route asks for a token (401) and for its scope (403); the right scope gets through', async () => {
+  const snapshotOnly = await token('snapshotter', ['snapshot'])
+  const job = (await store.listJobs({ limit: 1 }))[0]
+  const routes: [method: string, path: string, scope: string, body?: unknown][] = [
+    ['GET', '/v1/jobs', 'read'],
+    ['GET', `/v1/jobs/${job.id}`, 'read'],
+    ['GET', `/v1/jobs/${job.id}/events`, 'read'],
+    ['POST', `/v1/jobs/${job.id}/cancel`, job.kind === 'status' ? 'read' : 'install'],
+    ['POST', '/v1/jobs', 'install', { kind: 'install', cluster: 't-http-x', topologyRef: 't-http-none' }],
+    ['POST', '/v1/jobs', 'restore', { kind: 'destroy', cluster: 't-http-x' }],
+    ['GET', '/v1/clusters', 'read'],
+    ['GET', '/v1/clusters/t-http-a', 'read'],
+    ['GET', '/v1/clusters/t-http-a/snapshots', 'read'],
+    ['PUT', '/v1/topologies/t-http-x', 'install', 'name: t-http-x'],
+    ['GET', '/v1/topologies/t-http-x', 'read'],
+    ['GET', '/v1/audit', 'admin'],
+  ]
+  // Every route the app has is in the table.
+  const covered = new Set(routes.map(([m, p]) => `${m} ${p.replace(job.id, ':id').replace(/t-http-[a-z]+/, ':name')}`))
+  for (const r of app.routes.filter((r) => r.method !== 'ALL' && r.path.startsWith('/v1/') && r.path !== '/v1/openapi.json')) {
+    assert.ok(covered.has(`${r.method} ${r.path.replace(/\/$/, '')}`), `${r.method} ${r.path} is in the auth table`)
+  }
+  const before = (await store.listJobs({})).length
+  for (const [method, path, scope, body] of routes) {
+    assert.is((await call(method, path, { body })).status, 401, `${method} ${path} without a token`)
+    assert.is((await call(method, path, { body, token: 'berth_not-a-token' })).status, 401, `${method} ${path} with a forged token`)
+    const withSnapshot = (await call(method, path, { body, token: snapshotOnly })).status
+    if (scope !== 'snapshot') assert.is(withSnapshot, 403, `${method} ${path} with only the snapshot scope`)
+    const right = await token(`t-${scope}-${Math.random().toString(36).slice(2, 6)}`, [scope])
+    const status = (await call(method, path, { body, token: right })).status
+    assert.ok(status !== 401 && status !== 403, `${method} ${path} with the ${scope} scope: ${status}`)
+  }
+  const destroyJob = (await store.listJobs({})).find((j) => j.kind === 'destroy')
+  assert.ok(destroyJob, 'the destroy with the restore scope was accepted')
+  await finished(destroyJob!.id)
+  assert.is((await store.listJobs({})).length, before + 1, 'and nothing else was created')
+})
+
+Api('malformed, oversize and unsafe requests get 4xx with the envelope and create nothing', async () => {
+  const before = (await store.listJobs({})).length
+  const huge = await call('POST', '/v1/jobs', { token: tokens.admin, body: JSON.stringify({ kind: 'install', cluster: 't-http-big', topology: 'x'.repeat(2 * 1024 * 1024) }) })
+  assert.is(huge.status, 413)
+  assert.equal(Object.keys(await huge.json()), ['ok', 'error'])
+  const kind = await call('POST', '/v1/jobs', { token: tokens.admin, body: { kind: 'format-disk', cluster: 't-http-x' } })
+  assert.is(kind.status, 422)
+  assert.match((await kind.json()).error.message, /^kind: /)
+  const path = await call('POST', '/v1/jobs', { token: tokens.admin, body: { kind: 'export', cluster: 't-http-a', snapshot: 's1', options: { file: '/etc/passwd' } } })
+  assert.is(path.status, 422)
+  assert.match((await path.json()).error.message, /options\.file: must be a bare file name/)
+  const extra = await call('POST', '/v1/jobs', { token: tokens.admin, body: { kind: 'status', cluster: 't-http-a', shell: 'rm -rf /' } })
+  assert.is(extra.status, 422)
+  assert.match((await extra.json()).error.message, /Unrecognized key: "shell"/)
+  assert.is((await store.listJobs({})).length, before)
+})
+
+Api('/v1/openapi.json is generated from the request schemas and covers every route', async () => {
+  const res = await call('GET', '/v1/openapi.json')
+  assert.is(res.status, 200)
+  const doc = await res.json()
+  assert.is(doc.openapi, '3.0.3')
+  for (const r of app.routes.filter((r) => r.method !== 'ALL' && r.path !== '*')) {
+    const path = r.path.replace(/\/$/, '').replace(/:(\w+)/g, '{$1}')
+    assert.ok(doc.paths[path]?.[r.method.toLowerCase()], `${r.method} ${path} is documented`)
+  }
+  const req = doc.components.schemas.JobRequest
+  assert.equal(req.properties.kind.enum.sort(), Object.keys(KIND_SCOPE).sort())
+  assert.is(req.properties.cluster.pattern, CLUSTER_NAME.source)
+  assert.is(req.additionalProperties, false)
+  assert.ok(doc.components.schemas.Topology.properties.nodes, 'the topology file schema')
 })
 
 Api.run()
