@@ -43,7 +43,10 @@ export async function startServer(config: ServerConfig, say: (line: string) => v
   const rewire = config.autoRewire ? new AutoRewire({ source: dispatcher, store, queue, log: say }) : null
   rewire?.start()
   const app = createApp({ store, queue, maxBody: config.maxBodyBytes })
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host })
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s))
+    s.once('error', reject)
+  })
   const target = config.dispatch.mode === 'ssh' ? `ssh ${config.dispatch.user}@${config.dispatch.host}` : 'local'
   say(`berth serve: http://${config.host}:${config.port} (store ${dbFile}, jobs ${target}${rewire ? ', auto-rewire on' : ''})`)
   const stop = async () => {
