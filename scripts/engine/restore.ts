@@ -80,6 +80,14 @@ async function restoreVerified(
   const existing = await readCluster(ctx.engine, target)
   const leftVolumes = await ctx.engine.listVolumes(clusterFilter(target))
   const from = sourceOf(manifest)
+  // A job run again after its server died (same job id) may have finished before the crash:
+  // every node is then one this job built, and there is nothing left to do.
+  const nodes = [...existing.nodes.values()]
+  if (nodes.length === topology.nodes.length && nodes.every((n) => n.job === ctx.job)) {
+    ctx.log(`cluster ${target} was already restored by this job (before an interruption)`)
+    const ids = new Map(nodes.map((n) => [n.name, n.id]))
+    return { cluster: target, nodes: await summarize(ctx, topology, ids, nodes[0].network ?? ''), manifest }
+  }
   if (existing.nodes.size) return restoreOver(ctx, topology, from, existing, manifest)
   if (existing.network || leftVolumes.length) {
     throw new BerthError(
