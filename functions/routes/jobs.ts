@@ -163,6 +163,10 @@ export function jobRoutes(deps: { store: Store; queue: JobQueue }) {
     const after = Number(c.req.header('last-event-id') ?? 0) || 0
     return streamSSE(c, async (stream) => {
       let last = after
+      const send = async (seq: number, event: unknown) => {
+        await stream.writeSSE({ id: String(seq), event: 'job', data: JSON.stringify(event) })
+        last = seq
+      }
       const live: ({ seq: number; event: unknown } | { end: JobRecord })[] = []
       let wake: (() => void) | undefined
       // Subscribe before replaying, so nothing falls between the replay and the live feed.
@@ -170,28 +174,39 @@ export function jobRoutes(deps: { store: Store; queue: JobQueue }) {
         live.push('end' in e ? e : { seq: e.seq, event: e.event })
         wake?.()
       })
-      stream.onAbort(off)
+      stream.onAbort(() => {
+        off()
+        wake?.()
+      })
       try {
-        for (const e of await store.listEvents(job.id, after)) {
-          await stream.writeSSE({ id: String(e.seq), event: 'job', data: JSON.stringify(e.event) })
-          last = e.seq
-        }
+        for (const e of await store.listEvents(job.id, after)) await send(e.seq, e.event)
         let current = await store.getJob(job.id)
-        while (current && !isFinal(current.state)) {
-          if (!live.length) await new Promise<void>((r) => ((wake = r), setTimeout(r, 5000)))
+        let checkedAt = Date.now()
+        while (current && !isFinal(current.state) && !stream.aborted) {
+          if (!live.length) {
+            // Until the next live event, or RECHECK_MS at most; the timer goes with the wait.
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(() => wake?.(), RECHECK_MS)
+              wake = () => {
+                wake = undefined
+                clearTimeout(timer)
+                resolve()
+              }
+            })
+          }
           for (const e of live.splice(0)) {
             if ('end' in e) current = e.end
-            else if (e.seq > last) {
-              await stream.writeSSE({ id: String(e.seq), event: 'job', data: JSON.stringify(e.event) })
-              last = e.seq
-            }
+            else if (e.seq > last) await send(e.seq, e.event)
           }
-          if (current && !isFinal(current.state)) current = await store.getJob(job.id)
+          // The live feed says when the job ends; the store is read again only now and then, in
+          // case that word never comes (the job ended before the subscription, or elsewhere).
+          if (isFinal(current.state) || Date.now() - checkedAt < RECHECK_MS) continue
+          current = await store.getJob(job.id)
+          checkedAt = Date.now()
         }
+        if (stream.aborted) return
         // Anything stored after the last live event (a race with the end) is sent before `end`.
-        for (const e of await store.listEvents(job.id, last)) {
-          await stream.writeSSE({ id: String(e.seq), event: 'job', data: JSON.stringify(e.event) })
-        }
+        for (const e of await store.listEvents(job.id, last)) await send(e.seq, e.event)
         await stream.writeSSE({ event: 'end', data: JSON.stringify(view(current ?? job)) })
       } finally {
         off()
@@ -203,6 +218,9 @@ export function jobRoutes(deps: { store: Store; queue: JobQueue }) {
 }
 
 const isFinal = (s: JobState) => s === 'succeeded' || s === 'failed' || s === 'cancelled'
+
+/** How often a followed job is read again from the store while its stream waits for live events. */
+const RECHECK_MS = 5000
 
 async function find(store: Store, id: string): Promise<JobRecord> {
   const job = await store.getJob(id)

@@ -7,11 +7,17 @@
  *            run first), "with the dispatcher held": every accepted job starts and then waits, so
  *            nothing leaves the queue while the load runs. Each request names its own cluster
  *            (b-1, b-2…), so the queue starts them all at once, as it would for many teams.
- *            Target: p99 ≤ 10 ms at 500 req/s, and no non-2xx answer. Note how autocannon paces:
- *            --rate is a budget per second, shared out among the connections, and each connection
- *            sends back to back (the next request when the answer arrives) until its share is
- *            spent. So every second starts with a burst at full concurrency, and the latency is
- *            about --connections × the server's time per request, not that time alone.
+ *            Note how autocannon paces: --rate is a budget per second, shared out among the
+ *            connections, and each connection sends back to back (the next request when the answer
+ *            arrives) until its share is spent. So every second starts with a burst at full
+ *            concurrency, and the latency is about --connections × the server's time per request,
+ *            not that time alone, at any --rate the server can keep up with.
+ *   steady   The same requests for --duration s, open loop: one due every 1/--rate s whether or not
+ *            the earlier ones were answered, on up to --connections keep-alive connections. Latency
+ *            is counted from each request's due time (a late client timer or a wait for a free
+ *            connection counts too), and again from its send. Target: p99 ≤ 10 ms at 500 req/s,
+ *            at least 98% of that rate, and no non-2xx answer, judged on this run; the autocannon
+ *            run's p99 against the same bound is printed beside it.
  *   SSE lag  --jobs jobs, each emitting --events log events --interval ms apart (each stamped with
  *            its emit time `t`), followed by --listeners clients per job on GET /v1/jobs/:id/events.
  *            Lag = arrival at the client − t. Measured idle, then again while the accept load runs.
@@ -32,7 +38,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import type { Server } from 'node:http'
+import { Agent, request, type Server } from 'node:http'
 import { createRequire } from 'node:module'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -336,6 +342,126 @@ function accept(base: string, token: string, o: { rate: number; connections: num
   })
 }
 
+/**
+ * One steady run of POST /v1/jobs, open loop: request i is due at start + i / rate, whatever the
+ * earlier ones are doing, on a keep-alive agent of `connections` sockets (a request waits for a
+ * free one). Latency counts from the due time, not from the send, so a late client timer or a
+ * wait for a socket is charged to the measurement, never left out (no coordinated omission);
+ * `from_send` is the same answers timed from the moment each request was handed to the agent.
+ */
+function steady(base: string, token: string, o: { rate: number; connections: number; seconds: number }) {
+  const { hostname, port } = new URL(base)
+  const agent = new Agent({ keepAlive: true, maxSockets: o.connections })
+  const total = Math.round(o.rate * o.seconds)
+  const interval = 1000 / o.rate
+  const fromDue: number[] = []
+  const fromSend: number[] = []
+  const late: number[] = []
+  let ok2xx = 0
+  let non2xx = 0
+  let errors = 0
+  return new Promise<SteadyFigures>((resolve) => {
+    let sent = 0
+    let answered = 0
+    const start = performance.now()
+    const done = () => {
+      if (++answered < total) return
+      const seconds = (performance.now() - start) / 1000
+      agent.destroy()
+      for (const a of [fromDue, fromSend, late]) a.sort((x, y) => x - y)
+      resolve({
+        rate: o.rate,
+        connections: o.connections,
+        duration_s: ms2(seconds),
+        requests: total,
+        rps: +(total / seconds).toFixed(1),
+        ok_2xx: ok2xx,
+        non_2xx: non2xx,
+        errors,
+        p50_ms: ms2(pct(fromDue, 50)),
+        p90_ms: ms2(pct(fromDue, 90)),
+        p99_ms: ms2(pct(fromDue, 99)),
+        max_ms: ms2(fromDue[fromDue.length - 1] ?? NaN),
+        mean_ms: ms2(fromDue.reduce((a, b) => a + b, 0) / (fromDue.length || 1)),
+        from_send: {
+          p50_ms: ms2(pct(fromSend, 50)),
+          p90_ms: ms2(pct(fromSend, 90)),
+          p99_ms: ms2(pct(fromSend, 99)),
+          max_ms: ms2(fromSend[fromSend.length - 1] ?? NaN),
+        },
+        send_late: { p50_ms: ms2(pct(late, 50)), p99_ms: ms2(pct(late, 99)), max_ms: ms2(late[late.length - 1] ?? NaN) },
+      })
+    }
+    const send = (due: number) => {
+      const body = JSON.stringify({ kind: 'status', cluster: `b-${++clusterSeq}` })
+      const at = performance.now()
+      late.push(at - due)
+      let settled = false
+      const settle = (status: number) => {
+        if (settled) return
+        settled = true
+        const end = performance.now()
+        if (status >= 200 && status < 300) {
+          ok2xx++
+          fromDue.push(end - due)
+          fromSend.push(end - at)
+        } else if (status) non2xx++
+        else errors++
+        done()
+      }
+      const req = request(
+        {
+          agent,
+          hostname,
+          port,
+          method: 'POST',
+          path: '/v1/jobs',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.resume()
+          res.once('end', () => settle(res.statusCode ?? 0))
+          res.once('error', () => settle(0))
+        }
+      )
+      req.setNoDelay(true)
+      req.once('error', () => settle(0))
+      req.end(body)
+    }
+    const tick = () => {
+      const now = performance.now()
+      while (sent < total && start + sent * interval <= now) send(start + sent++ * interval)
+      if (sent < total) setTimeout(tick, Math.max(0, start + sent * interval - performance.now()))
+    }
+    tick()
+  })
+}
+
+interface SteadyFigures {
+  rate: number
+  connections: number
+  duration_s: number
+  requests: number
+  rps: number
+  ok_2xx: number
+  non_2xx: number
+  errors: number
+  /** From each request's due time to the end of its answer. */
+  p50_ms: number
+  p90_ms: number
+  p99_ms: number
+  max_ms: number
+  mean_ms: number
+  /** From each request's send to the end of its answer (the client's own lateness left out). */
+  from_send: { p50_ms: number; p90_ms: number; p99_ms: number; max_ms: number }
+  /** How late the client sent each request after its due time. */
+  send_late: { p50_ms: number; p99_ms: number; max_ms: number }
+}
+
 interface StreamStats {
   lags: number[]
   received: number
@@ -499,6 +625,10 @@ async function clientMain(): Promise<void> {
     ok2xx += idle.ok_2xx
     runs++
 
+    say(`accept, steady: ${duration} s, one request every ${+(1000 / rate).toFixed(3)} ms (open loop), up to ${connections} connections`)
+    const even = await steady(base, token, { rate, connections, seconds: duration })
+    ok2xx += even.ok_2xx
+
     say(`SSE idle: ${sse.jobs} jobs × ${sse.listeners} listeners, ${sse.events} events ${sse.intervalMs} ms apart`)
     const sseIdle = await sseRound(child, base, token, 'idle', sse)
     sseJobs += sse.jobs
@@ -536,13 +666,19 @@ async function clientMain(): Promise<void> {
       check.stored === check.succeeded &&
       code === 0
 
+    // The target is judged on the steady run (500 requests spread over each second); the
+    // autocannon run's own verdict is kept beside it: with its pacing the figure is about
+    // connections × the time per request (see the top of this file), whatever the rate.
     const acceptMet =
+      even.p99_ms <= TARGET.acceptP99Ms && even.non_2xx === 0 && even.errors === 0 && even.rps >= 0.98 * TARGET.acceptRate
+    const acceptBurstMet =
       idle.exact.p99_ms <= TARGET.acceptP99Ms && idle.non_2xx === 0 && idle.errors === 0 && idle.rps >= 0.98 * TARGET.acceptRate
     const sseMet = (f: SseFigures) => f.p99_ms <= TARGET.sseP99Ms && f.complete_streams === f.streams && f.replayed === 0
     const result = {
       cores: cpus().length,
       node: process.version,
       accept: idle,
+      accept_steady: even,
       accept_during_sse: loaded,
       warmup: { seconds: warmup, requests: warm.requests, non_2xx: warm.non_2xx },
       sse_idle: sseIdle,
@@ -553,6 +689,7 @@ async function clientMain(): Promise<void> {
         accept_rate: TARGET.acceptRate,
         sse_p99_ms: TARGET.sseP99Ms,
         accept_met: acceptMet,
+        accept_burst_met: acceptBurstMet,
         sse_idle_met: sseMet(sseIdle),
         sse_under_load_met: sseMet(sseLoad),
         consistent,
@@ -573,6 +710,14 @@ async function clientMain(): Promise<void> {
           f.exact.p50_ms, f.exact.p99_ms, f.non_2xx, f.errors])
       }
       console.log(
+        `\nThe same, steady: one request every ${+(1000 / rate).toFixed(3)} ms, open loop, on up to ${connections} ` +
+          'keep-alive connections (ms, from each request\'s due time; from send: the client\'s own lateness left out)'
+      )
+      row(['run', 'seconds', 'requests', 'req/s', 'p50', 'p90', 'p99', 'max', 'from send p50', 'from send p99', 'sent late p99', 'non-2xx', 'errors'])
+      row(Array(13).fill('---'))
+      row(['accept, steady', even.duration_s, even.requests, even.rps, even.p50_ms, even.p90_ms, even.p99_ms, even.max_ms,
+        even.from_send.p50_ms, even.from_send.p99_ms, even.send_late.p99_ms, even.non_2xx, even.errors])
+      console.log(
         `\nSSE delivery lag (ms, arrival at the client − event t): ${sse.jobs} jobs × ${sse.listeners} ` +
           `listeners, ${sse.events} log events ${sse.intervalMs} ms apart + the result, per job`
       )
@@ -583,8 +728,13 @@ async function clientMain(): Promise<void> {
       }
       const verdict = (met: boolean) => (met ? 'met' : 'NOT met')
       console.log(
-        `\naccept p99 ≤ ${TARGET.acceptP99Ms} ms at ${TARGET.acceptRate} req/s: ${verdict(acceptMet)} ` +
-          `(p99 ${idle.exact.p99_ms} ms at ${idle.rps} req/s, ${idle.non_2xx} non-2xx, ${idle.errors} errors)`
+        `\naccept p99 ≤ ${TARGET.acceptP99Ms} ms at ${TARGET.acceptRate} req/s (steady load): ${verdict(acceptMet)} ` +
+          `(p99 ${even.p99_ms} ms at ${even.rps} req/s, ${even.non_2xx} non-2xx, ${even.errors} errors)`
+      )
+      console.log(
+        `  the same under autocannon's burst pacing: ${verdict(acceptBurstMet)} (p99 ${idle.exact.p99_ms} ms at ` +
+          `${idle.rps} req/s, ${idle.non_2xx} non-2xx, ${idle.errors} errors; each second's requests go back to ` +
+          `back on ${connections} connections)`
       )
       console.log(
         `SSE lag p99 ≤ ${TARGET.sseP99Ms} ms, idle: ${verdict(sseMet(sseIdle))} (p99 ${sseIdle.p99_ms} ms, ` +
