@@ -8,6 +8,8 @@ import { secureHeaders } from 'hono/secure-headers'
 import { BerthError } from '../scripts/engine/errors.ts'
 import { parseTopology } from '../scripts/engine/topology.ts'
 import { invalid, JobError, notFound } from './errors.ts'
+import type { HooksConfig } from './hooks/config.ts'
+import { hookRoutes } from './hooks/routes.ts'
 import { bearerAuth, requireScope, type Caller } from './middleware/auth.ts'
 import type { JobQueue } from './queue.ts'
 import { openApiDocument } from './openapi.ts'
@@ -20,6 +22,10 @@ export interface AppDeps {
   queue: JobQueue
   /** Largest request body accepted (bytes). */
   maxBody?: number
+  /** Inbound webhooks (Slack, Jira, generic); none configured by default. */
+  hooks?: HooksConfig
+  /** Seconds since the epoch, for signature windows (tests move it). */
+  now?: () => number
 }
 
 export function createApp(deps: AppDeps) {
@@ -77,6 +83,7 @@ export function createApp(deps: AppDeps) {
   })
 
   app.route('/v1', v1)
+  app.route('/hooks', hookRoutes({ store, queue, hooks: deps.hooks ?? { generic: {} }, now: deps.now }))
   app.notFound(() => notFound('no such route').getResponse())
   app.onError((err) => {
     if (err instanceof JobError) return err.getResponse()

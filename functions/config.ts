@@ -8,6 +8,7 @@ import { isAbsolute } from 'node:path'
 import YAML from 'yaml'
 import { z } from 'zod'
 import { berthHome } from '../scripts/engine/context.ts'
+import { HooksConfig, resolveSecrets } from './hooks/config.ts'
 
 const argvWord = z.string().min(1).max(4096)
 
@@ -40,6 +41,10 @@ export const ServerConfigSchema = z.strictObject({
   maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   autoRewire: z.boolean().default(true),
   dispatch: Dispatch.default({ mode: 'local' }),
+  /** Slack, Jira and generic signed webhooks; secrets may be written `env:NAME`. */
+  hooks: HooksConfig.default({ generic: {} }),
+  /** A scheduled run missed while the server was down is run once at start if at most this old. */
+  scheduleGraceSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(6 * 3600),
 })
 export type ServerConfig = z.infer<typeof ServerConfigSchema>
 
@@ -52,6 +57,7 @@ const ENV: Record<string, [keyof ServerConfig, 'string' | 'number' | 'boolean']>
   BERTH_DRAIN_SECONDS: ['drainSeconds', 'number'],
   BERTH_GRACE_SECONDS: ['graceSeconds', 'number'],
   BERTH_AUTO_REWIRE: ['autoRewire', 'boolean'],
+  BERTH_SCHEDULE_GRACE_SECONDS: ['scheduleGraceSeconds', 'number'],
 }
 
 export class ConfigError extends Error {
@@ -95,5 +101,9 @@ export function readConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
     }
     throw new ConfigError(r.error.issues.map((i) => `${where(i.path)}: ${i.message}`).join('\n'))
   }
-  return r.data
+  try {
+    return { ...r.data, hooks: resolveSecrets(r.data.hooks, env) }
+  } catch (err) {
+    throw new ConfigError(`${file ? `${file}: ` : ''}${(err as Error).message}`)
+  }
 }

@@ -12,6 +12,7 @@ import { AutoRewire } from './auto-rewire.ts'
 import type { ServerConfig } from './config.ts'
 import { ZxDispatcher } from './dispatch/zx.ts'
 import { hashToken, newToken } from './middleware/auth.ts'
+import { Notifier } from './notify.ts'
 import { JobQueue } from './queue.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 
@@ -31,7 +32,19 @@ export async function startServer(config: ServerConfig, say: (line: string) => v
   const dbFile = join(config.home, 'berth.db')
   const store = await openSqliteStore(dbFile)
   const dispatcher = dispatcherFor(config)
-  const queue = new JobQueue({ store, dispatcher, maxClusters: config.maxClusters, log: say })
+  const { jira } = config.hooks
+  const notifier = new Notifier({
+    store,
+    jira: jira?.baseUrl && jira.authorization ? { baseUrl: jira.baseUrl, authorization: jira.authorization } : undefined,
+    log: say,
+  })
+  const queue = new JobQueue({
+    store,
+    dispatcher,
+    maxClusters: config.maxClusters,
+    log: say,
+    onChange: (job, stage) => notifier.jobChanged(job, stage),
+  })
   if ((await store.countTokens()) === 0) {
     const token = newToken()
     await store.createToken({ id: crypto.randomUUID(), name: 'admin', hash: await hashToken(token), scopes: ['admin'] })
@@ -42,7 +55,7 @@ export async function startServer(config: ServerConfig, say: (line: string) => v
   if (resumed) say(`resuming ${resumed} job(s) interrupted by the last stop`)
   const rewire = config.autoRewire ? new AutoRewire({ source: dispatcher, store, queue, log: say }) : null
   rewire?.start()
-  const app = createApp({ store, queue, maxBody: config.maxBodyBytes })
+  const app = createApp({ store, queue, maxBody: config.maxBodyBytes, hooks: config.hooks })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s))
     s.once('error', reject)
@@ -54,7 +67,9 @@ export async function startServer(config: ServerConfig, say: (line: string) => v
     server.close()
     await rewire?.stop()
     await queue.drain(config.drainSeconds * 1000)
+    // Reports already under way get a moment; the rest are lost with the process, never the job.
+    await Promise.race([notifier.idle(), new Promise((r) => setTimeout(r, 5000).unref())])
     await store.close()
   }
-  return { app, store, queue, server, stop }
+  return { app, store, queue, notifier, server, stop }
 }

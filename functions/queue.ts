@@ -17,6 +17,8 @@ export interface QueueOptions {
   dispatcher: Dispatcher
   maxClusters: number
   log?: (line: string) => void
+  /** Told when a job starts and when it ends (Slack/Jira reports). Must not throw or block. */
+  onChange?: (job: JobRecord, stage: 'started' | 'finished') => void
 }
 
 export class JobQueue {
@@ -64,7 +66,10 @@ export class JobQueue {
         startedAt: new Date().toISOString(),
         attempts: job.attempts + 1,
       })
-      if (started) this.start(job)
+      if (started) {
+        this.start(job)
+        this.changed({ ...job, state: 'running', attempts: job.attempts + 1 }, 'started')
+      }
     }
   }
 
@@ -99,7 +104,10 @@ export class JobQueue {
     this.running.delete(job.cluster)
     await this.o.store.transitionJob(job.id, ['running'], state, { finishedAt: new Date().toISOString(), ...patch })
     const done = await this.o.store.getJob(job.id)
-    if (done) this.emit(job.id, { end: done })
+    if (done) {
+      this.emit(job.id, { end: done })
+      if (done.state === state) this.changed(done, 'finished')
+    }
     this.listeners.delete(job.id)
     this.kick()
   }
@@ -108,7 +116,10 @@ export class JobQueue {
   async cancel(jobId: string): Promise<'cancelled' | 'stopping' | 'finished'> {
     if (await this.o.store.transitionJob(jobId, ['queued'], 'cancelled', { finishedAt: new Date().toISOString() })) {
       const done = await this.o.store.getJob(jobId)
-      if (done) this.emit(jobId, { end: done })
+      if (done) {
+        this.emit(jobId, { end: done })
+        this.changed(done, 'finished')
+      }
       return 'cancelled'
     }
     for (const r of this.running.values()) {
@@ -125,6 +136,14 @@ export class JobQueue {
     if (!set) this.listeners.set(jobId, (set = new Set()))
     set.add(fn)
     return () => set!.delete(fn)
+  }
+
+  private changed(job: JobRecord, stage: 'started' | 'finished'): void {
+    try {
+      this.o.onChange?.(job, stage)
+    } catch (e) {
+      this.o.log?.(`job ${job.id}: ${stage} not reported: ${e}`)
+    }
   }
 
   private emit(jobId: string, e: JobEventRecord | { end: JobRecord }): void {

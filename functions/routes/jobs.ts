@@ -4,14 +4,13 @@
 import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { z } from 'zod'
-import { BerthError } from '../../scripts/engine/errors.ts'
 import { clusterName, EXPORT_FILE, JobOptions } from '../../scripts/engine/job-spec.ts'
 import { SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
-import { parseTopology, validateTopology } from '../../scripts/engine/topology.ts'
-import { conflict, invalid, JobError, notFound } from '../errors.ts'
+import { invalid, notFound } from '../errors.ts'
 import { hashToken, requireScope, type Caller, type Scope } from '../middleware/auth.ts'
 import type { JobQueue } from '../queue.ts'
-import { StoreConflictError, type JobRecord, type JobState, type Store } from '../store/store.ts'
+import type { JobRecord, JobState, Store } from '../store/store.ts'
+import { submitJob } from '../submit.ts'
 
 /** Which scope each job kind needs (restore and destroy have their own). */
 export const KIND_SCOPE: Record<string, Scope> = {
@@ -68,65 +67,13 @@ export function jobRoutes(deps: { store: Store; queue: JobQueue }) {
     const req = parsed.data
     requireScope(caller, KIND_SCOPE[req.kind])
 
-    // The topology is checked here, so a bad file is a 422 naming the path, not a failed job.
-    let topology: unknown = req.topology
-    if (req.topologyRef) {
-      const stored = await store.getTopology(req.topologyRef)
-      if (!stored) throw notFound(`no stored topology named "${req.topologyRef}"`)
-      topology = stored.text
-    }
-    if (topology !== undefined) {
-      try {
-        const t = typeof topology === 'string' ? parseTopology(topology) : validateTopology(topology)
-        if (t.name !== req.cluster) throw invalid(`cluster: "${req.cluster}" does not match the topology's name "${t.name}"`)
-      } catch (err) {
-        if (err instanceof BerthError) throw invalid(err.message)
-        throw err
-      }
-    } else if (req.kind === 'install') {
-      throw invalid('topology: required for an install (or topologyRef naming a stored one)')
-    }
-
-    const key = c.req.header('idempotency-key') ?? null
-    const bodyHash = await hashToken(raw)
-    if (key) {
-      const seen = await store.findJobByIdempotencyKey(key)
-      if (seen) {
-        if (seen.bodyHash !== bodyHash) {
-          throw new JobError(422, 'idempotency_mismatch', 'this Idempotency-Key was used with a different body')
-        }
-        return c.json({ ok: true, job: view(seen) }, 202)
-      }
-    }
-    if (c.req.query('queue') === 'false' && (await queue.isBusy(req.cluster))) {
-      throw conflict(`cluster "${req.cluster}" is busy with another job`)
-    }
-    const spec = {
-      kind: req.kind,
-      cluster: req.cluster,
-      ...(topology !== undefined ? { topology } : {}),
-      ...(req.snapshot ? { snapshot: req.snapshot } : {}),
-      ...(req.options ? { options: req.options } : {}),
-    }
-    let job: JobRecord
-    try {
-      job = await queue.submit({
-        kind: req.kind,
-        cluster: req.cluster,
-        spec,
-        requestedBy: caller.name,
-        source: c.req.header('x-forwarded-for') ?? null,
-        idempotencyKey: key,
-        bodyHash,
-      })
-    } catch (err) {
-      // Two requests with one key at the same moment: the first one in made the job.
-      const seen = key && err instanceof StoreConflictError ? await store.findJobByIdempotencyKey(key) : null
-      if (!seen) throw err
-      if (seen.bodyHash !== bodyHash) throw new JobError(422, 'idempotency_mismatch', 'this Idempotency-Key was used with a different body')
-      return c.json({ ok: true, job: view(seen) }, 202)
-    }
-    await store.audit({ actor: caller.name, source: job.source, action: `job.${req.kind}`, target: req.cluster, outcome: 'accepted', detail: { job: job.id } })
+    const { job } = await submitJob(deps, req, {
+      actor: caller.name,
+      source: c.req.header('x-forwarded-for') ?? null,
+      idempotencyKey: c.req.header('idempotency-key') ?? null,
+      bodyHash: await hashToken(raw),
+      noWait: c.req.query('queue') === 'false',
+    })
     return c.json({ ok: true, job: view(job) }, 202)
   })
 
@@ -145,7 +92,10 @@ export function jobRoutes(deps: { store: Store; queue: JobQueue }) {
 
   app.get('/:id', async (c) => {
     requireScope(c.get('caller'), 'read')
-    return c.json({ ok: true, job: view(await find(store, c.req.param('id'))) })
+    const job = await find(store, c.req.param('id'))
+    // How reporting back to Slack or Jira went, when the job came from there.
+    const notifications = (await store.notificationsFor(job.id)).map(({ channel, sent, attempts, lastError }) => ({ channel, sent, attempts, lastError }))
+    return c.json({ ok: true, job: { ...view(job), ...(notifications.length ? { notifications } : {}) } })
   })
 
   app.post('/:id/cancel', async (c) => {

@@ -16,6 +16,9 @@ import {
   type JobRecord,
   type JobState,
   type NewJob,
+  type NotificationRecord,
+  type NotificationStage,
+  type ScheduleRecord,
   type Store,
   type TokenRecord,
   type TopologyRecord,
@@ -217,6 +220,48 @@ const toEvent = (r: EventRow): JobEventRecord => ({
   seq: r.seq,
   at: r.at,
   event: JSON.parse(r.event),
+})
+
+interface NotificationRow {
+  id: number
+  job_id: string
+  channel: 'slack' | 'jira'
+  target: string
+  sent: string
+  attempts: number
+  last_error: string | null
+  updated_at: string
+}
+
+const toNotification = (r: NotificationRow): NotificationRecord => ({
+  id: r.id,
+  jobId: r.job_id,
+  channel: r.channel,
+  target: JSON.parse(r.target),
+  sent: JSON.parse(r.sent),
+  attempts: r.attempts,
+  lastError: r.last_error,
+  updatedAt: r.updated_at,
+})
+
+interface ScheduleRow {
+  name: string
+  cluster: string
+  cron: string
+  keep: number | null
+  tz: string | null
+  enabled: number
+  last_run_at: string | null
+}
+
+const toSchedule = (r: ScheduleRow): ScheduleRecord => ({
+  name: r.name,
+  cluster: r.cluster,
+  cron: r.cron,
+  keep: r.keep,
+  tz: r.tz ?? 'UTC',
+  enabled: r.enabled === 1,
+  lastRunAt: r.last_run_at,
 })
 
 interface TopologyRow {
@@ -451,6 +496,58 @@ export class SqliteStore implements Store {
   async countTokens(): Promise<number> {
     const r = this.#sql('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }
     return r.n
+  }
+
+  async addNotification(n: { jobId: string; channel: 'slack' | 'jira'; target: Record<string, string> }): Promise<NotificationRecord> {
+    const row = this.#sql(
+      `INSERT INTO notifications (job_id, channel, target, updated_at) VALUES (?, ?, ?, ?) RETURNING *`
+    ).get(n.jobId, n.channel, JSON.stringify(n.target), now()) as NotificationRow
+    return toNotification(row)
+  }
+
+  async notificationsFor(jobId: string): Promise<NotificationRecord[]> {
+    const rows = this.#sql('SELECT * FROM notifications WHERE job_id = ? ORDER BY id').all(jobId) as NotificationRow[]
+    return rows.map(toNotification)
+  }
+
+  async updateNotification(id: number, patch: { sent?: NotificationStage[]; attempts?: number; lastError?: string | null }): Promise<void> {
+    this.#sql(
+      `UPDATE notifications SET sent = COALESCE(?, sent), attempts = COALESCE(?, attempts),
+         last_error = CASE WHEN ? THEN ? ELSE last_error END, updated_at = ? WHERE id = ?`
+    ).run(
+      patch.sent ? JSON.stringify(patch.sent) : null,
+      patch.attempts ?? null,
+      patch.lastError !== undefined ? 1 : 0,
+      patch.lastError ?? null,
+      now(),
+      id
+    )
+  }
+
+  async createSchedule(s: Omit<ScheduleRecord, 'lastRunAt'>): Promise<ScheduleRecord> {
+    try {
+      const row = this.#sql(
+        `INSERT INTO schedules (name, cluster, cron, keep, tz, enabled, last_run_at)
+         VALUES (?, ?, ?, ?, ?, ?, NULL) RETURNING *`
+      ).get(s.name, s.cluster, s.cron, s.keep, s.tz, s.enabled ? 1 : 0) as ScheduleRow
+      return toSchedule(row)
+    } catch (err) {
+      throw translate(err, `schedule "${s.name}"`)
+    }
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return (this.#sql('SELECT * FROM schedules ORDER BY name').all() as ScheduleRow[]).map(toSchedule)
+  }
+
+  async deleteSchedule(name: string): Promise<boolean> {
+    return this.#sql('DELETE FROM schedules WHERE name = ?').run(name).changes === 1
+  }
+
+  async markScheduleRun(name: string, from: string | null, to: string): Promise<boolean> {
+    return (
+      this.#sql('UPDATE schedules SET last_run_at = ? WHERE name = ? AND last_run_at IS ?').run(to, name, from).changes === 1
+    )
   }
 
   async audit(a: Omit<AuditRecord, 'id' | 'at'>): Promise<void> {

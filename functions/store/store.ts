@@ -64,6 +64,33 @@ export interface TopologyRecord {
   updatedBy: string
 }
 
+export type NotificationStage = 'started' | 'finished'
+
+export interface NotificationRecord {
+  id: number
+  jobId: string
+  channel: 'slack' | 'jira'
+  /** Slack: { responseUrl }; Jira: { issueKey }. */
+  target: Record<string, string>
+  /** Stages delivered so far. */
+  sent: NotificationStage[]
+  attempts: number
+  lastError: string | null
+  updatedAt: string
+}
+
+export interface ScheduleRecord {
+  name: string
+  cluster: string
+  cron: string
+  /** Snapshots kept after each run (older ones pruned); null keeps all. */
+  keep: number | null
+  /** IANA time zone the cron is read in. */
+  tz: string
+  enabled: boolean
+  lastRunAt: string | null
+}
+
 /** What a caller supplies to create a job; `state` defaults to queued, `createdAt` to now. */
 export type NewJob = Omit<
   JobRecord,
@@ -109,6 +136,16 @@ export interface Store {
   touchToken(id: string): Promise<void>
   /** All tokens ever created, revoked ones included. */
   countTokens(): Promise<number>
+  addNotification(n: { jobId: string; channel: 'slack' | 'jira'; target: Record<string, string> }): Promise<NotificationRecord>
+  notificationsFor(jobId: string): Promise<NotificationRecord[]>
+  updateNotification(id: number, patch: { sent?: NotificationStage[]; attempts?: number; lastError?: string | null }): Promise<void>
+  /** Rejects with StoreConflictError when the name is taken. */
+  createSchedule(s: Omit<ScheduleRecord, 'lastRunAt'>): Promise<ScheduleRecord>
+  listSchedules(): Promise<ScheduleRecord[]>
+  /** False when there was none by that name. */
+  deleteSchedule(name: string): Promise<boolean>
+  /** Compare-and-set of last_run_at, so two pollers cannot both take one run. */
+  markScheduleRun(name: string, from: string | null, to: string): Promise<boolean>
   audit(a: Omit<AuditRecord, 'id' | 'at'>): Promise<void>
   /** Newest first; `before` is an id cursor (exclusive). */
   listAudit(q: { limit?: number; before?: number }): Promise<AuditRecord[]>

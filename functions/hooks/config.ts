@@ -1,0 +1,77 @@
+/**
+ * Configuration of the inbound hooks (Slack, Jira, generic signed webhooks). Pure zod, so the
+ * Node server (from its config file) and the Worker (from its bindings) validate it alike.
+ * A secret may be written `env:NAME` to be read from the environment instead of the file.
+ */
+import { z } from 'zod'
+import { clusterName, JobOptions } from '../../scripts/engine/job-spec.ts'
+import { SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
+import { SLACK_VERBS } from './slack-command.ts'
+
+const secret = z.string().min(8, 'must be at least 8 characters (or env:NAME)')
+
+const SlackRule = z.strictObject({
+  users: z.array(z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'is not a Slack user id')).optional(),
+  channels: z.array(z.string().regex(/^[CGD][A-Z0-9]{2,20}$/, 'is not a Slack channel id')).optional(),
+  kinds: z.array(z.enum(SLACK_VERBS)).min(1),
+  clusters: z.array(z.string().regex(/^[a-z0-9*-]{1,40}$/, 'is not a cluster name or glob')).min(1),
+})
+
+export const SlackConfig = z.strictObject({
+  signingSecret: secret,
+  /** response_url must start with this (Slack's own host): nothing else is ever posted to. */
+  responseUrlPrefix: z.string().url().default('https://hooks.slack.com/'),
+  /** Who may do what; nobody may do anything but `help` without a rule. */
+  allow: z.array(SlackRule).default([]),
+})
+
+export const JiraConfig = z.strictObject({
+  secret,
+  /** For comments back on the issue: https://<site>.atlassian.net */
+  baseUrl: z.string().url().optional(),
+  /** The Authorization header for the REST API: `Basic <base64 email:token>` or `Bearer <token>`. */
+  authorization: z.string().optional(),
+  /** Only issues carrying this label start an install. */
+  label: z.string().min(1).default('berth-install'),
+  /** The issue field holding the cluster name (e.g. customfield_10050). */
+  clusterField: z.string().min(1),
+  /** The issue field naming the stored topology; without it, the cluster's own name. */
+  topologyField: z.string().min(1).optional(),
+})
+
+export const GenericHook = z.strictObject({
+  secret,
+  /** The job this hook starts: fixed here, nothing is taken from the payload. */
+  job: z.strictObject({
+    kind: z.enum(['install', 'snapshot', 'restore', 'start', 'stop', 'rewire', 'upgrade']),
+    cluster: clusterName,
+    topologyRef: clusterName.optional(),
+    snapshot: z.string().regex(SNAPSHOT_ID).optional(),
+    options: JobOptions.omit({ file: true }).optional(),
+  }),
+})
+
+export const HooksConfig = z.strictObject({
+  slack: SlackConfig.optional(),
+  jira: JiraConfig.optional(),
+  /** POST /hooks/<name>; `slack` and `jira` are taken. */
+  generic: z
+    .record(z.string().regex(/^(?!(slack|jira)$)[a-z0-9][a-z0-9-]{0,40}$/, 'is not a hook name (a-z, 0-9, -; not slack or jira)'), GenericHook)
+    .default({}),
+})
+export type HooksConfig = z.infer<typeof HooksConfig>
+
+/** Replaces every `env:NAME` string with that variable's value; a missing one is an error. */
+export function resolveSecrets<T>(value: T, env: Record<string, string | undefined>, path = 'hooks'): T {
+  if (typeof value === 'string' && value.startsWith('env:')) {
+    const name = value.slice(4)
+    const v = env[name]
+    if (!v) throw new Error(`${path}: the environment variable ${name} is not set`)
+    return v as T
+  }
+  if (Array.isArray(value)) return value.map((v, i) => resolveSecrets(v, env, `${path}[${i}]`)) as T
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveSecrets(v, env, `${path}.${k}`)])) as T
+  }
+  return value
+}
