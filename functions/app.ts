@@ -15,6 +15,7 @@ import type { JobQueue } from './queue.ts'
 import { openApiDocument } from './openapi.ts'
 import { clusterRoutes } from './routes/clusters.ts'
 import { jobRoutes } from './routes/jobs.ts'
+import { scheduleRoutes } from './routes/schedules.ts'
 import type { Store } from './store/store.ts'
 
 export interface AppDeps {
@@ -50,6 +51,7 @@ export function createApp(deps: AppDeps) {
   v1.use(bearerAuth(store))
   v1.route('/jobs', jobRoutes({ store, queue }))
   v1.route('/clusters', clusterRoutes({ store, queue }))
+  v1.route('/schedules', scheduleRoutes({ store, queue }))
 
   v1.put('/topologies/:name', async (c) => {
     const caller = c.get('caller')

@@ -2,7 +2,8 @@
  * The Node entry: `berth serve`. Configuration is read once (functions/config.ts); the store is
  * SQLite under the data directory; jobs run through the zx dispatcher (a local child process, or
  * ssh to a Docker host); auto-rewire follows the host's Docker events. On first start with no
- * token, an admin token is created and printed once.
+ * token, an admin token is created and printed once. Snapshot schedules run in this process
+ * (scheduler.ts).
  */
 import { serve } from '@hono/node-server'
 import { join } from 'node:path'
@@ -14,6 +15,7 @@ import { ZxDispatcher } from './dispatch/zx.ts'
 import { hashToken, newToken } from './middleware/auth.ts'
 import { Notifier } from './notify.ts'
 import { JobQueue } from './queue.ts'
+import { Scheduler } from './scheduler.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 
 export { readConfig } from './config.ts'
@@ -60,16 +62,21 @@ export async function startServer(config: ServerConfig, say: (line: string) => v
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s))
     s.once('error', reject)
   })
+  // After resume (a run caught up now queues behind the jobs the last stop interrupted) and once
+  // listening (a server that cannot bind makes no jobs).
+  const scheduler = new Scheduler({ store, queue, graceMs: config.scheduleGraceSeconds * 1000, log: say })
+  await scheduler.start()
   const target = config.dispatch.mode === 'ssh' ? `ssh ${config.dispatch.user}@${config.dispatch.host}` : 'local'
   say(`berth serve: http://${config.host}:${config.port} (store ${dbFile}, jobs ${target}${rewire ? ', auto-rewire on' : ''})`)
   const stop = async () => {
     say(`draining: no new jobs; running ones get up to ${config.drainSeconds} s`)
     server.close()
+    await scheduler.stop()
     await rewire?.stop()
     await queue.drain(config.drainSeconds * 1000)
     // Reports already under way get a moment; the rest are lost with the process, never the job.
     await Promise.race([notifier.idle(), new Promise((r) => setTimeout(r, 5000).unref())])
     await store.close()
   }
-  return { app, store, queue, notifier, server, stop }
+  return { app, store, queue, notifier, scheduler, server, stop }
 }

@@ -1,8 +1,10 @@
 /**
  * Outbound reports on jobs that came from Slack or Jira: when the job starts and when it ends,
  * to the Slack `response_url` or as a comment on the Jira issue. Runtime-neutral (fetch only).
- * Each post is retried with backoff; a failure is recorded on the job's notification row and
- * never blocks or fails the job.
+ * Each post is retried with backoff; a failure is recorded on the job's notification row (and
+ * kept there: `lastError` names the stage and attempt) and never blocks or fails the job.
+ * Slack takes at most 5 posts on one response_url, within 30 minutes of issuing it: past that,
+ * a post is skipped and the reason recorded instead.
  */
 import type { ResultEvent } from '../scripts/engine/events.ts'
 import type { JobRecord, NotificationRecord, NotificationStage, Store } from './store/store.ts'
@@ -19,7 +21,63 @@ export interface NotifierOptions {
   fetch?: typeof fetch
   /** Waits between attempts (ms); attempts = this length + 1. */
   backoffMs?: number[]
+  /** Milliseconds since the epoch, for the response_url's 30 minutes (tests move it). */
+  now?: () => number
   log?: (line: string) => void
+}
+
+/** Slack's limits on one response_url (api.slack.com, "Handling slash commands"). */
+export const SLACK_MAX_POSTS = 5
+export const SLACK_URL_TTL_MS = 30 * 60_000
+
+/**
+ * A Slack notification's target: the response_url, when Slack issued it (ISO time; the 30
+ * minutes count from there), and how many posts the hook made to it itself (the "accepted" that
+ * replaces a Confirm button), which count against the 5.
+ */
+export interface SlackTarget {
+  responseUrl: string
+  issuedAt: string
+  earlierPosts?: string
+}
+
+// One lane per response_url: posts leave one after another in the order they were asked for, so
+// a hook's "accepted" is never overtaken by the Notifier's "started" (within this process).
+const lanes = new Map<string, Promise<unknown>>()
+
+/** POSTs a message (JSON) to a Slack response_url, in order with every other post to it. */
+export function postSlack(url: string, message: object, fetchFn: typeof fetch = fetch): Promise<void> {
+  return reserveSlack(url, fetchFn).post(message)
+}
+
+/**
+ * Takes the next place in a response_url's lane now, for a message known only later: a hook
+ * that is about to queue a job reserves its "accepted" before the job can start, so the
+ * Notifier's "started" queues behind it. `cancel()` gives the place up without posting.
+ */
+export function reserveSlack(url: string, fetchFn: typeof fetch = fetch): { post(message: object): Promise<void>; cancel(): void } {
+  let give!: (m: object | null) => void
+  const message = new Promise<object | null>((r) => (give = r))
+  const turn = (lanes.get(url) ?? Promise.resolve())
+    .catch(() => {})
+    .then(() => message)
+    .then(async (m) => {
+      if (!m) return
+      const res = await fetchFn(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(m),
+        signal: AbortSignal.timeout(10_000),
+      })
+      await res.body?.cancel()
+      if (!res.ok) throw new Error(`HTTP ${res.status} from slack`)
+    })
+  lanes.set(url, turn)
+  void turn.catch(() => {}).finally(() => lanes.get(url) === turn && lanes.delete(url))
+  return {
+    post: (m) => (give(m), turn),
+    cancel: () => give(null),
+  }
 }
 
 /** One line a person reads: what ran, how it ended, where (nodes and hostnames, or the failing node and step). */
@@ -40,19 +98,29 @@ export function summaryOf(job: JobRecord, stage: NotificationStage): string {
 export class Notifier {
   private readonly fetch: typeof fetch
   private readonly backoff: number[]
+  private readonly now: () => number
   /** Posts in flight, so a test or a shutdown can wait for them. */
   private readonly inflight = new Set<Promise<void>>()
+  /** The last report per job: a job's stages are reported one after another, never at once. */
+  private readonly jobs = new Map<string, Promise<void>>()
 
   constructor(private readonly o: NotifierOptions) {
     this.fetch = o.fetch ?? ((...a) => fetch(...a))
     this.backoff = o.backoffMs ?? [1000, 4000, 15_000]
+    this.now = o.now ?? Date.now
   }
 
   /** Reports the job's stage to each of its targets, in the background. Never throws. */
   jobChanged(job: JobRecord, stage: NotificationStage): void {
-    const p = this.report(job, stage).catch((e) => this.o.log?.(`notify ${job.id}: ${e}`))
+    const p = (this.jobs.get(job.id) ?? Promise.resolve())
+      .then(() => this.report(job, stage))
+      .catch((e) => this.o.log?.(`notify ${job.id}: ${e}`))
+    this.jobs.set(job.id, p)
     this.inflight.add(p)
-    void p.finally(() => this.inflight.delete(p))
+    void p.finally(() => {
+      this.inflight.delete(p)
+      if (this.jobs.get(job.id) === p) this.jobs.delete(job.id)
+    })
   }
 
   async idle(): Promise<void> {
@@ -70,41 +138,78 @@ export class Notifier {
     const text = summaryOf(job, stage)
     let attempts = n.attempts
     let lastError: string | null = null
-    for (let i = 0; i <= this.backoff.length; i++) {
+    for (let i = 0; ; i++) {
+      const skip = this.cannotPost(n, stage, attempts)
+      if (skip) {
+        lastError = `${stage}: not posted: ${skip}`
+        await this.o.store.updateNotification(n.id, { lastError })
+        break
+      }
       attempts++
       try {
         await this.post(n, text)
-        await this.o.store.updateNotification(n.id, { sent: [...n.sent, stage], attempts, lastError: null })
         n.sent = [...n.sent, stage]
+        await this.o.store.updateNotification(n.id, { sent: n.sent, attempts })
         return
       } catch (err) {
-        lastError = `${stage}: ${(err as Error).message}`
+        lastError = `${stage}: ${(err as Error).message} (attempt ${i + 1})`
         await this.o.store.updateNotification(n.id, { attempts, lastError })
-        if (i < this.backoff.length) await new Promise((r) => setTimeout(r, this.backoff[i]))
+        if (i >= this.backoff.length) break
+        await new Promise((r) => setTimeout(r, this.backoff[i]))
       }
     }
-    this.o.log?.(`notify ${job.id} (${n.channel}): gave up after ${attempts} attempts: ${lastError}`)
+    this.o.log?.(`notify ${job.id} (${n.channel}): ${lastError}`)
+  }
+
+  /** Why Slack would not take another post on this response_url, or null. */
+  private cannotPost(n: NotificationRecord, stage: NotificationStage, attempts: number): string | null {
+    if (n.channel !== 'slack') return null
+    const t = n.target as Partial<SlackTarget>
+    const issued = Date.parse(t.issuedAt ?? '')
+    if (!Number.isNaN(issued) && this.now() - issued > SLACK_URL_TTL_MS) return 'the response_url is older than 30 minutes'
+    // Every attempt counts (a failed post may still count at Slack's end); one is kept for the end.
+    const used = attempts + (Number(t.earlierPosts) || 0)
+    const room = SLACK_MAX_POSTS - (stage === 'finished' ? 0 : 1)
+    if (used >= room) return `the response_url takes at most ${SLACK_MAX_POSTS} posts (${used} made${room < SLACK_MAX_POSTS ? ', one kept for the end' : ''})`
+    return null
   }
 
   private async post(n: NotificationRecord, text: string): Promise<void> {
-    let res: Response
     if (n.channel === 'slack') {
-      res = await this.fetch(n.target.responseUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text }),
-        signal: AbortSignal.timeout(10_000),
-      })
-    } else {
-      const jira = this.o.jira
-      if (!jira) throw new Error('no Jira connection is configured (hooks.jira.baseUrl)')
-      res = await this.fetch(`${jira.baseUrl.replace(/\/$/, '')}/rest/api/2/issue/${encodeURIComponent(n.target.issueKey)}/comment`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: jira.authorization },
-        body: JSON.stringify({ body: text.replace(/:[a-z_]+: /g, '') }),
-        signal: AbortSignal.timeout(10_000),
-      })
+      return postSlack(n.target.responseUrl, { response_type: 'ephemeral', replace_original: false, text }, this.fetch)
     }
-    if (!res.ok) throw new Error(`HTTP ${res.status} from ${n.channel}`)
+    const jira = this.o.jira
+    if (!jira) throw new Error('no Jira connection is configured (hooks.jira.baseUrl)')
+    if (!n.target.issueKey) throw new Error('the notification names no issue')
+    // REST v2 takes wiki markup, where (i) (/) (x) are Jira's own icons for Slack's shortcodes.
+    const lead = text.match(/^:[a-z_]+: /)?.[0] ?? ''
+    const res = await this.fetch(`${jira.baseUrl.replace(/\/$/, '')}/rest/api/2/issue/${encodeURIComponent(n.target.issueKey)}/comment`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: jira.authorization },
+      body: JSON.stringify({ body: `${JIRA_ICONS[lead] ?? ''}berth: ${text.slice(lead.length)}` }),
+      signal: AbortSignal.timeout(10_000),
+    })
+    // Jira says why (`errorMessages`: no such issue, no permission to comment): kept with the job.
+    if (!res.ok) throw new Error(`HTTP ${res.status} from jira${await jiraReason(res)}`)
+    await res.body?.cancel()
+  }
+}
+
+const JIRA_ICONS: Record<string, string> = {
+  ':hourglass_flowing_sand: ': '(i) ',
+  ':white_check_mark: ': '(/) ',
+  ':x: ': '(x) ',
+}
+
+/** `: <Jira's errorMessages and errors>`, or nothing when the body says nothing readable. */
+async function jiraReason(res: Response): Promise<string> {
+  try {
+    const body = (await res.json()) as { errorMessages?: unknown; errors?: unknown }
+    const messages = Array.isArray(body.errorMessages) ? body.errorMessages.map(String) : []
+    const fields = body.errors && typeof body.errors === 'object' ? Object.entries(body.errors).map(([k, v]) => `${k}: ${v}`) : []
+    const all = [...messages, ...fields].join('; ').slice(0, 300)
+    return all ? `: ${all}` : ''
+  } catch {
+    return ''
   }
 }

@@ -1,6 +1,7 @@
 /**
  * GET /v1/openapi.json — generated from the zod schemas that validate the requests (the job
- * request, its options, the topology file), so the document cannot drift from what is enforced.
+ * request, its options, the topology file, the schedule request), so the document cannot drift
+ * from what is enforced.
  * Responses share one envelope: `{ ok: true, … }` or `{ ok: false, error: { code, message } }`.
  */
 import { z } from 'zod'
@@ -8,6 +9,7 @@ import { BERTH_VERSION } from '../scripts/engine/labels.ts'
 import { TopologyFile } from '../scripts/engine/topology.ts'
 import { SCOPES } from './middleware/auth.ts'
 import { JobRequest, KIND_SCOPE } from './routes/jobs.ts'
+import { ScheduleRequest } from './schedules.ts'
 
 const schema = (s: z.ZodType) => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'openapi-3.0' }) as Record<string, unknown>
@@ -32,6 +34,24 @@ function op(scope: string, summary: string, responses: Record<string, unknown>, 
   }
 }
 
+/** A hook: no bearer token; the sender signs the raw body (checked before anything is read). */
+function signed(header: string, summary: string, responses: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return {
+    summary,
+    security: [],
+    'x-berth-signature': header,
+    ...extra,
+    responses: {
+      ...responses,
+      401: err(`${header} missing or not matching the raw body`),
+      404: err('this hook is not configured'),
+      413: err('the body is too large'),
+    },
+  }
+}
+
+const header = (n: string) => ({ name: n, in: 'header', schema: { type: 'string' } })
+
 export function openApiDocument() {
   const kinds = Object.entries(KIND_SCOPE).map(([k, s]) => `${k} (${s})`).join(', ')
   return {
@@ -45,6 +65,7 @@ export function openApiDocument() {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
         JobRequest: schema(JobRequest),
+        ScheduleRequest: schema(ScheduleRequest),
         Topology: schema(TopologyFile),
         Ok: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean', enum: [true] } }, additionalProperties: true },
         Error: {
@@ -115,6 +136,51 @@ export function openApiDocument() {
           requestBody: { required: true, content: { 'application/yaml': { schema: ref('Topology') }, 'application/json': { schema: ref('Topology') } } },
         }),
         get: op('read', 'a stored topology', { 200: ok('{ topology }'), 404: err('none stored under that name') }, { parameters: [name('name', 'cluster name')] }),
+      },
+      '/v1/schedules': {
+        get: op('read', 'every snapshot schedule, with its last and next run', { 200: ok('{ schedules }') }),
+        post: op(
+          'snapshot',
+          'add a snapshot schedule: the server queues a snapshot job (options.keep = keep) at each run; a run is skipped (and audited) while a snapshot of the cluster is queued or running',
+          {
+            201: ok('{ schedule }'),
+            409: err('a schedule by that name exists'),
+            422: err('an invalid cluster, cron, keep, tz or name (the message names the field)'),
+          },
+          { requestBody: { required: true, ...json(ref('ScheduleRequest')) } }
+        ),
+      },
+      '/v1/schedules/{name}': {
+        delete: op('snapshot', 'remove a schedule (its snapshots are kept)', { 200: ok('{ deleted }'), 404: err('no schedule by that name') }, {
+          parameters: [name('name', 'schedule name')],
+        }),
+      },
+      '/hooks/slack': {
+        post: signed('X-Slack-Signature', '/berth slash command (form body; Slack v0 signature with X-Slack-Request-Timestamp, 5-minute window); ssl_check=1 gets a bare 200; restore and destroy answer with Confirm/Cancel buttons', {
+          200: { description: 'an ephemeral Slack message: the job and its place in the queue, an answer, or a polite refusal' },
+          422: err('no Slack user id'),
+        }, { parameters: [header('X-Slack-Request-Timestamp'), header('X-Slack-Retry-Num')] }),
+      },
+      '/hooks/slack/interactive': {
+        post: signed('X-Slack-Signature', 'a Confirm/Cancel click (payload=<JSON>); the confirmed job is queued and the answer goes to the payload response_url', {
+          200: { description: 'acknowledged (empty body)' },
+          403: err('the confirmation was not sealed by berth'),
+          422: err('no payload, not JSON, or no user id'),
+        }),
+      },
+      '/hooks/jira': {
+        post: signed('X-Hub-Signature', 'a Jira webhook (issue created/updated): installs the cluster the issue names when it carries the label', {
+          200: ok('ignored ({ ignored: reason }) or a redelivery ({ duplicate: true, job })'),
+          202: ok('{ job }: the install is queued'),
+          422: err('not JSON, or a matching issue whose cluster/topology field is missing or invalid (the message names the field)'),
+        }, { parameters: [header('X-Atlassian-Webhook-Identifier')] }),
+      },
+      '/hooks/{name}': {
+        post: signed('X-Hub-Signature-256', "a named generic hook (GitHub-style): queues the hook's fixed job; the payload is not read", {
+          200: ok('a redelivery: { duplicate: true, job }'),
+          202: ok('{ job }'),
+          422: err('a bad X-GitHub-Delivery or Idempotency-Key'),
+        }, { parameters: [name('name', 'hook name'), header('X-GitHub-Delivery'), header('Idempotency-Key')] }),
       },
       '/v1/audit': {
         get: op('admin', 'who did what, from where, when, with what outcome; newest first', { 200: ok('{ audit }') }, {

@@ -10,6 +10,12 @@ import type { Dispatcher, DispatchSpec } from './dispatch/dispatcher.ts'
 import { JobError } from './errors.ts'
 import type { JobEventRecord, JobRecord, JobState, NewJob, Store } from './store/store.ts'
 
+export interface NotifyTarget {
+  channel: 'slack' | 'jira'
+  /** Slack: { responseUrl, … }; Jira: { issueKey }. */
+  target: Record<string, string>
+}
+
 export type Listener = (e: JobEventRecord | { end: JobRecord }) => void
 
 export interface QueueOptions {
@@ -29,10 +35,14 @@ export class JobQueue {
 
   constructor(private readonly o: QueueOptions) {}
 
-  /** Records a job (queued) and starts it when its cluster is free. 503 while draining. */
-  async submit(job: Omit<NewJob, 'id'>): Promise<JobRecord> {
+  /**
+   * Records a job (queued) and starts it when its cluster is free. 503 while draining. Where to
+   * report it (Slack, Jira) is recorded before it can start, so "started" always finds it.
+   */
+  async submit(job: Omit<NewJob, 'id'>, notify: NotifyTarget[] = []): Promise<JobRecord> {
     if (!this.accepting) throw new JobError(503, 'draining', 'the server is shutting down; submit again in a moment')
     const record = await this.o.store.createJob({ id: newJobId(), ...job })
+    for (const n of notify) await this.o.store.addNotification({ jobId: record.id, ...n })
     this.kick()
     return record
   }

@@ -8,7 +8,7 @@ import type { z } from 'zod'
 import { BerthError } from '../scripts/engine/errors.ts'
 import { parseTopology, validateTopology } from '../scripts/engine/topology.ts'
 import { conflict, invalid, JobError, notFound } from './errors.ts'
-import type { JobQueue } from './queue.ts'
+import type { JobQueue, NotifyTarget } from './queue.ts'
 import type { JobRequest } from './routes/jobs.ts'
 import { StoreConflictError, type JobRecord, type Store } from './store/store.ts'
 
@@ -24,6 +24,8 @@ export interface Submitter {
   bodyHash: string
   /** 409 instead of queueing behind a busy cluster. */
   noWait?: boolean
+  /** Where to report the job's start and end (recorded with a new job, before it can start). */
+  notify?: NotifyTarget[]
 }
 
 export async function submitJob(
@@ -79,7 +81,7 @@ export async function submitJob(
       source: who.source,
       idempotencyKey: key,
       bodyHash: who.bodyHash,
-    })
+    }, who.notify)
   } catch (err) {
     // Two requests with one key at the same moment: the first one in made the job.
     const seen = key && err instanceof StoreConflictError ? await store.findJobByIdempotencyKey(key) : null

@@ -17,6 +17,7 @@ import { parseTopology, type Topology } from './engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from './image/demo-image.ts'
 import { runDemo } from './cli/demo.ts'
 import { printChecks, printResult } from './cli/print.ts'
+import { scheduleCommand } from './cli/schedule.ts'
 
 const USAGE = `berth — install multi-node container clusters on Docker
 
@@ -44,6 +45,9 @@ usage:
   berth serve [--config FILE]       (the job API; see the README for the file and environment)
   berth token create --name N --scopes read,install,snapshot,restore,admin
   berth token list | berth token revoke <id|name>
+  berth schedule add <cluster> --cron "0 2 * * *" [--keep N] [--tz ZONE] [--name N]
+                                    (snapshots run by berth serve; cron read in ZONE, UTC default)
+  berth schedule list | berth schedule rm <name>
 
 common flags:
   --json     NDJSON job events on stdout (one object per line, the last one the result)
@@ -55,7 +59,7 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
 
 const argv = minimist(process.argv.slice(2), {
   boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy'],
-  string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes'],
+  string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz'],
   alias: { h: 'help', o: 'output' },
 })
 
@@ -274,6 +278,8 @@ async function main(): Promise<void> {
     }
     case 'token':
       return tokenCommand(rest)
+    case 'schedule':
+      return scheduleCommand(rest, { cron: argv.cron, keep: argv.keep, tz: argv.tz, name: argv.name, json: argv.json })
     case 'demo':
       return runDemo({ mode: argv.mode === 'dynamic' ? 'dynamic' : 'static', destroy: argv.destroy, output: outputMode() })
     default:

@@ -1,12 +1,90 @@
+/**
+ * POST /hooks/jira: a Jira admin webhook (issue created / updated) starts an install.
+ *
+ * 1. The signature (`X-Hub-Signature: sha256=…`, HMAC of the raw body with hooks.jira.secret) is
+ *    checked before the body is parsed: 401 and nothing written otherwise.
+ * 2. jira-mapping.ts decides: ignore (200 `{ ok, ignored }`), invalid (422 naming the field, and
+ *    an audit row: Jira shows responses to nobody, the audit is where an admin finds out), or
+ *    install.
+ * 3. A redelivery (same `X-Atlassian-Webhook-Identifier`) answers 200 with the job it made.
+ * 4. The job goes through submitJob; its start and end are commented on the issue (notify.ts).
+ */
 import { Hono } from 'hono'
-import { notFound } from '../errors.ts'
+import YAML from 'yaml'
+import { invalid, JobError, notFound, unauthorized } from '../errors.ts'
+import { hashToken as sha256Hex } from '../middleware/auth.ts'
+import { view } from '../routes/jobs.ts'
+import { submitJob, type JobRequestBody } from '../submit.ts'
+import type { JobRecord } from '../store/store.ts'
+import { decideJira } from './jira-mapping.ts'
 import type { HookDeps } from './routes.ts'
+import { verifyHubSignature } from './signatures.ts'
 
 export function jiraRoutes(deps: HookDeps) {
-  void deps
+  const { store } = deps
   const app = new Hono()
-  app.all('*', () => {
-    throw notFound('the jira hook is not built yet')
+
+  app.post('/', async (c) => {
+    const jira = deps.hooks.jira
+    if (!jira) throw notFound('the jira hook is not configured (hooks.jira)')
+    const raw = await c.req.text()
+    const verdict = await verifyHubSignature(jira.secret, c.req.header('x-hub-signature'), raw)
+    if (!verdict.ok) throw unauthorized(`X-Hub-Signature: ${verdict.reason}`)
+
+    let payload: unknown
+    try {
+      payload = JSON.parse(raw)
+    } catch {
+      throw invalid('the body is not JSON')
+    }
+    const decision = decideJira(payload, jira)
+    if (decision.action === 'ignore') return c.json({ ok: true, ignored: decision.reason })
+
+    const refuse = async (err: JobError, issueKey: string | null, cluster: string | null = null) => {
+      await store.audit({ actor: decision.actor, source: issueKey, action: 'hook.jira', target: cluster, outcome: `refused: ${err.message}`, detail: { status: err.status } })
+      return err
+    }
+    const duplicate = (j: JobRecord) => c.json({ ok: true, duplicate: true, job: view(j) }, 200)
+    if (decision.action === 'invalid') throw await refuse(invalid(decision.message), decision.issueKey)
+
+    const { issueKey, actor, cluster, topologyRef } = decision
+    const bodyHash = await sha256Hex(raw)
+    // Jira keeps the identifier across its retries; without it, the same issue and body is the same delivery.
+    const delivery = c.req.header('x-atlassian-webhook-identifier')?.trim()
+    const idempotencyKey = delivery ? `jira:${delivery.slice(0, 200)}` : `jira:${issueKey}:${bodyHash}`
+    // Looked up first, so a retry is answered with its job even if the stored topology changed since.
+    const seen = await store.findJobByIdempotencyKey(idempotencyKey)
+    if (seen) return duplicate(seen)
+
+    let job: JobRecord
+    try {
+      const req = await installRequest(deps, cluster, topologyRef)
+      // Without a connection to comment through, there is nobody to report to.
+      const notify = jira.baseUrl && jira.authorization ? [{ channel: 'jira' as const, target: { issueKey } }] : []
+      const r = await submitJob(deps, req, { actor, source: issueKey, idempotencyKey, bodyHash, notify })
+      if (r.existing) return duplicate(r.job)
+      job = r.job
+    } catch (err) {
+      if (err instanceof JobError && err.status < 500) throw await refuse(err, issueKey, cluster)
+      throw err
+    }
+    return c.json({ ok: true, job: view(job) }, 202)
   })
+
   return app
+}
+
+/**
+ * The install: by reference when the stored topology is the cluster's own; a stored topology of
+ * another name is a template, installed under the issue's cluster name (its `name` replaced).
+ */
+async function installRequest(deps: HookDeps, cluster: string, topologyRef: string): Promise<JobRequestBody> {
+  if (topologyRef === cluster) return { kind: 'install', cluster, topologyRef }
+  const stored = await deps.store.getTopology(topologyRef)
+  if (!stored) throw notFound(`no stored topology named "${topologyRef}" (hooks.jira.topologyField)`)
+  const template: unknown = YAML.parse(stored.text, { merge: true })
+  if (!template || typeof template !== 'object' || Array.isArray(template)) {
+    throw invalid(`the stored topology "${topologyRef}" is not a mapping`)
+  }
+  return { kind: 'install', cluster, topology: { ...(template as Record<string, unknown>), name: cluster } }
 }

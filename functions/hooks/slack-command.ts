@@ -1,9 +1,12 @@
 /**
  * `/berth <verb> <cluster> [args]`: parsed into a job request, checked against the configured
- * permissions. Pure: no I/O. Everything the user typed is data; names are validated here with
- * the same rules as the API.
+ * permissions, and the short replies a person reads in Slack. Pure: no I/O. Everything the user
+ * typed is data; names are validated here with the same rules as the API.
  */
+import type { ResultEvent } from '../../scripts/engine/events.ts'
 import { CLUSTER_NAME, SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
+import type { JobRecord } from '../store/store.ts'
+import type { JobRequestBody } from '../submit.ts'
 
 export const SLACK_VERBS = ['install', 'snapshot', 'restore', 'destroy', 'status', 'jobs', 'help'] as const
 export type SlackVerb = (typeof SLACK_VERBS)[number]
@@ -86,4 +89,93 @@ export function slackAllowed(rules: SlackRule[], who: { user: string; channel: s
       r.kinds.includes(verb) &&
       (cluster === undefined || r.clusters.some((p) => glob(p, cluster)))
   )
+}
+
+/** The verbs that become a job (the others are answered at once). */
+export type JobCommand = Extract<SlackCommand, { verb: 'install' | 'snapshot' | 'restore' }> | { verb: 'destroy'; cluster: string }
+
+/** The same request body the API takes, so submitJob checks a Slack job exactly like any other. */
+export function jobRequestOf(cmd: JobCommand): JobRequestBody {
+  switch (cmd.verb) {
+    case 'install':
+      return { kind: 'install', cluster: cmd.cluster, topologyRef: cmd.topologyRef }
+    case 'snapshot': {
+      const options = { ...(cmd.keep ? { keep: cmd.keep } : {}), ...(cmd.tag ? { tag: cmd.tag } : {}) }
+      return { kind: 'snapshot', cluster: cmd.cluster, ...(Object.keys(options).length ? { options } : {}) }
+    }
+    case 'restore':
+      return { kind: 'restore', cluster: cmd.cluster, snapshot: cmd.snapshot }
+    case 'destroy':
+      return { kind: 'destroy', cluster: cmd.cluster }
+  }
+}
+
+/** Slack reads `&`, `<` and `>` as markup (`<!channel>`, `<@U1>`): text from outside is escaped. */
+export const escapeSlack = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+export function describe(cmd: { verb: string; cluster: string; snapshot?: string }): string {
+  return `${cmd.verb} *${cmd.cluster}*${cmd.snapshot ? ` from snapshot \`${cmd.snapshot}\`` : ''}`
+}
+
+export function refusalText(user: string, verb: string, cluster?: string): string {
+  return `Sorry <@${user}>, you are not allowed to \`${verb}\`${cluster ? ` *${cluster}*` : ''} from here. A berth admin can grant it with a rule under \`hooks.slack.allow\`.`
+}
+
+/**
+ * Where a new job stands: `ahead` is how many jobs on its cluster run or wait before it (-1: it
+ * has already finished).
+ */
+export function acceptedText(cmd: { verb: string; cluster: string; snapshot?: string }, job: JobRecord, ahead: number): string {
+  const place =
+    ahead < 0 ? 'it has already finished' : `place in queue: ${ahead + 1}${ahead ? ` (${ahead} ahead of it on ${job.cluster})` : job.state === 'running' ? ' (running now)' : ' (next to run)'}`
+  return `:inbox_tray: ${describe(cmd)} accepted — job \`${job.id}\`, ${place}. I will post here when it starts and when it ends.`
+}
+
+export function duplicateText(job: JobRecord): string {
+  return `Already received: job \`${job.id}\` (${job.kind} *${job.cluster}*) is ${job.state}.`
+}
+
+/** What `status <cluster>` reads of the engine's answer. */
+interface StatusData {
+  nodes?: { name: string; hostname: string; state: string; ip: string | null; bootstrap?: string; health?: string }[]
+  network?: string | null
+  subnet?: string | null
+}
+
+const MAX_LINES = 10
+
+/** `status <cluster>`, kept short: one line per node, ten at most. */
+export function statusText(cluster: string, result: ResultEvent): string {
+  if (!result.ok) {
+    if (result.code === 'not_found') return `There is no cluster named *${cluster}* on this Docker host.`
+    return `Sorry — I could not read *${cluster}*: ${escapeSlack((result.message ?? result.code ?? 'unknown error').slice(0, 300))}`
+  }
+  const s = (result.data ?? {}) as StatusData
+  const nodes = s.nodes ?? []
+  const head = `*${cluster}*: ${nodes.length} node${nodes.length === 1 ? '' : 's'}${s.subnet ? ` on ${s.subnet}` : ''}`
+  const lines = nodes.slice(0, MAX_LINES).map((n) => {
+    const notes = [n.state, n.health && n.health !== 'none' ? n.health : null, n.bootstrap === 'pending' ? 'bootstrap pending' : null]
+    return `• ${n.hostname} — ${notes.filter(Boolean).join(', ')}${n.ip ? ` · ${n.ip}` : ''}`
+  })
+  if (nodes.length > MAX_LINES) lines.push(`… and ${nodes.length - MAX_LINES} more`)
+  return [head, ...lines].join('\n')
+}
+
+function ago(iso: string, nowMs: number): string {
+  const s = Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000))
+  if (s < 90) return `${s} s ago`
+  if (s < 90 * 60) return `${Math.round(s / 60)} min ago`
+  if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`
+  return `${Math.round(s / 86400)} d ago`
+}
+
+/** `jobs [cluster]`: the latest few, newest first. */
+export function jobsText(cluster: string | undefined, jobs: JobRecord[], nowMs: number): string {
+  if (!jobs.length) return cluster ? `No jobs for *${cluster}* yet.` : 'No jobs yet.'
+  const lines = jobs.map((j) => {
+    const r = j.result as ResultEvent | null
+    const why = j.state === 'failed' && r?.message ? `: ${escapeSlack(r.message.split('\n')[0].slice(0, 80))}` : ''
+    return `• \`${j.id}\` ${j.kind} *${j.cluster}* — ${j.state}${why} · ${ago(j.createdAt, nowMs)} · ${escapeSlack(j.requestedBy)}`
+  })
+  return [`Latest jobs${cluster ? ` on *${cluster}*` : ''}:`, ...lines].join('\n')
 }

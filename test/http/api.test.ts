@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createApp } from '../../functions/app.ts'
+import { HooksConfig } from '../../functions/hooks/config.ts'
 import { ZxDispatcher } from '../../functions/dispatch/zx.ts'
 import { hashToken, newToken } from '../../functions/middleware/auth.ts'
 import { JobQueue } from '../../functions/queue.ts'
@@ -73,7 +74,13 @@ Api.before(hook(async () => {
   store = await openSqliteStore(join(home, 'berth.db'))
   const dispatcher = new ZxDispatcher({ mode: 'local', berth: [process.execPath, bin], graceMs: 10_000 })
   queue = new JobQueue({ store, dispatcher, maxClusters: 2 })
-  app = createApp({ store, queue })
+  // Every hook configured, so every route the app can have is checked against the OpenAPI document.
+  const hooks = HooksConfig.parse({
+    slack: { signingSecret: 'api-test-slack-secret' },
+    jira: { secret: 'api-test-jira-secret', clusterField: 'customfield_10050' },
+    generic: { nightly: { secret: 'api-test-hook-secret', job: { kind: 'snapshot', cluster: 't-http-nightly' } } },
+  })
+  app = createApp({ store, queue, hooks })
   tokens.admin = await token('admin', ['admin'])
   tokens.read = await token('reader', ['read'])
   tokens.install = await token('installer', ['install', 'read'])
@@ -252,6 +259,9 @@ Api('every route asks for a token (401) and for its scope (403); the right scope
     ['PUT', '/v1/topologies/t-http-x', 'install', 'name: t-http-x'],
     ['GET', '/v1/topologies/t-http-x', 'read'],
     ['GET', '/v1/audit', 'admin'],
+    ['GET', '/v1/schedules', 'read'],
+    ['POST', '/v1/schedules', 'snapshot', { cluster: 't-http-x', cron: '0 2 * * *' }],
+    ['DELETE', '/v1/schedules/t-http-x', 'snapshot'],
   ]
   // Every route the app has is in the table.
   const covered = new Set(routes.map(([m, p]) => `${m} ${p.replace(job.id, ':id').replace(/t-http-[a-z]+/, ':name')}`))

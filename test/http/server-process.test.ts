@@ -3,7 +3,6 @@
  * stopped with SIGTERM while a job runs, following Docker's events to rewire a restarted node,
  * and dispatching over ssh from its config file.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,35 +14,8 @@ import { LABEL } from '../../scripts/engine/labels.ts'
 import { parseTopology } from '../../scripts/engine/topology.ts'
 import { hook, withTimeout } from '../helpers/async.ts'
 import { assertHostsMatchInspect, cheLike, engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
-import { freePort, startSshd, type Sshd } from '../helpers/sshd.ts'
-
-const BIN = new URL('../../bin/berth.mjs', import.meta.url).pathname
-
-interface Server {
-  proc: ChildProcess
-  base: string
-  out: () => string
-  exited: Promise<number | null>
-}
-
-/** Starts `berth serve` on a free port with its own data directory; resolves once it listens. */
-async function serve(home: string, env: Record<string, string> = {}, args: string[] = []): Promise<Server> {
-  const port = await freePort()
-  const proc = spawn(process.execPath, [BIN, 'serve', ...args], { env: { ...process.env, BERTH_HOME: home, PORT: String(port), ...env } })
-  let out = ''
-  proc.stdout!.on('data', (d) => (out += d))
-  proc.stderr!.on('data', (d) => (out += d))
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)))
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      proc.stdout!.on('data', () => /berth serve: http/.test(out) && resolve())
-      void exited.then((code) => reject(new Error(`berth serve exited (${code}): ${out}`)))
-    }),
-    30_000,
-    'berth serve start'
-  )
-  return { proc, base: `http://127.0.0.1:${port}`, out: () => out, exited }
-}
+import { BIN, serve, type Server } from '../helpers/serve.ts'
+import { startSshd, type Sshd } from '../helpers/sshd.ts'
 
 const tokens = new Map<string, string>()
 /** The admin token printed on a data directory's first start. */
