@@ -261,7 +261,8 @@ function pct(sorted: number[], p: number): number {
 }
 const ms2 = (x: number) => +x.toFixed(2)
 
-interface AcceptFigures {
+/** What both load runs count. */
+interface LoadCounts {
   rate: number
   connections: number
   duration_s: number
@@ -270,6 +271,9 @@ interface AcceptFigures {
   ok_2xx: number
   non_2xx: number
   errors: number
+}
+
+interface AcceptFigures extends LoadCounts {
   timeouts: number
   /** autocannon's own latency histogram (whole ms). */
   p50_ms: number
@@ -441,15 +445,7 @@ function steady(base: string, token: string, o: { rate: number; connections: num
   })
 }
 
-interface SteadyFigures {
-  rate: number
-  connections: number
-  duration_s: number
-  requests: number
-  rps: number
-  ok_2xx: number
-  non_2xx: number
-  errors: number
+interface SteadyFigures extends LoadCounts {
   /** From each request's due time to the end of its answer. */
   p50_ms: number
   p90_ms: number

@@ -35,3 +35,14 @@ export function hook<T>(fn: (state: T) => Promise<void> | void): (state: T) => P
     }
   }
 }
+
+/** Polls `fn` until it returns something other than undefined; fails after `ms`. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000, everyMs = 100): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}

@@ -7,13 +7,13 @@ import * as assert from 'uvu/assert'
 import { createApp } from '../../functions/app.ts'
 import { HooksConfig } from '../../functions/hooks/config.ts'
 import { ZxDispatcher } from '../../functions/dispatch/zx.ts'
-import { hashToken, newToken } from '../../functions/middleware/auth.ts'
 import { JobQueue } from '../../functions/queue.ts'
 import { openSqliteStore } from '../../functions/store/sqlite.ts'
 import type { Store } from '../../functions/store/store.ts'
 import { CLUSTER_NAME, LABEL } from '../../scripts/engine/labels.ts'
 import { KIND_SCOPE } from '../../functions/routes/jobs.ts'
-import { hook, withTimeout } from '../helpers/async.ts'
+import { mintToken } from '../helpers/tokens.ts'
+import { hook, withTimeout, until } from '../helpers/async.ts'
 import { cheLike, engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
 
 const home = mkdtempSync(join(tmpdir(), 'berth-http-'))
@@ -25,11 +25,7 @@ let queue: JobQueue
 let app: ReturnType<typeof createApp>
 const tokens: Record<string, string> = {}
 
-async function token(name: string, scopes: string[]): Promise<string> {
-  const t = newToken()
-  await store.createToken({ id: crypto.randomUUID(), name, hash: await hashToken(t), scopes })
-  return t
-}
+const token = (name: string, scopes: string[]) => mintToken(store, name, scopes)
 
 /** What the tests read of a response (JSON bodies are checked field by field, so typed loosely). */
 interface Res {
@@ -49,15 +45,6 @@ function call(method: string, path: string, opts: { token?: string; body?: unkno
   return Promise.resolve(app.request(path, { method, headers, body })) as Promise<Res>
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 async function finished(id: string) {
   return until(`job ${id} finished`, async () => {

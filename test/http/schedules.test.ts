@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert'
 import { $ } from 'zx'
 import { createApp } from '../../functions/app.ts'
 import { ZxDispatcher } from '../../functions/dispatch/zx.ts'
-import { hashToken, newToken } from '../../functions/middleware/auth.ts'
+import { hashToken } from '../../functions/middleware/auth.ts'
 import { JobQueue } from '../../functions/queue.ts'
 import { Scheduler } from '../../functions/scheduler.ts'
 import { addSchedule, parseSchedule, snapshotTag } from '../../functions/schedules.ts'
@@ -15,7 +15,8 @@ import { openSqliteStore } from '../../functions/store/sqlite.ts'
 import type { AuditRecord, JobRecord, Store } from '../../functions/store/store.ts'
 import { submitJob } from '../../functions/submit.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
-import { hook, withTimeout } from '../helpers/async.ts'
+import { mintToken } from '../helpers/tokens.ts'
+import { hook, withTimeout, until } from '../helpers/async.ts'
 import { engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
 
 const bin = fileURLToPath(new URL('../../bin/berth.mjs', import.meta.url))
@@ -32,11 +33,7 @@ let queue: JobQueue
 let app: ReturnType<typeof createApp>
 const tokens: Record<string, string> = {}
 
-async function token(name: string, scopes: string[]): Promise<string> {
-  const t = newToken()
-  await store.createToken({ id: crypto.randomUUID(), name, hash: await hashToken(t), scopes })
-  return t
-}
+const token = (name: string, scopes: string[]) => mintToken(store, name, scopes)
 
 interface Res {
   status: number
@@ -55,15 +52,6 @@ function cli(...args: string[]) {
   return $({ env: { ...process.env, BERTH_HOME: home }, quiet: true, nothrow: true })`${process.execPath} ${bin} ${args}`
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 async function finished(id: string): Promise<JobRecord> {
   return until(`job ${id} finished`, async () => {

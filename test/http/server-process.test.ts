@@ -12,7 +12,7 @@ import { $ } from 'zx'
 import { openSqliteStore } from '../../functions/store/sqlite.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
 import { parseTopology } from '../../scripts/engine/topology.ts'
-import { hook, withTimeout } from '../helpers/async.ts'
+import { hook, withTimeout, until as waitUntil } from '../helpers/async.ts'
 import { assertHostsMatchInspect, cheLike, engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
 import { BIN, serve, type Server } from '../helpers/serve.ts'
 import { startSshd, type Sshd } from '../helpers/sshd.ts'
@@ -36,15 +36,8 @@ async function api(s: Server, token: string, method: string, path: string, body?
   return { status: res.status, body: (await res.json()) as any } // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000) => waitUntil(what, fn, ms, 200)
+
 
 async function jobState(s: Server, token: string, id: string, states: string[]) {
   return until(`job ${id} in ${states.join('/')}`, async () => {

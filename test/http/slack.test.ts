@@ -20,7 +20,7 @@ import { JobQueue } from '../../functions/queue.ts'
 import { openSqliteStore, type SqliteStore } from '../../functions/store/sqlite.ts'
 import type { JobRecord } from '../../functions/store/store.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
-import { hook, withTimeout } from '../helpers/async.ts'
+import { hook, withTimeout, until as waitUntil } from '../helpers/async.ts'
 import { cheLike, engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
 import { startReceiver, type ReceivedPost, type Receiver } from '../helpers/receiver.ts'
 import { clickBody, commandBody, signedHeaders, triggerId, unixNow, type CommandFields } from '../helpers/slack.ts'
@@ -133,15 +133,8 @@ const buttonValue = (json: { blocks: { type: string; elements?: { value: string 
 
 const jobIdIn = (text: string) => text.match(/job `(j[\w-]+)`/)?.[1]
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000) => waitUntil(what, fn, ms, 100)
+
 
 async function finished(id: string, ms = 120_000): Promise<JobRecord> {
   return until(`job ${id} finished`, async () => {
