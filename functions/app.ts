@@ -11,7 +11,7 @@ import { invalid, JobError, notFound } from './errors.ts'
 import type { HooksConfig } from './hooks/config.ts'
 import { hookRoutes } from './hooks/routes.ts'
 import { bearerAuth, requireScope, type Caller } from './middleware/auth.ts'
-import type { JobQueue } from './queue.ts'
+import type { Queue } from './queue.ts'
 import { openApiDocument } from './openapi.ts'
 import { clusterRoutes } from './routes/clusters.ts'
 import { jobRoutes } from './routes/jobs.ts'
@@ -20,7 +20,7 @@ import type { Store } from './store/store.ts'
 
 export interface AppDeps {
   store: Store
-  queue: JobQueue
+  queue: Queue
   /** Largest request body accepted (bytes). */
   maxBody?: number
   /** Inbound webhooks (Slack, Jira, generic); none configured by default. */

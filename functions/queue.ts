@@ -27,7 +27,20 @@ export interface QueueOptions {
   onChange?: (job: JobRecord, stage: 'started' | 'finished') => void
 }
 
-export class JobQueue {
+/**
+ * What the HTTP app needs of a queue. On Node, JobQueue runs jobs as processes and fans their
+ * events out live; on Workers a queue of its own sends them to the Docker hosts and polls.
+ */
+export interface Queue {
+  submit(job: Omit<NewJob, 'id'>, notify?: NotifyTarget[]): Promise<JobRecord>
+  inspect(spec: { kind: 'status' | 'snapshots' | 'clusters'; cluster?: string }): Promise<ResultEvent>
+  isBusy(cluster: string): Promise<boolean>
+  cancel(jobId: string): Promise<'cancelled' | 'stopping' | 'finished'>
+  /** Live events of a job, where the runtime has them; a no-op elsewhere (readers poll the store). */
+  subscribe(jobId: string, fn: Listener): () => void
+}
+
+export class JobQueue implements Queue {
   private readonly running = new Map<string, { jobId: string; abort: AbortController }>()
   private readonly listeners = new Map<string, Set<Listener>>()
   private pumping: Promise<void> = Promise.resolve()

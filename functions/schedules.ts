@@ -13,7 +13,7 @@ import { z } from 'zod'
 import { BerthError } from '../scripts/engine/errors.ts'
 import { clusterName } from '../scripts/engine/job-spec.ts'
 import { hashToken } from './middleware/auth.ts'
-import type { JobQueue } from './queue.ts'
+import type { Queue } from './queue.ts'
 import type { JobRecord, ScheduleRecord, Store } from './store/store.ts'
 import { submitJob } from './submit.ts'
 
@@ -152,7 +152,7 @@ export function dueRun(s: Pick<ScheduleRecord, 'cron' | 'tz' | 'lastRunAt'>, now
 
 export interface ScheduleDeps {
   store: Store
-  queue: JobQueue
+  queue: Queue
 }
 
 export type RunResult = { schedule: string; cluster: string; scheduledAt: string } & (

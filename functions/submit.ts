@@ -8,7 +8,7 @@ import type { z } from 'zod'
 import { BerthError } from '../scripts/engine/errors.ts'
 import { parseTopology, validateTopology } from '../scripts/engine/topology.ts'
 import { conflict, invalid, JobError, notFound } from './errors.ts'
-import type { JobQueue, NotifyTarget } from './queue.ts'
+import type { Queue, NotifyTarget } from './queue.ts'
 import type { JobRequest } from './routes/jobs.ts'
 import { StoreConflictError, type JobRecord, type Store } from './store/store.ts'
 
@@ -29,7 +29,7 @@ export interface Submitter {
 }
 
 export async function submitJob(
-  deps: { store: Store; queue: JobQueue },
+  deps: { store: Store; queue: Queue },
   req: JobRequestBody,
   who: Submitter
 ): Promise<{ job: JobRecord; existing: boolean }> {

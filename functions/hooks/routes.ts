@@ -4,7 +4,7 @@
  * A hook that is not configured answers 404 and does nothing.
  */
 import { Hono } from 'hono'
-import type { JobQueue } from '../queue.ts'
+import type { Queue } from '../queue.ts'
 import type { Store } from '../store/store.ts'
 import type { HooksConfig } from './config.ts'
 import { genericRoutes } from './generic.ts'
@@ -13,7 +13,7 @@ import { slackRoutes } from './slack.ts'
 
 export interface HookDeps {
   store: Store
-  queue: JobQueue
+  queue: Queue
   hooks: HooksConfig
   /** Seconds since the epoch; tests move it to check the signature window. */
   now?: () => number

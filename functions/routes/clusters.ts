@@ -8,7 +8,7 @@ import type { ResultEvent } from '../../scripts/engine/events.ts'
 import { CLUSTER_NAME } from '../../scripts/engine/labels.ts'
 import { JobError, notFound } from '../errors.ts'
 import { requireScope, type Caller } from '../middleware/auth.ts'
-import type { JobQueue } from '../queue.ts'
+import type { Queue } from '../queue.ts'
 import type { Store } from '../store/store.ts'
 import { view } from './jobs.ts'
 
@@ -20,7 +20,7 @@ function answer(result: ResultEvent): unknown {
   throw new JobError(502, 'host_failed', `the Docker host answered: ${result.message ?? result.code}`)
 }
 
-export function clusterRoutes(deps: { store: Store; queue: JobQueue }) {
+export function clusterRoutes(deps: { store: Store; queue: Queue }) {
   const { store, queue } = deps
   const app = new Hono<{ Variables: { caller: Caller } }>()
 

@@ -8,7 +8,7 @@ import { clusterName, EXPORT_FILE, JobOptions } from '../../scripts/engine/job-s
 import { SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
 import { invalid, notFound } from '../errors.ts'
 import { hashToken, requireScope, type Caller, type Scope } from '../middleware/auth.ts'
-import type { JobQueue } from '../queue.ts'
+import type { Queue } from '../queue.ts'
 import type { JobRecord, JobState, Store } from '../store/store.ts'
 import { submitJob } from '../submit.ts'
 
@@ -49,7 +49,7 @@ function issuesMessage(err: z.ZodError): string {
   return err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')
 }
 
-export function jobRoutes(deps: { store: Store; queue: JobQueue }) {
+export function jobRoutes(deps: { store: Store; queue: Queue }) {
   const { store, queue } = deps
   const app = new Hono<{ Variables: { caller: Caller } }>()
 
@@ -149,10 +149,12 @@ export function jobRoutes(deps: { store: Store; queue: JobQueue }) {
             else if (e.seq > last) await send(e.seq, e.event)
           }
           // The live feed says when the job ends; the store is read again only now and then, in
-          // case that word never comes (the job ended before the subscription, or elsewhere).
+          // case that word never comes (the job ended before the subscription, or elsewhere), and
+          // for events stored where there is no live feed (Workers: the poller stores them).
           if (isFinal(current.state) || Date.now() - checkedAt < RECHECK_MS) continue
           current = await store.getJob(job.id)
           checkedAt = Date.now()
+          if (current && !isFinal(current.state)) for (const e of await store.listEvents(job.id, last)) await send(e.seq, e.event)
         }
         if (stream.aborted) return
         // Anything stored after the last live event (a race with the end) is sent before `end`.

@@ -7,7 +7,7 @@ import { BerthError } from '../../scripts/engine/errors.ts'
 import { CLUSTER_NAME } from '../../scripts/engine/labels.ts'
 import { conflict, invalid, notFound } from '../errors.ts'
 import { requireScope, type Caller } from '../middleware/auth.ts'
-import type { JobQueue } from '../queue.ts'
+import type { Queue } from '../queue.ts'
 import { addSchedule, nextRun, parseSchedule, type NewSchedule } from '../schedules.ts'
 import { StoreConflictError, type ScheduleRecord, type Store } from '../store/store.ts'
 
@@ -18,7 +18,7 @@ export function scheduleView(s: ScheduleRecord, now = new Date()) {
 
 type Env = { Variables: { caller: Caller } }
 
-export function scheduleRoutes(deps: { store: Store; queue: JobQueue }) {
+export function scheduleRoutes(deps: { store: Store; queue: Queue }) {
   const { store } = deps
   const app = new Hono<Env>()
   const audit = (c: Context<Env>, action: string, target: string, detail: unknown) => {
