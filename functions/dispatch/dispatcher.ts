@@ -29,6 +29,23 @@ export interface Dispatcher {
 }
 
 /**
+ * A dispatcher whose jobs outlive the request that starts them (SSM Run Command from a Worker):
+ * started now, followed by later polls (another request, a cron tick) through the job's stored
+ * `dispatchRef`. The same job contract: `berth job run` on the host, NDJSON events on stdout.
+ */
+export interface RemoteDispatcher {
+  readonly name: string
+  /** Sends the job; the returned ref (opaque text) is what poll and cancel take. */
+  start(spec: DispatchSpec): Promise<{ ref: string }>
+  /**
+   * Where the job is now: every event its output holds so far, in order (the caller keeps those
+   * past the ones it stored already), and, once it has ended, its result and exit code.
+   */
+  poll(ref: string, spec: DispatchSpec): Promise<{ events: JobEvent[]; done?: { result: ResultEvent; exitCode: number | null } }>
+  cancel(ref: string): Promise<void>
+}
+
+/**
  * Splits NDJSON that arrives in arbitrary chunks (a line may straddle two reads) and hands every
  * job event to `onEvent`. Lines that are not job events go to `onNoise`: a remote login banner or
  * a stray `console.log` must not break a job, but should not vanish either.

@@ -163,6 +163,7 @@ interface JobRow {
   result: string | null
   exit_code: number | null
   attempts: number
+  dispatch_ref: string | null
 }
 
 const toJob = (r: JobRow): JobRecord => ({
@@ -181,6 +182,7 @@ const toJob = (r: JobRow): JobRecord => ({
   result: fromJson(r.result),
   exitCode: r.exit_code,
   attempts: r.attempts,
+  dispatchRef: r.dispatch_ref,
 })
 
 interface TokenRow {
@@ -285,6 +287,7 @@ const patchColumns: Record<keyof JobPatch, string> = {
   result: 'result',
   exitCode: 'exit_code',
   attempts: 'attempts',
+  dispatchRef: 'dispatch_ref',
 }
 
 /** Turns a uniqueness violation into the store's own error; anything else passes through. */
@@ -334,13 +337,14 @@ export class SqliteStore implements Store {
       result: null,
       exit_code: null,
       attempts: 0,
+      dispatch_ref: null,
     }
     try {
       this.#sql(
         `INSERT INTO jobs (id, kind, cluster, spec, state, created_at, started_at, finished_at,
-           requested_by, source, idempotency_key, body_hash, result, exit_code, attempts)
+           requested_by, source, idempotency_key, body_hash, result, exit_code, attempts, dispatch_ref)
          VALUES (@id, @kind, @cluster, @spec, @state, @created_at, @started_at, @finished_at,
-           @requested_by, @source, @idempotency_key, @body_hash, @result, @exit_code, @attempts)`
+           @requested_by, @source, @idempotency_key, @body_hash, @result, @exit_code, @attempts, @dispatch_ref)`
       ).run(row)
     } catch (err) {
       throw translate(err, `job "${job.id}" or idempotency key "${job.idempotencyKey}"`)

@@ -27,6 +27,8 @@ export interface JobRecord {
   exitCode: number | null
   /** How many times a dispatcher started it (crash resume). */
   attempts: number
+  /** A remote dispatcher's handle on the running job (SSM: command id), for later polls. */
+  dispatchRef: string | null
 }
 
 export interface JobEventRecord {
@@ -94,11 +96,11 @@ export interface ScheduleRecord {
 /** What a caller supplies to create a job; `state` defaults to queued, `createdAt` to now. */
 export type NewJob = Omit<
   JobRecord,
-  'startedAt' | 'finishedAt' | 'result' | 'exitCode' | 'attempts' | 'state' | 'createdAt'
+  'startedAt' | 'finishedAt' | 'result' | 'exitCode' | 'attempts' | 'state' | 'createdAt' | 'dispatchRef'
 > & { state?: JobState; createdAt?: string }
 
 export type JobPatch = Partial<
-  Pick<JobRecord, 'startedAt' | 'finishedAt' | 'result' | 'exitCode' | 'attempts'>
+  Pick<JobRecord, 'startedAt' | 'finishedAt' | 'result' | 'exitCode' | 'attempts' | 'dispatchRef'>
 >
 
 export interface Store {

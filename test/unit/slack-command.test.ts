@@ -90,6 +90,7 @@ const job = (over: Partial<JobRecord> = {}): JobRecord => ({
   result: null,
   exitCode: null,
   attempts: 0,
+  dispatchRef: null,
   ...over,
 })
 

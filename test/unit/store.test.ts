@@ -45,7 +45,7 @@ test('migrations apply once and are listed in the migrations table', async () =>
   }[]
   assert.equal(
     first.map((r) => r.name),
-    ['0001_init.sql', '0002_notifications.sql']
+    ['0001_init.sql', '0002_notifications.sql', '0003_dispatch_ref.sql']
   )
   assert.is(store.db.pragma('journal_mode', { simple: true }), 'wal')
   assert.is(store.db.pragma('foreign_keys', { simple: true }), 1)
