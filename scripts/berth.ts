@@ -11,6 +11,7 @@ import { createEngine } from './engine/docker.ts'
 import { asBerthError, BerthError } from './engine/errors.ts'
 import type { JobEvent } from './engine/events.ts'
 import { runJob } from './engine/job.ts'
+import { compactEvents, readJobLog } from './engine/job-log.ts'
 import { hostChecks, topologyChecks } from './engine/preflight.ts'
 import { watchNodeStarts } from './engine/restart-watch.ts'
 import { parseTopology, type Topology } from './engine/topology.ts'
@@ -38,7 +39,10 @@ usage:
   berth import FILE.tar                                  (every checksum verified first)
   berth doctor  [topology.yaml]
   berth image build-demo [--force]
-  berth job run [--spec-b64 B64]    (job spec as JSON on stdin otherwise; NDJSON events out)
+  berth job run [--spec-b64 B64] [--compact]
+                                    (job spec as JSON on stdin otherwise; NDJSON events out;
+                                     --compact: failures, one line per phase and the result)
+  berth job log <job>               (the job's full log on this host: lines and events)
   berth watch                       (NDJSON: dynamic-mode nodes started outside berth; ends
                                      when stdin closes — berth serve runs it to auto-rewire)
   berth demo    [--mode static|dynamic] [--destroy]
@@ -58,7 +62,7 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
             5 not found · 6 damaged snapshot · 130 cancelled`
 
 const argv = minimist(process.argv.slice(2), {
-  boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy'],
+  boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy', 'compact'],
   string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz'],
   alias: { h: 'help', o: 'output' },
 })
@@ -232,7 +236,17 @@ async function main(): Promise<void> {
       return
     }
     case 'job': {
-      if (rest[0] !== 'run') throw new BerthError('invalid_job', 'usage: berth job run [--spec-b64 B64]')
+      if (rest[0] === 'log') {
+        if (!rest[1]) throw new BerthError('invalid_job', 'usage: berth job log <job>')
+        // Chunk by chunk through the same reader as the `log` kind: a log may be large.
+        for (let offset: number | null = 0; offset !== null; ) {
+          const chunk = readJobLog(rest[1], offset)
+          process.stdout.write(chunk.text)
+          offset = chunk.next
+        }
+        return
+      }
+      if (rest[0] !== 'run') throw new BerthError('invalid_job', 'usage: berth job run [--spec-b64 B64] [--compact] | berth job log <job>')
       const text = argv['spec-b64'] ? Buffer.from(argv['spec-b64'], 'base64').toString('utf8') : await readStdin()
       let spec: unknown
       try {
@@ -241,10 +255,11 @@ async function main(): Promise<void> {
         spec = { invalid: `the job spec is not JSON: ${(err as Error).message}` }
       }
       const ac = abortOnSignals()
+      const print = (e: JobEvent) => process.stdout.write(JSON.stringify(e) + '\n')
       const { exitCode } = await runJob(spec, {
         engine: createEngine(),
         signal: ac.signal,
-        emit: (e) => process.stdout.write(JSON.stringify(e) + '\n'),
+        emit: argv.compact ? compactEvents(print) : print,
         echo: (line) => process.stderr.write(line),
       })
       process.exit(exitCode)

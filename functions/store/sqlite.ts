@@ -290,6 +290,18 @@ const patchColumns: Record<keyof JobPatch, string> = {
   dispatchRef: 'dispatch_ref',
 }
 
+/** The SET clauses (and their values) for the fields a patch gives. */
+function patchSets(patch: JobPatch): { sets: string[]; args: unknown[] } {
+  const sets: string[] = []
+  const args: unknown[] = []
+  for (const [key, column] of Object.entries(patchColumns) as [keyof JobPatch, string][]) {
+    if (!(key in patch) || patch[key] === undefined) continue
+    sets.push(`${column} = ?`)
+    args.push(key === 'result' ? toJson(patch.result) : patch[key])
+  }
+  return { sets, args }
+}
+
 /** Turns a uniqueness violation into the store's own error; anything else passes through. */
 function translate(err: unknown, what: string): unknown {
   const code = (err as { code?: unknown }).code
@@ -390,19 +402,32 @@ export class SqliteStore implements Store {
     patch: JobPatch = {}
   ): Promise<boolean> {
     if (from.length === 0) return false
-    const sets = ['state = ?']
-    const args: unknown[] = [to]
-    for (const [key, column] of Object.entries(patchColumns) as [keyof JobPatch, string][]) {
-      if (!(key in patch) || patch[key] === undefined) continue
-      sets.push(`${column} = ?`)
-      args.push(key === 'result' ? toJson(patch.result) : patch[key])
-    }
+    const { sets: patched, args: patchArgs } = patchSets(patch)
+    const sets = ['state = ?', ...patched]
+    const args: unknown[] = [to, ...patchArgs]
     // One UPDATE guarded by the current state: the check and the write cannot be separated,
     // whichever connection or process runs it.
     const states = from.map(() => '?').join(', ')
     const info = this.#sql(
       `UPDATE jobs SET ${sets.join(', ')} WHERE id = ? AND state IN (${states})`
     ).run(...args, id, ...from)
+    return info.changes === 1
+  }
+
+  async claimJob(id: string, patch: JobPatch): Promise<boolean> {
+    const { sets, args } = patchSets(patch)
+    const info = this.#sql(
+      `UPDATE jobs SET ${['state = \'running\'', ...sets].join(', ')}
+       WHERE id = ? AND state = 'queued'
+         AND NOT EXISTS (SELECT 1 FROM jobs AS other WHERE other.cluster = jobs.cluster AND other.state = 'running')`
+    ).run(...args, id)
+    return info.changes === 1
+  }
+
+  async putEvent(jobId: string, seq: number, event: unknown): Promise<boolean> {
+    const info = this.#sql(
+      `INSERT INTO job_events (job_id, seq, at, event) VALUES (?, ?, ?, ?) ON CONFLICT (job_id, seq) DO NOTHING`
+    ).run(jobId, seq, now(), JSON.stringify(event ?? null))
     return info.changes === 1
   }
 

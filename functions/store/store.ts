@@ -122,6 +122,13 @@ export interface Store {
   transitionJob(id: string, from: JobState[], to: JobState, patch?: JobPatch): Promise<boolean>
   /** Oldest first (queue order). */
   jobsInState(states: JobState[]): Promise<JobRecord[]>
+  /**
+   * queued → running (with the patch) only if no other job of its cluster is running: one UPDATE,
+   * so two pollers (Worker isolates) can never run two jobs of one cluster at once.
+   */
+  claimJob(id: string, patch: JobPatch): Promise<boolean>
+  /** The event at this seq, unless one is stored there already (a second poller): false then. */
+  putEvent(jobId: string, seq: number, event: unknown): Promise<boolean>
   /** seq = 1, 2, 3… per job, assigned atomically. */
   appendEvent(jobId: string, event: unknown): Promise<JobEventRecord>
   /** In seq order, only those after `afterSeq` (a replay of the tail). */

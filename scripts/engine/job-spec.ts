@@ -23,10 +23,13 @@ export const JOB_KINDS = [
   'export',
   'import',
   'clusters',
+  'log',
 ] as const
 
 /** Kinds that only read: they take no cluster lock and may run beside anything. */
-export const READ_ONLY = new Set<string>(['status', 'snapshots', 'clusters', 'import'])
+export const READ_ONLY = new Set<string>(['status', 'snapshots', 'clusters', 'import', 'log'])
+
+export const JOB_ID = /^[A-Za-z0-9_.-]{1,64}$/
 
 export const clusterName = z.string().regex(CLUSTER_NAME, 'is not a valid cluster name')
 
@@ -46,12 +49,15 @@ export const JobOptions = z.strictObject({
   /** export: the file to write; import: the file to read. An absolute path on the Docker host,
    *  or a bare name (backup.tar) kept in $BERTH_HOME/exports. */
   file: z.string().min(1).max(4096).optional(),
+  /** log: whose log to read ($BERTH_HOME/jobs/<job>.log), from which byte on. */
+  job: z.string().regex(JOB_ID, 'is not a valid job id').optional(),
+  offset: z.number().int().min(0).optional(),
 })
 
 export const JobSpecSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'is not a valid job id').optional(),
+  id: z.string().regex(JOB_ID, 'is not a valid job id').optional(),
   kind: z.enum(JOB_KINDS),
-  /** Required for every kind but import (the cluster comes from the file) and clusters. */
+  /** Required for every kind but import (the cluster comes from the file), clusters and log. */
   cluster: clusterName.optional(),
   /** A topology object, or its YAML/JSON text. */
   topology: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),

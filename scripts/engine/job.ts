@@ -9,9 +9,10 @@ import type { DockerEngine } from './docker.ts'
 import { asBerthError, BerthError } from './errors.ts'
 import type { Emit, NodeSummary, ResultEvent } from './events.ts'
 import { installCluster } from './install.ts'
+import { appendEvent, readJobLog } from './job-log.ts'
 import { lockCluster } from './cluster-lock.ts'
 import { clusterStatus, destroyCluster, listClusters, rewireCluster, startCluster, stopCluster, summaries } from './lifecycle.ts'
-import { EXPORT_FILE, parseJobSpec, READ_ONLY, type JobSpec } from './job-spec.ts'
+import { EXPORT_FILE, JOB_ID, parseJobSpec, READ_ONLY, type JobSpec } from './job-spec.ts'
 import { restoreCluster } from './restore.ts'
 import {
   listSnapshots,
@@ -74,14 +75,21 @@ export async function runJob(
   const t0 = Date.now()
   // The id is taken before validation so that even a refused spec is reported under its id.
   const rawId = (input as { id?: unknown } | null)?.id
+  // Every event goes to the job's log too: a compact stdout may leave some out.
+  let logFile: string | undefined
+  const emit: Emit = (e) => {
+    if (logFile) appendEvent(logFile, e)
+    opts.emit(e)
+  }
   const ctx = createContext({
     engine: opts.engine,
-    job: typeof rawId === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(rawId) ? rawId : undefined,
-    emit: opts.emit,
+    job: typeof rawId === 'string' && JOB_ID.test(rawId) ? rawId : undefined,
+    emit,
     signal: opts.signal,
     echo: opts.echo,
     logDir: opts.logDir,
   })
+  logFile = ctx.logFile
   const job = ctx.job
   let spec: JobSpec | undefined
   let release: (() => void) | undefined
@@ -89,13 +97,13 @@ export async function runJob(
     // Released before the result is told, so whoever runs next on the cluster need not wait.
     release?.()
     const result: ResultEvent = { type: 'result', t: Date.now(), job, ms: Date.now() - t0, ...r }
-    opts.emit(result)
+    emit(result)
     return { result, exitCode }
   }
   try {
     spec = parseJobSpec(input)
     ctx.concurrency = spec.options.concurrency ?? DEFAULT_CONCURRENCY
-    if (!spec.cluster && spec.kind !== 'import' && spec.kind !== 'clusters') {
+    if (!spec.cluster && spec.kind !== 'import' && spec.kind !== 'clusters' && spec.kind !== 'log') {
       throw new BerthError('invalid_job', `cluster: required for kind "${spec.kind}"`)
     }
     let cluster = spec.cluster ?? ''
@@ -166,6 +174,13 @@ export async function runJob(
         const m = await importSnapshot(ctx, requireFile(spec))
         cluster = m.cluster
         data = { snapshot: summary(m) }
+        break
+      }
+      case 'log': {
+        // Read-only and chunked: the way to the full log through a document that runs only
+        // `berth job run` (SsmDispatcher.log), one SSM answer per chunk.
+        if (!spec.options.job) throw new BerthError('invalid_job', 'options.job: required for kind "log"')
+        data = readJobLog(spec.options.job, spec.options.offset ?? 0)
         break
       }
       case 'restore': {

@@ -183,6 +183,32 @@ test('a second createJob with the same idempotency key rejects with a conflict',
   await store.close()
 })
 
+test('claimJob starts a queued job only while no job of its cluster runs, even when two claim at once', async () => {
+  const { store } = await fresh()
+  const a = await store.createJob(job({ cluster: 'c1' }))
+  const b = await store.createJob(job({ cluster: 'c1' }))
+  const other = await store.createJob(job({ cluster: 'c2' }))
+  const [x, y] = await Promise.all([store.claimJob(a.id, { attempts: 1 }), store.claimJob(b.id, { attempts: 1 })])
+  assert.equal([x, y], [true, false], 'one job of c1 runs, the other waits')
+  assert.is((await store.getJob(a.id))!.attempts, 1)
+  assert.is((await store.getJob(b.id))!.state, 'queued')
+  assert.ok(await store.claimJob(other.id, {}), 'another cluster is not held back')
+  assert.not.ok(await store.claimJob(a.id, {}), 'a running job is not claimed again')
+  await store.transitionJob(a.id, ['running'], 'succeeded')
+  assert.ok(await store.claimJob(b.id, {}), 'once c1 is free its next job starts')
+  await store.close()
+})
+
+test('putEvent stores an event at its seq once: a second poller with the same events adds nothing', async () => {
+  const { store } = await fresh()
+  const j = await store.createJob(job())
+  assert.ok(await store.putEvent(j.id, 1, { type: 'log', msg: 'first' }))
+  assert.not.ok(await store.putEvent(j.id, 1, { type: 'log', msg: 'again' }))
+  assert.ok(await store.putEvent(j.id, 2, { type: 'log', msg: 'second' }))
+  assert.equal((await store.listEvents(j.id)).map((e) => [e.seq, (e.event as { msg: string }).msg]), [[1, 'first'], [2, 'second']])
+  await store.close()
+})
+
 test('appendEvent numbers events 1, 2, 3… per job and listEvents replays the tail', async () => {
   const { store } = await fresh()
   await store.createJob(job({ id: 'a' }))

@@ -1,0 +1,125 @@
+/**
+ * The job's log on the host, $BERTH_HOME/jobs/<job>.log: every log line and every job event, so
+ * whatever stdout leaves out (`berth job run --compact`, for SSM's 24,000 characters) is still
+ * on the host — read with `berth job log <id>`, or in chunks through the `log` job kind.
+ */
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs'
+import { join } from 'node:path'
+import { berthHome } from './context.ts'
+import { BerthError } from './errors.ts'
+import type { Emit, JobEvent, Step } from './events.ts'
+import { JOB_ID } from './job-spec.ts'
+
+export function jobLogFile(job: string): string {
+  if (!JOB_ID.test(job)) throw new BerthError('invalid_job', `"${job}" is not a valid job id`)
+  return join(berthHome(), 'jobs', `${job}.log`)
+}
+
+/** The line an event adds to the log, in the shape of `ctx.log` lines (time, [node], text). */
+export function eventLine(e: JobEvent): string {
+  const head = `${new Date(e.t).toISOString()} ${'node' in e && e.node ? `[${e.node}] ` : ''}`
+  if (e.type === 'log') return `${head}${e.msg}\n`
+  if (e.type === 'result') return `${head}result ${JSON.stringify(e)}\n`
+  const ms = e.ms === undefined ? '' : ` ${e.ms} ms`
+  return `${head}step ${e.step} ${e.state}${ms}${e.msg ? `: ${e.msg}` : ''}\n`
+}
+
+export function appendEvent(logFile: string, e: JobEvent): void {
+  appendFileSync(logFile, eventLine(e))
+}
+
+/**
+ * The text of one chunk stays under this many characters once JSON-escaped, so the `log` job's
+ * result event, with its envelope and the job's two step lines, fits in SSM's 24,000.
+ */
+export const LOG_CHUNK_CHARS = 20_000
+
+export interface LogChunk {
+  text: string
+  /** The byte offset of the next chunk, or null when this one reached the end of the file. */
+  next: number | null
+  /** The file's size in bytes when it was read. */
+  size: number
+}
+
+/** Reads the log of `job` from byte `offset`: as much as fits in `maxChars` escaped characters. */
+export function readJobLog(job: string, offset = 0, maxChars = LOG_CHUNK_CHARS): LogChunk {
+  const file = jobLogFile(job)
+  if (!existsSync(file)) throw new BerthError('not_found', `no log for job "${job}" on this host (${file})`)
+  const fd = openSync(file, 'r')
+  try {
+    const size = fstatSync(fd).size
+    let want = maxChars
+    for (;;) {
+      const buf = Buffer.alloc(want)
+      const got = readSync(fd, buf, 0, want, offset)
+      const end = got === want ? wholeUtf8(buf, got) : got
+      const text = buf.subarray(0, end).toString('utf8')
+      const escaped = JSON.stringify(text).length
+      // Control characters (colour codes in bootstrap output) escape to six characters each.
+      if (escaped > maxChars && end > 1) {
+        want = Math.max(1, Math.floor((end * maxChars) / escaped) - 8)
+        continue
+      }
+      return { text, next: offset + end < size ? offset + end : null, size }
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** How many of the first `got` bytes end on a whole UTF-8 sequence (a chunk never splits one). */
+function wholeUtf8(buf: Buffer, got: number): number {
+  let lead = got - 1
+  while (lead > 0 && got - lead < 4 && (buf[lead] & 0xc0) === 0x80) lead--
+  const b = buf[lead]
+  const len = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1
+  return lead + len > got ? lead : got
+}
+
+/**
+ * `berth job run --compact`: what a dispatcher that sees only the start of stdout needs, in a
+ * size that does not grow with the cluster but for failures and the result. Kept: every step of
+ * the job as a whole (no node), every failed step, the first start of each per-node phase, and
+ * one `done` line per per-node phase (counting nodes), told before the next job-level step or
+ * the result. Dropped: the other per-node steps, and log events. Everything stays in the log.
+ */
+export function compactEvents(emit: Emit): Emit {
+  type Phase = { job: string; first: number; last: number; done: number; skipped: number; failed: number }
+  const phases = new Map<Step, Phase>()
+  const flush = (t: number) => {
+    for (const [step, p] of phases) {
+      const counts = [`${p.done} done`, p.skipped && `${p.skipped} skipped`, p.failed && `${p.failed} failed`]
+      emit({
+        type: 'step',
+        t,
+        job: p.job,
+        step,
+        state: p.failed ? 'fail' : 'done',
+        ms: p.last - p.first,
+        msg: `${counts.filter(Boolean).join(', ')} (nodes)`,
+      })
+    }
+    phases.clear()
+  }
+  return (e) => {
+    if (e.type === 'log') return
+    if (e.type === 'result' || !e.node) {
+      flush(e.t)
+      return emit(e)
+    }
+    let p = phases.get(e.step)
+    if (!p) {
+      p = { job: e.job, first: e.t, last: e.t, done: 0, skipped: 0, failed: 0 }
+      phases.set(e.step, p)
+      if (e.state === 'start') emit(e)
+    }
+    p.last = e.t
+    if (e.state === 'done') p.done++
+    else if (e.state === 'skip') p.skipped++
+    else if (e.state === 'fail') {
+      p.failed++
+      emit(e)
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * wrangler as the worker tier runs it: the project's own binary, local mode only, and an
+ * environment that keeps it from sending anything out (metrics, error reports, the update check
+ * behind its banner, miniflare's fetch of request.cf data) or reading the user's login.
+ */
+import { execFile } from 'node:child_process'
+import { mkdirSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import type { D1Database } from '../../functions/store/d1.ts'
+
+export const root = fileURLToPath(new URL('../../', import.meta.url))
+export const wranglerBin = join(root, 'node_modules/.bin/wrangler')
+
+const configHome = mkdtempSync(join(tmpdir(), 'berth-wrangler-home-'))
+
+export const quietEnv: Record<string, string> = {
+  CI: 'true',
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_SEND_ERROR_REPORTS: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  // The update check asks the npm registry configured here: nobody listens on port 9.
+  npm_config_registry: 'http://127.0.0.1:9/',
+  XDG_CONFIG_HOME: configHome,
+  NO_COLOR: '1',
+  FORCE_COLOR: '0',
+}
+// getPlatformProxy runs in this process: it reads the same variables from here.
+Object.assign(process.env, quietEnv)
+
+export const wranglerEnv = (): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...quietEnv }
+  // Never a real account from the caller's environment.
+  for (const k of Object.keys(env)) if (k.startsWith('CLOUDFLARE_API') || k === 'CLOUDFLARE_ACCOUNT_ID') delete env[k]
+  return env
+}
+
+/** Runs `wrangler …` to its end; rejects with its output when it fails. */
+export async function wrangler(args: string[], timeoutMs = 60_000): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await promisify(execFile)(wranglerBin, args, { cwd: root, env: wranglerEnv(), timeout: timeoutMs, maxBuffer: 16 << 20 })
+  } catch (err) {
+    const e = err as Error & { stdout?: string; stderr?: string }
+    throw new Error(`wrangler ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`)
+  }
+}
+
+/** A fresh local D1 directory with every migration applied by `wrangler d1 migrations apply`. */
+export async function migratedPersistDir(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-d1-'))
+  mkdirSync(dir, { recursive: true })
+  await wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir])
+  return dir
+}
+
+/**
+ * The DB binding of wrangler.toml, served by workerd (miniflare's real D1) over the local state
+ * in `persistDir`, for tests that drive the store from Node.
+ */
+export async function localD1(persistDir: string): Promise<{ db: D1Database; dispose: () => Promise<void> }> {
+  const { getPlatformProxy } = await import('wrangler')
+  const proxy = await getPlatformProxy<{ DB: D1Database }>({
+    configPath: join(root, 'wrangler.toml'),
+    persist: { path: join(persistDir, 'v3') },
+    remoteBindings: false,
+  })
+  return { db: proxy.env.DB, dispose: () => proxy.dispose() }
+}
