@@ -185,8 +185,10 @@ export default {
       return errorResponse(err)
     }
     const res = await rt.app.fetch(req, env, ctx)
-    // Jobs a request queued are sent to the host, and their reports posted, after the response.
-    ctx.waitUntil(Promise.all([rt.queue.idle(), rt.notifier.idle()]))
+    // Jobs a request queued are sent to the host, and their reports posted, after the response
+    // (in that order: starting a job is what asks for its "started" post). Everything begun here
+    // ends here: workerd cancels what a finished request leaves behind.
+    ctx.waitUntil(rt.queue.idle().then(() => rt.notifier.idle()))
     return res
   },
 
@@ -195,6 +197,6 @@ export default {
     const runs = await tickSchedules(rt, new Date(controller.scheduledTime), rt.config.scheduleGraceSeconds * 1000)
     for (const r of runs) console.log(describeRun(r))
     await rt.queue.poll()
-    ctx.waitUntil(Promise.all([rt.queue.idle(), rt.notifier.idle()]))
+    ctx.waitUntil(rt.queue.idle().then(() => rt.notifier.idle()))
   },
 }

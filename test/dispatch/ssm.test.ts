@@ -15,8 +15,8 @@ import type { DispatchSpec } from '../../functions/dispatch/dispatcher.ts'
 import { SsmDispatcher, SsmDispatchError, type SsmDispatcherOptions } from '../../functions/dispatch/ssm.ts'
 import { hook, rejects, until, withTimeout } from '../helpers/async.ts'
 import { removeTestClusters } from '../helpers/docker.ts'
+import { berthJobRun, shq } from '../support/berth-document.ts'
 import {
-  type FakeDocument,
   type SsmEndpoint,
   ssmClientFor,
   startSsmEndpoint,
@@ -28,28 +28,6 @@ const BIN = new URL('../../bin/berth.mjs', import.meta.url).pathname
 const HOST = 'i-0123456789abcdef0'
 const X2 = 'i-0123456789abcdef1'
 const Y1 = 'i-0123456789abcdef2'
-
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
-
-/**
- * berth's document (infra/ssm/berth-job-run.json): its parameters' allowedPatterns, then the one
- * command line it runs, with this checkout's berth for /usr/local/bin/berth. Safe to splice only
- * because the pattern admits nothing but base64 characters.
- */
-const berthJobRun: FakeDocument = {
-  plugin: 'runBerthJob',
-  script(p) {
-    const b64 = p.specB64?.[0] ?? ''
-    const timeout = p.executionTimeout?.[0] ?? '3600'
-    // The allowedPatterns and maxChars of infra/ssm/berth-job-run.json.
-    const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$/
-    if (!base64.test(b64) || b64.length > 65_536) throw new Error('Parameter "specB64" does not match its allowedPattern.')
-    if (!/^(?:[1-9][0-9]{0,4}|1[0-6][0-9]{4}|17[01][0-9]{3}|172[0-7][0-9]{2}|172800)$/.test(timeout)) {
-      throw new Error('Parameter "executionTimeout" does not match its allowedPattern.')
-    }
-    return `${shq(process.execPath)} ${shq(BIN)} job run --compact --spec-b64 ${b64}`
-  },
-}
 
 const berthHomeOf = (ep: SsmEndpoint, instance: string) => join(ep.workDir, instance, '.berth')
 

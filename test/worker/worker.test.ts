@@ -4,68 +4,37 @@
  * then fails at its start with `dispatch_not_configured` — which shows the start ran after the
  * response, in the Worker's waitUntil.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { hook, until, withTimeout } from '../helpers/async.ts'
 import { commandBody, signedHeaders } from '../helpers/slack.ts'
-import { migratedPersistDir, root, wranglerBin, wranglerEnv } from './wrangler.ts'
+import { migratedPersistDir, root, startWranglerDev, type WranglerDev } from './wrangler.ts'
 
 const adminToken = `berth_${randomBytes(32).toString('base64url')}`
 const slackSecret = randomBytes(24).toString('hex')
 const hooks = { slack: { signingSecret: 'env:SLACK_SIGNING_SECRET', allow: [{ users: ['U0OPS'], kinds: ['install', 'jobs'], clusters: ['che'] }] } }
 
-const ctx: { dir?: string; dev?: ChildProcess; base?: string; output: string[] } = { output: [] }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-    s.once('error', reject)
-  })
+const ctx: { dir?: string; dev?: WranglerDev; base?: string } = {}
 
 test.before(
   hook(async () => {
     ctx.dir = await withTimeout(migratedPersistDir(), 60_000, 'wrangler d1 migrations apply')
-    // A .dev.vars-style file: the token's hash (never the token), the hooks, the secret they name.
-    const vars = join(ctx.dir, 'test.vars')
-    writeFileSync(
-      vars,
-      [`BERTH_ADMIN_TOKEN_SHA256=${createHash('sha256').update(adminToken).digest('hex')}`, `HOOKS='${JSON.stringify(hooks)}'`, `SLACK_SIGNING_SECRET=${slackSecret}`].join('\n') + '\n'
-    )
-    const [port, inspector] = [await freePort(), await freePort()]
-    ctx.base = `http://127.0.0.1:${port}`
-    const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--persist-to', ctx.dir, '--env-file', vars, '--test-scheduled', '--show-interactive-dev-session=false', '--log-level', 'log']
-    ctx.dev = spawn(wranglerBin, args, { cwd: root, env: wranglerEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-    for (const s of [ctx.dev.stdout!, ctx.dev.stderr!]) s.on('data', (b: Buffer) => ctx.output.push(b.toString()))
-    try {
-      await until('wrangler dev answering /healthz', async () => {
-        if (ctx.dev!.exitCode !== null) throw new Error(`wrangler dev exited with ${ctx.dev!.exitCode}`)
-        const ok = await fetch(`${ctx.base}/healthz`).then((r) => r.ok, () => false)
-        return ok ? true : undefined
-      }, 30_000, 200)
-    } catch (err) {
-      console.error(ctx.output.join(''))
-      throw err
-    }
+    // The token's hash (never the token), the hooks, the secret they name.
+    ctx.dev = await startWranglerDev(ctx.dir, {
+      BERTH_ADMIN_TOKEN_SHA256: createHash('sha256').update(adminToken).digest('hex'),
+      HOOKS: JSON.stringify(hooks),
+      SLACK_SIGNING_SECRET: slackSecret,
+    })
+    ctx.base = ctx.dev.base
   })
 )
 
 test.after(
   hook(async () => {
-    const dev = ctx.dev
-    if (dev?.pid && dev.exitCode === null) {
-      const exited = new Promise((r) => dev.once('exit', r))
-      process.kill(-dev.pid, 'SIGTERM')
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
-      if (dev.exitCode === null) process.kill(-dev.pid, 'SIGKILL')
-    }
+    await ctx.dev?.stop()
     if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true })
   })
 )

@@ -3,8 +3,9 @@
  * environment that keeps it from sending anything out (metrics, error reports, the update check
  * behind its banner, miniflare's fetch of request.cf data) or reading the user's login.
  */
-import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync } from 'node:fs'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -68,4 +69,51 @@ export async function localD1(persistDir: string): Promise<{ db: D1Database; dis
     remoteBindings: false,
   })
   return { db: proxy.env.DB, dispose: () => proxy.dispose() }
+}
+
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => resolve(port))
+    })
+    s.once('error', reject)
+  })
+
+export interface WranglerDev {
+  base: string
+  output: string[]
+  stop(): Promise<void>
+}
+
+/**
+ * `wrangler dev` in local mode over the D1 state in `persistDir`, with `vars` as its environment
+ * (a .dev.vars-style file) and /__scheduled for cron ticks; resolves once /healthz answers.
+ */
+export async function startWranglerDev(persistDir: string, vars: Record<string, string>): Promise<WranglerDev> {
+  const file = join(persistDir, 'test.vars')
+  writeFileSync(file, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n')
+  const [port, inspector] = [await freePort(), await freePort()]
+  const base = `http://127.0.0.1:${port}`
+  const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--persist-to', persistDir, '--env-file', file, '--test-scheduled', '--show-interactive-dev-session=false', '--log-level', 'log']
+  const dev: ChildProcess = spawn(wranglerBin, args, { cwd: root, env: wranglerEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const output: string[] = []
+  for (const s of [dev.stdout!, dev.stderr!]) s.on('data', (b: Buffer) => output.push(b.toString()))
+  const stop = async () => {
+    if (!dev.pid || dev.exitCode !== null) return
+    const exited = new Promise((r) => dev.once('exit', r))
+    process.kill(-dev.pid, 'SIGTERM')
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
+    if (dev.exitCode === null) process.kill(-dev.pid, 'SIGKILL')
+  }
+  const end = Date.now() + 30_000
+  for (;;) {
+    if (dev.exitCode !== null) throw new Error(`wrangler dev exited with ${dev.exitCode}:\n${output.join('')}`)
+    if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) return { base, output, stop }
+    if (Date.now() > end) {
+      await stop()
+      throw new Error(`wrangler dev did not answer /healthz within 30 s:\n${output.join('')}`)
+    }
+    await new Promise((r) => setTimeout(r, 200))
+  }
 }
