@@ -28,6 +28,23 @@ const Dispatch = z.discriminatedUnion('mode', [
     /** berth on the Docker host, as argv. */
     berth: z.array(argvWord).min(1).default(['berth']),
   }),
+  z.strictObject({
+    /** AWS Systems Manager Run Command: credentials from the AWS SDK's usual chain (env, profile, role). */
+    mode: z.literal('ssm'),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'is not an AWS region'),
+    target: z.union([
+      z.strictObject({ instanceIds: z.array(z.string().regex(/^(i-(\w{8}|\w{17})|mi-\w{17})$/, 'is not an instance id')).min(1) }),
+      z.strictObject({ tags: z.record(z.string().min(1), z.string()).refine((t) => Object.keys(t).length > 0, 'needs at least one tag') }),
+    ]),
+    documentName: z.string().min(3).max(128).default('berth-job-run'),
+    /** Another SSM endpoint (tests: the local one). */
+    endpoint: z.string().url().optional(),
+    maxConcurrency: z.union([z.string(), z.number()]).optional(),
+    maxErrors: z.union([z.string(), z.number()]).optional(),
+    timeoutSeconds: z.number().int().min(30).max(2_592_000).default(600),
+    executionTimeoutSeconds: z.number().int().min(1).max(172_800).default(3600),
+    pollMs: z.number().int().min(100).max(60_000).default(2000),
+  }),
 ])
 
 export const ServerConfigSchema = z.strictObject({

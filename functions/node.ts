@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { createApp } from './app.ts'
 import { AutoRewire } from './auto-rewire.ts'
 import type { ServerConfig } from './config.ts'
+import { SsmDispatcher } from './dispatch/ssm.ts'
 import { ZxDispatcher } from './dispatch/zx.ts'
 import { hashToken, newToken } from './middleware/auth.ts'
 import { Notifier } from './notify.ts'
@@ -20,10 +21,11 @@ import { openSqliteStore } from './store/sqlite.ts'
 
 export { readConfig } from './config.ts'
 
-function dispatcherFor(config: ServerConfig): ZxDispatcher {
+function dispatcherFor(config: ServerConfig): ZxDispatcher | SsmDispatcher {
   const graceMs = config.graceSeconds * 1000
   const d = config.dispatch
   if (d.mode === 'ssh') return new ZxDispatcher({ ...d, graceMs })
+  if (d.mode === 'ssm') return new SsmDispatcher(d)
   const bin = fileURLToPath(new URL('../bin/berth.mjs', import.meta.url))
   return new ZxDispatcher({ mode: 'local', berth: d.berth ?? [process.execPath, bin], graceMs })
 }
@@ -55,7 +57,9 @@ export async function startServer(config: ServerConfig, say: (line: string) => v
   }
   const resumed = await queue.resume()
   if (resumed) say(`resuming ${resumed} job(s) interrupted by the last stop`)
-  const rewire = config.autoRewire ? new AutoRewire({ source: dispatcher, store, queue, log: say }) : null
+  // Following Docker's events needs a long-lived stream from the host: local or ssh, not SSM,
+  // whose commands are bounded runs.
+  const rewire = config.autoRewire && dispatcher instanceof ZxDispatcher ? new AutoRewire({ source: dispatcher, store, queue, log: say }) : null
   rewire?.start()
   const app = createApp({ store, queue, maxBody: config.maxBodyBytes, hooks: config.hooks })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
@@ -66,7 +70,8 @@ export async function startServer(config: ServerConfig, say: (line: string) => v
   // listening (a server that cannot bind makes no jobs).
   const scheduler = new Scheduler({ store, queue, graceMs: config.scheduleGraceSeconds * 1000, log: say })
   await scheduler.start()
-  const target = config.dispatch.mode === 'ssh' ? `ssh ${config.dispatch.user}@${config.dispatch.host}` : 'local'
+  const d = config.dispatch
+  const target = d.mode === 'ssh' ? `ssh ${d.user}@${d.host}` : d.mode === 'ssm' ? `ssm ${d.region} ${JSON.stringify(d.target)}` : 'local'
   say(`berth serve: http://${config.host}:${config.port} (store ${dbFile}, jobs ${target}${rewire ? ', auto-rewire on' : ''})`)
   const stop = async () => {
     say(`draining: no new jobs; running ones get up to ${config.drainSeconds} s`)

@@ -16,6 +16,8 @@ import { hook, withTimeout, until as waitUntil } from '../helpers/async.ts'
 import { assertHostsMatchInspect, cheLike, engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
 import { BIN, serve, type Server } from '../helpers/serve.ts'
 import { startSshd, type Sshd } from '../helpers/sshd.ts'
+import { berthJobRun } from '../support/berth-document.ts'
+import { startSsmEndpoint } from '../support/ssm-endpoint.ts'
 
 const tokens = new Map<string, string>()
 /** The admin token printed on a data directory's first start. */
@@ -149,6 +151,35 @@ Srv('a dynamic-mode node restarted outside berth with a new IP is rewired automa
   await $({ quiet: true, nothrow: true })`docker rm -f t-srv-dyn-filler`
   s.proc.kill('SIGTERM')
   assert.is(await s.exited, 0)
+})
+
+Srv('with `dispatch: ssm` in its config file, jobs go through SSM Run Command (the AWS SDK, berth\'s document) to the host', async () => {
+  const ssm = await startSsmEndpoint({ fleet: [{ instanceId: 'i-0aaaaaaaaaaaaaaaa', tags: { berth: 'host', team: 'srv' } }], documents: { 'berth-job-run': berthJobRun } })
+  try {
+    const home = mkdtempSync(join(tmpdir(), 'berth-srv-'))
+    const config = join(home, 'berth.yaml')
+    writeFileSync(
+      config,
+      ['dispatch:', '  mode: ssm', `  region: ${ssm.region}`, '  target: { tags: { team: srv } }', `  endpoint: ${ssm.url}`, '  pollMs: 300', 'autoRewire: true', ''].join('\n')
+    )
+    // Credentials the way the AWS SDK finds them on a server: the environment.
+    const s = await serve(home, { AWS_ACCESS_KEY_ID: ssm.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: ssm.credentials.secretAccessKey }, ['--config', config])
+    assert.match(s.out(), /jobs ssm us-east-1/)
+    assert.not.match(s.out(), /auto-rewire on/, 'no Docker event stream over SSM')
+    const admin = adminOf(home, s)
+    const { body } = await api(s, admin, 'POST', '/v1/jobs', { kind: 'install', cluster: 't-srv-ssm', topology: cheLike('t-srv-ssm') })
+    const done = await jobState(s, admin, body.job.id, ['succeeded', 'failed'])
+    assert.is(done.state, 'succeeded', JSON.stringify(done.result))
+    const [command] = [...ssm.commands.values()]
+    assert.is(command.documentName, 'berth-job-run')
+    assert.equal([...command.invocations.keys()], ['i-0aaaaaaaaaaaaaaaa'])
+    assert.is((await engine.listContainers([`${LABEL.cluster}=t-srv-ssm`])).length, 1)
+    s.proc.kill('SIGTERM')
+    assert.is(await s.exited, 0)
+  } finally {
+    await ssm.close()
+    await removeTestClusters('t-srv-ssm')
+  }
 })
 
 Srv('with `dispatch: ssh` in its config file, jobs run on the Docker host over ssh', async () => {

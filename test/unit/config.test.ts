@@ -59,4 +59,18 @@ test('every problem is named by its key (file) or its variable (environment)', (
   throws(() => readConfig({ file: file('list.yaml', '- a\n- b\n'), env: {} }), /expected a mapping/)
 })
 
+test('dispatch: ssm takes a region and instance ids or tags, with the SSM defaults; a wrong one is named', () => {
+  const ok = readConfig({ file: file('ssm.yaml', ['dispatch:', '  mode: ssm', '  region: eu-west-1', '  target: { tags: { berth: host } }'].join('\n')), env: {} })
+  assert.equal(ok.dispatch, { mode: 'ssm', region: 'eu-west-1', target: { tags: { berth: 'host' } }, documentName: 'berth-job-run', timeoutSeconds: 600, executionTimeoutSeconds: 3600, pollMs: 2000 })
+  const bad = file('ssm-bad.yaml', ['dispatch:', '  mode: ssm', '  region: "eu-west-1; rm -rf /"', '  target: { instanceIds: [i-nope] }'].join('\n'))
+  throws(() => readConfig({ file: bad, env: {} }), /dispatch\.region: is not an AWS region/)
+  throws(() => readConfig({ file: bad, env: {} }), /dispatch\.target/)
+})
+
+test('hooks: secrets written env:NAME come from the environment; a missing one is named', () => {
+  const path = file('hooks.yaml', ['hooks:', '  generic:', '    nightly:', '      secret: env:NIGHTLY_SECRET', '      job: { kind: snapshot, cluster: codenvy }'].join('\n'))
+  assert.is(readConfig({ file: path, env: { NIGHTLY_SECRET: 'a-long-enough-secret' } }).hooks.generic.nightly.secret, 'a-long-enough-secret')
+  throws(() => readConfig({ file: path, env: {} }), /hooks\.generic\.nightly\.secret: the environment variable NIGHTLY_SECRET is not set/)
+})
+
 test.run()
