@@ -19,6 +19,25 @@ import {
   type TokenRecord,
   type TopologyRecord,
 } from './store.ts'
+import {
+  type AuditRow,
+  type EventRow,
+  type JobRow,
+  type NotificationRow,
+  type ScheduleRow,
+  type TokenRow,
+  type TopologyRow,
+  now,
+  patchSets,
+  toAudit,
+  toEvent,
+  toJob,
+  toJson,
+  toNotification,
+  toSchedule,
+  toToken,
+  toTopology,
+} from './rows.ts'
 
 /** The part of the D1 binding berth uses (so the build needs no @cloudflare/workers-types). */
 export interface D1Database {
@@ -33,159 +52,6 @@ export interface D1PreparedStatement {
 }
 
 export type D1Value = string | number | null
-
-const now = () => new Date().toISOString()
-const toJson = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v))
-const fromJson = (s: string | null): unknown => (s === null ? null : JSON.parse(s))
-
-interface JobRow {
-  id: string
-  kind: string
-  cluster: string
-  spec: string
-  state: JobState
-  created_at: string
-  started_at: string | null
-  finished_at: string | null
-  requested_by: string
-  source: string | null
-  idempotency_key: string | null
-  body_hash: string | null
-  result: string | null
-  exit_code: number | null
-  attempts: number
-  dispatch_ref: string | null
-}
-
-const toJob = (r: JobRow): JobRecord => ({
-  id: r.id,
-  kind: r.kind,
-  cluster: r.cluster,
-  spec: fromJson(r.spec),
-  state: r.state,
-  createdAt: r.created_at,
-  startedAt: r.started_at,
-  finishedAt: r.finished_at,
-  requestedBy: r.requested_by,
-  source: r.source,
-  idempotencyKey: r.idempotency_key,
-  bodyHash: r.body_hash,
-  result: fromJson(r.result),
-  exitCode: r.exit_code,
-  attempts: r.attempts,
-  dispatchRef: r.dispatch_ref,
-})
-
-interface TokenRow {
-  id: string
-  name: string
-  hash: string
-  scopes: string
-  created_at: string
-  revoked_at: string | null
-  last_used_at: string | null
-}
-
-const toToken = (r: TokenRow): TokenRecord => ({
-  id: r.id,
-  name: r.name,
-  hash: r.hash,
-  scopes: JSON.parse(r.scopes) as string[],
-  createdAt: r.created_at,
-  revokedAt: r.revoked_at,
-  lastUsedAt: r.last_used_at,
-})
-
-type AuditRow = Omit<AuditRecord, 'detail'> & { detail: string | null }
-
-const toAudit = (r: AuditRow): AuditRecord => ({ ...r, detail: fromJson(r.detail) })
-
-interface EventRow {
-  job_id: string
-  seq: number
-  at: string
-  event: string
-}
-
-const toEvent = (r: EventRow): JobEventRecord => ({ jobId: r.job_id, seq: r.seq, at: r.at, event: JSON.parse(r.event) })
-
-interface NotificationRow {
-  id: number
-  job_id: string
-  channel: 'slack' | 'jira'
-  target: string
-  sent: string
-  attempts: number
-  last_error: string | null
-  updated_at: string
-}
-
-const toNotification = (r: NotificationRow): NotificationRecord => ({
-  id: r.id,
-  jobId: r.job_id,
-  channel: r.channel,
-  target: JSON.parse(r.target),
-  sent: JSON.parse(r.sent),
-  attempts: r.attempts,
-  lastError: r.last_error,
-  updatedAt: r.updated_at,
-})
-
-interface ScheduleRow {
-  name: string
-  cluster: string
-  cron: string
-  keep: number | null
-  tz: string | null
-  enabled: number
-  last_run_at: string | null
-}
-
-const toSchedule = (r: ScheduleRow): ScheduleRecord => ({
-  name: r.name,
-  cluster: r.cluster,
-  cron: r.cron,
-  keep: r.keep,
-  tz: r.tz ?? 'UTC',
-  enabled: r.enabled === 1,
-  lastRunAt: r.last_run_at,
-})
-
-interface TopologyRow {
-  name: string
-  text: string
-  updated_at: string
-  updated_by: string
-}
-
-const toTopology = (r: TopologyRow): TopologyRecord => ({
-  name: r.name,
-  text: r.text,
-  updatedAt: r.updated_at,
-  updatedBy: r.updated_by,
-})
-
-/** Patch keys → columns, so only known names ever reach the SQL text. */
-const patchColumns: Record<keyof JobPatch, string> = {
-  startedAt: 'started_at',
-  finishedAt: 'finished_at',
-  result: 'result',
-  exitCode: 'exit_code',
-  attempts: 'attempts',
-  dispatchRef: 'dispatch_ref',
-}
-
-/** The SET clauses (and their values) for the fields a patch gives. */
-function patchSets(patch: JobPatch): { sets: string[]; args: D1Value[] } {
-  const sets: string[] = []
-  const args: D1Value[] = []
-  for (const [key, column] of Object.entries(patchColumns) as [keyof JobPatch, string][]) {
-    if (!(key in patch) || patch[key] === undefined) continue
-    sets.push(`${column} = ?`)
-    args.push(key === 'result' ? toJson(patch.result) : (patch[key] as D1Value))
-  }
-  return { sets, args }
-}
 
 /**
  * D1 has no error codes, only text ("D1_ERROR: UNIQUE constraint failed: tokens.name:
