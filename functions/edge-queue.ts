@@ -28,6 +28,12 @@ export interface EdgeQueueOptions {
   inspectEveryMs?: number
   /** A running job whose start never stored a dispatchRef (the isolate died) is failed after this. */
   startTimeoutMs?: number
+  /**
+   * How long a pass waits for the previous one of this isolate. workerd may never settle I/O begun
+   * for a request that has ended, so a pass left hanging must not hold up every later one; running
+   * two at once is safe (the store's guarded transitions decide), only wasteful.
+   */
+  passWaitMs?: number
 }
 
 const finalState = (r: ResultEvent): JobState => (r.ok ? 'succeeded' : r.code === 'cancelled' ? 'cancelled' : 'failed')
@@ -37,7 +43,8 @@ const specOf = (job: JobRecord) => ({ ...(job.spec as object), id: job.id }) as 
 export class EdgeQueue implements Queue {
   /** Background work of this isolate (starts after a submit), for the entry's ctx.waitUntil. */
   readonly #work = new Set<Promise<void>>()
-  /** One pass at a time within an isolate; across isolates the guarded transitions decide. */
+  /** One pass at a time within an isolate (as long as it ends in passWaitMs); across isolates
+   *  the guarded transitions decide. */
   #pass: Promise<void> = Promise.resolve()
 
   constructor(private readonly o: EdgeQueueOptions) {}
@@ -129,7 +136,17 @@ export class EdgeQueue implements Queue {
   }
 
   #serial(fn: () => Promise<void>): Promise<void> {
-    const run = this.#pass.then(fn)
+    const previous = this.#pass
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const overdue = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.o.log?.('queue: the previous pass has not ended; this one goes ahead')
+        resolve()
+      }, this.o.passWaitMs ?? 20_000)
+    })
+    const run = Promise.race([previous, overdue])
+      .finally(() => clearTimeout(timer))
+      .then(fn)
     this.#pass = run.catch((e) => this.o.log?.(`queue: ${e}`))
     return run
   }

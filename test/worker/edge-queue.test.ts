@@ -71,7 +71,7 @@ test.after(
   })
 )
 
-function setup(o: { maxClusters?: number; dispatcher?: () => RemoteDispatcher } = {}) {
+function setup(o: { maxClusters?: number; dispatcher?: () => RemoteDispatcher; passWaitMs?: number } = {}) {
   const store = new D1Store(ctx.db!)
   const d = new ScriptedDispatcher()
   const changes: [string, string, string][] = []
@@ -82,6 +82,7 @@ function setup(o: { maxClusters?: number; dispatcher?: () => RemoteDispatcher } 
     onChange: (job, stage) => changes.push([job.id, stage, job.state]),
     inspectEveryMs: 20,
     inspectTimeoutMs: 300,
+    passWaitMs: o.passWaitMs,
   })
   const submit = async (cluster: string, kind = 'snapshot') => {
     const job = await queue.submit({ kind, cluster, spec: { kind, cluster, options: { tag: 't1' } }, requestedBy: 'test', source: null, idempotencyKey: null, bodyHash: null })
@@ -182,6 +183,19 @@ test('a poll that throws leaves the job running for the next tick', async () => 
   d.commands.delete('cmd-1')
   await queue.poll()
   assert.is((await state(store, job.id)).state, 'running')
+})
+
+test('a pass that never ends (its request gone) holds up the next one only for passWaitMs', async () => {
+  const { store, d, queue, submit } = setup({ passWaitMs: 200 })
+  const first = await submit('codenvy')
+  d.poll = () => new Promise(() => {}) // I/O of an ended request: never settles
+  void queue.poll()
+  const other = await store.createJob({ id: 'j-other', kind: 'install', cluster: 'che', spec: { kind: 'install', cluster: 'che' }, requestedBy: 't', source: null, idempotencyKey: null, bodyHash: null })
+  const t0 = Date.now()
+  await withTimeout(queue.startQueued(), 5000, 'a start behind a hung pass')
+  assert.ok(Date.now() - t0 >= 150, 'it did wait for the pass before it')
+  assert.equal([(await state(store, other.id)).state, (await state(store, first.id)).state], ['running', 'running'])
+  assert.is(d.started.length, 2)
 })
 
 test('cancel: a queued job at once, a running one through the dispatcher', async () => {
