@@ -10,9 +10,9 @@
  */
 import type { ResultEvent } from '../scripts/engine/events.ts'
 import { newJobId } from '../scripts/engine/labels.ts'
-import type { DispatchSpec, RemoteDispatcher } from './dispatch/dispatcher.ts'
+import { syntheticResult, type DispatchSpec, type RemoteDispatcher } from './dispatch/dispatcher.ts'
 import { JobError } from './errors.ts'
-import type { Listener, NotifyTarget, Queue } from './queue.ts'
+import type { InspectSpec, Listener, NotifyTarget, Queue } from './queue.ts'
 import type { JobRecord, JobState, NewJob, Store } from './store/store.ts'
 
 export interface EdgeQueueOptions {
@@ -65,10 +65,17 @@ export class EdgeQueue implements Queue {
    * Answers a GET (status, snapshots, clusters) with a job run on the host now, followed until it
    * ends: neither queued nor stored. 504 when it takes longer than a request may wait.
    */
-  async inspect(spec: { kind: 'status' | 'snapshots' | 'clusters'; cluster?: string }): Promise<ResultEvent> {
+  async inspect(spec: InspectSpec, opts: { host?: string } = {}): Promise<ResultEvent> {
     const dispatcher = this.o.dispatcher()
     const full: DispatchSpec = { ...spec, id: newJobId() }
-    const { ref } = await dispatcher.start(full)
+    let ref: string
+    try {
+      ;({ ref } = await dispatcher.start(full, opts))
+    } catch (err) {
+      // As JobQueue's dispatcher would answer: a failed result naming why it was not sent.
+      const e = err as Error & { code?: unknown }
+      return syntheticResult(full, Date.now(), typeof e.code === 'string' ? e.code : 'dispatch_failed', `not sent to the host: ${e.message}`)
+    }
     const every = this.o.inspectEveryMs ?? 1000
     const deadline = Date.now() + (this.o.inspectTimeoutMs ?? 25_000)
     for (;;) {

@@ -4,6 +4,7 @@
  */
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { ResultEvent } from '../scripts/engine/events.ts'
 
 export class JobError extends HTTPException {
   readonly code: string
@@ -23,3 +24,13 @@ export const forbidden = (message: string) => new JobError(403, 'forbidden', mes
 export const notFound = (message: string) => new JobError(404, 'not_found', message)
 export const invalid = (message: string) => new JobError(422, 'invalid_request', message)
 export const conflict = (message: string) => new JobError(409, 'conflict', message)
+
+/** The data of a read the host answered (a GET's `inspect`), or the failure as the right status:
+ *  404 for no such cluster or log, 422 for a request the host refused, 503 when it is down. */
+export function fromHost(result: ResultEvent): unknown {
+  if (result.ok) return result.data
+  if (result.code === 'not_found') throw notFound(result.message ?? 'not found')
+  if (result.code === 'invalid_job') throw invalid(result.message ?? 'invalid request')
+  if (result.code === 'preflight') throw new JobError(503, 'host_unavailable', result.message ?? 'the Docker host is not reachable')
+  throw new JobError(502, 'host_failed', `the Docker host answered: ${result.message ?? result.code}`)
+}

@@ -116,6 +116,20 @@ export function openApiDocument() {
           parameters: [name('id', 'job id'), { name: 'Last-Event-ID', in: 'header', schema: { type: 'integer' } }],
         }),
       },
+      '/v1/jobs/{id}/log': {
+        get: op('read', 'the job\'s full log from the host that ran it ($BERTH_HOME/jobs/<job>.log: every line, where the events of an SSM-dispatched job are the compact ones), read for up to 15 s; `next` is the offset to go on from, null at the end', {
+          200: ok('{ job, host?, text, next }'),
+          404: err('no such job, or no log for it on the host'),
+          409: err('the job has not started'),
+          422: err('a bad offset or host, or the job ran on several hosts and none was named'),
+        }, {
+          parameters: [
+            name('id', 'job id'),
+            { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 }, description: 'the byte offset to read from (a previous answer\'s `next`)' },
+            { name: 'host', in: 'query', schema: { type: 'string' }, description: 'the host (instance id) to read from, for a job that ran on several' },
+          ],
+        }),
+      },
       '/v1/jobs/{id}/cancel': {
         post: op('the job kind\'s scope', 'cancel: a queued job at once, a running one at its next safe point', { 202: ok('{ outcome: cancelled | stopping }'), 404: err('no such job'), 409: err('the job has finished') }, {
           parameters: [name('id', 'job id')],

@@ -18,6 +18,11 @@ export interface NotifyTarget {
 
 export type Listener = (e: JobEventRecord | { end: JobRecord }) => void
 
+/** A read answered by the host now (the GET routes): neither queued nor stored. */
+export type InspectSpec =
+  | { kind: 'status' | 'snapshots' | 'clusters'; cluster?: string }
+  | { kind: 'log'; options: { job: string; offset: number } }
+
 export interface QueueOptions {
   store: Store
   dispatcher: Dispatcher
@@ -33,7 +38,8 @@ export interface QueueOptions {
  */
 export interface Queue {
   submit(job: Omit<NewJob, 'id'>, notify?: NotifyTarget[]): Promise<JobRecord>
-  inspect(spec: { kind: 'status' | 'snapshots' | 'clusters'; cluster?: string }): Promise<ResultEvent>
+  /** `host`: the one host of a target of many to ask (the log of a job is where it ran). */
+  inspect(spec: InspectSpec, opts?: { host?: string }): Promise<ResultEvent>
   isBusy(cluster: string): Promise<boolean>
   cancel(jobId: string): Promise<'cancelled' | 'stopping' | 'finished'>
   /** Live events of a job, where the runtime has them; a no-op elsewhere (readers poll the store). */
@@ -64,8 +70,8 @@ export class JobQueue implements Queue {
    * Runs a read-only job (status, snapshots, clusters) now, beside whatever the cluster is doing:
    * it is an answer to a GET, not a job anyone follows, so it is neither queued nor stored.
    */
-  async inspect(spec: { kind: 'status' | 'snapshots' | 'clusters'; cluster?: string }): Promise<ResultEvent> {
-    const { result } = await this.o.dispatcher.run({ ...spec, id: newJobId() }, { onEvent: () => {} })
+  async inspect(spec: InspectSpec, opts: { host?: string } = {}): Promise<ResultEvent> {
+    const { result } = await this.o.dispatcher.run({ ...spec, id: newJobId() }, { onEvent: () => {}, host: opts.host })
     return result
   }
 

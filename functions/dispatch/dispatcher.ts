@@ -14,6 +14,9 @@ export interface DispatchSpec {
 export interface DispatchOptions {
   onEvent: (e: JobEvent) => void
   signal?: AbortSignal
+  /** One host of a target of many (a job's log lives on the host that ran it); a dispatcher
+   *  that reaches a single host ignores it. */
+  host?: string
 }
 
 export interface Dispatcher {
@@ -35,8 +38,9 @@ export interface Dispatcher {
  */
 export interface RemoteDispatcher {
   readonly name: string
-  /** Sends the job; the returned ref (opaque text) is what poll and cancel take. */
-  start(spec: DispatchSpec): Promise<{ ref: string }>
+  /** Sends the job (to `host` alone when given, one of the target's); the returned ref (opaque
+   *  text) is what poll and cancel take. */
+  start(spec: DispatchSpec, opts?: { host?: string }): Promise<{ ref: string }>
   /**
    * Where the job is now: every event its output holds so far, in order (the caller keeps those
    * past the ones it stored already), and, once it has ended, its result and exit code.
@@ -79,6 +83,29 @@ export function ndjsonReader(onEvent: (e: JobEvent) => void, onNoise: (line: str
       return last
     },
   }
+}
+
+/**
+ * A job's full log ($BERTH_HOME/jobs/<job>.log on the host that ran it), read from `from` one
+ * chunk at a time through `readChunk` — a read-only `log` job whose answer fits SSM's 24,000
+ * characters — until the end, or until `deadline` (epoch ms) has passed: `next` is then where
+ * to go on from, null once the whole log is in `text`.
+ */
+export async function readLogVia(
+  readChunk: (offset: number) => Promise<unknown>,
+  from = 0,
+  deadline = Infinity
+): Promise<{ text: string; next: number | null }> {
+  let text = ''
+  let offset: number | null = from
+  do {
+    const chunk = (await readChunk(offset)) as { text?: unknown; next?: unknown } | undefined
+    if (typeof chunk?.text !== 'string') throw new Error('the host answered a log read with no text')
+    text += chunk.text
+    // Always forward: a next that does not move on would loop for ever.
+    offset = typeof chunk.next === 'number' && chunk.next > offset ? chunk.next : null
+  } while (offset !== null && Date.now() < deadline)
+  return { text, next: offset }
 }
 
 function isJobEvent(v: unknown): v is JobEvent {

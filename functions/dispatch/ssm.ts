@@ -30,6 +30,7 @@ import type { JobEvent, ResultEvent } from '../../scripts/engine/events.ts'
 import { newJobId } from '../../scripts/engine/labels.ts'
 import {
   ndjsonReader,
+  readLogVia,
   syntheticResult,
   type DispatchOptions,
   type DispatchSpec,
@@ -196,8 +197,20 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
 
   // ---------- RemoteDispatcher ----------
 
-  async start(spec: DispatchSpec): Promise<{ ref: string }> {
-    return { ref: JSON.stringify(await this.#send(spec, this.#o.target)) }
+  async start(spec: DispatchSpec, opts: { host?: string } = {}): Promise<{ ref: string }> {
+    const target = opts.host === undefined ? this.#o.target : { instanceIds: [this.#oneHost(opts.host)] }
+    return { ref: JSON.stringify(await this.#send(spec, target)) }
+  }
+
+  /** A host named for one command: an instance id, and one of the target's when it lists them
+   *  (with tags, SSM and the sender's policy decide which instances it may reach). */
+  #oneHost(host: string): string {
+    if (!INSTANCE_ID.test(host)) throw new SsmDispatchError('invalid_job', `host: "${host}" is not an instance id (i-… or mi-…)`)
+    const t = this.#o.target
+    if ('instanceIds' in t && !t.instanceIds.includes(host)) {
+      throw new SsmDispatchError('invalid_job', `host: ${host} is not one of this dispatcher's instances (${t.instanceIds.join(', ')})`)
+    }
+    return host
   }
 
   async poll(
@@ -219,7 +232,7 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
 
   async run(
     spec: DispatchSpec,
-    { onEvent, signal }: DispatchOptions
+    { onEvent, signal, host }: DispatchOptions
   ): Promise<{ result: ResultEvent; exitCode: number | null }> {
     const startedAt = Date.now()
     if (signal?.aborted) {
@@ -227,7 +240,7 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
     }
     let ref: string
     try {
-      ref = (await this.start(spec)).ref
+      ref = (await this.start(spec, { host })).ref
     } catch (err) {
       const e = asDispatchError(err, 'SendCommand', this.#where)
       return { result: syntheticResult(spec, startedAt, e.code, e.message), exitCode: null }
@@ -291,39 +304,14 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
   async log(jobId: string, host?: string): Promise<string> {
     const ids = 'instanceIds' in this.#o.target ? this.#o.target.instanceIds : []
     const on = host ?? (ids.length === 1 ? ids[0] : undefined)
-    if (!on || !INSTANCE_ID.test(on)) {
-      throw new SsmDispatchError('invalid_job', `log: name the host (an instance id) to read the log of ${jobId} from`)
-    }
-    let text = ''
-    for (let offset: number | null = 0; offset !== null; ) {
+    if (!on) throw new SsmDispatchError('invalid_job', `log: name the host (an instance id) to read the log of ${jobId} from`)
+    const read = async (offset: number) => {
       const spec: DispatchSpec = { id: newJobId(), kind: 'log', options: { job: jobId, offset } }
-      const { result } = await this.#runOn(spec, on)
-      if (!result.ok) {
-        throw new SsmDispatchError(result.code ?? 'dispatch_failed', `log of ${jobId} on ${on}: ${result.message}`)
-      }
-      const chunk = result.data as { text?: unknown; next?: unknown } | undefined
-      if (typeof chunk?.text !== 'string') {
-        throw new SsmDispatchError('dispatch_failed', `log of ${jobId} on ${on}: the result holds no text`)
-      }
-      text += chunk.text
-      // Always forward: a next that does not move on would loop for ever.
-      offset = typeof chunk.next === 'number' && chunk.next > offset ? chunk.next : null
+      const { result } = await this.run(spec, { onEvent: () => {}, host: on })
+      if (!result.ok) throw new SsmDispatchError(result.code ?? 'dispatch_failed', `log of ${jobId} on ${on}: ${result.message}`)
+      return result.data
     }
-    return text
-  }
-
-  async #runOn(spec: DispatchSpec, host: string) {
-    const ref = await this.#send(spec, { instanceIds: [host] })
-    const deadline = Date.now() + (this.#o.timeoutSeconds + this.#o.executionTimeoutSeconds) * 1000
-    for (;;) {
-      const { done } = await this.#follow(spec, ref.c, [host], false)
-      if (done) return done
-      if (Date.now() > deadline) {
-        await this.cancel(JSON.stringify(ref)).catch(() => {})
-        throw new SsmDispatchError('timeout', `${spec.kind} job ${spec.id} on ${host} did not end within its timeouts`)
-      }
-      await sleep(this.#o.pollMs)
-    }
+    return (await readLogVia(read)).text
   }
 
   // ---------- SSM calls ----------

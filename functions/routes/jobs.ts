@@ -1,12 +1,14 @@
 /**
- * /v1/jobs: submit, list, read, follow (Server-Sent Events, replay from Last-Event-ID), cancel.
+ * /v1/jobs: submit, list, read, follow (Server-Sent Events, replay from Last-Event-ID), cancel,
+ * and the full log from the host that ran the job.
  */
 import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { z } from 'zod'
 import { clusterName, EXPORT_FILE, JobOptions } from '../../scripts/engine/job-spec.ts'
 import { SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
-import { invalid, notFound } from '../errors.ts'
+import { readLogVia } from '../dispatch/dispatcher.ts'
+import { conflict, fromHost, invalid, notFound } from '../errors.ts'
 import { hashToken, requireScope, type Caller, type Scope } from '../middleware/auth.ts'
 import type { Queue } from '../queue.ts'
 import type { JobRecord, JobState, Store } from '../store/store.ts'
@@ -107,6 +109,21 @@ export function jobRoutes(deps: { store: Store; queue: Queue }) {
     return c.json({ ok: true, outcome }, outcome === 'finished' ? 409 : 202)
   })
 
+  // The whole log ($BERTH_HOME/jobs/<job>.log on the host): every line, where the stored events
+  // of an SSM-dispatched job are the compact ones. Read in chunks for as long as LOG_READ_MS
+  // allows; `next` says where to go on from when it did not reach the end.
+  app.get('/:id/log', async (c) => {
+    requireScope(c.get('caller'), 'read')
+    const job = await find(store, c.req.param('id'))
+    if (job.state === 'queued') throw conflict(`job ${job.id} has not started: it has no log yet`)
+    const offset = c.req.query('offset') ?? '0'
+    if (!/^\d{1,15}$/.test(offset)) throw invalid(`offset: "${offset}" is not a byte offset (a whole number ≥ 0)`)
+    const host = logHost(job, c.req.query('host'))
+    const read = async (at: number) => fromHost(await queue.inspect({ kind: 'log', options: { job: job.id, offset: at } }, { host }))
+    const { text, next } = await readLogVia(read, Number(offset), Date.now() + LOG_READ_MS)
+    return c.json({ ok: true, job: job.id, ...(host ? { host } : {}), text, next })
+  })
+
   app.get('/:id/events', async (c) => {
     requireScope(c.get('caller'), 'read')
     const job = await find(store, c.req.param('id'))
@@ -173,6 +190,24 @@ const isFinal = (s: JobState) => s === 'succeeded' || s === 'failed' || s === 'c
 
 /** How often a followed job is read again from the store while its stream waits for live events. */
 const RECHECK_MS = 5000
+
+const LOG_READ_MS = 15_000
+
+/**
+ * The host to read a job's log from: the one asked for, or the only one it ran on. A job fanned
+ * out to several hosts (`result.data.hosts`) has a log on each, so one must be named.
+ */
+function logHost(job: JobRecord, asked: string | undefined): string | undefined {
+  const data = (job.result as { data?: { hosts?: { host?: unknown }[] } } | null)?.data
+  const ran = (Array.isArray(data?.hosts) ? data.hosts : []).map((h) => h.host).filter((h): h is string => typeof h === 'string')
+  if (asked !== undefined) {
+    if (!/^[\w.-]{1,64}$/.test(asked)) throw invalid(`host: "${asked}" is not a host name`)
+    if (ran.length && !ran.includes(asked)) throw invalid(`host: job ${job.id} did not run on ${asked} (it ran on ${ran.join(', ')})`)
+    return asked
+  }
+  if (ran.length > 1) throw invalid(`host: job ${job.id} ran on ${ran.length} hosts (${ran.join(', ')}); name one with ?host=`)
+  return ran[0]
+}
 
 async function find(store: Store, id: string): Promise<JobRecord> {
   const job = await store.getJob(id)

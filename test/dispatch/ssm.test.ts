@@ -5,6 +5,7 @@
  * berth in place of `berth`.
  */
 import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { GetCommandInvocationCommand, SendCommandCommand } from '@aws-sdk/client-ssm'
@@ -263,6 +264,20 @@ test('fans one job out to every instance with the tag, host by host, MaxConcurre
   assert.equal([...new Set(order)], [HOST, X2])
   assert.ok(order.lastIndexOf(HOST) < order.indexOf(X2))
   assert.equal(events.at(-1), result)
+})
+
+test('reads the log of a fanned-out job from the one host named, and only from a host of the target', async () => {
+  const from = ep.commands.size
+  const text = await withTimeout(dispatcher({ target: { tags: { team: 'x' } } }).log('ssm-fan', X2), 30_000, 'log from one host')
+  assert.is(text, readFileSync(join(berthHomeOf(ep, X2), 'jobs', 'ssm-fan.log'), 'utf8'), "that host's log, whole")
+  assert.match(text, /job ssm-fan: clusters/)
+  const sent = [...ep.commands.values()].slice(from)
+  assert.ok(sent.length >= 1)
+  for (const c of sent) assert.equal([...c.invocations.keys()], [X2], 'sent to that host alone')
+  const other = await rejects(dispatcher().log('ssm-fan', X2))
+  assert.is((other as SsmDispatchError).code, 'invalid_job')
+  assert.match((other as Error).message, /host: i-0123456789abcdef1 is not one of this dispatcher's instances \(i-0123456789abcdef0\)/)
+  assert.is(ep.commands.size, from + sent.length, 'and nothing sent for it')
 })
 
 test('fails a fan-out if one host fails; past MaxErrors the rest are Terminated', async () => {

@@ -202,6 +202,40 @@ Api('follows an install live over SSE to its end; jobs on one cluster never over
   assert.is((await engine.listContainers([`${LABEL.cluster}=t-http-a`])).length, 1)
 })
 
+Api('GET /v1/jobs/:id/log reads the full log from the host, from any offset; refuses what it cannot read', async () => {
+  const [install] = await store.listJobs({ cluster: 't-http-a', limit: 10 }).then((js) => js.filter((j) => j.kind === 'install'))
+  const res = await call('GET', `/v1/jobs/${install.id}/log`, { token: tokens.read })
+  assert.is(res.status, 200)
+  const body = await res.json()
+  assert.equal([body.job, body.next, body.host], [install.id, null, undefined])
+  const text: string = body.text
+  assert.match(text, new RegExp(`job ${install.id}: install t-http-a`), 'the log lines')
+  // Every event the service stored is a line of the log on the host.
+  for (const { event } of await store.listEvents(install.id)) {
+    const e = event as { type: string; step?: string; state?: string; node?: string }
+    if (e.type === 'step') assert.ok(text.includes(`${e.node ? `[${e.node}] ` : ''}step ${e.step} ${e.state}`), `the log has ${JSON.stringify(e)}`)
+  }
+  assert.match(text, /result \{"type":"result".*"ok":true/)
+
+  const bytes = Buffer.from(text)
+  const tail = await (await call('GET', `/v1/jobs/${install.id}/log?offset=${bytes.length - 40}`, { token: tokens.read })).json()
+  assert.equal([tail.text, tail.next], [bytes.subarray(bytes.length - 40).toString(), null], 'from an offset: the rest')
+
+  const bad = await call('GET', `/v1/jobs/${install.id}/log?offset=-1`, { token: tokens.read })
+  assert.is(bad.status, 422)
+  assert.match((await bad.json()).error.message, /^offset: "-1"/)
+  assert.is((await call('GET', `/v1/jobs/${install.id}/log?host=a;b`, { token: tokens.read })).status, 422)
+  assert.is((await call('GET', '/v1/jobs/j-nowhere/log', { token: tokens.read })).status, 404)
+  // Recorded but never started (nothing kicks the queue): 409; once cancelled, the host has no log: 404.
+  const waiting = await store.createJob({ id: `t-http-log-${Date.now()}`, kind: 'status', cluster: 't-http-none', spec: { kind: 'status', cluster: 't-http-none' }, requestedBy: 'test', source: null, idempotencyKey: null, bodyHash: null })
+  const early = await call('GET', `/v1/jobs/${waiting.id}/log`, { token: tokens.read })
+  assert.equal([early.status, (await early.json()).error.message], [409, `job ${waiting.id} has not started: it has no log yet`])
+  await store.transitionJob(waiting.id, ['queued'], 'cancelled', { finishedAt: new Date().toISOString() })
+  const none = await call('GET', `/v1/jobs/${waiting.id}/log`, { token: tokens.read })
+  assert.is(none.status, 404)
+  assert.match((await none.json()).error.message, new RegExp(`no log for job "${waiting.id}"`))
+})
+
 Api('GET /v1/clusters reads the host: clusters, nodes with the IPs Docker holds, snapshots', async () => {
   const list = await call('GET', '/v1/clusters', { token: tokens.read })
   assert.is(list.status, 200)
@@ -237,6 +271,7 @@ Api('every route asks for a token (401) and for its scope (403); the right scope
     ['GET', '/v1/jobs', 'read'],
     ['GET', `/v1/jobs/${job.id}`, 'read'],
     ['GET', `/v1/jobs/${job.id}/events`, 'read'],
+    ['GET', `/v1/jobs/${job.id}/log`, 'read'],
     ['POST', `/v1/jobs/${job.id}/cancel`, job.kind === 'status' ? 'read' : 'install'],
     ['POST', '/v1/jobs', 'install', { kind: 'install', cluster: 't-http-x', topologyRef: 't-http-none' }],
     ['POST', '/v1/jobs', 'restore', { kind: 'destroy', cluster: 't-http-x' }],

@@ -6,7 +6,8 @@
  * "started" and "finished" with the cluster's hostnames.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { LABEL } from '../../scripts/engine/labels.ts'
@@ -119,6 +120,14 @@ test('a signed Slack install runs through the Worker, SSM and berth job run to a
   const ids = [...sse.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))
   assert.ok(ids.length > 2, sse.slice(0, 500))
   assert.equal(ids, ids.map((_, i) => i + 1))
+
+  // The full log, read from the host by second SSM commands: every line the compact events left out.
+  const log = await api('GET', `/v1/jobs/${jobId}/log`)
+  assert.is(log.status, 200, JSON.stringify(log.body))
+  assert.is(log.body.next, null)
+  assert.is(log.body.text, readFileSync(join(ctx.ssm!.workDir, HOST, '.berth', 'jobs', `${jobId}.log`), 'utf8'))
+  for (const node of ['api', 'db']) assert.match(log.body.text, new RegExp(`\\[${node}\\] step bootstrap done`))
+  assert.ok(log.body.text.trim().split('\n').length > ids.length, 'more lines than the stored events')
 
   // Slack heard "started" and then "finished" with the hostnames.
   const posts = await ctx.receiver!.waitFor(2, 30_000, (p) => p.path === new URL(responseUrl).pathname).catch(async (e) => {
