@@ -18,6 +18,7 @@ import { parseTopology, type Topology } from './engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from './image/demo-image.ts'
 import { runDemo } from './cli/demo.ts'
 import { printChecks, printResult } from './cli/print.ts'
+import { rewireOnStarts } from './cli/rewire-daemon.ts'
 import { scheduleCommand } from './cli/schedule.ts'
 
 const USAGE = `berth — install multi-node container clusters on Docker
@@ -45,6 +46,8 @@ usage:
   berth job log <job>               (the job's full log on this host: lines and events)
   berth watch                       (NDJSON: dynamic-mode nodes started outside berth; ends
                                      when stdin closes — berth serve runs it to auto-rewire)
+  berth watch --rewire              (daemon: rewires those clusters here, each as a logged job;
+                                     for SSM hosts — the stack installs it as berth-rewire.service)
   berth demo    [--mode static|dynamic] [--destroy]
   berth serve [--config FILE]       (the job API; see the README for the file and environment)
   berth token create --name N --scopes read,install,snapshot,restore,admin
@@ -62,7 +65,7 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
             5 not found · 6 damaged snapshot · 130 cancelled`
 
 const argv = minimist(process.argv.slice(2), {
-  boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy', 'compact'],
+  boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy', 'compact', 'rewire'],
   string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz'],
   alias: { h: 'help', o: 'output' },
 })
@@ -266,9 +269,14 @@ async function main(): Promise<void> {
     }
     case 'watch': {
       const ac = abortOnSignals()
-      // Ends with its stdin, so a watch started over ssh ends with the connection.
-      if (!process.stdin.isTTY) process.stdin.on('end', () => ac.abort()).resume()
-      await watchNodeStarts(createEngine(), (e) => process.stdout.write(JSON.stringify(e) + '\n'), ac.signal)
+      // Ends with its stdin, so a watch started over ssh ends with the connection (not the
+      // --rewire daemon: systemd gives it /dev/null).
+      if (!argv.rewire && !process.stdin.isTTY) process.stdin.on('end', () => ac.abort()).resume()
+      const print = (line: object) => process.stdout.write(JSON.stringify(line) + '\n')
+      if (argv.rewire) await rewireOnStarts(createEngine(), { signal: ac.signal, report: print })
+      else await watchNodeStarts(createEngine(), print, ac.signal)
+      // The stream ended by itself (the Docker daemon restarted): a non-zero exit, so that
+      // whoever runs it (berth serve, systemd) starts it again.
       process.exit(ac.signal.aborted ? 0 : 1)
     }
     case 'serve': {

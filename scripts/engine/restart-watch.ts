@@ -28,17 +28,20 @@ interface DockerEvent {
   Actor?: { ID?: string; Attributes?: Record<string, string> }
 }
 
-/** Resolves when the stream ends (the daemon went away) or `signal` aborts. */
+/** Resolves when the stream ends (the daemon went away) or `signal` aborts. `onWatching` is
+ *  called once Docker has answered the subscription: no later start can be missed. */
 export async function watchNodeStarts(
   engine: DockerEngine,
   onStart: (e: NodeStarted) => void,
-  signal?: AbortSignal
+  signal?: AbortSignal,
+  onWatching?: () => void
 ): Promise<void> {
   const stream = await engine.events({
     type: ['container'],
     event: ['start'],
     label: [`${LABEL.mode}=dynamic`],
   })
+  onWatching?.()
   const stop = () => stream.destroy()
   if (signal?.aborted) {
     stop()

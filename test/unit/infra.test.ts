@@ -548,6 +548,13 @@ cfn('the UserData is valid bash once substituted, and installs the berth the doc
   )
   assert.match(script, new RegExp(`cat > ${BERTH_PATH} <<'WRAPPER'\n#!/bin/sh\n`))
   assert.match(script, /export BERTH_HOME="\$\{BERTH_HOME:-\/var\/lib\/berth\}"/)
+  // The auto-rewire daemon, through the same wrapper (so the same BERTH_HOME and locks as jobs).
+  const unit = script.match(/cat > \/etc\/systemd\/system\/berth-rewire\.service <<'UNIT'\n([\s\S]*?)\nUNIT\n/)?.[1]
+  assert.ok(unit, 'a berth-rewire unit is written')
+  assert.match(unit!, new RegExp(`^ExecStart=${BERTH_PATH} watch --rewire$`, 'm'))
+  assert.match(unit!, /^Restart=always$/m)
+  assert.match(unit!, /^After=docker\.service$/m)
+  assert.match(script, /systemctl enable --now berth-rewire\.service/)
 })
 
 cfn.run()
