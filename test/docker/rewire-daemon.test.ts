@@ -76,7 +76,9 @@ Daemon('a node restarted outside berth with a new IP is rewired within seconds, 
   await restartWithNewIp('node', 2)
   const r = await until('a rewire for the restart', async () => reports.find((x) => Array.isArray(x.reason)), 20_000)
   assert.equal([r.cluster, r.reason, r.ok], [CLUSTER, ['node'], true], JSON.stringify(r))
-  assert.ok(Date.now() - t0 < 15_000, `rewired in ${Date.now() - t0} ms`)
+  const ms = Date.now() - t0
+  assert.ok(ms < 15_000, `rewired in ${ms} ms`)
+  console.log(`  restart (stop, filler, start) to rewired: ${ms} ms`)
   await assertHostsMatchInspect(topology)
   assert.ok(existsSync(join(home, 'jobs', `${r.job}.log`)))
 })
