@@ -109,7 +109,13 @@ interface Ref {
   c: string
   /** The instance ids it went to, when they were named; absent for tag targets. */
   i?: string[]
+  /** When (epoch ms) SSM should long have ended it: sent + delivery and execution timeouts +
+   *  LOST_AFTER_SECONDS. A command still not ended then (or no longer known) is given up on. */
+  e?: number
 }
+
+/** The margin past a command's own timeouts before berth stops waiting for SSM to end it. */
+const LOST_AFTER_SECONDS = 300
 
 /** One host's invocation as last read. */
 interface Invocation {
@@ -218,7 +224,14 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
     spec: DispatchSpec
   ): Promise<{ events: JobEvent[]; done?: { result: ResultEvent; exitCode: number | null } }> {
     const r = parseRef(ref)
-    return r.i ? this.#follow(spec, r.c, r.i, r.i.length > 1) : this.#followTags(spec, r.c)
+    const view = await (r.i ? this.#follow(spec, r.c, r.i, r.i.length > 1) : this.#followTags(spec, r.c))
+    if (view.done || r.e === undefined || Date.now() <= r.e) return view
+    // SSM ends every invocation within its delivery and execution timeouts. One it still has not
+    // ended (or no longer knows: its history is kept 30 days) would hold its cluster for ever.
+    await this.cancel(ref).catch((err) => this.#log(`Failed to cancel ${r.c}: ${(err as Error).message}`))
+    const message = `SSM did not end command ${r.c} within its timeouts (and ${LOST_AFTER_SECONDS} s more); berth gave up on it and cancelled it`
+    const result = syntheticResult(spec, Date.now(), 'timeout', message)
+    return { events: [...view.events, result], done: { result, exitCode: null } }
   }
 
   async cancel(ref: string): Promise<void> {
@@ -255,9 +268,7 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
     }
     signal?.addEventListener('abort', cancel, { once: true })
     if (signal?.aborted) cancel()
-    // A backstop only: SSM ends every invocation within delivery + execution timeout.
-    const deadline =
-      startedAt + (this.#o.timeoutSeconds + this.#o.executionTimeoutSeconds + 300) * 1000
+    // No deadline here: poll gives up on a command SSM does not end within its timeouts.
     let emitted = 0
     let failures = 0
     try {
@@ -280,11 +291,6 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
         for (const e of view.events.slice(emitted)) onEvent(e)
         emitted = Math.max(emitted, view.events.length)
         if (view.done) return view.done
-        if (Date.now() > deadline) {
-          cancel()
-          const message = `SSM did not end the command (${ref}) within its timeouts; cancelled`
-          return { result: syntheticResult(spec, startedAt, 'timeout', message), exitCode: null }
-        }
         // An abort wakes the loop: the cancel is on its way, its outcome is polled at once.
         await sleep(this.#o.pollMs, cancelling ? undefined : signal)
       }
@@ -349,7 +355,8 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
     const commandId = out.Command?.CommandId
     if (!commandId) throw new SsmDispatchError('dispatch_failed', 'SendCommand answered without a CommandId')
     this.#log(`Sent job ${spec.id} as command ${commandId}`)
-    return 'instanceIds' in target ? { c: commandId, i: target.instanceIds } : { c: commandId }
+    const e = Date.now() + (o.timeoutSeconds + o.executionTimeoutSeconds + LOST_AFTER_SECONDS) * 1000
+    return 'instanceIds' in target ? { c: commandId, i: target.instanceIds, e } : { c: commandId, e }
   }
 
   /** Tag targets: the hosts are whatever SSM resolved; followed once it has resolved them all. */
@@ -570,7 +577,8 @@ function parseRef(ref: string): Ref {
   const v = r as Partial<Ref> | null
   if (
     typeof v?.c !== 'string' ||
-    (v.i !== undefined && !(Array.isArray(v.i) && v.i.every((x) => typeof x === 'string')))
+    (v.i !== undefined && !(Array.isArray(v.i) && v.i.every((x) => typeof x === 'string'))) ||
+    (v.e !== undefined && typeof v.e !== 'number')
   ) {
     throw new SsmDispatchError('invalid_ref', `not an SSM dispatch ref: ${ref.slice(0, 100)}`)
   }

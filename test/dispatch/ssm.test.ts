@@ -306,8 +306,12 @@ test('fails a fan-out that no instance matches with no_targets, naming the tag',
 test('answers RemoteDispatcher polls with a list that only grows, the result last', async () => {
   const d = dispatcher()
   const spec = { id: 'ssm-remote', kind: 'clusters' }
+  const sentAt = Date.now()
   const { ref } = await d.start(spec)
-  assert.equal(Object.keys(JSON.parse(ref)), ['c', 'i'])
+  const parsed = JSON.parse(ref)
+  assert.equal(Object.keys(parsed), ['c', 'i', 'e'])
+  const by = sentAt + (600 + 3600 + 300) * 1000
+  assert.ok(parsed.e >= by && parsed.e < by + 5000, 'given up on only past both timeouts and 300 s more')
   const seen: JobEvent[][] = []
   const done = await until(
     'the remote job',
@@ -323,6 +327,21 @@ test('answers RemoteDispatcher polls with a list that only grows, the result las
   assert.ok(seen.some((s) => s.length === 0), 'polled before the invocation existed')
   assert.equal(seen.at(-1)!.at(-1), done.result)
   assert.is((done.result as ResultEvent).ok, true)
+})
+
+test('gives up on a command SSM no longer knows once past its timeouts, and cancels it', async () => {
+  // As after SSM's 30 days of history: every GetCommandInvocation says InvocationDoesNotExist.
+  const d = dispatcher()
+  const spec = { id: 'ssm-forgotten', kind: 'install', cluster: 't-ssm-gone' }
+  const ref = (e: number) => JSON.stringify({ c: '0b6e3c1a-1111-4222-8333-444455556666', i: [HOST], e })
+  assert.equal(await d.poll(ref(Date.now() + 60_000), spec), { events: [] }, 'within its timeouts: not yet')
+  const from = ep.calls.length
+  const { events, done } = await d.poll(ref(Date.now() - 1), spec)
+  assert.ok(done, 'past them: done')
+  assert.equal([done!.result.ok, done!.result.code, done!.exitCode], [false, 'timeout', null])
+  assert.match(done!.result.message ?? '', /SSM did not end command 0b6e3c1a-\S+ within its timeouts/)
+  assert.equal(events, [done!.result], 'the result is its last event')
+  assert.ok(ep.calls.slice(from).some((c) => c.op === 'CancelCommand'), 'and it was cancelled')
 })
 
 test('sends through AWS-RunShellScript with a base64-only command line when asked', async () => {
