@@ -44,7 +44,8 @@ export async function rewireOnStarts(
       const { result } = await runJob({ id, kind: 'rewire', cluster }, { engine, emit: () => {}, signal: o.signal })
       o.report({ type: 'rewire', t: Date.now(), cluster, job: id, reason, ok: result.ok, ...(result.ok ? {} : { code: result.code, message: result.message }) })
     }
-    const next = (chains.get(cluster) ?? Promise.resolve()).then(run)
+    // runJob never throws; a report that does (stdout gone) must not end the chain unhandled.
+    const next = (chains.get(cluster) ?? Promise.resolve()).then(run).catch((err) => console.error(`berth watch --rewire: ${cluster}: ${err}`))
     chains.set(cluster, next)
     void next.finally(() => chains.get(cluster) === next && chains.delete(cluster))
   }
