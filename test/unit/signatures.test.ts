@@ -22,6 +22,10 @@ test('Slack v0: right secret and fresh timestamp pass; wrong secret, stale, futu
   assert.match((await verifySlack('wrong', { signature: sig, timestamp: ts }, body, now) as { reason: string }).reason, /does not match/)
   assert.match((await verifySlack(secret, { signature: sig, timestamp: ts }, body, now + 301) as { reason: string }).reason, /5 minutes/)
   assert.match((await verifySlack(secret, { signature: sig, timestamp: ts }, body, now - 400) as { reason: string }).reason, /5 minutes/, 'future')
+  // The edges, exactly: 300 s either way passes, 301 does not.
+  for (const [at, ok] of [[300, true], [301, false], [-300, true], [-301, false]] as const) {
+    assert.is((await verifySlack(secret, { signature: sig, timestamp: ts }, body, Number(ts) + at)).ok, ok, `${at} s`)
+  }
   assert.is((await verifySlack(secret, { signature: sig, timestamp: ts }, body + '&x=1', now)).ok, false, 'tampered')
   assert.is((await verifySlack(secret, { signature: sig, timestamp: null }, body, now)).ok, false)
   assert.is((await verifySlack(secret, { signature: null, timestamp: ts }, body, now)).ok, false)
