@@ -61,8 +61,17 @@ export const snapshotsRoot = (cluster: string) => join(berthHome(), 'snapshots',
 export const snapshotDir = (cluster: string, id: string) => join(snapshotsRoot(cluster), id)
 export const snapshotImage = (cluster: string, node: string) => `berth-snap/${cluster}.${node}`
 
-function defaultId(cluster: string): string {
-  return `${cluster}-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`
+/**
+ * `<cluster>-<yyyymmdd-hhmmss>` (UTC), then `-2`, `-3`… when a snapshot of that second exists:
+ * two snapshots in one second are two snapshots, not a conflict. Free for sure: jobs on a cluster
+ * run one at a time under its lock. At most 40 + 16 + 4 characters, within SNAPSHOT_ID's 64.
+ */
+async function defaultId(cluster: string): Promise<string> {
+  const base = `${cluster}-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`
+  for (let n = 1; ; n++) {
+    const id = n === 1 ? base : `${base}-${n}`
+    if (!(await stat(snapshotDir(cluster, id)).catch(() => null))) return id
+  }
 }
 
 /** Passes bytes through while counting and hashing them. */
@@ -125,7 +134,7 @@ export async function snapshotCluster(
     return done
   }
   const topology = opts.topology ?? (await loadTopology(cluster))
-  const id = opts.tag ?? defaultId(cluster)
+  const id = opts.tag ?? (await defaultId(cluster))
   if (!SNAPSHOT_ID.test(id)) {
     throw new BerthError('invalid_job', `tag: "${id}" is not a valid snapshot id (a-z, 0-9, '.', '_', '-'; at most 64)`)
   }

@@ -255,6 +255,25 @@ Safety('--keep N prunes the oldest and never the newest; a snapshot id is never 
   assert.equal((await listSnapshots(t.name)).map((m) => m.id), ['a3'], 'keep 0 still keeps the newest')
 })
 
+Safety('snapshots taken within one second get ids of their own (-2 after the first), none refused or overwritten', async () => {
+  // Back to back until two fall in one second (a small snapshot takes well under one).
+  const taken: { id: string; ms: number }[] = []
+  let same: [string, string] | undefined
+  for (let i = 0; i < 8 && !same; i++) {
+    const t0 = Date.now()
+    const m = await snapshotCluster(recordingContext().ctx, 't-safe-keep')
+    taken.push({ id: m.id, ms: Date.now() - t0 })
+    const prev = taken.at(-2)?.id
+    if (prev && !/-\d$/.test(prev) && m.id.startsWith(`${prev}-`)) same = [prev, m.id]
+  }
+  assert.ok(same, `no two in one second: ${JSON.stringify(taken)}`)
+  assert.match(same![0], /^t-safe-keep-\d{8}-\d{6}$/)
+  assert.is(same![1], `${same![0]}-2`)
+  const listed = (await listSnapshots('t-safe-keep')).map((m) => m.id)
+  for (const { id } of taken) assert.ok(listed.includes(id), `${id} is listed`)
+  assert.is(new Set(taken.map((t) => t.id)).size, taken.length)
+})
+
 Safety('Eclipse Che (examples/che.yaml): workspace files survive snapshot, destroy and restore', async () => {
   const che = YAML.parse(readFileSync(new URL('../../examples/che.yaml', import.meta.url), 'utf8'))
   const t = validateTopology({ ...che, name: 't-safe-che' })
