@@ -181,18 +181,25 @@ export class Notifier {
     const jira = this.o.jira
     if (!jira) throw new Error('no Jira connection is configured (hooks.jira.baseUrl)')
     if (!n.target.issueKey) throw new Error('the notification names no issue')
-    // REST v2 takes wiki markup, where (i) (/) (x) are Jira's own icons for Slack's shortcodes.
-    const lead = text.match(/^:[a-z_]+: /)?.[0] ?? ''
-    const res = await this.fetch(`${jira.baseUrl.replace(/\/$/, '')}/rest/api/2/issue/${encodeURIComponent(n.target.issueKey)}/comment`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: jira.authorization },
-      body: JSON.stringify({ body: `${JIRA_ICONS[lead] ?? ''}berth: ${text.slice(lead.length)}` }),
-      signal: AbortSignal.timeout(10_000),
-    })
-    // Jira says why (`errorMessages`: no such issue, no permission to comment): kept with the job.
-    if (!res.ok) throw new Error(`HTTP ${res.status} from jira${await jiraReason(res)}`)
-    await res.body?.cancel()
+    return postJiraComment(jira, n.target.issueKey, text, this.fetch)
   }
+}
+
+/**
+ * Comments on a Jira issue (REST v2) as `berth: <text>`; a leading Slack shortcode becomes Jira's
+ * own icon. Throws with Jira's reason (no such issue, no permission to comment) when refused.
+ */
+export async function postJiraComment(jira: JiraTarget, issueKey: string, text: string, fetchFn: typeof fetch = fetch): Promise<void> {
+  // REST v2 takes wiki markup, where (i) (/) (x) are Jira's own icons for Slack's shortcodes.
+  const lead = text.match(/^:[a-z_]+: /)?.[0] ?? ''
+  const res = await fetchFn(`${jira.baseUrl.replace(/\/$/, '')}/rest/api/2/issue/${encodeURIComponent(issueKey)}/comment`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', authorization: jira.authorization },
+    body: JSON.stringify({ body: `${JIRA_ICONS[lead] ?? ''}berth: ${text.slice(lead.length)}` }),
+    signal: AbortSignal.timeout(10_000),
+  })
+  if (!res.ok) throw new Error(`HTTP ${res.status} from jira${await jiraReason(res)}`)
+  await res.body?.cancel()
 }
 
 const JIRA_ICONS: Record<string, string> = {

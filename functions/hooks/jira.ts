@@ -3,9 +3,9 @@
  *
  * 1. The signature (`X-Hub-Signature: sha256=…`, HMAC of the raw body with hooks.jira.secret) is
  *    checked before the body is parsed: 401 and nothing written otherwise.
- * 2. jira-mapping.ts decides: ignore (200 `{ ok, ignored }`), invalid (422 naming the field, and
- *    an audit row: Jira shows responses to nobody, the audit is where an admin finds out), or
- *    install.
+ * 2. jira-mapping.ts decides: ignore (200 `{ ok, ignored }`), invalid (422 naming the field, an
+ *    audit row, and — Jira shows the answer to nobody — a comment on the issue saying why, when
+ *    a Jira connection is configured), or install. A refused install is told the same way.
  * 3. A redelivery (same `X-Atlassian-Webhook-Identifier`) answers 200 with the job it made.
  * 4. The job goes through submitJob; its start and end are commented on the issue (notify.ts).
  */
@@ -13,9 +13,11 @@ import { Hono } from 'hono'
 import YAML from 'yaml'
 import { invalid, JobError, notFound, unauthorized } from '../errors.ts'
 import { hashToken as sha256Hex } from '../middleware/auth.ts'
+import { postJiraComment } from '../notify.ts'
 import { view } from '../routes/jobs.ts'
 import { submitJob, type JobRequestBody } from '../submit.ts'
 import type { JobRecord } from '../store/store.ts'
+import { background } from './background.ts'
 import { decideJira } from './jira-mapping.ts'
 import type { HookDeps } from './routes.ts'
 import { verifyHubSignature } from './signatures.ts'
@@ -42,6 +44,10 @@ export function jiraRoutes(deps: HookDeps) {
 
     const refuse = async (err: JobError, issueKey: string | null, cluster: string | null = null) => {
       await store.audit({ actor: decision.actor, source: issueKey, action: 'hook.jira', target: cluster, outcome: `refused: ${err.message}`, detail: { status: err.status } })
+      if (issueKey && jira.baseUrl && jira.authorization) {
+        const said = postJiraComment({ baseUrl: jira.baseUrl, authorization: jira.authorization }, issueKey, `:x: no install from this issue: ${err.message}`)
+        background(c, said, `jira: the comment on ${issueKey}`)
+      }
       return err
     }
     const duplicate = (j: JobRecord) => c.json({ ok: true, duplicate: true, job: view(j) }, 200)

@@ -14,6 +14,7 @@ import type { JobRecord } from '../store/store.ts'
 import { submitJob, type Submitter } from '../submit.ts'
 import type { HooksConfig } from './config.ts'
 import type { HookDeps } from './routes.ts'
+import { background } from './background.ts'
 import { verifySlack } from './signatures.ts'
 import {
   acceptedText,
@@ -148,7 +149,7 @@ class SlackHandlers {
     }
     const req = opened.request
     const responseUrl = this.usableUrl(payload.response_url)
-    const reply = (m: Omit<Message, 'response_type'>) => responseUrl && background(c, postSlack(responseUrl, { response_type: 'ephemeral', ...m }))
+    const reply = (m: Omit<Message, 'response_type'>) => responseUrl && background(c, postSlack(responseUrl, { response_type: 'ephemeral', ...m }), 'slack: a post to response_url')
 
     if (from.user !== req.user) {
       await this.refused(from, `confirm.${req.verb}`, req.cluster, `asked by ${req.user}`, null)
@@ -199,7 +200,8 @@ class SlackHandlers {
       posted.catch(async (err) => {
         if (out.notification) await this.deps.store.updateNotification(out.notification, { lastError: `accepted: ${(err as Error).message}` })
         throw err
-      })
+      }),
+      'slack: a post to response_url'
     )
     return c.body(null, 200)
   }
@@ -246,7 +248,7 @@ class SlackHandlers {
     )
     const quick = await within(read, ANSWER_BUDGET_MS)
     if (quick !== undefined) return { response_type: 'ephemeral', text: quick }
-    if (responseUrl) background(c, read.then((text) => postSlack(responseUrl, { response_type: 'ephemeral', text })))
+    if (responseUrl) background(c, read.then((text) => postSlack(responseUrl, { response_type: 'ephemeral', text })), 'slack: a post to response_url')
     return { response_type: 'ephemeral', text: `Reading *${cluster}* from the Docker host… the answer follows here.` }
   }
 
@@ -318,15 +320,5 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
     return await Promise.race([p, late])
   } finally {
     clearTimeout(timer)
-  }
-}
-
-/** Work that outlives the answer: a Worker must be told (waitUntil); Node simply carries on. */
-function background(c: Context, work: Promise<unknown>): void {
-  const p = work.catch((err) => console.error(`slack: a post to response_url failed: ${err}`))
-  try {
-    c.executionCtx.waitUntil(p)
-  } catch {
-    // No execution context on Node: the process outlives the request anyway.
   }
 }

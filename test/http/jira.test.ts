@@ -154,7 +154,8 @@ Jira('acknowledges and ignores what is not an install: no label, label already t
   assert.equal(rows(), before, 'nothing written')
 })
 
-Jira('a matching issue whose cluster field is missing or invalid: 422 naming the field, an audit row, no job', async () => {
+Jira('a matching issue whose cluster field is missing or invalid: 422 naming the field, an audit row, a comment saying why, no job', async () => {
+  const posted = receiver.posts.length
   const p = fixture('issue-created-labelled')
   delete p.issue.fields.customfield_10050
   const missing = await deliver(JSON.stringify(p))
@@ -188,6 +189,15 @@ Jira('a matching issue whose cluster field is missing or invalid: 422 naming the
       ['jira:712020:5b10ac8d-82e0-4c2e-9a4f-7d3e2c1b0a99', 'OPS-17', 'hook.jira', 't-jira-a', 'refused: no stored topology named "t-jira-gone" (hooks.jira.topologyField)'],
     ]
   )
+  // Jira shows the 422 to nobody: the issue itself is told why nothing happened.
+  const comments = (await receiver.waitFor(posted + 4, 10_000)).slice(posted)
+  assert.ok(comments.every((c) => c.path === '/rest/api/2/issue/OPS-17/comment' && c.headers.authorization === AUTHORIZATION))
+  assert.equal(comments.map((c) => JSON.parse(c.body).body).sort(), [
+    '(x) berth: no install from this issue: issue.fields.customfield_10050: "Prod $(reboot)" is not a valid cluster name',
+    '(x) berth: no install from this issue: issue.fields.customfield_10050: missing or empty (hooks.jira.clusterField)',
+    '(x) berth: no install from this issue: no stored topology named "t-jira-gone" (hooks.jira.topologyField)',
+    '(x) berth: no install from this issue: no stored topology named "t-jira-nowhere"',
+  ])
   assert.is(count('jobs'), 0)
   assert.is(count('notifications'), 0)
 })
