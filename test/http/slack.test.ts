@@ -38,6 +38,7 @@ let receiver: Receiver
 let server: ServerType
 let base: string
 let readToken: string
+let hooks: HooksConfig
 const notifierLog: string[] = []
 /** Added to the Notifier's clock: moved forward to age a response_url past its 30 minutes. */
 let clockSkewMs = 0
@@ -59,7 +60,7 @@ Slack.before(hook(async () => {
     maxClusters: 4,
     onChange: (job, stage) => notifier.jobChanged(job, stage),
   })
-  const hooks = HooksConfig.parse({
+  hooks = HooksConfig.parse({
     slack: {
       signingSecret: SECRET,
       responseUrlPrefix: `${receiver.url}/slack/`,
@@ -309,6 +310,22 @@ Slack('status and jobs answer from the engine and the store, short', async () =>
   const narrow = await command('jobs', { user_id: 'U0NARROW' })
   assert.match(narrow.json.text, /^Latest jobs:\n• `j[\w-]+` install \*t-slack-a\* — succeeded/)
   assert.not.match(narrow.json.text, /t-slack-none/)
+})
+
+Slack('a status read slower than Slack waits is acknowledged at once, and its answer posted to response_url', async () => {
+  // The same engine read over a slow link: berth starts on the host only after 3 s.
+  const slowLink = new ZxDispatcher({ mode: 'local', berth: ['sh', '-c', 'sleep 3; exec "$0" "$@"', process.execPath, bin], graceMs: 10_000 })
+  const app = createApp({ store, queue: new JobQueue({ store, dispatcher: slowLink, maxClusters: 1 }), hooks })
+  const url = responseUrl()
+  const body = commandBody({ text: 'status t-slack-a', user_id: 'U0VIEW', response_url: url })
+  const t0 = Date.now()
+  const res = await app.request('/hooks/slack', { method: 'POST', headers: signedHeaders(SECRET, body), body })
+  const ms = Date.now() - t0
+  assert.ok(ms < 3000, `answered in ${ms} ms, within Slack's 3 s`)
+  assert.equal(await res.json(), { response_type: 'ephemeral', text: 'Reading *t-slack-a* from the Docker host… the answer follows here.' })
+  const [post] = await postsTo(url, 1, 20_000)
+  assert.is(textOf(post).response_type, 'ephemeral')
+  assert.match(textOf(post).text, /^\*t-slack-a\*: 2 nodes on [\d./]+\n• app\.che\.local — running · [\d.]+\n• db\.che\.local — running · [\d.]+$/)
 })
 
 Slack('a failing install posts the failure with the failing node and step; a job behind it is told its place', async () => {
