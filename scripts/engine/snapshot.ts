@@ -134,6 +134,7 @@ export async function snapshotCluster(
     return done
   }
   const topology = opts.topology ?? (await loadTopology(cluster))
+  await sweepLeftovers(ctx, cluster, topology.nodes.map((n) => n.name))
   const id = opts.tag ?? (await defaultId(cluster))
   if (!SNAPSHOT_ID.test(id)) {
     throw new BerthError('invalid_job', `tag: "${id}" is not a valid snapshot id (a-z, 0-9, '.', '_', '-'; at most 64)`)
@@ -282,6 +283,37 @@ export async function removeSnapshot(ctx: JobContext, cluster: string, id: strin
   await rename(snapshotDir(cluster, id), trash)
   await Promise.all(manifest.nodes.map((n) => ctx.engine.removeImage(n.image.ref)))
   await rm(trash, { recursive: true, force: true })
+}
+
+/** `.<id>.<what>-<job>`: the work of a job in progress, in a cluster's snapshots directory. */
+const LEFTOVER = /^\.(.+)\.(partial|exporting|removing)-([A-Za-z0-9_.-]{1,64})$/
+
+/**
+ * Removes what a snapshot, an export or a snapshot removal of this cluster left behind when its
+ * process died — the half-written directory, the export's spool, the half-removed snapshot, and
+ * their images — so that crashes do not fill the disk. Runs under the cluster's lock, which
+ * every writer of those holds, before this job writes anything: whatever is there is stale, an
+ * earlier run of this very job included. An import's `.importing-*` is written without the
+ * lock, and is left alone.
+ */
+async function sweepLeftovers(ctx: JobContext, cluster: string, nodes: string[]): Promise<void> {
+  const root = snapshotsRoot(cluster)
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    const m = name.match(LEFTOVER)
+    if (!m) continue
+    const [, id, what, job] = m
+    const dir = join(root, name)
+    // A half-removed snapshot's manifest names its images; a half-written one's are its id's.
+    const images =
+      what === 'removing'
+        ? ((await readFile(join(dir, 'manifest.json'), 'utf8').then((t) => (JSON.parse(t) as SnapshotManifest).nodes.map((n) => n.image.ref)).catch(() => [])) as string[])
+        : what === 'partial' && !(await stat(snapshotDir(cluster, id)).catch(() => null))
+          ? nodes.map((n) => `${snapshotImage(cluster, n)}:${id}`)
+          : []
+    await Promise.all(images.map((ref) => ctx.engine.removeImage(ref).catch(() => {})))
+    await rm(dir, { recursive: true, force: true })
+    ctx.log(`removed ${name}${images.length ? ` and its images` : ''}: left by job ${job}, which died before it finished`)
+  }
 }
 
 const IN_USE = /^\.in-use-(\d+)-/

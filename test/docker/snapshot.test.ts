@@ -1,9 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import YAML from 'yaml'
+import { createContext } from '../../scripts/engine/context.ts'
 import { BerthError } from '../../scripts/engine/errors.ts'
 import type { StepEvent } from '../../scripts/engine/events.ts'
 import { installCluster } from '../../scripts/engine/install.ts'
@@ -15,6 +16,7 @@ import {
   pruneSnapshots,
   snapshotCluster,
   snapshotDir,
+  snapshotImage,
   snapshotsRoot,
 } from '../../scripts/engine/snapshot.ts'
 import { validateTopology, type Topology } from '../../scripts/engine/topology.ts'
@@ -272,6 +274,31 @@ Safety('snapshots taken within one second get ids of their own (-2 after the fir
   const listed = (await listSnapshots('t-safe-keep')).map((m) => m.id)
   for (const { id } of taken) assert.ok(listed.includes(id), `${id} is listed`)
   assert.is(new Set(taken.map((t) => t.id)).size, taken.length)
+})
+
+Safety('the next snapshot removes what crashed snapshots, exports and removals left behind, images too; an import under way is left alone', async () => {
+  const cluster = 't-safe-keep'
+  const root = snapshotsRoot(cluster)
+  const [node] = await engine.listContainers([`${LABEL.cluster}=${cluster}`])
+  // A removal killed after its first step (the directory moved aside, the images still there).
+  const doomed = await snapshotCluster(recordingContext().ctx, cluster, { tag: 'doomed' })
+  renameSync(snapshotDir(cluster, 'doomed'), join(root, '.doomed.removing-jdead2'))
+  // A snapshot killed after its commit and part of an archive: a directory and a real image.
+  mkdirSync(join(root, '.crashed.partial-jdead1', 'volumes'), { recursive: true })
+  writeFileSync(join(root, '.crashed.partial-jdead1', 'volumes', 'che.workspace.tar'), Buffer.alloc(1 << 20))
+  await engine.commitContainer(node.Id, { repo: snapshotImage(cluster, 'che'), tag: 'crashed', name: 'che', labels: {} })
+  // An export's spool, and an import in progress (written without the lock).
+  mkdirSync(join(root, '.a3.exporting-jdead3'))
+  writeFileSync(join(root, '.a3.exporting-jdead3', 'image.tar'), Buffer.alloc(1 << 20))
+  mkdirSync(join(root, '.incoming.importing-0a1b2c3d'))
+
+  const said: string[] = []
+  await snapshotCluster(createContext({ engine, emit: () => {}, logDir: null, echo: (line) => said.push(line) }), cluster)
+  assert.equal(readdirSync(root).filter((n) => n.startsWith('.')).sort(), ['.incoming.importing-0a1b2c3d'])
+  assert.is(await engine.inspectImage(`${snapshotImage(cluster, 'che')}:crashed`), null, 'the crashed snapshot\'s image is gone')
+  assert.is(await engine.inspectImage(doomed.nodes[0].image.ref), null, 'the half-removed snapshot\'s image is gone')
+  for (const job of ['jdead1', 'jdead2', 'jdead3']) assert.ok(said.some((m) => m.includes(`left by job ${job}`)), `the log names ${job}`)
+  assert.ok((await listSnapshots(cluster)).some((m) => m.id === 'a3'), 'the snapshot an export was reading stays')
 })
 
 Safety('Eclipse Che (examples/che.yaml): workspace files survive snapshot, destroy and restore', async () => {
