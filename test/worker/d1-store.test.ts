@@ -1,284 +1,42 @@
 /**
  * D1Store against real D1 (workerd through wrangler's platform proxy), on a database whose schema
- * `wrangler d1 migrations apply` made from infra/migrations: the same behaviour the SQLite store
- * is held to in test/unit/store.test.ts.
+ * `wrangler d1 migrations apply` made from infra/migrations: the store contract the SQLite store
+ * keeps too (test/support/store.case.ts), plus wrangler's own migrations table.
  */
 import { rmSync } from 'node:fs'
-import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { D1Store, type D1Database } from '../../functions/store/d1.ts'
-import { StoreConflictError, type NewJob } from '../../functions/store/store.ts'
-import { hook, rejects, withTimeout } from '../helpers/async.ts'
+import { withTimeout } from '../helpers/async.ts'
+import { storeContract } from '../support/store.case.ts'
 import { localD1, migratedPersistDir } from './wrangler.ts'
 
-const ctx: { dir?: string; db?: D1Database; store?: D1Store; dispose?: () => Promise<void> } = {}
+const ctx: { dir?: string; db?: D1Database; dispose?: () => Promise<void> } = {}
 
-test.before(
-  hook(async () => {
+storeContract('d1', {
+  // Several isolates write to one D1 without a common order.
+  serialWrites: false,
+  before: async () => {
     ctx.dir = await withTimeout(migratedPersistDir(), 60_000, 'wrangler d1 migrations apply')
-    const { db, dispose } = await withTimeout(localD1(ctx.dir), 30_000, 'the local D1 proxy')
-    Object.assign(ctx, { db, dispose, store: new D1Store(db) })
-  })
-)
-
-// Every test starts from empty tables (children first: job_events and notifications refer to jobs).
-test.before.each(
-  hook(async () => {
+    Object.assign(ctx, await withTimeout(localD1(ctx.dir), 30_000, 'the local D1 proxy'))
+  },
+  after: async () => {
+    await ctx.dispose?.()
+    if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true })
+  },
+  // Every test starts from empty tables (children first: job_events and notifications refer to jobs).
+  fresh: async () => {
     for (const t of ['job_events', 'notifications', 'jobs', 'tokens', 'audit', 'topologies', 'schedules']) {
       await ctx.db!.prepare(`DELETE FROM ${t}`).run()
     }
-  })
-)
-
-test.after(
-  hook(async () => {
-    await ctx.dispose?.()
-    if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true })
-  })
-)
-
-let n = 0
-function job(over: Partial<NewJob> = {}): NewJob {
-  n += 1
-  return {
-    id: `job-${n}`,
-    kind: 'install',
-    cluster: 'codenvy',
-    spec: { kind: 'install', cluster: 'codenvy', options: { n } },
-    requestedBy: 'admin',
-    source: '127.0.0.1',
-    idempotencyKey: null,
-    bodyHash: null,
-    ...over,
-  }
-}
-
-const t = (i: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString()
-
-test('wrangler applied every migration in infra/migrations, in order, to D1', async () => {
-  const { results } = await ctx.db!.prepare('SELECT name FROM d1_migrations ORDER BY id').all<{ name: string }>()
-  assert.equal(
-    results.map((r) => r.name),
-    ['0001_init.sql', '0002_notifications.sql', '0003_dispatch_ref.sql']
-  )
+    return { store: new D1Store(ctx.db!), other: async () => new D1Store(ctx.db!), close: async () => {} }
+  },
+  extra: (test) => {
+    test('wrangler applied every migration in infra/migrations, in order, to D1', async () => {
+      const { results } = await ctx.db!.prepare('SELECT name FROM d1_migrations ORDER BY id').all<{ name: string }>()
+      assert.equal(
+        results.map((r) => r.name),
+        ['0001_init.sql', '0002_notifications.sql', '0003_dispatch_ref.sql']
+      )
+    })
+  },
 })
-
-test('createJob stores the record and getJob reads it back with JSON intact', async () => {
-  const store = ctx.store!
-  const created = await store.createJob(job({ id: 'a', idempotencyKey: 'k', bodyHash: 'h' }))
-  assert.equal([created.state, created.attempts, created.dispatchRef], ['queued', 0, null])
-  const got = await store.getJob('a')
-  assert.equal(got, created)
-  assert.equal((got!.spec as { options: { n: number } }).options.n, n)
-  assert.is(await store.getJob('missing'), null)
-  assert.equal(await store.findJobByIdempotencyKey('k'), created)
-  assert.is(await store.findJobByIdempotencyKey('other'), null)
-})
-
-test('a taken id or idempotency key is a StoreConflictError, and nothing is written', async () => {
-  const store = ctx.store!
-  await store.createJob(job({ id: 'first', idempotencyKey: 'delivery-1' }))
-  assert.instance(await rejects(store.createJob(job({ id: 'second', idempotencyKey: 'delivery-1' }))), StoreConflictError)
-  assert.is(await store.getJob('second'), null)
-  await store.createJob(job({ id: 'n1' }))
-  await store.createJob(job({ id: 'n2' }))
-  assert.instance(await rejects(store.createJob(job({ id: 'n1' }))), StoreConflictError)
-  // Not every failure is a conflict: a job in no known state is refused by the schema.
-  const bad = await rejects(store.createJob(job({ id: 'bad', state: 'exploded' as never })))
-  assert.not.instance(bad, StoreConflictError)
-})
-
-test('listJobs filters by cluster and state, newest first, and pages with before', async () => {
-  const store = ctx.store!
-  for (let i = 0; i < 5; i++) await store.createJob(job({ id: `c${i}`, createdAt: t(i) }))
-  await store.createJob(job({ id: 'other', cluster: 'che', createdAt: t(10) }))
-  await store.createJob(job({ id: 'done', state: 'succeeded', createdAt: t(11) }))
-  assert.equal(
-    (await store.listJobs({})).map((j) => j.id),
-    ['done', 'other', 'c4', 'c3', 'c2', 'c1', 'c0']
-  )
-  assert.equal(
-    (await store.listJobs({ cluster: 'che' })).map((j) => j.id),
-    ['other']
-  )
-  assert.equal(
-    (await store.listJobs({ state: 'succeeded' })).map((j) => j.id),
-    ['done']
-  )
-  const q = { cluster: 'codenvy', state: 'queued' as const, limit: 2 }
-  const page1 = await store.listJobs(q)
-  const page2 = await store.listJobs({ ...q, before: page1[1].createdAt })
-  const page3 = await store.listJobs({ ...q, before: page2[1].createdAt })
-  assert.equal(
-    [page1, page2, page3].map((p) => p.map((j) => j.id)),
-    [['c4', 'c3'], ['c2', 'c1'], ['c0']]
-  )
-})
-
-test('jobsInState returns the queue oldest first', async () => {
-  const store = ctx.store!
-  await store.createJob(job({ id: 'late', createdAt: t(3) }))
-  await store.createJob(job({ id: 'early', createdAt: t(1) }))
-  await store.createJob(job({ id: 'run', createdAt: t(2), state: 'running' }))
-  assert.equal(
-    (await store.jobsInState(['queued'])).map((j) => j.id),
-    ['early', 'late']
-  )
-  assert.equal(
-    (await store.jobsInState(['queued', 'running'])).map((j) => j.id),
-    ['early', 'run', 'late']
-  )
-  assert.equal(await store.jobsInState([]), [])
-})
-
-test('transitionJob is one guarded UPDATE: of two concurrent starts only one wins', async () => {
-  const store = ctx.store!
-  const other = new D1Store(ctx.db!)
-  await store.createJob(job({ id: 'x' }))
-  const startedAt = new Date().toISOString()
-  const wins = await Promise.all([
-    store.transitionJob('x', ['queued'], 'running', { startedAt, attempts: 1 }),
-    other.transitionJob('x', ['queued'], 'running', { startedAt, attempts: 1 }),
-  ])
-  assert.equal(wins.filter(Boolean).length, 1)
-  assert.ok(await store.transitionJob('x', ['running'], 'running', { dispatchRef: 'cmd-1/i-0abc' }))
-  const running = await other.getJob('x')
-  assert.equal([running!.state, running!.startedAt, running!.attempts, running!.dispatchRef], ['running', startedAt, 1, 'cmd-1/i-0abc'])
-
-  assert.is(await store.transitionJob('x', ['queued'], 'cancelled'), false, 'not queued any more')
-  assert.is((await store.getJob('x'))!.state, 'running', 'a refused transition changes nothing')
-  assert.is(await store.transitionJob('missing', ['queued'], 'running'), false)
-  assert.is(await store.transitionJob('x', [], 'failed'), false)
-
-  const finishedAt = new Date().toISOString()
-  const result = { type: 'result', ok: false, code: 'bootstrap_failed', nodes: [{ hostname: 'master.codenvy' }] }
-  assert.ok(await store.transitionJob('x', ['running'], 'failed', { finishedAt, result, exitCode: 2 }))
-  const done = await store.getJob('x')
-  assert.equal(
-    [done!.state, done!.finishedAt, done!.result, done!.exitCode, done!.startedAt, done!.dispatchRef],
-    ['failed', finishedAt, result, 2, startedAt, 'cmd-1/i-0abc']
-  )
-})
-
-test('claimJob starts a queued job only while no job of its cluster runs, even when two claim at once', async () => {
-  const store = ctx.store!
-  const a = await store.createJob(job({ cluster: 'c1' }))
-  const b = await store.createJob(job({ cluster: 'c1' }))
-  const other = await store.createJob(job({ cluster: 'c2' }))
-  const [x, y] = await Promise.all([store.claimJob(a.id, { attempts: 1 }), store.claimJob(b.id, { attempts: 1 })])
-  assert.equal([x, y], [true, false], 'one job of c1 runs, the other waits')
-  assert.is((await store.getJob(a.id))!.attempts, 1)
-  assert.is((await store.getJob(b.id))!.state, 'queued')
-  assert.ok(await store.claimJob(other.id, {}), 'another cluster is not held back')
-  assert.not.ok(await store.claimJob(a.id, {}), 'a running job is not claimed again')
-  await store.transitionJob(a.id, ['running'], 'succeeded')
-  assert.ok(await store.claimJob(b.id, {}), 'once c1 is free its next job starts')
-})
-
-test('putEvent stores an event at its seq once: a second poller with the same events adds nothing', async () => {
-  const store = ctx.store!
-  const j = await store.createJob(job())
-  assert.ok(await store.putEvent(j.id, 1, { type: 'log', msg: 'first' }))
-  assert.not.ok(await store.putEvent(j.id, 1, { type: 'log', msg: 'again' }))
-  assert.ok(await store.putEvent(j.id, 2, { type: 'log', msg: 'second' }))
-  assert.equal((await store.listEvents(j.id)).map((e) => [e.seq, (e.event as { msg: string }).msg]), [[1, 'first'], [2, 'second']])
-})
-
-test('appendEvent numbers events 1, 2, 3… per job, even when appended at once', async () => {
-  const store = ctx.store!
-  await store.createJob(job({ id: 'a' }))
-  await store.createJob(job({ id: 'b' }))
-  const appended = await Promise.all(Array.from({ length: 8 }, (_, i) => store.appendEvent('a', { step: 'node', i })))
-  assert.equal(
-    appended.map((e) => e.seq).sort((x, y) => x - y),
-    [1, 2, 3, 4, 5, 6, 7, 8]
-  )
-  const b1 = await store.appendEvent('b', { type: 'result', ok: true })
-  assert.equal([b1.seq, b1.jobId, b1.event], [1, 'b', { type: 'result', ok: true }])
-  const tail = await store.listEvents('a', 6)
-  assert.equal(
-    tail.map((e) => e.seq),
-    [7, 8]
-  )
-  assert.is((await store.listEvents('a')).length, 8)
-  assert.equal(await store.listEvents('a', 8), [])
-  assert.ok(await rejects(store.appendEvent('missing', {})), 'events need a job (D1 enforces the foreign key)')
-})
-
-test('tokens are found by hash, revoked by id or name, and names and hashes are unique', async () => {
-  const store = ctx.store!
-  assert.is(await store.countTokens(), 0)
-  const admin = await store.createToken({ id: 't1', name: 'admin', hash: 'h1', scopes: ['admin'] })
-  await store.createToken({ id: 't2', name: 'ci', hash: 'h2', scopes: ['read', 'install'] })
-  assert.equal(await store.findTokenByHash('h1'), admin)
-  assert.equal((await store.findTokenByHash('h2'))!.scopes, ['read', 'install'])
-  assert.is(await store.findTokenByHash('nope'), null)
-  assert.instance(await rejects(store.createToken({ id: 't3', name: 'ci', hash: 'h3', scopes: [] })), StoreConflictError)
-  assert.instance(await rejects(store.createToken({ id: 't4', name: 'other', hash: 'h1', scopes: [] })), StoreConflictError)
-  await store.touchToken('t1')
-  assert.ok((await store.findTokenByHash('h1'))!.lastUsedAt)
-  assert.ok(await store.revokeToken('t1'), 'by id')
-  assert.ok(await store.revokeToken('ci'), 'by name')
-  assert.is(await store.revokeToken('ci'), false, 'already revoked')
-  assert.equal(
-    (await store.listTokens()).map((x) => [x.name, x.revokedAt !== null]),
-    [
-      ['admin', true],
-      ['ci', true],
-    ]
-  )
-  assert.is(await store.countTokens(), 2, 'revoked tokens still count')
-})
-
-test('notifications keep their target, stages sent, attempts and last error', async () => {
-  const store = ctx.store!
-  await store.createJob(job({ id: 'j' }))
-  const n1 = await store.addNotification({ jobId: 'j', channel: 'slack', target: { responseUrl: 'https://hooks.slack.com/x', issuedAt: t(0) } })
-  await store.addNotification({ jobId: 'j', channel: 'jira', target: { issueKey: 'OPS-1' } })
-  assert.equal([n1.sent, n1.attempts, n1.lastError], [[], 0, null])
-  await store.updateNotification(n1.id, { attempts: 1, lastError: 'started: HTTP 500 from slack (attempt 1)' })
-  await store.updateNotification(n1.id, { sent: ['started'], attempts: 2 })
-  const [slack, jira] = await store.notificationsFor('j')
-  assert.equal([slack.sent, slack.attempts, slack.lastError, slack.target.responseUrl], [['started'], 2, 'started: HTTP 500 from slack (attempt 1)', 'https://hooks.slack.com/x'])
-  await store.updateNotification(n1.id, { lastError: null })
-  assert.is((await store.notificationsFor('j'))[0].lastError, null, 'an explicit null clears it')
-  assert.equal(jira.target, { issueKey: 'OPS-1' })
-})
-
-test('schedules: names are unique, a run is claimed once, deleting reports whether one was there', async () => {
-  const store = ctx.store!
-  const s = await store.createSchedule({ name: 'nightly', cluster: 'codenvy', cron: '0 2 * * *', keep: 7, tz: 'Europe/Berlin', enabled: true })
-  assert.equal([s.enabled, s.keep, s.tz, s.lastRunAt], [true, 7, 'Europe/Berlin', null])
-  assert.instance(await rejects(store.createSchedule({ ...s })), StoreConflictError)
-  const claims = await Promise.all([store.markScheduleRun('nightly', null, t(1)), store.markScheduleRun('nightly', null, t(2))])
-  assert.equal(claims.filter(Boolean).length, 1, 'of two claims from "no run yet", one wins')
-  const last = (await store.listSchedules())[0].lastRunAt!
-  assert.ok(await store.markScheduleRun('nightly', last, t(3)))
-  assert.is(await store.markScheduleRun('nightly', last, t(4)), false, 'a stale claim loses')
-  assert.ok(await store.deleteSchedule('nightly'))
-  assert.is(await store.deleteSchedule('nightly'), false)
-})
-
-test('audit lists newest first and pages by id; topologies are upserted by name', async () => {
-  const store = ctx.store!
-  for (let i = 1; i <= 4; i++) {
-    await store.audit({ actor: 'admin', source: null, action: 'job.install', target: `c${i}`, outcome: 'accepted', detail: i % 2 ? { job: `j${i}` } : null })
-  }
-  const all = await store.listAudit({})
-  assert.equal(
-    all.map((a) => a.target),
-    ['c4', 'c3', 'c2', 'c1']
-  )
-  assert.equal([all[3].detail, all[2].detail], [{ job: 'j1' }, null])
-  assert.equal(
-    (await store.listAudit({ limit: 2, before: all[1].id })).map((a) => a.target),
-    ['c2', 'c1']
-  )
-  await store.putTopology({ name: 'codenvy', text: 'name: codenvy\n', updatedBy: 'admin' })
-  const second = await store.putTopology({ name: 'codenvy', text: 'v2', updatedBy: 'ci' })
-  assert.equal(await store.getTopology('codenvy'), second)
-  assert.equal([second.text, second.updatedBy], ['v2', 'ci'])
-  assert.is(await store.getTopology('che'), null)
-})
-
-test.run()
