@@ -12,6 +12,8 @@ import { openSqliteStore } from '../../functions/store/sqlite.ts'
 import type { Store } from '../../functions/store/store.ts'
 import { CLUSTER_NAME, LABEL } from '../../scripts/engine/labels.ts'
 import { KIND_SCOPE } from '../../functions/routes/jobs.ts'
+import { finishedJob } from '../helpers/jobs.ts'
+import { caller } from '../helpers/app-request.ts'
 import { mintToken } from '../helpers/tokens.ts'
 import { hook, withTimeout, until } from '../helpers/async.ts'
 import { cheLike, engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
@@ -27,31 +29,9 @@ const tokens: Record<string, string> = {}
 
 const token = (name: string, scopes: string[]) => mintToken(store, name, scopes)
 
-/** What the tests read of a response (JSON bodies are checked field by field, so typed loosely). */
-interface Res {
-  status: number
-  json(): Promise<any> // eslint-disable-line @typescript-eslint/no-explicit-any
-  text(): Promise<string>
-}
+const call = caller(() => app)
 
-function call(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Res> {
-  const headers: Record<string, string> = { ...opts.headers }
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`
-  let body: string | undefined
-  if (opts.body !== undefined) {
-    body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body)
-    headers['content-type'] ??= 'application/json'
-  }
-  return Promise.resolve(app.request(path, { method, headers, body })) as Promise<Res>
-}
-
-
-async function finished(id: string) {
-  return until(`job ${id} finished`, async () => {
-    const j = await store.getJob(id)
-    return j && ['succeeded', 'failed', 'cancelled'].includes(j.state) ? j : undefined
-  })
-}
+const finished = (id: string) => finishedJob(store, id, 60_000)
 
 const Api = suite('the job API (real SQLite, real zx dispatcher, real engine)')
 

@@ -14,6 +14,7 @@ import { ZxDispatcher } from '../../functions/dispatch/zx.ts'
 import { HooksConfig } from '../../functions/hooks/config.ts'
 import { JobQueue } from '../../functions/queue.ts'
 import { openSqliteStore, type SqliteStore } from '../../functions/store/sqlite.ts'
+import { caller } from '../helpers/app-request.ts'
 import { hook } from '../helpers/async.ts'
 
 /** GitHub's published example (docs.github.com, "Validating webhook deliveries"). */
@@ -30,14 +31,8 @@ let store: SqliteStore
 let queue: JobQueue
 let app: ReturnType<typeof createApp>
 
-interface Res {
-  status: number
-  json(): Promise<any> // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-function post(path: string, body: string, headers: Record<string, string> = {}): Promise<Res> {
-  return Promise.resolve(app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body })) as Promise<Res>
-}
+const call = caller(() => app)
+const post = (path: string, body: string, headers: Record<string, string> = {}) => call('POST', path, { body, headers })
 
 const jobCount = () => (store.db.prepare('SELECT COUNT(*) AS n FROM jobs').get() as { n: number }).n
 

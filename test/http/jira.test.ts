@@ -18,8 +18,9 @@ import { HooksConfig } from '../../functions/hooks/config.ts'
 import { Notifier } from '../../functions/notify.ts'
 import { JobQueue } from '../../functions/queue.ts'
 import { openSqliteStore, type SqliteStore } from '../../functions/store/sqlite.ts'
-import type { JobRecord } from '../../functions/store/store.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
+import { caller } from '../helpers/app-request.ts'
+import { finishedJob } from '../helpers/jobs.ts'
 import { hook, withTimeout } from '../helpers/async.ts'
 import { engine, ensureDemoImage } from '../helpers/docker.ts'
 import { startReceiver, type Receiver } from '../helpers/receiver.ts'
@@ -41,32 +42,21 @@ let notifier: Notifier
 let receiver: Receiver
 let app: ReturnType<typeof createApp>
 
-interface Res {
-  status: number
-  json(): Promise<any> // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+const call = caller(() => app)
 
 /** A delivery as Jira Cloud makes it: JSON, its identifier, the signature of exactly these bytes. */
-function deliver(body: string, headers: Record<string, string | undefined> = {}): Promise<Res> {
+function deliver(body: string, headers: Record<string, string | undefined> = {}) {
   const h: Record<string, string> = { 'content-type': 'application/json; charset=UTF-8', 'user-agent': 'Atlassian Webhook HTTP Client', 'x-atlassian-webhook-flow': 'Primary' }
   for (const [k, v] of Object.entries({ 'x-hub-signature': sign(body), 'x-atlassian-webhook-identifier': randomUUID(), ...headers })) {
     if (v !== undefined) h[k] = v
   }
-  return Promise.resolve(app.request('/hooks/jira', { method: 'POST', headers: h, body })) as Promise<Res>
+  return call('POST', '/hooks/jira', { body, headers: h })
 }
 
 const count = (table: string) => (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n
 const rows = () => ({ jobs: count('jobs'), notifications: count('notifications'), audit: count('audit') })
 
-async function finished(id: string, ms = 120_000): Promise<JobRecord> {
-  const end = Date.now() + ms
-  for (;;) {
-    const j = await store.getJob(id)
-    if (j && ['succeeded', 'failed', 'cancelled'].includes(j.state)) return j
-    if (Date.now() > end) throw new Error(`job ${id} not finished within ${ms} ms (${j?.state})`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
+const finished = (id: string, ms = 120_000) => finishedJob(store, id, ms)
 
 /** Only this file's clusters: the engine is shared with other suites running at the same time. */
 async function removeMine(): Promise<void> {

@@ -15,6 +15,8 @@ import { openSqliteStore } from '../../functions/store/sqlite.ts'
 import type { AuditRecord, JobRecord, Store } from '../../functions/store/store.ts'
 import { submitJob } from '../../functions/submit.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
+import { finishedJob } from '../helpers/jobs.ts'
+import { caller } from '../helpers/app-request.ts'
 import { mintToken } from '../helpers/tokens.ts'
 import { hook, withTimeout, until } from '../helpers/async.ts'
 import { engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
@@ -35,17 +37,7 @@ const tokens: Record<string, string> = {}
 
 const token = (name: string, scopes: string[]) => mintToken(store, name, scopes)
 
-interface Res {
-  status: number
-  json(): Promise<any> // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-function call(method: string, path: string, tokenText?: string, body?: unknown): Promise<Res> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' }
-  if (tokenText) headers.authorization = `Bearer ${tokenText}`
-  const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
-  return Promise.resolve(app.request(path, { method, headers, body: text })) as Promise<Res>
-}
+const call = caller(() => app)
 
 /** `berth …` as a user runs it, on this suite's data directory. */
 function cli(...args: string[]) {
@@ -53,12 +45,7 @@ function cli(...args: string[]) {
 }
 
 
-async function finished(id: string): Promise<JobRecord> {
-  return until(`job ${id} finished`, async () => {
-    const j = await store.getJob(id)
-    return j && ['succeeded', 'failed', 'cancelled'].includes(j.state) ? j : undefined
-  }, 90_000)
-}
+const finished = (id: string) => finishedJob(store, id, 90_000)
 
 const jobsOf = async (schedule: string, cluster: string) =>
   (await store.listJobs({ cluster })).filter((j) => j.requestedBy === `schedule:${schedule}`).reverse()
@@ -106,15 +93,15 @@ Sched.after(hook(async () => {
 }))
 
 Sched('the API lists with read and adds or removes with snapshot; 403, 409, and 422 naming the field', async () => {
-  assert.equal((await (await call('GET', '/v1/schedules', tokens.read)).json()).schedules, [])
+  assert.equal((await (await call('GET', '/v1/schedules', { token: tokens.read })).json()).schedules, [])
   const body = { cluster: 't-sched-api', cron: '0 2 * * *', keep: 7, tz: 'Europe/Berlin' }
-  const denied = await call('POST', '/v1/schedules', tokens.read, body)
+  const denied = await call('POST', '/v1/schedules', { token: tokens.read, body })
   assert.is(denied.status, 403)
   assert.match((await denied.json()).error.message, /lacks the "snapshot" scope/)
-  assert.is((await call('POST', '/v1/schedules', undefined, body)).status, 401)
+  assert.is((await call('POST', '/v1/schedules', { body })).status, 401)
 
   const t0 = Date.now()
-  const added = await call('POST', '/v1/schedules', tokens.snapshot, body)
+  const added = await call('POST', '/v1/schedules', { token: tokens.snapshot, body })
   assert.is(added.status, 201)
   const { schedule } = await added.json()
   assert.equal({ ...schedule, lastRunAt: undefined, nextRunAt: undefined }, {
@@ -124,28 +111,28 @@ Sched('the API lists with read and adds or removes with snapshot; 403, 409, and 
   // 02:00 in Berlin is 00:00 or 01:00 UTC, whichever the season.
   assert.match(schedule.nextRunAt, /T0[01]:00:00\.000Z$/)
 
-  const dup = await call('POST', '/v1/schedules', tokens.snapshot, body)
+  const dup = await call('POST', '/v1/schedules', { token: tokens.snapshot, body })
   assert.is(dup.status, 409)
   assert.match((await dup.json()).error.message, /^name: a schedule named "t-sched-api" exists/)
-  const badCron = await call('POST', '/v1/schedules', tokens.snapshot, { ...body, name: 't-sched-x', cron: '0 2 * *' })
+  const badCron = await call('POST', '/v1/schedules', { token: tokens.snapshot, body: { ...body, name: 't-sched-x', cron: '0 2 * *' } })
   assert.is(badCron.status, 422)
   assert.match((await badCron.json()).error.message, /^cron: "0 2 \* \*" has 4 field/)
-  const badTz = await call('POST', '/v1/schedules', tokens.snapshot, { ...body, name: 't-sched-x', tz: 'Mars/Olympus' })
+  const badTz = await call('POST', '/v1/schedules', { token: tokens.snapshot, body: { ...body, name: 't-sched-x', tz: 'Mars/Olympus' } })
   assert.is(badTz.status, 422)
   assert.match((await badTz.json()).error.message, /^tz: is not an IANA time zone/)
-  const badName = await call('POST', '/v1/schedules', tokens.snapshot, { ...body, name: '../x' })
+  const badName = await call('POST', '/v1/schedules', { token: tokens.snapshot, body: { ...body, name: '../x' } })
   assert.match((await badName.json()).error.message, /^name: /)
-  assert.is((await call('POST', '/v1/schedules', tokens.snapshot, '{nope')).status, 422)
+  assert.is((await call('POST', '/v1/schedules', { token: tokens.snapshot, body: '{nope' })).status, 422)
 
-  const { schedules } = await (await call('GET', '/v1/schedules', tokens.read)).json()
+  const { schedules } = await (await call('GET', '/v1/schedules', { token: tokens.read })).json()
   assert.equal(schedules.map((s: { name: string }) => s.name), ['t-sched-api'], 'only the one added')
 
-  assert.is((await call('DELETE', '/v1/schedules/t-sched-api', tokens.read)).status, 403)
-  assert.is((await call('DELETE', '/v1/schedules/Bad_Name', tokens.snapshot)).status, 422)
-  const rm = await call('DELETE', '/v1/schedules/t-sched-api', tokens.snapshot)
+  assert.is((await call('DELETE', '/v1/schedules/t-sched-api', { token: tokens.read })).status, 403)
+  assert.is((await call('DELETE', '/v1/schedules/Bad_Name', { token: tokens.snapshot })).status, 422)
+  const rm = await call('DELETE', '/v1/schedules/t-sched-api', { token: tokens.snapshot })
   assert.is(rm.status, 200)
   assert.equal(await rm.json(), { ok: true, deleted: 't-sched-api' })
-  const again = await call('DELETE', '/v1/schedules/t-sched-api', tokens.snapshot)
+  const again = await call('DELETE', '/v1/schedules/t-sched-api', { token: tokens.snapshot })
   assert.is(again.status, 404)
   assert.match((await again.json()).error.message, /no schedule named "t-sched-api"/)
   assert.equal(await store.listSchedules(), [])

@@ -18,9 +18,9 @@ import { hashToken, newToken } from '../../functions/middleware/auth.ts'
 import { Notifier, postSlack } from '../../functions/notify.ts'
 import { JobQueue } from '../../functions/queue.ts'
 import { openSqliteStore, type SqliteStore } from '../../functions/store/sqlite.ts'
-import type { JobRecord } from '../../functions/store/store.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
-import { hook, withTimeout, until as waitUntil } from '../helpers/async.ts'
+import { finishedJob } from '../helpers/jobs.ts'
+import { hook, withTimeout } from '../helpers/async.ts'
 import { cheLike, engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
 import { startReceiver, type ReceivedPost, type Receiver } from '../helpers/receiver.ts'
 import { clickBody, commandBody, signedHeaders, triggerId, unixNow, type CommandFields } from '../helpers/slack.ts'
@@ -134,15 +134,9 @@ const buttonValue = (json: { blocks: { type: string; elements?: { value: string 
 
 const jobIdIn = (text: string) => text.match(/job `(j[\w-]+)`/)?.[1]
 
-const until = <T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000) => waitUntil(what, fn, ms, 100)
 
 
-async function finished(id: string, ms = 120_000): Promise<JobRecord> {
-  return until(`job ${id} finished`, async () => {
-    const j = await store.getJob(id)
-    return j && ['succeeded', 'failed', 'cancelled'].includes(j.state) ? j : undefined
-  }, ms)
-}
+const finished = (id: string, ms = 120_000) => finishedJob(store, id, ms)
 
 /** GET /v1/jobs/:id, as an operator reads it. */
 async function jobView(id: string): Promise<{ job: { state: string; notifications?: unknown[] } }> {
