@@ -194,7 +194,8 @@ test('keeps a 32-node install’s output within SSM’s 24,000 characters, where
   assert.is(result.nodes?.length, 32)
   const compact = commandOf('ssm-wide').invocations.get(HOST)!.stdout
   assert.ok(compact.length < STDOUT_LIMIT, `compact stdout is ${compact.length} characters`)
-  await run(dispatcher(), { id: 'ssm-wide-rm', kind: 'destroy', cluster: 't-ssm-wide' })
+  const ssm_wide_rm = await run(dispatcher(), { id: 'ssm-wide-rm', kind: 'destroy', cluster: 't-ssm-wide' })
+  assert.is(ssm_wide_rm.result.ok, true, JSON.stringify(ssm_wide_rm.result))
 
   // The same install without --compact, through AWS-RunShellScript: its output is cut.
   const client = ssmClientFor(ep)
@@ -218,7 +219,8 @@ test('keeps a 32-node install’s output within SSM’s 24,000 characters, where
   assert.is(o.StandardOutputContent!.length, STDOUT_LIMIT)
   assert.not.ok(o.StandardOutputContent!.includes('"type":"result"'), 'the result is past the cut')
   console.log(`  32-node install: compact stdout ${compact.length} chars, full ${inv.stdout.length} (SSM keeps ${STDOUT_LIMIT})`)
-  await run(dispatcher(), { id: 'ssm-wide-rm2', kind: 'destroy', cluster: 't-ssm-wide' })
+  const ssm_wide_rm2 = await run(dispatcher(), { id: 'ssm-wide-rm2', kind: 'destroy', cluster: 't-ssm-wide' })
+  assert.is(ssm_wide_rm2.result.ok, true, JSON.stringify(ssm_wide_rm2.result))
 })
 
 test('returns the full log, locally with berth job log and through SSM with the log kind', async () => {
