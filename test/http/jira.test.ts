@@ -296,6 +296,8 @@ Jira('a comment Jira refuses is retried, then kept with the job with Jira’s ow
     const url = `http://127.0.0.1:${(jiraApi.address() as AddressInfo).port}`
     const refusing = new Notifier({ store, jira: { baseUrl: url, authorization: AUTHORIZATION }, backoffMs: [50, 50] })
     const job = (await store.listJobs({ cluster: 't-jira-a', limit: 1 }))[0]
+    // Its own comments (OPS-17) told and recorded first: only the refused one is sent again.
+    await withTimeout(notifier.idle(), 15_000, 'the earlier comments')
     const n = await store.addNotification({ jobId: job.id, channel: 'jira', target: { issueKey: 'OPS-404' } })
     refusing.jobChanged(job, 'finished')
     await withTimeout(refusing.idle(), 10_000, 'the notifier giving up')
