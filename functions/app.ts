@@ -1,22 +1,29 @@
 /**
  * createApp(deps) → the HTTP API, the same on Node and on Workers: nothing here imports node:*,
- * dockerode or zx. Runtime-specific parts (store, dispatcher, queue) come in as deps.
+ * dockerode or zx. Runtime-specific parts (store, dispatcher, queue, the peer's address) come in
+ * as deps.
  */
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { secureHeaders } from 'hono/secure-headers'
 import { BerthError } from '../scripts/engine/errors.ts'
+import { DEFAULT_POLICY, type Policy } from '../scripts/engine/policy.ts'
 import { parseTopology } from '../scripts/engine/topology.ts'
-import { invalid, JobError, notFound } from './errors.ts'
+import { forbidden, invalid, JobError, notFound } from './errors.ts'
 import type { HooksConfig } from './hooks/config.ts'
 import { hookRoutes } from './hooks/routes.ts'
-import { bearerAuth, requireScope, type Caller } from './middleware/auth.ts'
-import type { Queue } from './queue.ts'
+import { DEFAULT_HOST_READS, withSharedReads, type HostReadLimits } from './host-reads.ts'
+import { bearerAuth, requireScope, type AuthEnv } from './middleware/auth.ts'
+import { clientAddress, type PeerAddress } from './middleware/client.ts'
+import { DEFAULT_FAILURE_LIMITS, FailureLimiter, type FailureLimits } from './middleware/failures.ts'
 import { openApiDocument } from './openapi.ts'
+import type { Queue } from './queue.ts'
+import { listLimit } from './routes/paging.ts'
 import { clusterRoutes } from './routes/clusters.ts'
 import { jobRoutes } from './routes/jobs.ts'
 import { scheduleRoutes } from './routes/schedules.ts'
 import type { Store } from './store/store.ts'
+import { DEFAULT_MAX_QUEUED_PER_ACTOR, type SubmitDeps } from './submit.ts'
 
 export interface AppDeps {
   store: Store
@@ -27,11 +34,39 @@ export interface AppDeps {
   hooks?: HooksConfig
   /** Seconds since the epoch, for signature windows (tests move it). */
   now?: () => number
+  /** The host policy every job passes; the defaults when not given. */
+  policy?: Policy
+  /** How the runtime tells the connection's address. */
+  peer?: PeerAddress
+  /** Addresses whose X-Forwarded-For is believed. */
+  trustedProxies?: string[]
+  authFailures?: FailureLimits
+  hostReads?: HostReadLimits
+  maxQueuedPerActor?: number
+  /** Where the service says what it refuses (the failure limits). */
+  log?: (line: string) => void
 }
 
+/** What every route and hook builds jobs with. */
+export type ServiceDeps = SubmitDeps
+
 export function createApp(deps: AppDeps) {
-  const { store, queue } = deps
-  const app = new Hono<{ Variables: { caller: Caller } }>()
+  const { store } = deps
+  const service: ServiceDeps = {
+    store,
+    queue: withSharedReads(deps.queue, deps.hostReads ?? DEFAULT_HOST_READS),
+    policy: deps.policy ?? DEFAULT_POLICY,
+    maxQueuedPerActor: deps.maxQueuedPerActor ?? DEFAULT_MAX_QUEUED_PER_ACTOR,
+  }
+  const log = deps.log ?? ((line: string) => console.log(line))
+  const limiter = new FailureLimiter(deps.authFailures ?? DEFAULT_FAILURE_LIMITS, (key, failures, until) => {
+    log(`auth: ${failures} failed authentications from ${key}; refusing it with 429 until ${until.toISOString()}`)
+    void store
+      .audit({ actor: key, source: null, action: 'auth.limit', target: null, outcome: 'refused', detail: { failures, until: until.toISOString() } })
+      .catch(() => {})
+  })
+  const client = (c: Parameters<PeerAddress>[0]) => clientAddress(c, deps.peer, deps.trustedProxies ?? [])
+  const app = new Hono<AuthEnv>()
 
   app.use(secureHeaders())
   app.use(
@@ -47,31 +82,35 @@ export function createApp(deps: AppDeps) {
   const openapi = openApiDocument()
   app.get('/v1/openapi.json', (c) => c.json(openapi))
 
-  const v1 = new Hono<{ Variables: { caller: Caller } }>()
-  v1.use(bearerAuth(store))
-  v1.route('/jobs', jobRoutes({ store, queue }))
-  v1.route('/clusters', clusterRoutes({ store, queue }))
-  v1.route('/schedules', scheduleRoutes({ store, queue }))
+  const v1 = new Hono<AuthEnv>()
+  v1.use(bearerAuth(store, { defaultLevel: service.policy.default, limiter, client }))
+  v1.route('/jobs', jobRoutes(service))
+  v1.route('/clusters', clusterRoutes(service))
+  v1.route('/schedules', scheduleRoutes(service))
 
+  // A stored topology is read and written by whoever may install it (its name is its cluster's):
+  // it holds bootstrap commands and environment values that a reader of the cluster need not see.
   v1.put('/topologies/:name', async (c) => {
-    const caller = c.get('caller')
-    requireScope(caller, 'install')
+    const who = c.get('who')
     const name = c.req.param('name')
+    const denied = who.denies('install', name)
+    if (denied) throw forbidden(denied)
     const text = await c.req.text()
     try {
       const t = parseTopology(text, { file: `${name}.yaml` })
       if (t.name !== name) throw invalid(`name: the topology is named "${t.name}", the URL says "${name}"`)
     } catch (err) {
-      if (err instanceof BerthError) throw invalid(err.message)
+      if (err instanceof BerthError) throw invalid(err.message, err.info.issues)
       throw err
     }
-    const saved = await store.putTopology({ name, text, updatedBy: caller.name })
-    await store.audit({ actor: caller.name, source: null, action: 'topology.put', target: name, outcome: 'ok', detail: null })
+    const saved = await store.putTopology({ name, text, updatedBy: who.actor })
+    await store.audit({ actor: who.actor, source: c.get('client'), action: 'topology.put', target: name, outcome: 'ok', detail: null })
     return c.json({ ok: true, topology: saved })
   })
 
   v1.get('/topologies/:name', async (c) => {
-    requireScope(c.get('caller'), 'read')
+    const denied = c.get('who').denies('install', c.req.param('name'))
+    if (denied) throw forbidden(denied)
     const t = await store.getTopology(c.req.param('name'))
     if (!t) throw notFound(`no stored topology named "${c.req.param('name')}"`)
     return c.json({ ok: true, topology: t })
@@ -79,19 +118,30 @@ export function createApp(deps: AppDeps) {
 
   v1.get('/audit', async (c) => {
     requireScope(c.get('caller'), 'admin')
-    const limit = Math.min(Number(c.req.query('limit') ?? 100) || 100, 1000)
-    const before = c.req.query('before') ? Number(c.req.query('before')) : undefined
-    return c.json({ ok: true, audit: await store.listAudit({ limit, before }) })
+    const limit = listLimit(c.req.query('limit'), 100, 1000)
+    const raw = c.req.query('before')
+    if (raw !== undefined && !/^\d{1,15}$/.test(raw)) throw invalid(`before: "${raw.slice(0, 40)}" is not an audit id`)
+    return c.json({ ok: true, audit: await store.listAudit({ limit, before: raw === undefined ? undefined : Number(raw) }) })
   })
 
   app.route('/v1', v1)
-  app.route('/hooks', hookRoutes({ store, queue, hooks: deps.hooks ?? { generic: {} }, now: deps.now }))
+  app.route('/hooks', hookRoutes({ ...service, hooks: deps.hooks ?? { generic: {} }, now: deps.now, limiter, client }))
   app.notFound(() => notFound('no such route').getResponse())
-  app.onError((err) => {
+  app.onError((err, c) => {
     if (err instanceof JobError) return err.getResponse()
     if ('getResponse' in err) return (err as { getResponse(): Response }).getResponse()
+    // A client that went away in the middle of its upload: one line, not a stack.
+    if (isAborted(err)) {
+      log(`request aborted by the client: ${c.req.method} ${c.req.path} (${err.message})`)
+      return new JobError(400, 'aborted', 'the request body was not received whole').getResponse()
+    }
     console.error(err)
     return Response.json({ ok: false, error: { code: 'internal', message: 'internal error' } }, { status: 500 })
   })
   return app
+}
+
+function isAborted(err: Error): boolean {
+  const code = (err as { code?: unknown }).code
+  return err.name === 'AbortError' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || /aborted|terminated|premature close/i.test(err.message)
 }

@@ -8,6 +8,7 @@ import { isAbsolute } from 'node:path'
 import YAML from 'yaml'
 import { z } from 'zod'
 import { berthHome } from '../scripts/engine/context.ts'
+import { PolicyConfig } from '../scripts/engine/policy.ts'
 import { HooksConfig, resolveSecrets } from './hooks/config.ts'
 
 const argvWord = z.string().min(1).max(4096)
@@ -47,6 +48,20 @@ const Dispatch = z.discriminatedUnion('mode', [
   }),
 ])
 
+export const Limits = z.strictObject({
+  /** Failed authentications per client address (and per presented token) in a window: 429 past it. */
+  authFailures: z.number().int().min(1).max(100_000).default(30),
+  authWindowSeconds: z.number().int().min(1).max(3600).default(60),
+  /** Jobs one caller may have waiting at once. */
+  maxQueuedPerActor: z.number().int().min(1).max(10_000).default(20),
+  /** How long an answer read from the host (GET /v1/clusters…) is reused. */
+  readCacheMs: z.number().int().min(0).max(60_000).default(2000),
+  /** Different host reads running at once (the same read in flight is always shared). */
+  hostReads: z.number().int().min(1).max(64).default(4),
+  /** A job's log on the host is cut (its tail kept) past this size. */
+  jobLogBytes: z.number().int().min(64 * 1024).max(1024 ** 3).default(20 * 1024 * 1024),
+})
+
 export const ServerConfigSchema = z.strictObject({
   home: z.string().min(1),
   port: z.number().int().min(1).max(65535).default(8470),
@@ -62,6 +77,11 @@ export const ServerConfigSchema = z.strictObject({
   hooks: HooksConfig.default({ generic: {} }),
   /** A scheduled run missed while the server was down is run once at start if at most this old. */
   scheduleGraceSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(6 * 3600),
+  /** What jobs may ask of the Docker host, by level (scripts/engine/policy.ts). */
+  policy: PolicyConfig.prefault({}),
+  /** Proxies whose X-Forwarded-For is believed (their own addresses). */
+  trustedProxies: z.array(z.string().regex(/^[0-9A-Fa-f:.]{2,45}$/, 'is not an IP address')).default([]),
+  limits: Limits.prefault({}),
 })
 export type ServerConfig = z.infer<typeof ServerConfigSchema>
 

@@ -12,6 +12,7 @@ import type { ResultEvent } from '../scripts/engine/events.ts'
 import { newJobId } from '../scripts/engine/labels.ts'
 import { syntheticResult, type DispatchSpec, type RemoteDispatcher } from './dispatch/dispatcher.ts'
 import { JobError } from './errors.ts'
+import { startable } from './queue-policy.ts'
 import type { InspectSpec, Listener, NotifyTarget, Queue } from './queue.ts'
 import type { JobRecord, JobState, NewJob, Store } from './store/store.ts'
 
@@ -165,15 +166,13 @@ export class EdgeQueue implements Queue {
   }
 
   async #startQueued(): Promise<void> {
-    const active = new Set((await this.o.store.jobsInState(['running'])).map((j) => j.cluster))
-    for (const job of await this.o.store.jobsInState(['queued'])) {
-      if (active.size >= this.o.maxClusters) return
-      if (active.has(job.cluster)) continue
+    const running = await this.o.store.jobsInState(['running'])
+    const limits = { maxClusters: this.o.maxClusters, maxReads: this.o.maxClusters }
+    for (const job of startable(await this.o.store.jobsInState(['queued']), running, limits)) {
       const startedAt = new Date().toISOString()
       const attempts = job.attempts + 1
-      // Claimed only while no job of its cluster runs, whichever isolate claims first.
+      // Claimed only while no changing job of its cluster runs, whichever isolate claims first.
       if (!(await this.o.store.claimJob(job.id, { startedAt, attempts }))) continue
-      active.add(job.cluster)
       await this.#start({ ...job, state: 'running', startedAt, attempts })
     }
   }

@@ -6,6 +6,8 @@
  * (scheduler.ts).
  */
 import { serve } from '@hono/node-server'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import { chmodSync, closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createApp } from './app.ts'
@@ -30,9 +32,30 @@ function dispatcherFor(config: ServerConfig): ZxDispatcher | SsmDispatcher {
   return new ZxDispatcher({ mode: 'local', berth: d.berth ?? [process.execPath, bin], graceMs })
 }
 
+/**
+ * The first admin token, written once to a file only root can read (never to a log): the path is
+ * what is printed. O_EXCL: a second start never overwrites one.
+ */
+function writeAdminToken(home: string, token: string): string {
+  const file = join(home, 'admin-token')
+  const fd = openSync(file, 'wx', 0o600)
+  try {
+    writeSync(fd, `${token}\n`)
+  } finally {
+    closeSync(fd)
+  }
+  return file
+}
+
 export async function startServer(config: ServerConfig, say: (line: string) => void = console.log) {
-  // Local jobs are child processes: they find the data directory through the environment.
+  // Local jobs are child processes: they find the data directory, and the log cap, through the
+  // environment.
   process.env.BERTH_HOME = config.home
+  process.env.BERTH_JOB_LOG_MAX_BYTES = String(config.limits.jobLogBytes)
+  // Everything under it (the store, topologies, logs, snapshots) is root's alone, whatever the
+  // umask of whoever made it first.
+  mkdirSync(config.home, { recursive: true, mode: 0o700 })
+  chmodSync(config.home, 0o700)
   const dbFile = join(config.home, 'berth.db')
   const store = await openSqliteStore(dbFile)
   const dispatcher = dispatcherFor(config)
@@ -53,7 +76,7 @@ export async function startServer(config: ServerConfig, say: (line: string) => v
     const token = newToken()
     await store.createToken({ id: crypto.randomUUID(), name: 'admin', hash: await hashToken(token), scopes: ['admin'] })
     await store.audit({ actor: 'berth', source: null, action: 'token.create', target: 'admin', outcome: 'first start', detail: null })
-    say(`first start: admin token (shown once, stored only as a hash):\n  ${token}`)
+    say(`first start: an admin token was written to ${writeAdminToken(config.home, token)} (mode 0600; stored here only as a hash): read it, keep it, delete the file`)
   }
   const resumed = await queue.resume()
   if (resumed) say(`resuming ${resumed} job(s) interrupted by the last stop`)
@@ -61,14 +84,27 @@ export async function startServer(config: ServerConfig, say: (line: string) => v
   // whose commands are bounded runs.
   const rewire = config.autoRewire && dispatcher instanceof ZxDispatcher ? new AutoRewire({ source: dispatcher, store, queue, log: say }) : null
   rewire?.start()
-  const app = createApp({ store, queue, maxBody: config.maxBodyBytes, hooks: config.hooks })
+  const { limits } = config
+  const app = createApp({
+    store,
+    queue,
+    maxBody: config.maxBodyBytes,
+    hooks: config.hooks,
+    policy: config.policy,
+    peer: (c) => getConnInfo(c).remote.address,
+    trustedProxies: config.trustedProxies,
+    authFailures: { max: limits.authFailures, windowMs: limits.authWindowSeconds * 1000 },
+    hostReads: { ttlMs: limits.readCacheMs, concurrency: limits.hostReads },
+    maxQueuedPerActor: limits.maxQueuedPerActor,
+    log: say,
+  })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s))
     s.once('error', reject)
   })
   // After resume (a run caught up now queues behind the jobs the last stop interrupted) and once
   // listening (a server that cannot bind makes no jobs).
-  const scheduler = new Scheduler({ store, queue, graceMs: config.scheduleGraceSeconds * 1000, log: say })
+  const scheduler = new Scheduler({ store, queue, policy: config.policy, maxQueuedPerActor: limits.maxQueuedPerActor, graceMs: config.scheduleGraceSeconds * 1000, log: say })
   await scheduler.start()
   const d = config.dispatch
   const target = d.mode === 'ssh' ? `ssh ${d.user}@${d.host}` : d.mode === 'ssm' ? `ssm ${d.region} ${JSON.stringify(d.target)}` : 'local'

@@ -8,7 +8,8 @@ import { z } from 'zod'
 import { BERTH_VERSION } from '../scripts/engine/labels.ts'
 import { TopologyFile } from '../scripts/engine/topology.ts'
 import { SCOPES } from './middleware/auth.ts'
-import { JobRequest, KIND_SCOPE } from './routes/jobs.ts'
+import { JobRequest } from './job-request.ts'
+import { KIND_SCOPE } from './principal.ts'
 import { ScheduleRequest } from './schedules.ts'
 
 const schema = (s: z.ZodType) => {

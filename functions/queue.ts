@@ -1,5 +1,6 @@
 /**
- * The job queue: one job at a time per cluster, in order; up to `maxClusters` clusters at once.
+ * The job queue: what may start when is queue-policy.ts's (one changing job at a time per cluster,
+ * in order, up to `maxClusters` clusters at once; reads beside them).
  * The store is the queue (state `queued`, oldest first), so a restart loses nothing: jobs that
  * were running when the server died are queued again and re-run (install converges).
  * Events are stored as they arrive, in order, and fanned out to live listeners (SSE).
@@ -8,6 +9,7 @@ import type { JobEvent, ResultEvent } from '../scripts/engine/events.ts'
 import { newJobId } from '../scripts/engine/labels.ts'
 import type { Dispatcher, DispatchSpec } from './dispatch/dispatcher.ts'
 import { JobError } from './errors.ts'
+import { startable } from './queue-policy.ts'
 import type { JobEventRecord, JobRecord, JobState, NewJob, Store } from './store/store.ts'
 
 export interface NotifyTarget {
@@ -27,6 +29,8 @@ export interface QueueOptions {
   store: Store
   dispatcher: Dispatcher
   maxClusters: number
+  /** Read-only jobs (status, snapshots) running at once; default maxClusters. */
+  maxReads?: number
   log?: (line: string) => void
   /** Told when a job starts and when it ends (Slack/Jira reports). Must not throw or block. */
   onChange?: (job: JobRecord, stage: 'started' | 'finished') => void
@@ -47,7 +51,8 @@ export interface Queue {
 }
 
 export class JobQueue implements Queue {
-  private readonly running = new Map<string, { jobId: string; abort: AbortController }>()
+  /** job id → the running job and how to stop it. */
+  private readonly running = new Map<string, { job: JobRecord; abort: AbortController }>()
   private readonly listeners = new Map<string, Set<Listener>>()
   private pumping: Promise<void> = Promise.resolve()
   private accepting = true
@@ -77,7 +82,7 @@ export class JobQueue implements Queue {
 
   /** A cluster is busy while one of its jobs runs or waits. */
   async isBusy(cluster: string): Promise<boolean> {
-    if (this.running.has(cluster)) return true
+    if ([...this.running.values()].some((r) => r.job.cluster === cluster)) return true
     return (await this.o.store.jobsInState(['queued'])).some((j) => j.cluster === cluster)
   }
 
@@ -88,9 +93,9 @@ export class JobQueue implements Queue {
 
   private async pump(): Promise<void> {
     if (!this.accepting) return
-    for (const job of await this.o.store.jobsInState(['queued'])) {
-      if (this.running.size >= this.o.maxClusters) return
-      if (this.running.has(job.cluster)) continue
+    const running = [...this.running.values()].map((r) => r.job)
+    const limits = { maxClusters: this.o.maxClusters, maxReads: this.o.maxReads ?? this.o.maxClusters }
+    for (const job of startable(await this.o.store.jobsInState(['queued']), running, limits)) {
       const started = await this.o.store.transitionJob(job.id, ['queued'], 'running', {
         startedAt: new Date().toISOString(),
         attempts: job.attempts + 1,
@@ -104,7 +109,7 @@ export class JobQueue implements Queue {
 
   private start(job: JobRecord): void {
     const abort = new AbortController()
-    this.running.set(job.cluster, { jobId: job.id, abort })
+    this.running.set(job.id, { job, abort })
     // Events are appended one after another, so their order is the dispatcher's.
     let chain: Promise<unknown> = Promise.resolve()
     const onEvent = (event: JobEvent) => {
@@ -130,7 +135,7 @@ export class JobQueue implements Queue {
 
   private async finish(job: JobRecord, state: JobState, patch: { result: unknown; exitCode: number | null }) {
     // The cluster is free once its job has ended: no longer busy when the state says finished.
-    this.running.delete(job.cluster)
+    this.running.delete(job.id)
     await this.o.store.transitionJob(job.id, ['running'], state, { finishedAt: new Date().toISOString(), ...patch })
     const done = await this.o.store.getJob(job.id)
     if (done) {
@@ -151,13 +156,10 @@ export class JobQueue implements Queue {
       }
       return 'cancelled'
     }
-    for (const r of this.running.values()) {
-      if (r.jobId === jobId) {
-        r.abort.abort()
-        return 'stopping'
-      }
-    }
-    return 'finished'
+    const r = this.running.get(jobId)
+    if (!r) return 'finished'
+    r.abort.abort()
+    return 'stopping'
   }
 
   subscribe(jobId: string, fn: Listener): () => void {
@@ -198,10 +200,10 @@ export class JobQueue implements Queue {
     this.accepting = false
     const deadline = Date.now() + graceMs
     while (this.running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
-    for (const [cluster, r] of this.running) {
-      await this.o.store.transitionJob(r.jobId, ['running'], 'interrupted')
+    for (const [id, r] of this.running) {
+      await this.o.store.transitionJob(id, ['running'], 'interrupted')
       r.abort.abort()
-      this.running.delete(cluster)
+      this.running.delete(id)
     }
   }
 }

@@ -13,9 +13,9 @@ import { z } from 'zod'
 import { BerthError } from '../scripts/engine/errors.ts'
 import { clusterName } from '../scripts/engine/job-spec.ts'
 import { hashToken } from './middleware/auth.ts'
-import type { Queue } from './queue.ts'
 import type { JobRecord, ScheduleRecord, Store } from './store/store.ts'
-import { submitJob } from './submit.ts'
+import { fixedPrincipal } from './principal.ts'
+import { submitJob, type SubmitDeps } from './submit.ts'
 
 export type NewSchedule = Omit<ScheduleRecord, 'lastRunAt'>
 
@@ -150,10 +150,7 @@ export function dueRun(s: Pick<ScheduleRecord, 'cron' | 'tz' | 'lastRunAt'>, now
   }
 }
 
-export interface ScheduleDeps {
-  store: Store
-  queue: Queue
-}
+export type ScheduleDeps = SubmitDeps
 
 export type RunResult = { schedule: string; cluster: string; scheduledAt: string } & (
   | { outcome: 'queued'; job: JobRecord; existing: boolean }
@@ -192,9 +189,12 @@ export async function runSchedule(deps: ScheduleDeps, s: ScheduleRecord, schedul
       return { ...base, outcome: 'skipped', blockedBy: blocker.id }
     }
     const options = { tag: snapshotTag(s.cluster, scheduledAt), ...(s.keep ? { keep: s.keep } : {}) }
-    const body = { kind: 'snapshot', cluster: s.cluster, options }
+    const body = { kind: 'snapshot' as const, cluster: s.cluster, options }
+    // The schedule's own grants: snapshots of its cluster, pruned by its retention (set by whoever
+    // may remove snapshots, when the schedule was made).
+    const who = fixedPrincipal({ actor, level: deps.policy.default, cluster: s.cluster, rights: ['snapshot', 'prune'] })
     const { job, existing } = await submitJob(deps, body, {
-      actor,
+      who,
       source: 'scheduler',
       idempotencyKey: `${actor}:${at}`,
       bodyHash: await hashToken(JSON.stringify(body)),

@@ -11,6 +11,7 @@ import type { RemoteDispatcher } from './dispatch/dispatcher.ts'
 import { SsmDispatcher, type SsmTarget } from './dispatch/ssm.ts'
 import { EdgeQueue } from './edge-queue.ts'
 import { JobError } from './errors.ts'
+import { PolicyConfig } from '../scripts/engine/policy.ts'
 import { HooksConfig, resolveSecrets } from './hooks/config.ts'
 import { Notifier } from './notify.ts'
 import { describeRun, tickSchedules } from './schedules.ts'
@@ -21,6 +22,8 @@ export interface Env {
   DB: D1Database
   /** Inbound hooks as JSON text (the Node config's `hooks:`); secrets as `env:NAME`. */
   HOOKS?: string
+  /** The host policy as JSON text (the Node config's `policy:`); the defaults without it. */
+  POLICY?: string
   /** SHA-256 (hex) of the first admin token, which the operator generated and keeps. */
   BERTH_ADMIN_TOKEN_SHA256?: string
   BERTH_MAX_CLUSTERS?: string
@@ -38,8 +41,12 @@ export interface ScheduledController {
 
 const misconfigured = (message: string) => new JobError(503, 'misconfigured', message)
 
+/** A configuration problem said without the value at fault (berth's messages quote values). */
+const withoutValues = (message: string) => message.replace(/"[^"]*"/g, 'the value')
+
 const WorkerConfig = z.object({
   hooks: HooksConfig,
+  policy: PolicyConfig.prefault({}),
   adminTokenHash: z
     .string()
     .transform((s) => s.trim().toLowerCase())
@@ -51,22 +58,31 @@ const WorkerConfig = z.object({
 type WorkerConfig = z.infer<typeof WorkerConfig>
 
 /** The bindings, parsed and checked once; throws a 503 naming what is wrong. */
-export function readWorkerConfig(env: Env): WorkerConfig {
-  let hooks: unknown
+/**
+ * A binding's JSON. The parser's own message quotes the text around the fault, and a binding can
+ * hold secrets: the 503 says where, never what.
+ */
+function bindingJson(env: Env, name: string): unknown {
+  const text = typeof env[name] === 'string' && (env[name] as string).trim() ? (env[name] as string) : '{}'
   try {
-    hooks = JSON.parse(typeof env.HOOKS === 'string' && env.HOOKS.trim() ? env.HOOKS : '{}')
+    return JSON.parse(text)
   } catch (err) {
-    throw misconfigured(`HOOKS is not JSON: ${(err as Error).message}`)
+    const at = /position (\d+)/.exec((err as Error).message)?.[1]
+    throw misconfigured(`${name} is not valid JSON${at ? ` (at character ${at})` : ''}`)
   }
+}
+
+export function readWorkerConfig(env: Env): WorkerConfig {
   const parsed = WorkerConfig.safeParse({
-    hooks,
+    hooks: bindingJson(env, 'HOOKS'),
+    policy: bindingJson(env, 'POLICY'),
     adminTokenHash: env.BERTH_ADMIN_TOKEN_SHA256 || undefined,
     maxClusters: env.BERTH_MAX_CLUSTERS || undefined,
     scheduleGraceSeconds: env.BERTH_SCHEDULE_GRACE_SECONDS || undefined,
   })
   if (!parsed.success) {
-    const names: Record<string, string> = { hooks: 'HOOKS', adminTokenHash: 'BERTH_ADMIN_TOKEN_SHA256', maxClusters: 'BERTH_MAX_CLUSTERS', scheduleGraceSeconds: 'BERTH_SCHEDULE_GRACE_SECONDS' }
-    const issues = parsed.error.issues.map((i) => `${[names[String(i.path[0])], ...i.path.slice(1)].join('.')}: ${i.message}`)
+    const names: Record<string, string> = { hooks: 'HOOKS', policy: 'POLICY', adminTokenHash: 'BERTH_ADMIN_TOKEN_SHA256', maxClusters: 'BERTH_MAX_CLUSTERS', scheduleGraceSeconds: 'BERTH_SCHEDULE_GRACE_SECONDS' }
+    const issues = parsed.error.issues.map((i) => `${[names[String(i.path[0])], ...i.path.slice(1)].join('.')}: ${withoutValues(i.message)}`)
     throw misconfigured(issues.join('; '))
   }
   const strings = Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === 'string')) as Record<string, string>
@@ -91,8 +107,8 @@ export function remoteDispatcherFor(env: Env): RemoteDispatcher {
   let target: SsmTarget
   try {
     target = JSON.parse(text('SSM_TARGETS')!)
-  } catch (err) {
-    throw notConfigured(`SSM_TARGETS is not JSON ({"instanceIds":["i-…"]} or {"tags":{…}}): ${(err as Error).message}`)
+  } catch {
+    throw notConfigured('SSM_TARGETS is not valid JSON ({"instanceIds":["i-…"]} or {"tags":{…}})')
   }
   try {
     return new SsmDispatcher({
@@ -105,7 +121,7 @@ export function remoteDispatcherFor(env: Env): RemoteDispatcher {
       log: (line) => console.log(line),
     })
   } catch (err) {
-    throw notConfigured((err as Error).message)
+    throw notConfigured(withoutValues((err as Error).message))
   }
 }
 
@@ -143,7 +159,8 @@ function runtimeFor(env: Env): Runtime {
     log,
     onChange: (job, stage) => notifier.jobChanged(job, stage),
   })
-  const app = createApp({ store, queue, hooks: config.hooks })
+  // Cloudflare sets CF-Connecting-IP to the client's address on every request it passes on.
+  const app = createApp({ store, queue, hooks: config.hooks, policy: config.policy, peer: (c) => c.req.header('cf-connecting-ip'), log })
   rt = { store, queue, notifier, app, config, bootstrapped: !config.adminTokenHash }
   runtimes.set(env, rt)
   return rt
@@ -194,7 +211,7 @@ export default {
 
   async scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
     const rt = runtimeFor(env)
-    const runs = await tickSchedules(rt, new Date(controller.scheduledTime), rt.config.scheduleGraceSeconds * 1000)
+    const runs = await tickSchedules({ store: rt.store, queue: rt.queue, policy: rt.config.policy }, new Date(controller.scheduledTime), rt.config.scheduleGraceSeconds * 1000)
     for (const r of runs) console.log(describeRun(r))
     await rt.queue.poll()
     ctx.waitUntil(rt.queue.idle().then(() => rt.notifier.idle()))

@@ -2,19 +2,21 @@
  * berth — the command line. Every cluster command builds a job spec and runs it through the same
  * `runJob` that `berth job run` (and so every dispatcher) uses.
  */
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { chalk, minimist } from 'zx'
 import { createRenderer, type Mode } from './cli/render.ts'
 import { berthHome } from './engine/context.ts'
 import { createEngine } from './engine/docker.ts'
-import { asBerthError, BerthError } from './engine/errors.ts'
+import { asBerthError, BerthError, EXIT_CODES } from './engine/errors.ts'
+import { CLUSTER_PATTERN } from './engine/patterns.ts'
+import { LEVELS, type Level } from './engine/policy.ts'
 import type { JobEvent } from './engine/events.ts'
 import { runJob } from './engine/job.ts'
 import { compactEvents, readJobLog } from './engine/job-log.ts'
 import { hostChecks, topologyChecks } from './engine/preflight.ts'
 import { watchNodeStarts } from './engine/restart-watch.ts'
-import { parseTopology, type Topology } from './engine/topology.ts'
+import { parseTopology, readTopology as readTopologyText, SECRET_REF, type Topology } from './engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from './image/demo-image.ts'
 import { runDemo } from './cli/demo.ts'
 import { printChecks, printResult } from './cli/print.ts'
@@ -51,7 +53,12 @@ usage:
   berth demo    [--mode static|dynamic] [--destroy]
   berth serve [--config FILE]       (the job API; see the README for the file and environment)
   berth token create --name N --scopes read,install,snapshot,restore,admin
+                    [--clusters 'team-a-*,shared'] [--level restricted|baseline|privileged]
   berth token list | berth token revoke <id|name>
+  berth policy check <topology.yaml> [--level L] [--config FILE]
+                                    (what the host policy says of it, before anyone sends it)
+  berth secret set <name>           (value on stdin → $BERTH_HOME/secrets/<name>, mode 0600;
+                                     a topology names it as env: { KEY: { secret: file:<name> } })
   berth schedule add <cluster> --cron "0 2 * * *" [--keep N] [--tz ZONE] [--name N]
                                     (snapshots run by berth serve; cron read in ZONE, UTC default)
   berth schedule list | berth schedule rm <name>
@@ -62,11 +69,11 @@ common flags:
   -h, --help
 
 exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed · 4 conflict
-            5 not found · 6 damaged snapshot · 130 cancelled`
+            5 not found · 6 damaged snapshot · 7 refused by the policy or grants · 130 cancelled`
 
 const argv = minimist(process.argv.slice(2), {
   boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy', 'compact', 'rewire'],
-  string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz'],
+  string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz', 'clusters', 'level'],
   alias: { h: 'help', o: 'output' },
 })
 
@@ -139,15 +146,21 @@ async function tokenCommand(rest: string[]): Promise<void> {
       const scopes = String(argv.scopes ?? 'read').split(',').map((x) => x.trim()).filter(Boolean)
       const bad = scopes.filter((x) => !(SCOPES as readonly string[]).includes(x))
       if (bad.length || !scopes.length) throw new BerthError('invalid_job', `--scopes: unknown ${bad.join(', ') || '(none)'}; use ${SCOPES.join(', ')}`)
+      const clusters = String(argv.clusters ?? '*').split(',').map((x) => x.trim()).filter(Boolean)
+      const badCluster = clusters.find((c) => !CLUSTER_PATTERN.test(c))
+      if (!clusters.length || badCluster !== undefined) throw new BerthError('invalid_job', `--clusters: "${badCluster ?? ''}" is not a cluster name or glob (a-z, 0-9, -, *)`)
+      const level = argv.level === undefined ? null : String(argv.level)
+      if (level !== null && !(LEVELS as readonly string[]).includes(level)) throw new BerthError('invalid_job', `--level: "${level}" is not one of ${LEVELS.join(', ')}`)
+      if (level === 'privileged' && !scopes.includes('admin')) throw new BerthError('invalid_job', '--level privileged: only an admin token may hold it (a privileged node can take the host)')
       const token = newToken()
       const id = crypto.randomUUID()
-      await store.createToken({ id, name, hash: await hashToken(token), scopes })
-      await store.audit({ actor: 'cli', source: null, action: 'token.create', target: name, outcome: 'ok', detail: { scopes } })
-      process.stdout.write(argv.json ? JSON.stringify({ id, name, scopes, token }) + '\n' : `${token}\n(shown once; stored only as a hash) id ${id} scopes ${scopes.join(',')}\n`)
+      await store.createToken({ id, name, hash: await hashToken(token), scopes, clusters, level })
+      await store.audit({ actor: 'cli', source: null, action: 'token.create', target: name, outcome: 'ok', detail: { scopes, clusters, level } })
+      process.stdout.write(argv.json ? JSON.stringify({ id, name, scopes, clusters, level, token }) + '\n' : `${token}\n(shown once; stored only as a hash) id ${id} scopes ${scopes.join(',')} clusters ${clusters.join(',')}${level ? ` level ${level}` : ''}\n`)
     } else if (rest[0] === 'list') {
       const tokens = await store.listTokens()
       if (argv.json) process.stdout.write(JSON.stringify(tokens.map(({ hash: _h, ...t }) => t)) + '\n')
-      else for (const t of tokens) process.stdout.write(`${t.id}  ${t.name.padEnd(20)} ${t.scopes.join(',').padEnd(32)} ${t.revokedAt ? `revoked ${t.revokedAt}` : `last used ${t.lastUsedAt ?? 'never'}`}\n`)
+      else for (const t of tokens) process.stdout.write(`${t.id}  ${t.name.padEnd(20)} ${t.scopes.join(',').padEnd(32)} ${t.clusters.join(',').padEnd(16)} ${(t.level ?? 'default').padEnd(10)} ${t.revokedAt ? `revoked ${t.revokedAt}` : `last used ${t.lastUsedAt ?? 'never'}`}\n`)
     } else if (rest[0] === 'revoke' && rest[1]) {
       const ok = await store.revokeToken(rest[1])
       await store.audit({ actor: 'cli', source: null, action: 'token.revoke', target: rest[1], outcome: ok ? 'ok' : 'not found', detail: null })
@@ -159,6 +172,53 @@ async function tokenCommand(rest: string[]): Promise<void> {
   } finally {
     await store.close()
   }
+}
+
+/**
+ * `berth policy check <topology>`: what the host policy says of a topology at a level (the
+ * server's policy from --config, else the defaults). Exit 0 allowed, 7 refused, 2 invalid.
+ */
+async function policyCommand(rest: string[]): Promise<void> {
+  if (rest[0] !== 'check' || !rest[1]) throw new BerthError('invalid_job', 'usage: berth policy check <topology.yaml> [--level L] [--config FILE]')
+  const { checkPolicy, DEFAULT_POLICY } = await import('./engine/policy.ts')
+  let policy = DEFAULT_POLICY
+  if (argv.config || process.env.BERTH_CONFIG) {
+    const { readConfig } = await import('../functions/config.ts')
+    try {
+      policy = readConfig({ file: argv.config }).policy
+    } catch (err) {
+      throw new BerthError('invalid_job', (err as Error).message)
+    }
+  }
+  const level = String(argv.level ?? policy.default)
+  if (!(LEVELS as readonly string[]).includes(level)) throw new BerthError('invalid_job', `--level: "${level}" is not one of ${LEVELS.join(', ')}`)
+  let text: string
+  try {
+    text = readFileSync(rest[1], 'utf8')
+  } catch (err) {
+    throw new BerthError('invalid_job', `cannot read topology file "${rest[1]}": ${(err as Error).message}`)
+  }
+  const { file } = readTopologyText(text, { file: rest[1] })
+  const issues = checkPolicy(file, level as Level, policy)
+  if (argv.json) process.stdout.write(JSON.stringify({ ok: !issues.length, level, issues }) + '\n')
+  else if (!issues.length) process.stdout.write(`${rest[1]}: allowed by policy "${level}"\n`)
+  else process.stdout.write(`${rest[1]}: refused by policy "${level}":\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}\n`)
+  process.exit(issues.length ? EXIT_CODES.forbidden : 0)
+}
+
+/** `berth secret set <name>`: the value from stdin, in a file only root can read. */
+async function secretCommand(rest: string[]): Promise<void> {
+  const name = rest[1]
+  if (rest[0] !== 'set' || !name) throw new BerthError('invalid_job', 'usage: berth secret set <name>   (the value on stdin)')
+  if (!SECRET_REF.test(`file:${name}`)) throw new BerthError('invalid_job', `"${name}" is not a secret name (letters, digits, '_', '.', '-'; at most 64)`)
+  const { secretsDir } = await import('./engine/secrets.ts')
+  const value = (await readStdin()).replace(/\r?\n$/, '')
+  if (!value) throw new BerthError('invalid_job', 'the secret is empty: give its value on stdin')
+  mkdirSync(secretsDir(), { recursive: true, mode: 0o700 })
+  const file = join(secretsDir(), name)
+  writeFileSync(`${file}.tmp`, value + '\n', { mode: 0o600 })
+  renameSync(`${file}.tmp`, file)
+  process.stdout.write(`${file} written (mode 0600): name it in a topology as { secret: "file:${name}" }\n`)
 }
 
 async function readStdin(): Promise<string> {
@@ -301,6 +361,10 @@ async function main(): Promise<void> {
     }
     case 'token':
       return tokenCommand(rest)
+    case 'policy':
+      return policyCommand(rest)
+    case 'secret':
+      return secretCommand(rest)
     case 'schedule':
       return scheduleCommand(rest, { cron: argv.cron, keep: argv.keep, tz: argv.tz, name: argv.name, json: argv.json })
     case 'demo':

@@ -6,15 +6,39 @@
 import { z } from 'zod'
 import { clusterName, JobOptions } from '../../scripts/engine/job-spec.ts'
 import { SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
+import { CLUSTER_PATTERN } from '../../scripts/engine/patterns.ts'
+import { SHARED_LEVELS } from '../../scripts/engine/policy.ts'
 import { SLACK_VERBS } from './slack-command.ts'
 
 const secret = z.string().min(8, 'must be at least 8 characters (or env:NAME)')
+
+const clusterPatterns = z.array(z.string().regex(CLUSTER_PATTERN, 'is not a cluster name or glob')).min(1)
+/** The host-policy level of what an entry installs; privileged is for admin tokens only. */
+const level = z.enum(SHARED_LEVELS, { error: 'must be restricted or baseline (privileged is for admin tokens only)' }).optional()
 
 const SlackRule = z.strictObject({
   users: z.array(z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'is not a Slack user id')).optional(),
   channels: z.array(z.string().regex(/^[CGD][A-Z0-9]{2,20}$/, 'is not a Slack channel id')).optional(),
   kinds: z.array(z.enum(SLACK_VERBS)).min(1),
-  clusters: z.array(z.string().regex(/^[a-z0-9*-]{1,40}$/, 'is not a cluster name or glob')).min(1),
+  clusters: clusterPatterns,
+  level,
+})
+
+/** Who may install what from Jira: every field given must match; `clusters` is required. */
+const JiraRule = z.strictObject({
+  /** Project keys (the issue key's prefix: OPS of OPS-17). */
+  projects: z.array(z.string().regex(/^[A-Z][A-Z0-9_]{0,49}$/, 'is not a Jira project key')).optional(),
+  /** Account ids of who made the change (the event's user: who created or labelled the issue). */
+  users: z.array(z.string().min(1).max(128)).optional(),
+  /** Account ids of the issue's reporter. */
+  reporters: z.array(z.string().min(1).max(128)).optional(),
+  /** Jira groups of the event's user (asked of Jira's REST API: needs baseUrl and authorization). */
+  groups: z.array(z.string().min(1).max(255)).optional(),
+  /** The cluster names an issue may ask for. */
+  clusters: clusterPatterns,
+  /** The stored topologies an issue may install from (names or globs); default: the cluster's own. */
+  templates: z.array(z.string().regex(CLUSTER_PATTERN, 'is not a topology name or glob')).optional(),
+  level,
 })
 
 export const SlackConfig = z.strictObject({
@@ -37,10 +61,23 @@ export const JiraConfig = z.strictObject({
   clusterField: z.string().min(1),
   /** The issue field naming the stored topology; without it, the cluster's own name. */
   topologyField: z.string().min(1).optional(),
+  /** Who may install what; nothing is installed from Jira without a rule that allows it. */
+  allow: z.array(JiraRule).default([]),
+}).refine((j) => !j.allow.some((r) => r.groups) || (j.baseUrl && j.authorization), {
+  error: 'allow: a rule naming groups needs baseUrl and authorization (groups are asked of Jira)',
+  path: ['allow'],
 })
 
 export const GenericHook = z.strictObject({
   secret,
+  /**
+   * timestamped (default): X-Berth-Signature over the body and X-Berth-Timestamp, refused once five
+   * minutes old. github: X-Hub-Signature-256 over the body alone, as GitHub signs; nothing
+   * time-bound is signed, so a captured delivery can be replayed later (berth folds replays of one
+   * body within five minutes, and a repeated delivery id, into one job).
+   */
+  signature: z.enum(['timestamped', 'github']).default('timestamped'),
+  level,
   /** The job this hook starts: fixed here, nothing is taken from the payload. */
   job: z.strictObject({
     kind: z.enum(['install', 'snapshot', 'restore', 'start', 'stop', 'rewire', 'upgrade']),

@@ -7,8 +7,11 @@
  *   in `toString` and not in `fromString`): editing a labelled issue again does not reinstall.
  * - The cluster is the issue field `clusterField`; the stored topology is `topologyField` when
  *   set and filled in, else the cluster's own name.
+ * - Whether anyone may install that is the allow rules' to say (jiraRulesFor): labelling an issue
+ *   is not a grant.
  */
 import { CLUSTER_NAME } from '../../scripts/engine/labels.ts'
+import { anyMatch } from '../../scripts/engine/patterns.ts'
 import type { z } from 'zod'
 import type { JiraConfig } from './config.ts'
 
@@ -18,7 +21,17 @@ export type JiraDecision =
   | { action: 'ignore'; reason: string }
   /** The issue asks for an install but cannot be acted on: `field` names what is wrong. */
   | { action: 'invalid'; issueKey: string | null; actor: string; field: string; message: string }
-  | { action: 'install'; issueKey: string; actor: string; cluster: string; topologyRef: string }
+  | {
+      action: 'install'
+      issueKey: string
+      actor: string
+      cluster: string
+      topologyRef: string
+      /** What the allow rules match on. */
+      project: string
+      user: string | null
+      reporter: string | null
+    }
 
 /** Jira's own issue keys: project key, dash, number (OPS-17). */
 export const ISSUE_KEY = /^[A-Z][A-Z0-9_]{0,49}-[1-9][0-9]{0,9}$/
@@ -66,7 +79,40 @@ export function decideJira(payload: unknown, config: Config): JiraDecision {
     }
     topologyRef = named ?? cluster
   }
-  return { action: 'install', issueKey: key, actor, cluster, topologyRef }
+  const reporter = isObject(fields?.reporter) && typeof fields.reporter.accountId === 'string' ? fields.reporter.accountId : null
+  const user = isObject(payload.user) && typeof payload.user.accountId === 'string' ? payload.user.accountId : null
+  return { action: 'install', issueKey: key, actor, cluster, topologyRef, project: key.slice(0, key.lastIndexOf('-')), user, reporter }
+}
+
+export type JiraRule = z.infer<typeof JiraConfig>['allow'][number]
+
+/**
+ * The rules that allow this install: every field a rule gives must match (projects, the event's
+ * user, the reporter, the user's groups, the cluster, the template). `groups` is asked for only
+ * when a rule names groups, and only once.
+ */
+export async function jiraRulesFor(
+  rules: JiraRule[],
+  d: { project: string; user: string | null; reporter: string | null; cluster: string; topologyRef: string },
+  groupsOf: (user: string) => Promise<string[]>
+): Promise<JiraRule[]> {
+  let groups: string[] | undefined
+  const out: JiraRule[] = []
+  for (const r of rules) {
+    if (r.projects && !r.projects.includes(d.project)) continue
+    if (r.users && !(d.user && r.users.includes(d.user))) continue
+    if (r.reporters && !(d.reporter && r.reporters.includes(d.reporter))) continue
+    if (!anyMatch(r.clusters, d.cluster)) continue
+    // Without templates, an issue installs only the cluster's own stored topology.
+    if (!anyMatch(r.templates ?? [d.cluster], d.topologyRef)) continue
+    if (r.groups) {
+      if (!d.user) continue
+      groups ??= await groupsOf(d.user)
+      if (!r.groups.some((g) => groups!.includes(g))) continue
+    }
+    out.push(r)
+  }
+  return out
 }
 
 function labelJustAdded(changelog: unknown, label: string): boolean {

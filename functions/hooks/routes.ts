@@ -4,20 +4,12 @@
  * A hook that is not configured answers 404 and does nothing.
  */
 import { Hono } from 'hono'
-import type { Queue } from '../queue.ts'
-import type { Store } from '../store/store.ts'
-import type { HooksConfig } from './config.ts'
+import type { HookDeps } from './deps.ts'
 import { genericRoutes } from './generic.ts'
 import { jiraRoutes } from './jira.ts'
 import { slackRoutes } from './slack.ts'
 
-export interface HookDeps {
-  store: Store
-  queue: Queue
-  hooks: HooksConfig
-  /** Seconds since the epoch; tests move it to check the signature window. */
-  now?: () => number
-}
+export type { HookDeps }
 
 export function hookRoutes(deps: HookDeps) {
   const app = new Hono()

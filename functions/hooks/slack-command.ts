@@ -5,8 +5,11 @@
  */
 import type { ResultEvent } from '../../scripts/engine/events.ts'
 import { CLUSTER_NAME, SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
+import { anyMatch } from '../../scripts/engine/patterns.ts'
+import type { Level } from '../../scripts/engine/policy.ts'
+import type { JobRequestBody } from '../job-request.ts'
+import { highest, type Principal, type Right } from '../principal.ts'
 import type { JobRecord } from '../store/store.ts'
-import type { JobRequestBody } from '../submit.ts'
 
 export const SLACK_VERBS = ['install', 'snapshot', 'restore', 'destroy', 'status', 'jobs', 'help'] as const
 export type SlackVerb = (typeof SLACK_VERBS)[number]
@@ -75,20 +78,50 @@ export interface SlackRule {
   kinds: string[]
   /** Cluster names or globs with `*`. */
   clusters: string[]
+  /** The host-policy level of what this rule lets a user install. */
+  level?: Level
 }
 
-const glob = (pattern: string, name: string) =>
-  new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\-]/g, '\\$&')).join('.*')}$`).test(name)
-
-export function slackAllowed(rules: SlackRule[], who: { user: string; channel: string }, verb: string, cluster?: string): boolean {
-  if (verb === 'help') return true
-  return rules.some(
+function rulesFor(rules: SlackRule[], who: { user: string; channel: string }, verb: string | undefined, cluster?: string): SlackRule[] {
+  return rules.filter(
     (r) =>
       (!r.users || r.users.includes(who.user)) &&
       (!r.channels || r.channels.includes(who.channel)) &&
-      r.kinds.includes(verb) &&
-      (cluster === undefined || r.clusters.some((p) => glob(p, cluster)))
+      (verb === undefined || r.kinds.includes(verb)) &&
+      (cluster === undefined || anyMatch(r.clusters, cluster))
   )
+}
+
+export function slackAllowed(rules: SlackRule[], who: { user: string; channel: string }, verb: string, cluster?: string): boolean {
+  return verb === 'help' || rulesFor(rules, who, verb, cluster).length > 0
+}
+
+/** The Slack verb that grants each right; pruning (a snapshot's keep) is removal, as restore. */
+const VERB_OF: Partial<Record<Right, SlackVerb>> = {
+  install: 'install',
+  snapshot: 'snapshot',
+  restore: 'restore',
+  destroy: 'destroy',
+  read: 'status',
+  prune: 'restore',
+}
+
+/**
+ * A Slack user in a channel, as admission sees them: the rules are the grants, the channel owns
+ * what they create (a team's channel, not one person), the rules that match give the level.
+ */
+export function slackPrincipal(rules: SlackRule[], who: { user: string; channel: string }, defaultLevel: Level): Principal {
+  return {
+    actor: `slack:${who.user}`,
+    owner: `slack:${who.channel || 'unknown-channel'}`,
+    level: (cluster) => highest(rulesFor(rules, who, undefined, cluster).map((r) => r.level), defaultLevel),
+    denies(right, cluster) {
+      const verb = VERB_OF[right]
+      if (verb && slackAllowed(rules, who, verb, cluster)) return null
+      const why = right === 'prune' ? ' (snapshot … keep removes snapshots: it needs the restore verb)' : ''
+      return `no rule under hooks.slack.allow lets ${who.user} ${right === 'prune' ? 'prune snapshots of' : (verb ?? right)} ${cluster} from this channel${why}`
+    },
+  }
 }
 
 /** The verbs that become a job (the others are answered at once). */

@@ -13,7 +13,7 @@ import { postSlack, reserveSlack, type SlackTarget } from '../notify.ts'
 import type { JobRecord } from '../store/store.ts'
 import { submitJob, type Submitter } from '../submit.ts'
 import type { HooksConfig } from './config.ts'
-import type { HookDeps } from './routes.ts'
+import type { HookDeps } from './deps.ts'
 import { background } from './background.ts'
 import { verifySlack } from './signatures.ts'
 import {
@@ -27,6 +27,7 @@ import {
   refusalText,
   SLACK_HELP,
   slackAllowed,
+  slackPrincipal,
   statusText,
   type JobCommand,
 } from './slack-command.ts'
@@ -215,7 +216,7 @@ class SlackHandlers {
     o: { idempotencyKey: string; bodyHash: string; target: SlackTarget | null }
   ): Promise<{ text: string; existing: boolean; notification?: number }> {
     const who: Submitter = {
-      actor: `slack:${from.user}`,
+      who: slackPrincipal(this.slack.allow, from, this.deps.policy.default),
       source: from.source,
       idempotencyKey: o.idempotencyKey,
       bodyHash: o.bodyHash,

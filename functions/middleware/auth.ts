@@ -2,20 +2,27 @@
  * Bearer tokens with scopes. Only a token's SHA-256 is stored; a request presents the token,
  * berth hashes it (node:crypto where the runtime has it, else Web Crypto: the same code runs on
  * Workers) and looks the hash up.
- * 401: no token, or not a valid one. 403: a valid token without the scope the route needs.
+ * 401: no token, or not a valid one (429 past the failure limit: failures.ts). 403: a valid token
+ * without the grant the route needs (principal.ts).
  */
-import type { MiddlewareHandler } from 'hono'
-import type { Store } from '../store/store.ts'
+import type { Context, MiddlewareHandler } from 'hono'
+import type { Level } from '../../scripts/engine/policy.ts'
 import { forbidden, unauthorized } from '../errors.ts'
+import { tokenPrincipal, type Principal, type TokenGrant } from '../principal.ts'
+import type { Store } from '../store/store.ts'
+import type { FailureLimiter } from './failures.ts'
 
 export const SCOPES = ['read', 'install', 'snapshot', 'restore', 'admin'] as const
 export type Scope = (typeof SCOPES)[number]
 
-export interface Caller {
+/** The token a request presented, as the routes see it. */
+export interface Caller extends TokenGrant {
   tokenId: string
-  name: string
   scopes: Scope[]
 }
+
+/** What the routes of /v1 read from the context. */
+export type AuthEnv = { Variables: { caller: Caller; who: Principal; client: string } }
 
 /**
  * node:crypto's synchronous hash when the runtime has one (Node ≥ 20.16, found at run time, so
@@ -45,7 +52,7 @@ export function newToken(): string {
   return `berth_${btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`
 }
 
-export function hasScope(caller: Caller, scope: Scope): boolean {
+export function hasScope(caller: Pick<Caller, 'scopes'>, scope: Scope): boolean {
   return caller.scopes.includes('admin') || caller.scopes.includes(scope)
 }
 
@@ -59,14 +66,37 @@ export function requireScope(caller: Caller, scope: Scope): void {
  */
 const TOUCH_EVERY_MS = 60_000
 
-export function bearerAuth(store: Store): MiddlewareHandler<{ Variables: { caller: Caller } }> {
+export interface AuthOptions {
+  /** The policy's default level, for tokens that name none. */
+  defaultLevel: Level
+  limiter: FailureLimiter
+  /** The client's address (client.ts). */
+  client: (c: Context) => string
+}
+
+export function bearerAuth(store: Store, o: AuthOptions): MiddlewareHandler<AuthEnv> {
   return async function bearerAuth(c, next) {
+    const client = o.client(c)
+    c.set('client', client)
     const header = c.req.header('authorization') ?? ''
     const match = header.match(/^Bearer\s+(\S+)$/i)
-    if (!match) throw unauthorized()
-    const record = await store.findTokenByHash(await hashToken(match[1]))
-    if (!record || record.revokedAt) throw unauthorized('the token is unknown or revoked')
-    c.set('caller', { tokenId: record.id, name: record.name, scopes: record.scopes as Scope[] })
+    const hash = match ? await hashToken(match[1]) : null
+    const keys = [`address ${client}`, ...(hash ? [`token ${hash.slice(0, 12)}…`] : [])]
+    o.limiter.check(keys)
+    const record = hash ? await store.findTokenByHash(hash) : null
+    if (!record || record.revokedAt) {
+      o.limiter.fail(keys)
+      throw hash ? unauthorized('the token is unknown or revoked') : unauthorized()
+    }
+    const caller: Caller = {
+      tokenId: record.id,
+      name: record.name,
+      scopes: record.scopes as Scope[],
+      clusters: record.clusters,
+      level: (record.level as Level | null) ?? null,
+    }
+    c.set('caller', caller)
+    c.set('who', tokenPrincipal(caller, o.defaultLevel))
     // The record just read says when it was last written (by any process), so no state is kept
     // here; a stamp in the future (the clock went back) is rewritten too.
     const since = record.lastUsedAt ? Date.now() - Date.parse(record.lastUsedAt) : Infinity

@@ -2,61 +2,29 @@
  * /v1/jobs: submit, list, read, follow (Server-Sent Events, replay from Last-Event-ID), cancel,
  * and the full log from the host that ran the job.
  */
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
-import { z } from 'zod'
-import { clusterName, EXPORT_FILE, JobOptions } from '../../scripts/engine/job-spec.ts'
-import { SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
+import type { z } from 'zod'
 import { readLogVia } from '../dispatch/dispatcher.ts'
-import { conflict, fromHost, invalid, notFound } from '../errors.ts'
-import { hashToken, requireScope, type Caller, type Scope } from '../middleware/auth.ts'
-import type { Queue } from '../queue.ts'
+import { conflict, forbidden, fromHost, invalid, notFound } from '../errors.ts'
+import { JobRequest } from '../job-request.ts'
+import { hashToken, requireScope, type AuthEnv } from '../middleware/auth.ts'
+import type { Principal } from '../principal.ts'
 import type { JobRecord, JobState, Store } from '../store/store.ts'
-import { submitJob } from '../submit.ts'
-
-/** Which scope each job kind needs (restore and destroy have their own). */
-export const KIND_SCOPE: Record<string, Scope> = {
-  install: 'install',
-  start: 'install',
-  stop: 'install',
-  rewire: 'install',
-  upgrade: 'install',
-  status: 'read',
-  snapshots: 'read',
-  snapshot: 'snapshot',
-  export: 'snapshot',
-  restore: 'restore',
-  destroy: 'restore',
-  'snapshot-rm': 'restore',
-}
-
-/** Over HTTP an export goes to $BERTH_HOME/exports on the host, never to a path the caller picks. */
-const HttpJobOptions = JobOptions.extend({
-  file: z.string().regex(EXPORT_FILE, 'must be a bare file name like backup.tar (written to $BERTH_HOME/exports on the host)').optional(),
-})
-
-export const JobRequest = z.strictObject({
-  kind: z.enum(Object.keys(KIND_SCOPE) as [string, ...string[]]),
-  cluster: clusterName,
-  topology: z
-    .union([z.string(), z.record(z.string(), z.unknown())])
-    .optional()
-    .describe('the topology, as YAML/JSON text or an object; required for install unless topologyRef names a stored one'),
-  topologyRef: clusterName.optional().describe('the name of a topology stored with PUT /v1/topologies/{name}'),
-  snapshot: z.string().regex(SNAPSHOT_ID, 'is not a valid snapshot id').optional(),
-  options: HttpJobOptions.optional(),
-})
+import { submitJob, type SubmitDeps } from '../submit.ts'
+import { listLimit } from './paging.ts'
 
 function issuesMessage(err: z.ZodError): string {
   return err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')
 }
 
-export function jobRoutes(deps: { store: Store; queue: Queue }) {
+const STATES: readonly JobState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted']
+
+export function jobRoutes(deps: SubmitDeps) {
   const { store, queue } = deps
-  const app = new Hono<{ Variables: { caller: Caller } }>()
+  const app = new Hono<AuthEnv>()
 
   app.post('/', async (c) => {
-    const caller = c.get('caller')
     const raw = await c.req.text()
     let body: unknown
     try {
@@ -66,12 +34,9 @@ export function jobRoutes(deps: { store: Store; queue: Queue }) {
     }
     const parsed = JobRequest.safeParse(body)
     if (!parsed.success) throw invalid(issuesMessage(parsed.error))
-    const req = parsed.data
-    requireScope(caller, KIND_SCOPE[req.kind])
-
-    const { job } = await submitJob(deps, req, {
-      actor: caller.name,
-      source: c.req.header('x-forwarded-for') ?? null,
+    const { job } = await submitJob(deps, parsed.data, {
+      who: c.get('who'),
+      source: c.get('client'),
       idempotencyKey: c.req.header('idempotency-key') ?? null,
       bodyHash: await hashToken(raw),
       noWait: c.req.query('queue') === 'false',
@@ -79,12 +44,17 @@ export function jobRoutes(deps: { store: Store; queue: Queue }) {
     return c.json({ ok: true, job: view(job) }, 202)
   })
 
+  // Only the jobs of the clusters the token may read.
   app.get('/', async (c) => {
-    requireScope(c.get('caller'), 'read')
-    const limit = Math.min(Number(c.req.query('limit') ?? 50) || 50, 500)
+    const caller = c.get('caller')
+    requireScope(caller, 'read')
+    const limit = listLimit(c.req.query('limit'), 50)
+    const state = c.req.query('state')
+    if (state !== undefined && !STATES.includes(state as JobState)) throw invalid(`state: "${state.slice(0, 40)}" is not one of ${STATES.join(', ')}`)
     const jobs = await store.listJobs({
       cluster: c.req.query('cluster'),
-      state: c.req.query('state') as JobState | undefined,
+      clusters: caller.clusters,
+      state: state as JobState | undefined,
       limit,
       before: c.req.query('before'),
     })
@@ -93,19 +63,19 @@ export function jobRoutes(deps: { store: Store; queue: Queue }) {
   })
 
   app.get('/:id', async (c) => {
-    requireScope(c.get('caller'), 'read')
-    const job = await find(store, c.req.param('id'))
+    const job = await readable(store, c)
     // How reporting back to Slack or Jira went, when the job came from there.
     const notifications = (await store.notificationsFor(job.id)).map(({ channel, sent, attempts, lastError }) => ({ channel, sent, attempts, lastError }))
     return c.json({ ok: true, job: { ...view(job), ...(notifications.length ? { notifications } : {}) } })
   })
 
   app.post('/:id/cancel', async (c) => {
-    const caller = c.get('caller')
-    const job = await find(store, c.req.param('id'))
-    requireScope(caller, KIND_SCOPE[job.kind] ?? 'admin')
+    const who = c.get('who')
+    const job = await readable(store, c)
+    const denied = who.denies(job.kind as Parameters<Principal['denies']>[0], job.cluster)
+    if (denied) throw forbidden(denied)
     const outcome = await queue.cancel(job.id)
-    await store.audit({ actor: caller.name, source: null, action: 'job.cancel', target: job.id, outcome, detail: null })
+    await store.audit({ actor: who.actor, source: c.get('client'), action: 'job.cancel', target: job.id, outcome, detail: null })
     return c.json({ ok: true, outcome }, outcome === 'finished' ? 409 : 202)
   })
 
@@ -113,8 +83,7 @@ export function jobRoutes(deps: { store: Store; queue: Queue }) {
   // of an SSM-dispatched job are the compact ones. Read in chunks for as long as LOG_READ_MS
   // allows; `next` says where to go on from when it did not reach the end.
   app.get('/:id/log', async (c) => {
-    requireScope(c.get('caller'), 'read')
-    const job = await find(store, c.req.param('id'))
+    const job = await readable(store, c)
     if (job.state === 'queued') throw conflict(`job ${job.id} has not started: it has no log yet`)
     const offset = c.req.query('offset') ?? '0'
     if (!/^\d{1,15}$/.test(offset)) throw invalid(`offset: "${offset}" is not a byte offset (a whole number ≥ 0)`)
@@ -125,8 +94,8 @@ export function jobRoutes(deps: { store: Store; queue: Queue }) {
   })
 
   app.get('/:id/events', async (c) => {
-    requireScope(c.get('caller'), 'read')
-    const job = await find(store, c.req.param('id'))
+    const job = await readable(store, c)
+    const tokenId = c.get('caller').tokenId
     const after = Number(c.req.header('last-event-id') ?? 0) || 0
     return streamSSE(c, async (stream) => {
       let last = after
@@ -151,15 +120,21 @@ export function jobRoutes(deps: { store: Store; queue: Queue }) {
         let checkedAt = Date.now()
         while (current && !isFinal(current.state) && !stream.aborted) {
           if (!live.length) {
-            // Until the next live event, or RECHECK_MS at most; the timer goes with the wait.
+            // Until the next live event, or a second at most; the timer goes with the wait.
             await new Promise<void>((resolve) => {
-              const timer = setTimeout(() => wake?.(), RECHECK_MS)
+              const timer = setTimeout(() => wake?.(), GRANT_CHECK_MS)
               wake = () => {
                 wake = undefined
                 clearTimeout(timer)
                 resolve()
               }
             })
+          }
+          // A token revoked while it follows a job: the stream ends within a second.
+          const token = await store.getToken(tokenId)
+          if (!token || token.revokedAt) {
+            await stream.writeSSE({ event: 'revoked', data: JSON.stringify({ ok: false, error: { code: 'unauthorized', message: 'the token was revoked' } }) })
+            return
           }
           for (const e of live.splice(0)) {
             if ('end' in e) current = e.end
@@ -190,6 +165,8 @@ const isFinal = (s: JobState) => s === 'succeeded' || s === 'failed' || s === 'c
 
 /** How often a followed job is read again from the store while its stream waits for live events. */
 const RECHECK_MS = 5000
+/** How often a stream checks that its token still stands. */
+const GRANT_CHECK_MS = 1000
 
 const LOG_READ_MS = 15_000
 
@@ -209,9 +186,15 @@ function logHost(job: JobRecord, asked: string | undefined): string | undefined 
   return ran[0]
 }
 
-async function find(store: Store, id: string): Promise<JobRecord> {
+/**
+ * The job of the route's `:id`. Without the read scope, 403; a job of a cluster the token may not
+ * read is as if there were none (404): its id says nothing of other teams' clusters.
+ */
+async function readable(store: Store, c: Context<AuthEnv>): Promise<JobRecord> {
+  requireScope(c.get('caller'), 'read')
+  const id = c.req.param('id') as string
   const job = await store.getJob(id)
-  if (!job) throw notFound(`no job "${id}"`)
+  if (!job || c.get('who').denies('read', job.cluster)) throw notFound(`no job "${id}"`)
   return job
 }
 

@@ -5,31 +5,41 @@
 import { Hono, type Context } from 'hono'
 import { BerthError } from '../../scripts/engine/errors.ts'
 import { CLUSTER_NAME } from '../../scripts/engine/labels.ts'
-import { conflict, invalid, notFound } from '../errors.ts'
-import { requireScope, type Caller } from '../middleware/auth.ts'
-import type { Queue } from '../queue.ts'
+import { anyMatch } from '../../scripts/engine/patterns.ts'
+import { conflict, forbidden, invalid, notFound } from '../errors.ts'
+import { requireScope, type AuthEnv } from '../middleware/auth.ts'
+import type { Right } from '../principal.ts'
 import { addSchedule, nextRun, parseSchedule, type NewSchedule } from '../schedules.ts'
-import { StoreConflictError, type ScheduleRecord, type Store } from '../store/store.ts'
+import { StoreConflictError, type ScheduleRecord } from '../store/store.ts'
+import type { SubmitDeps } from '../submit.ts'
 
 /** A schedule as the API shows it: the record and when it runs next. */
 export function scheduleView(s: ScheduleRecord, now = new Date()) {
   return { ...s, nextRunAt: s.enabled ? nextRun(s, now) : null }
 }
 
-type Env = { Variables: { caller: Caller } }
+type Env = AuthEnv
 
-export function scheduleRoutes(deps: { store: Store; queue: Queue }) {
+/** 403 unless the caller holds every right on the cluster. */
+function allow(c: Context<Env>, cluster: string, ...rights: Right[]): void {
+  for (const right of rights) {
+    const denied = c.get('who').denies(right, cluster)
+    if (denied) throw forbidden(denied)
+  }
+}
+
+export function scheduleRoutes(deps: SubmitDeps) {
   const { store } = deps
   const app = new Hono<Env>()
-  const audit = (c: Context<Env>, action: string, target: string, detail: unknown) => {
-    const source = c.req.header('x-forwarded-for') ?? null
-    return store.audit({ actor: c.get('caller').name, source, action, target, outcome: 'ok', detail })
-  }
+  const audit = (c: Context<Env>, action: string, target: string, detail: unknown) =>
+    store.audit({ actor: c.get('who').actor, source: c.get('client'), action, target, outcome: 'ok', detail })
 
   app.get('/', async (c) => {
-    requireScope(c.get('caller'), 'read')
+    const caller = c.get('caller')
+    requireScope(caller, 'read')
     const now = new Date()
-    return c.json({ ok: true, schedules: (await store.listSchedules()).map((s) => scheduleView(s, now)) })
+    const mine = (await store.listSchedules()).filter((s) => anyMatch(caller.clusters, s.cluster))
+    return c.json({ ok: true, schedules: mine.map((s) => scheduleView(s, now)) })
   })
 
   app.post('/', async (c) => {
@@ -47,6 +57,8 @@ export function scheduleRoutes(deps: { store: Store; queue: Queue }) {
       if (err instanceof BerthError) throw invalid(err.message)
       throw err
     }
+    // A schedule's retention prunes snapshots: set only by whoever may remove them.
+    allow(c, spec.cluster, 'snapshot', ...(spec.keep ? (['prune'] as const) : []))
     let saved: ScheduleRecord
     try {
       saved = await addSchedule(store, spec)
@@ -63,6 +75,9 @@ export function scheduleRoutes(deps: { store: Store; queue: Queue }) {
     requireScope(c.get('caller'), 'snapshot')
     const name = c.req.param('name')
     if (!CLUSTER_NAME.test(name)) throw invalid(`name: "${name.slice(0, 60)}" is not a valid schedule name`)
+    const schedule = (await store.listSchedules()).find((s) => s.name === name)
+    if (!schedule) throw notFound(`no schedule named "${name}"`)
+    allow(c, schedule.cluster, 'snapshot')
     if (!(await store.deleteSchedule(name))) throw notFound(`no schedule named "${name}"`)
     await audit(c, 'schedule.rm', name, null)
     return c.json({ ok: true, deleted: name })

@@ -64,6 +64,8 @@ export interface TokenRow {
   name: string
   hash: string
   scopes: string
+  clusters: string
+  level: string | null
   created_at: string
   revoked_at: string | null
   last_used_at: string | null
@@ -74,6 +76,8 @@ export const toToken = (r: TokenRow): TokenRecord => ({
   name: r.name,
   hash: r.hash,
   scopes: JSON.parse(r.scopes) as string[],
+  clusters: JSON.parse(r.clusters) as string[],
+  level: r.level,
   createdAt: r.created_at,
   revokedAt: r.revoked_at,
   lastUsedAt: r.last_used_at,

@@ -1,6 +1,6 @@
 /**
- * The Store over better-sqlite3: the Node entry's store (Node only). better-sqlite3 is synchronous;
- * the methods are async anyway so callers are written once for this and for D1.
+ * The Store over better-sqlite3: the Node entry's store (Node only). The statements are
+ * sql-store.ts's, shared with D1; this file opens the file, migrates it and keeps its WAL small.
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -8,40 +8,8 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
-import {
-  StoreConflictError,
-  type AuditRecord,
-  type JobEventRecord,
-  type JobPatch,
-  type JobRecord,
-  type JobState,
-  type NewJob,
-  type NotificationRecord,
-  type NotificationStage,
-  type ScheduleRecord,
-  type Store,
-  type TokenRecord,
-  type TopologyRecord,
-} from './store.ts'
-import {
-  type AuditRow,
-  type EventRow,
-  type JobRow,
-  type NotificationRow,
-  type ScheduleRow,
-  type TokenRow,
-  type TopologyRow,
-  now,
-  patchSets,
-  toAudit,
-  toEvent,
-  toJob,
-  toJson,
-  toNotification,
-  toSchedule,
-  toToken,
-  toTopology,
-} from './rows.ts'
+import { now, type SqlValue } from './rows.ts'
+import { SqlStore, type SqlDriver } from './sql-store.ts'
 
 const defaultMigrationsDir = fileURLToPath(new URL('../../infra/migrations/', import.meta.url))
 
@@ -162,29 +130,20 @@ function migrate(db: Database.Database, dir: string): void {
   }
 }
 
-/** Turns a uniqueness violation into the store's own error; anything else passes through. */
-function translate(err: unknown, what: string): unknown {
-  const code = (err as { code?: unknown }).code
-  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-    return new StoreConflictError(`${what} already exists`, { cause: err })
-  }
-  return err
-}
-
-export class SqliteStore implements Store {
-  #closed = false
+/** better-sqlite3 under the SqlStore: each statement prepared once, on first use, and reused. */
+class BetterSqliteDriver implements SqlDriver {
   /**
-   * Each statement is prepared once, on first use, and reused: preparing on every call costs CPU
-   * and leaves native statement objects for the GC, whose scavenges then stall the event loop.
-   * Keyed by SQL text; the texts built at run time (listJobs, transitionJob, jobsInState,
-   * listAudit) come only from fixed fragments, so there are few of them.
+   * Preparing on every call costs CPU and leaves native statement objects for the GC, whose
+   * scavenges then stall the event loop. Keyed by SQL text; the texts built at run time come only
+   * from fixed fragments, so there are few of them.
    */
   readonly #statements = new Map<string, Database.Statement>()
-  readonly #checkpointer: Checkpointer | undefined
+  #closed = false
 
-  constructor(readonly db: Database.Database, checkpointer?: Checkpointer) {
-    this.#checkpointer = checkpointer
-  }
+  constructor(
+    readonly db: Database.Database,
+    private readonly checkpointer: Checkpointer | undefined
+  ) {}
 
   #sql(text: string): Database.Statement {
     let stmt = this.#statements.get(text)
@@ -192,272 +151,36 @@ export class SqliteStore implements Store {
     return stmt
   }
 
-  async createJob(job: NewJob): Promise<JobRecord> {
-    const row: JobRow = {
-      id: job.id,
-      kind: job.kind,
-      cluster: job.cluster,
-      spec: JSON.stringify(job.spec ?? null),
-      state: job.state ?? 'queued',
-      created_at: job.createdAt ?? now(),
-      started_at: null,
-      finished_at: null,
-      requested_by: job.requestedBy,
-      source: job.source,
-      idempotency_key: job.idempotencyKey,
-      body_hash: job.bodyHash,
-      result: null,
-      exit_code: null,
-      attempts: 0,
-      dispatch_ref: null,
-    }
-    try {
-      this.#sql(
-        `INSERT INTO jobs (id, kind, cluster, spec, state, created_at, started_at, finished_at,
-           requested_by, source, idempotency_key, body_hash, result, exit_code, attempts, dispatch_ref)
-         VALUES (@id, @kind, @cluster, @spec, @state, @created_at, @started_at, @finished_at,
-           @requested_by, @source, @idempotency_key, @body_hash, @result, @exit_code, @attempts, @dispatch_ref)`
-      ).run(row)
-    } catch (err) {
-      throw translate(err, `job "${job.id}" or idempotency key "${job.idempotencyKey}"`)
-    }
-    return toJob(row)
+  async all<T>(sql: string, args: SqlValue[]): Promise<T[]> {
+    return this.#sql(sql).all(...args) as T[]
   }
 
-  async getJob(id: string): Promise<JobRecord | null> {
-    const r = this.#sql('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined
-    return r ? toJob(r) : null
+  async first<T>(sql: string, args: SqlValue[]): Promise<T | null> {
+    return (this.#sql(sql).get(...args) as T | undefined) ?? null
   }
 
-  async findJobByIdempotencyKey(key: string): Promise<JobRecord | null> {
-    const r = this.#sql('SELECT * FROM jobs WHERE idempotency_key = ?').get(key) as
-      | JobRow
-      | undefined
-    return r ? toJob(r) : null
+  async run(sql: string, args: SqlValue[]): Promise<number> {
+    const stmt = this.#sql(sql)
+    // A statement that returns rows (INSERT … RETURNING) must be stepped with get().
+    if (stmt.reader) return stmt.get(...args) === undefined ? 0 : 1
+    return stmt.run(...args).changes
   }
 
-  async listJobs(q: {
-    cluster?: string
-    state?: JobState
-    limit?: number
-    before?: string
-  }): Promise<JobRecord[]> {
-    const filters: [string, unknown][] = []
-    if (q.cluster !== undefined) filters.push(['cluster = ?', q.cluster])
-    if (q.state !== undefined) filters.push(['state = ?', q.state])
-    if (q.before !== undefined) filters.push(['created_at < ?', q.before])
-    const where = filters.map(([clause]) => clause)
-    const args = filters.map(([, value]) => value)
-    // rowid breaks ties between jobs created in the same millisecond; LIMIT -1 is "no limit".
-    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY created_at DESC, rowid DESC LIMIT ?`
-    const rows = this.#sql(sql).all(...args, q.limit ?? -1) as JobRow[]
-    return rows.map(toJob)
-  }
-
-  async transitionJob(
-    id: string,
-    from: JobState[],
-    to: JobState,
-    patch: JobPatch = {}
-  ): Promise<boolean> {
-    if (from.length === 0) return false
-    const { sets: patched, args: patchArgs } = patchSets(patch)
-    const sets = ['state = ?', ...patched]
-    const args: unknown[] = [to, ...patchArgs]
-    // One UPDATE guarded by the current state: the check and the write cannot be separated,
-    // whichever connection or process runs it.
-    const states = from.map(() => '?').join(', ')
-    const info = this.#sql(
-      `UPDATE jobs SET ${sets.join(', ')} WHERE id = ? AND state IN (${states})`
-    ).run(...args, id, ...from)
-    return info.changes === 1
-  }
-
-  async claimJob(id: string, patch: JobPatch): Promise<boolean> {
-    const { sets, args } = patchSets(patch)
-    const info = this.#sql(
-      `UPDATE jobs SET ${['state = \'running\'', ...sets].join(', ')}
-       WHERE id = ? AND state = 'queued'
-         AND NOT EXISTS (SELECT 1 FROM jobs AS other WHERE other.cluster = jobs.cluster AND other.state = 'running')`
-    ).run(...args, id)
-    return info.changes === 1
-  }
-
-  async putEvent(jobId: string, seq: number, event: unknown): Promise<boolean> {
-    const info = this.#sql(
-      `INSERT INTO job_events (job_id, seq, at, event) VALUES (?, ?, ?, ?) ON CONFLICT (job_id, seq) DO NOTHING`
-    ).run(jobId, seq, now(), JSON.stringify(event ?? null))
-    return info.changes === 1
-  }
-
-  async jobsInState(states: JobState[]): Promise<JobRecord[]> {
-    if (states.length === 0) return []
-    const rows = this.#sql(
-      `SELECT * FROM jobs WHERE state IN (${states.map(() => '?').join(', ')})
-       ORDER BY created_at ASC, rowid ASC`
-    ).all(...states) as JobRow[]
-    return rows.map(toJob)
-  }
-
-  async appendEvent(jobId: string, event: unknown): Promise<JobEventRecord> {
-    // The next seq is computed inside the INSERT itself, so no other writer can take it in
-    // between; the same statement works on D1.
-    const row = this.#sql(
-      `INSERT INTO job_events (job_id, seq, at, event)
-       SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ? FROM job_events WHERE job_id = ?
-       RETURNING *`
-    ).get(jobId, now(), JSON.stringify(event ?? null), jobId) as EventRow
-    return toEvent(row)
-  }
-
-  async listEvents(jobId: string, afterSeq = 0): Promise<JobEventRecord[]> {
-    const rows = this.#sql(
-      'SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq'
-    ).all(jobId, afterSeq) as EventRow[]
-    return rows.map(toEvent)
-  }
-
-  async putTopology(t: { name: string; text: string; updatedBy: string }): Promise<TopologyRecord> {
-    const row = this.#sql(
-      `INSERT INTO topologies (name, text, updated_at, updated_by) VALUES (?, ?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET
-         text = excluded.text, updated_at = excluded.updated_at, updated_by = excluded.updated_by
-       RETURNING *`
-    ).get(t.name, t.text, now(), t.updatedBy) as TopologyRow
-    return toTopology(row)
-  }
-
-  async getTopology(name: string): Promise<TopologyRecord | null> {
-    const r = this.#sql('SELECT * FROM topologies WHERE name = ?').get(name) as
-      | TopologyRow
-      | undefined
-    return r ? toTopology(r) : null
-  }
-
-  async createToken(t: {
-    id: string
-    name: string
-    hash: string
-    scopes: string[]
-  }): Promise<TokenRecord> {
-    const row: TokenRow = {
-      id: t.id,
-      name: t.name,
-      hash: t.hash,
-      scopes: JSON.stringify(t.scopes),
-      created_at: now(),
-      revoked_at: null,
-      last_used_at: null,
-    }
-    try {
-      this.#sql(
-        `INSERT INTO tokens (id, name, hash, scopes, created_at, revoked_at, last_used_at)
-         VALUES (@id, @name, @hash, @scopes, @created_at, @revoked_at, @last_used_at)`
-      ).run(row)
-    } catch (err) {
-      throw translate(err, `token "${t.name}"`)
-    }
-    return toToken(row)
-  }
-
-  async findTokenByHash(hash: string): Promise<TokenRecord | null> {
-    const r = this.#sql('SELECT * FROM tokens WHERE hash = ?').get(hash) as TokenRow | undefined
-    return r ? toToken(r) : null
-  }
-
-  async listTokens(): Promise<TokenRecord[]> {
-    const rows = this.#sql('SELECT * FROM tokens ORDER BY created_at, rowid').all()
-    return (rows as TokenRow[]).map(toToken)
-  }
-
-  async revokeToken(idOrName: string): Promise<boolean> {
-    const info = this.#sql(
-      'UPDATE tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL'
-    ).run(now(), idOrName, idOrName)
-    return info.changes > 0
-  }
-
-  async touchToken(id: string): Promise<void> {
-    this.#sql('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(now(), id)
-  }
-
-  async countTokens(): Promise<number> {
-    const r = this.#sql('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }
-    return r.n
-  }
-
-  async addNotification(n: { jobId: string; channel: 'slack' | 'jira'; target: Record<string, string> }): Promise<NotificationRecord> {
-    const row = this.#sql(
-      `INSERT INTO notifications (job_id, channel, target, updated_at) VALUES (?, ?, ?, ?) RETURNING *`
-    ).get(n.jobId, n.channel, JSON.stringify(n.target), now()) as NotificationRow
-    return toNotification(row)
-  }
-
-  async notificationsFor(jobId: string): Promise<NotificationRecord[]> {
-    const rows = this.#sql('SELECT * FROM notifications WHERE job_id = ? ORDER BY id').all(jobId) as NotificationRow[]
-    return rows.map(toNotification)
-  }
-
-  async updateNotification(id: number, patch: { sent?: NotificationStage[]; attempts?: number; lastError?: string | null }): Promise<void> {
-    this.#sql(
-      `UPDATE notifications SET sent = COALESCE(?, sent), attempts = COALESCE(?, attempts),
-         last_error = CASE WHEN ? THEN ? ELSE last_error END, updated_at = ? WHERE id = ?`
-    ).run(
-      patch.sent ? JSON.stringify(patch.sent) : null,
-      patch.attempts ?? null,
-      patch.lastError !== undefined ? 1 : 0,
-      patch.lastError ?? null,
-      now(),
-      id
-    )
-  }
-
-  async createSchedule(s: Omit<ScheduleRecord, 'lastRunAt'>): Promise<ScheduleRecord> {
-    try {
-      const row = this.#sql(
-        `INSERT INTO schedules (name, cluster, cron, keep, tz, enabled, last_run_at)
-         VALUES (?, ?, ?, ?, ?, ?, NULL) RETURNING *`
-      ).get(s.name, s.cluster, s.cron, s.keep, s.tz, s.enabled ? 1 : 0) as ScheduleRow
-      return toSchedule(row)
-    } catch (err) {
-      throw translate(err, `schedule "${s.name}"`)
-    }
-  }
-
-  async listSchedules(): Promise<ScheduleRecord[]> {
-    return (this.#sql('SELECT * FROM schedules ORDER BY name').all() as ScheduleRow[]).map(toSchedule)
-  }
-
-  async deleteSchedule(name: string): Promise<boolean> {
-    return this.#sql('DELETE FROM schedules WHERE name = ?').run(name).changes === 1
-  }
-
-  async markScheduleRun(name: string, from: string | null, to: string): Promise<boolean> {
-    return (
-      this.#sql('UPDATE schedules SET last_run_at = ? WHERE name = ? AND last_run_at IS ?').run(to, name, from).changes === 1
-    )
-  }
-
-  async audit(a: Omit<AuditRecord, 'id' | 'at'>): Promise<void> {
-    this.#sql(
-      `INSERT INTO audit (at, actor, source, action, target, outcome, detail)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`
-    ).run(now(), a.actor, a.source, a.action, a.target, a.outcome, toJson(a.detail))
-  }
-
-  async listAudit(q: { limit?: number; before?: number }): Promise<AuditRecord[]> {
-    const rows = this.#sql(
-      `SELECT * FROM audit ${q.before !== undefined ? 'WHERE id < @before' : ''}
-       ORDER BY id DESC LIMIT @limit`
-    ).all({ limit: q.limit ?? -1, ...(q.before !== undefined ? { before: q.before } : {}) })
-    return (rows as AuditRow[]).map(toAudit)
+  isConflict(err: unknown): boolean {
+    const code = (err as { code?: unknown }).code
+    return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await this.#checkpointer?.stop()
+    await this.checkpointer?.stop()
     this.db.close()
+  }
+}
+
+export class SqliteStore extends SqlStore {
+  constructor(readonly db: Database.Database, checkpointer?: Checkpointer) {
+    super(new BetterSqliteDriver(db, checkpointer))
   }
 }

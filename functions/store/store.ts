@@ -43,6 +43,10 @@ export interface TokenRecord {
   name: string
   hash: string
   scopes: string[]
+  /** Cluster names or globs the token may act on (`["*"]`: every cluster). */
+  clusters: string[]
+  /** Its host-policy level; null: the policy's default (privileged for admin tokens). */
+  level: string | null
   createdAt: string
   revokedAt: string | null
   lastUsedAt: string | null
@@ -93,6 +97,15 @@ export interface ScheduleRecord {
   lastRunAt: string | null
 }
 
+export interface JobQuery {
+  cluster?: string
+  /** Only jobs on clusters matching one of these globs (a token's grants). */
+  clusters?: string[]
+  state?: JobState
+  limit?: number
+  before?: string
+}
+
 /** What a caller supplies to create a job; `state` defaults to queued, `createdAt` to now. */
 export type NewJob = Omit<
   JobRecord,
@@ -108,13 +121,12 @@ export interface Store {
   createJob(job: NewJob): Promise<JobRecord>
   getJob(id: string): Promise<JobRecord | null>
   findJobByIdempotencyKey(key: string): Promise<JobRecord | null>
+  /** The newest job `requestedBy` made with this body since then (a replayed delivery). */
+  findRecentJob(q: { requestedBy: string; bodyHash: string; since: string }): Promise<JobRecord | null>
   /** Newest first; `before` is a createdAt cursor (exclusive). */
-  listJobs(q: {
-    cluster?: string
-    state?: JobState
-    limit?: number
-    before?: string
-  }): Promise<JobRecord[]>
+  listJobs(q: JobQuery): Promise<JobRecord[]>
+  /** How many jobs one actor has in these states (a per-caller cap on waiting jobs). */
+  countJobs(q: { requestedBy: string; states: JobState[] }): Promise<number>
   /**
    * Atomic compare-and-set of the state: returns false (and changes nothing) when the job is not
    * in `from`.
@@ -123,8 +135,9 @@ export interface Store {
   /** Oldest first (queue order). */
   jobsInState(states: JobState[]): Promise<JobRecord[]>
   /**
-   * queued → running (with the patch) only if no other job of its cluster is running: one UPDATE,
-   * so two pollers (Worker isolates) can never run two jobs of one cluster at once.
+   * queued → running (with the patch) only if no changing job of its cluster is running (read-only
+   * ones hold no cluster): one UPDATE, so two pollers (Worker isolates) can never run two changing
+   * jobs of one cluster at once.
    */
   claimJob(id: string, patch: JobPatch): Promise<boolean>
   /** The event at this seq, unless one is stored there already (a second poller): false then. */
@@ -136,7 +149,8 @@ export interface Store {
   putTopology(t: { name: string; text: string; updatedBy: string }): Promise<TopologyRecord>
   getTopology(name: string): Promise<TopologyRecord | null>
   /** Rejects with StoreConflictError when the id, name or hash is taken (revoked ones too). */
-  createToken(t: { id: string; name: string; hash: string; scopes: string[] }): Promise<TokenRecord>
+  createToken(t: { id: string; name: string; hash: string; scopes: string[]; clusters?: string[]; level?: string | null }): Promise<TokenRecord>
+  getToken(id: string): Promise<TokenRecord | null>
   /** Revoked ones too: the caller checks revokedAt. */
   findTokenByHash(hash: string): Promise<TokenRecord | null>
   listTokens(): Promise<TokenRecord[]>

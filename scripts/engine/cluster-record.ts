@@ -1,15 +1,46 @@
 /**
- * The last topology each cluster was installed from, kept on the Docker host beside its
- * snapshots. Docker holds what runs; only berth knows the bootstrap commands, phases and hooks
+ * The last topology each cluster was installed from, and who made it, kept on the Docker host
+ * beside its snapshots. Docker holds what runs; only berth knows the bootstrap commands, phases and hooks
  * behind it, and a snapshot must carry them to be self-describing.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { berthHome } from './context.ts'
 import { BerthError } from './errors.ts'
 import type { Topology } from './topology.ts'
 
 const file = (cluster: string) => join(berthHome(), 'clusters', cluster, 'topology.json')
+const ownerFile = (cluster: string) => join(berthHome(), 'clusters', cluster, 'owner.json')
+
+/** Who made a cluster: `token:<name>`, `slack:<channel>`, `jira:<project>`, `hook:<name>`, `host`. */
+export interface ClusterOwner {
+  owner: string
+  since: string
+  job: string
+}
+
+export async function readOwner(cluster: string): Promise<ClusterOwner | null> {
+  try {
+    const o = JSON.parse(await readFile(ownerFile(cluster), 'utf8')) as ClusterOwner
+    return typeof o?.owner === 'string' ? o : null
+  } catch {
+    return null
+  }
+}
+
+/** Records the owner of a cluster about to be made (before anything of it is created). */
+export async function claimOwner(cluster: string, owner: string, job: string): Promise<void> {
+  const path = ownerFile(cluster)
+  await mkdir(join(path, '..'), { recursive: true, mode: 0o700 })
+  const o: ClusterOwner = { owner, since: new Date().toISOString(), job }
+  await writeFile(`${path}.tmp`, JSON.stringify(o) + '\n', { mode: 0o600 })
+  await rename(`${path}.tmp`, path)
+}
+
+/** The cluster is gone, volumes and all: whoever makes one of that name next owns it. */
+export async function releaseOwner(cluster: string): Promise<void> {
+  await rm(ownerFile(cluster), { force: true })
+}
 
 export async function saveTopology(topology: Topology): Promise<void> {
   const path = file(topology.name)

@@ -1,9 +1,11 @@
-import { appendFileSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { DockerEngine } from './docker.ts'
 import { BerthError } from './errors.ts'
-import { stepper, type Emit, type Steps } from './events.ts'
+import { stepper, type Emit, type JobEvent, type Steps } from './events.ts'
+import type { Admission } from './job-spec.ts'
+import { eventLine, JobLogWriter } from './job-log.ts'
 import { newJobId } from './labels.ts'
 
 /** Everything one job needs, passed down explicitly (no module-level singletons). */
@@ -11,12 +13,20 @@ export interface JobContext {
   engine: DockerEngine
   job: string
   steps: Steps
+  /** Every event of the job goes through here: secrets redacted, then the log and the caller. */
+  emit: Emit
   /** Engine calls in flight at once for fan-outs (create, start, exec). */
   concurrency: number
   signal?: AbortSignal
   /** One line for the per-job log (full bootstrap output lives there, not in events). */
   log: (line: string, node?: string) => void
   logFile?: string
+  /** What the service admitted the job as; absent for a person at the host's shell. */
+  admission?: Admission
+  /** Secret values this job has read (reference → value): never written anywhere as they are. */
+  secrets: Map<string, string>
+  /** The event with every secret value this job has read replaced by `[secret]`. */
+  redact<E extends JobEvent>(e: E): E
 }
 
 export const DEFAULT_CONCURRENCY = 8
@@ -24,6 +34,9 @@ export const DEFAULT_CONCURRENCY = 8
 export function berthHome(): string {
   return process.env.BERTH_HOME || join(homedir(), '.berth')
 }
+
+/** Secrets shorter than this are not looked for in output (a "1" would blot out every number). */
+const REDACT_MIN = 4
 
 export function createContext(opts: {
   engine: DockerEngine
@@ -37,25 +50,51 @@ export function createContext(opts: {
 }): JobContext {
   const job = opts.job ?? newJobId()
   const dir = opts.logDir === null ? null : (opts.logDir ?? join(berthHome(), 'jobs'))
-  let logFile: string | undefined
+  let writer: JobLogWriter | undefined
   if (dir) {
-    mkdirSync(dir, { recursive: true })
-    logFile = join(dir, `${job}.log`)
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    writer = new JobLogWriter(join(dir, `${job}.log`))
+  }
+  const secrets = new Map<string, string>()
+  const redact = (text: string) => {
+    for (const value of secrets.values()) {
+      if (value.length >= REDACT_MIN) text = text.replaceAll(value, '[secret]')
+    }
+    return text
   }
   const log = (line: string, node?: string) => {
-    const text = `${new Date().toISOString()} ${node ? `[${node}] ` : ''}${line}\n`
-    if (logFile) appendFileSync(logFile, text)
+    const text = redact(`${new Date().toISOString()} ${node ? `[${node}] ` : ''}${line}\n`)
+    writer?.append(text)
     opts.echo?.(text)
+  }
+  // Events are small: look for a secret in their JSON, where it would stand escaped.
+  const redactEvent = <E extends JobEvent>(e: E): E => (secrets.size ? (JSON.parse(redactJson(JSON.stringify(e), secrets)) as E) : e)
+  const emit: Emit = (e) => {
+    const out = redactEvent(e)
+    // Every event goes to the job's log too: a compact stdout may leave some out.
+    writer?.append(eventLine(out))
+    opts.emit(out)
   }
   return {
     engine: opts.engine,
     job,
-    steps: stepper(job, opts.emit),
+    steps: stepper(job, emit),
+    emit,
     concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY,
     signal: opts.signal,
     log,
-    logFile,
+    logFile: writer?.file,
+    secrets,
+    redact: redactEvent,
   }
+}
+
+function redactJson(json: string, secrets: Map<string, string>): string {
+  for (const value of secrets.values()) {
+    if (value.length < REDACT_MIN) continue
+    json = json.replaceAll(JSON.stringify(value).slice(1, -1), '[secret]')
+  }
+  return json
 }
 
 /** A safe point: stop here if the job was cancelled. */

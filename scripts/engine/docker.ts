@@ -293,9 +293,13 @@ export class DockerEngine {
    */
   async commitContainer(
     id: string,
-    opts: { repo: string; tag: string; labels: Labels; name?: string }
+    opts: { repo: string; tag: string; labels: Labels; name?: string; blankEnv?: string[] }
   ): Promise<string> {
-    const changes = Object.entries(opts.labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`)
+    const changes = [
+      ...Object.entries(opts.labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`),
+      // The image keeps the container's config: these variables' values must not go with it.
+      ...(opts.blankEnv ?? []).map((k) => `ENV ${k}=`),
+    ]
     const out = await call(`Committing container "${opts.name ?? id}" as ${opts.repo}:${opts.tag}`, () =>
       this.docker.getContainer(id).commit({ repo: opts.repo, tag: opts.tag, pause: false, changes })
     )

@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'invalid_job' // the job spec or the command line is wrong
   | 'preflight' // the host cannot do it as asked (engine, image, subnet, privileged…)
   | 'conflict' // something else holds the name, subnet or cluster
+  | 'forbidden' // the host policy or the caller's grants do not allow it
   | 'not_found' // no such cluster, node or image
   | 'bootstrap_failed'
   | 'health_failed'
@@ -24,6 +25,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   invalid_job: 2,
   preflight: 3,
   conflict: 4,
+  forbidden: 7,
   not_found: 5,
   bootstrap_failed: 1,
   health_failed: 1,

@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs'
 import { bootstrapNode, probeHealth, waitHealthy } from './bootstrap.ts'
-import { saveTopology } from './cluster-record.ts'
+import { claimOwner, readOwner, releaseOwner, saveTopology } from './cluster-record.ts'
 import { readMarker, writeMarker } from './container-files.ts'
 import { checkpoint, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
@@ -23,6 +23,7 @@ import { createOptions, readCluster, volumeSource, type ClusterState, type NodeS
 import { mapLimit } from './pool.ts'
 import { preflight, privilegedRefusal } from './preflight.ts'
 import type { NodeSpec, Topology } from './topology.ts'
+import { loadSecrets } from './secrets.ts'
 import { writeVolume } from './volume-data.ts'
 import { verifyHosts, verifyNode, wireHosts, type WiredCluster } from './wiring.ts'
 
@@ -126,7 +127,7 @@ async function makePlan(
     if (netAction !== 'keep') {
       return { node: node.name, action: 'replace' as const, reason: 'the network is replaced', ip }
     }
-    const { hash } = createOptions(topology, node, placementOf(topology, network, ip, hosts), ctx.job)
+    const { hash } = createOptions(topology, node, placementOf(topology, network, ip, hosts), ctx.job, ctx.secrets)
     if (hash !== current.spec) {
       return { node: node.name, action: 'replace' as const, reason: 'its definition changed', ip }
     }
@@ -211,7 +212,10 @@ async function installOnce(
   opts: InstallOptions
 ): Promise<InstallResult> {
   const { steps } = ctx
-  await steps.timed('preflight', undefined, () => preflight(ctx, topology))
+  await steps.timed('preflight', undefined, async () => {
+    await preflight(ctx, topology)
+    await loadSecrets(ctx, topology)
+  })
   checkpoint(ctx)
   const stage = opts.stage
   const state: ClusterState = stage
@@ -221,6 +225,8 @@ async function installOnce(
     makePlan(ctx, topology, state, opts.from, stage)
   )
   ctx.log(formatPlan(plan))
+  // A restore's staged cluster is the restore's business (it needs the restore scope already).
+  const owner = stage ? null : await ownership(ctx, topology.name, state, plan)
   if (opts.plan) return { plan, nodes: [] }
 
   const created: Created = { containers: [], volumes: [] }
@@ -229,6 +235,7 @@ async function installOnce(
   const byName = new Map(topology.nodes.map((n) => [n.name, n]))
   const itemsOf = (...actions: NodeAction[]) => plan.nodes.filter((i) => actions.includes(i.action))
 
+  if (owner?.claim) await claimOwner(topology.name, owner.claim, ctx.job)
   try {
     // Nodes that leave the topology, and everything when the network itself is replaced.
     const removals = itemsOf('remove').concat(plan.network.action === 'replace' ? itemsOf('replace') : [])
@@ -268,7 +275,7 @@ async function installOnce(
         image: from?.images.get(node.name),
         volumes: volumes.names,
       }
-      const { options } = createOptions(topology, node, placement, ctx.job)
+      const { options } = createOptions(topology, node, placement, ctx.job, ctx.secrets)
       if (from) options.Labels = { ...options.Labels, [LABEL.snapshot]: from.snapshot }
       if (stage) {
         options.name = staged(options.name as string, stage)
@@ -316,12 +323,44 @@ async function installOnce(
       })
     await rollout(ctx, wired, units, ids, hosts)
   } catch (err) {
-    if (!opts.keepFailed) await cleanup(ctx, created)
-    else ctx.log(`--keep-failed: leaving ${created.containers.length} containers for inspection`)
+    if (!opts.keepFailed) {
+      const clean = await cleanup(ctx, created)
+      // A cluster this job began is nobody's once its cleanup took everything back.
+      if (owner?.claim && clean) await releaseOwner(topology.name)
+    } else ctx.log(`--keep-failed: leaving ${created.containers.length} containers for inspection`)
     throw err
   }
   if (!stage) await saveTopology(topology)
   return { plan, nodes: await summarize(ctx, topology, ids, plan.network.name) }
+}
+
+/**
+ * Who may install over what is there. A job the service admitted (ctx.admission) that does not
+ * hold the restore scope on the cluster may create it, or converge a cluster its own owner made,
+ * without removing any of its nodes; taking over another owner's cluster, or shrinking one, is
+ * removal. A new cluster records who made it (a person at the host's shell: `host`).
+ */
+async function ownership(
+  ctx: JobContext,
+  cluster: string,
+  state: ClusterState,
+  plan: Plan
+): Promise<{ claim: string | null }> {
+  const current = await readOwner(cluster)
+  const leftVolumes = state.nodes.size || state.network ? [] : await ctx.engine.listVolumes(clusterFilter(cluster))
+  const exists = !!(state.nodes.size || state.network || leftVolumes.length || current)
+  const a = ctx.admission
+  if (a && !a.remove) {
+    if (exists && current?.owner !== a.owner) {
+      const whose = current ? `belongs to ${current.owner}` : 'was not made through the service (it has no recorded owner)'
+      throw new BerthError('forbidden', `cluster "${cluster}" exists and ${whose}; installing over it needs the restore scope on it`, { step: 'plan' })
+    }
+    const removed = plan.nodes.filter((i) => i.action === 'remove').map((i) => i.node)
+    if (removed.length) {
+      throw new BerthError('forbidden', `the topology would remove node(s) ${removed.join(', ')} of cluster "${cluster}"; removing nodes needs the restore scope on it`, { step: 'plan' })
+    }
+  }
+  return { claim: exists ? null : (a?.owner ?? 'host') }
 }
 
 /** One node's part in a rollout: how to bring it up (if at all), then what it still needs. */
@@ -483,8 +522,11 @@ async function loadVolumes(ctx: JobContext, cluster: string, node: NodeSpec, vol
   }
 }
 
-/** Takes back exactly what a failed job created: its containers, its new volumes, its network. */
-async function cleanup(ctx: JobContext, created: Created): Promise<void> {
+/**
+ * Takes back exactly what a failed job created: its containers, its new volumes, its network.
+ * True when nothing was left.
+ */
+async function cleanup(ctx: JobContext, created: Created): Promise<boolean> {
   const t0 = Date.now()
   ctx.steps.start('cleanup')
   const problems: string[] = []
@@ -497,6 +539,7 @@ async function cleanup(ctx: JobContext, created: Created): Promise<void> {
   if (created.network) await ctx.engine.removeNetwork(created.network).catch((e) => problems.push(String(e)))
   if (problems.length) ctx.log(`cleanup left: ${problems.join('; ')}`)
   ctx.steps.done('cleanup', undefined, Date.now() - t0, `removed ${created.containers.length} containers`)
+  return problems.length === 0
 }
 
 /** What the job built, as the result lists it: the given containers, on the given network. */

@@ -3,7 +3,7 @@
  * whatever stdout leaves out (`berth job run --compact`, for SSM's 24,000 characters) is still
  * on the host — read with `berth job log <id>`, or in chunks through the `log` job kind.
  */
-import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs'
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { berthHome } from './context.ts'
 import { BerthError } from './errors.ts'
@@ -24,8 +24,55 @@ export function eventLine(e: JobEvent): string {
   return `${head}step ${e.step} ${e.state}${ms}${e.msg ? `: ${e.msg}` : ''}\n`
 }
 
-export function appendEvent(logFile: string, e: JobEvent): void {
-  appendFileSync(logFile, eventLine(e))
+/** The default cap on one job's log; BERTH_JOB_LOG_MAX_BYTES on the host changes it. */
+export const DEFAULT_LOG_MAX_BYTES = 20 * 1024 * 1024
+
+export function logCapFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.BERTH_JOB_LOG_MAX_BYTES)
+  return Number.isInteger(n) && n >= 64 * 1024 ? n : DEFAULT_LOG_MAX_BYTES
+}
+
+/**
+ * Appends to a job's log, keeping it under `maxBytes`: past the cap the oldest half goes and a
+ * line says so, so a bootstrap printing without end (50 MB in 3 s) costs the disk a bounded size
+ * and the end of the story — the part that says why a job failed — is always there.
+ */
+export class JobLogWriter {
+  #size: number
+  constructor(
+    readonly file: string,
+    private readonly maxBytes: number = logCapFromEnv()
+  ) {
+    this.#size = existsSync(file) ? statSync(file).size : 0
+  }
+
+  append(text: string): void {
+    appendFileSync(this.file, text, { mode: 0o600 })
+    this.#size += Buffer.byteLength(text)
+    if (this.#size > this.maxBytes) this.#cut()
+  }
+
+  #cut(): void {
+    const keep = Math.floor(this.maxBytes / 2)
+    const fd = openSync(this.file, 'r')
+    let tail: Buffer
+    let size: number
+    try {
+      size = fstatSync(fd).size
+      tail = Buffer.alloc(Math.min(keep, size))
+      readSync(fd, tail, 0, tail.length, size - tail.length)
+    } finally {
+      closeSync(fd)
+    }
+    // From the first whole line on.
+    const start = tail.indexOf(0x0a) + 1
+    const kept = tail.subarray(start)
+    const cut = size - kept.length
+    const note = `${new Date().toISOString()} … ${cut} bytes of this log were cut here: a job's log is kept under ${this.maxBytes} bytes (BERTH_JOB_LOG_MAX_BYTES), its end is kept\n`
+    writeFileSync(`${this.file}.cut`, Buffer.concat([Buffer.from(note), kept]), { mode: 0o600 })
+    renameSync(`${this.file}.cut`, this.file)
+    this.#size = Buffer.byteLength(note) + kept.length
+  }
 }
 
 /**

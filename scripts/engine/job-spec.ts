@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { BerthError } from './errors.ts'
 import { CLUSTER_NAME, SNAPSHOT_ID } from './labels.ts'
+import { LEVELS } from './policy.ts'
 import { imageRef } from './topology.ts'
 
 export const JOB_KINDS = [
@@ -54,6 +55,22 @@ export const JobOptions = z.strictObject({
   offset: z.number().int().min(0).optional(),
 })
 
+/**
+ * What the service admitted the job as (functions/admission.ts), for the checks only the host can
+ * make: who owns a cluster it creates, whether it may take over or shrink someone's cluster, and
+ * the level the host's own state is checked against (another cluster's volume). Absent when a
+ * person runs berth at the host's shell: that person is root already.
+ */
+export const Admission = z.strictObject({
+  /** `token:ci`, `slack:C1`, `jira:OPS`, `hook:nightly`: recorded as the owner of a new cluster. */
+  owner: z.string().min(1).max(200),
+  level: z.enum(LEVELS),
+  /** The caller holds the restore scope on the cluster: it may install over a cluster it does not
+   *  own, and with a topology that removes nodes. */
+  remove: z.boolean(),
+})
+export type Admission = z.infer<typeof Admission>
+
 export const JobSpecSchema = z.strictObject({
   id: z.string().regex(JOB_ID, 'is not a valid job id').optional(),
   kind: z.enum(JOB_KINDS),
@@ -63,6 +80,7 @@ export const JobSpecSchema = z.strictObject({
   topology: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
   snapshot: z.string().optional(),
   options: JobOptions.default({}),
+  admission: Admission.optional(),
 })
 
 export type JobSpec = z.infer<typeof JobSpecSchema>

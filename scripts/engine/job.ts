@@ -9,7 +9,7 @@ import type { DockerEngine } from './docker.ts'
 import { asBerthError, BerthError } from './errors.ts'
 import type { Emit, NodeSummary, ResultEvent } from './events.ts'
 import { installCluster } from './install.ts'
-import { appendEvent, readJobLog } from './job-log.ts'
+import { readJobLog } from './job-log.ts'
 import { lockCluster } from './cluster-lock.ts'
 import { clusterStatus, destroyCluster, listClusters, rewireCluster, startCluster, stopCluster, summaries } from './lifecycle.ts'
 import { EXPORT_FILE, JOB_ID, parseJobSpec, READ_ONLY, type JobSpec } from './job-spec.ts'
@@ -75,33 +75,27 @@ export async function runJob(
   const t0 = Date.now()
   // The id is taken before validation so that even a refused spec is reported under its id.
   const rawId = (input as { id?: unknown } | null)?.id
-  // Every event goes to the job's log too: a compact stdout may leave some out.
-  let logFile: string | undefined
-  const emit: Emit = (e) => {
-    if (logFile) appendEvent(logFile, e)
-    opts.emit(e)
-  }
   const ctx = createContext({
     engine: opts.engine,
     job: typeof rawId === 'string' && JOB_ID.test(rawId) ? rawId : undefined,
-    emit,
+    emit: opts.emit,
     signal: opts.signal,
     echo: opts.echo,
     logDir: opts.logDir,
   })
-  logFile = ctx.logFile
   const job = ctx.job
   let spec: JobSpec | undefined
   let release: (() => void) | undefined
   const finish = (r: Omit<ResultEvent, 'type' | 't' | 'job' | 'ms'>, exitCode: number) => {
     // Released before the result is told, so whoever runs next on the cluster need not wait.
     release?.()
-    const result: ResultEvent = { type: 'result', t: Date.now(), job, ms: Date.now() - t0, ...r }
-    emit(result)
+    const result = ctx.redact<ResultEvent>({ type: 'result', t: Date.now(), job, ms: Date.now() - t0, ...r })
+    ctx.emit(result)
     return { result, exitCode }
   }
   try {
     spec = parseJobSpec(input)
+    ctx.admission = spec.admission
     ctx.concurrency = spec.options.concurrency ?? DEFAULT_CONCURRENCY
     if (!spec.cluster && spec.kind !== 'import' && spec.kind !== 'clusters' && spec.kind !== 'log') {
       throw new BerthError('invalid_job', `cluster: required for kind "${spec.kind}"`)

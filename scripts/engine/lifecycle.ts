@@ -3,6 +3,7 @@
  * topology file and see what is really there.
  */
 import { probeHealth, waitHealthy, type HealthTarget } from './bootstrap.ts'
+import { readOwner, releaseOwner } from './cluster-record.ts'
 import { readMarker } from './container-files.ts'
 import type { JobContext } from './context.ts'
 import type { ContainerInspect } from './docker.ts'
@@ -29,6 +30,8 @@ export interface NodeStatus {
 
 export interface ClusterStatus {
   cluster: string
+  /** Who made it (cluster-record.ts), when berth recorded it. */
+  owner: string | null
   mode: string | null
   domain: string | null
   network: string | null
@@ -101,6 +104,7 @@ export async function clusterStatus(ctx: JobContext, cluster: string): Promise<C
   const net = state.network
   return {
     cluster,
+    owner: (await readOwner(cluster))?.owner ?? null,
     mode: net?.Labels?.[LABEL.mode] ?? null,
     domain: net?.Labels?.[LABEL.domain] ?? null,
     network: net?.Name ?? null,
@@ -182,19 +186,24 @@ export async function destroyCluster(
   cluster: string,
   opts: { volumes?: boolean } = {}
 ): Promise<{ containers: number; volumes: number }> {
-  await requireCluster(ctx, cluster)
   // Containers by label, not just known nodes: a crashed job may have left a stray one.
   const all = await ctx.engine.listContainers(clusterFilter(cluster))
+  const nets = await ctx.engine.listNetworks(clusterFilter(cluster))
+  const vols = await ctx.engine.listVolumes(clusterFilter(cluster))
+  // What a destroy without --volumes left is still the cluster's: `destroy --volumes` takes it.
+  if (!all.length && !nets.length && !(opts.volumes && vols.length)) {
+    throw new BerthError('not_found', `no cluster named "${cluster}" on this Docker host${vols.length ? ` (only its volumes are left: berth destroy ${cluster} --volumes)` : ''}`)
+  }
   await mapLimit(all, ctx.concurrency, (c) =>
     ctx.steps.timed('remove', c.Labels?.[LABEL.node], () => ctx.engine.removeContainer(c.Id, c.Names[0]))
   )
-  const nets = await ctx.engine.listNetworks(clusterFilter(cluster))
   for (const n of nets) await ctx.steps.timed('network', undefined, () => ctx.engine.removeNetwork(n.Id))
   let volumes = 0
   if (opts.volumes) {
-    const vols = await ctx.engine.listVolumes(clusterFilter(cluster))
     await mapLimit(vols, ctx.concurrency, (v) => ctx.engine.removeVolume(v.Name))
     volumes = vols.length
   }
+  // Volumes left behind are still the owner's data: the cluster is nobody's only once they go.
+  if (opts.volumes || !vols.length) await releaseOwner(cluster)
   return { containers: all.length, volumes }
 }

@@ -31,9 +31,17 @@ export function createOptions(
   topology: Topology,
   node: NodeSpec,
   placement: Placement,
-  job: string
+  job: string,
+  /** Secret reference → value (read on this host): the values go into the container's env only. */
+  secrets: ReadonlyMap<string, string> = new Map()
 ): { options: ContainerCreateOptions; hash: string } {
-  const env = [
+  const secretEnv = Object.entries(node.secrets ?? {})
+  const valueOf = (ref: string) => {
+    const v = secrets.get(ref)
+    if (v === undefined) throw new Error(`secret "${ref}" was not read before the node was planned`)
+    return v
+  }
+  const plainEnv = [
     ...Object.entries(node.env).map(([k, v]) => `${k}=${v}`),
     `BERTH_CLUSTER=${topology.name}`,
     `BERTH_NODE=${node.name}`,
@@ -41,7 +49,7 @@ export function createOptions(
     `BERTH_DOMAIN=${topology.domain}`,
     `BERTH_HOSTNAME=${node.hostname}`,
   ]
-  const build = (network: string, source: (v: NodeSpec['volumes'][number]) => string): ContainerCreateOptions => ({
+  const build = (network: string, source: (v: NodeSpec['volumes'][number]) => string, env: string[]): ContainerCreateOptions => ({
     Hostname: node.hostname,
     Image: node.image,
     Env: env,
@@ -76,13 +84,17 @@ export function createOptions(
   })
   const spec = build(
     placement.network,
-    (v) => placement.volumes?.get(v.name) ?? volumeSource(topology, node, v)
+    (v) => placement.volumes?.get(v.name) ?? volumeSource(topology, node, v),
+    [...plainEnv, ...secretEnv.map(([k, ref]) => `${k}=${valueOf(ref)}`)]
   )
   // The hash is of the node's definition, not of Docker's names for things: the bootstrap
   // command is part of it; the image is the topology's even when a restore creates the node from
   // a snapshot's image; the network and volumes are the cluster's, whatever a restore named them.
   // A restored node is the same node, not a changed one to rebuild.
-  const logical = build('cluster', (v) => (v.external ? v.name : `volume:${v.name}`))
+  // A secret counts by a hash of its value: a rotated secret rebuilds the node, and the label
+  // Docker shows holds no value.
+  const sealed = secretEnv.map(([k, ref]) => `${k}=sha256:${createHash('sha256').update(valueOf(ref)).digest('hex')}`)
+  const logical = build('cluster', (v) => (v.external ? v.name : `volume:${v.name}`), [...plainEnv, ...sealed])
   const hash = createHash('sha256')
     .update(JSON.stringify({ spec: logical, bootstrap: node.bootstrap }))
     .digest('hex')

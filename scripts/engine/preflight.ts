@@ -215,6 +215,27 @@ export async function topologyChecks(engine: DockerEngine, topology: Topology): 
   return checks
 }
 
+/**
+ * An external volume berth made for another cluster is that cluster's data: below privileged, a
+ * job may not mount it, whatever the allowlist says (only the host knows whose a volume is).
+ */
+async function foreignVolumes(engine: DockerEngine, topology: Topology, level: string): Promise<Check[]> {
+  const checks: Check[] = []
+  for (const node of topology.nodes) {
+    for (const v of node.volumes.filter((v) => v.external)) {
+      const owner = (await engine.inspectVolume(v.name))?.Labels?.[LABEL.cluster]
+      if (owner && owner !== topology.name) {
+        checks.push({
+          name: `volume ${v.name}`,
+          status: 'fail',
+          message: `node "${node.name}": external volume "${v.name}" belongs to cluster "${owner}"; policy "${level}" never mounts another cluster's volume`,
+        })
+      }
+    }
+  }
+  return checks
+}
+
 /** Install's preflight: the same checks as doctor, stopping with every failure named. */
 export async function preflight(ctx: JobContext, topology: Topology): Promise<void> {
   try {
@@ -223,9 +244,11 @@ export async function preflight(ctx: JobContext, topology: Topology): Promise<vo
     throw new BerthError('preflight', (err as Error).message, { step: 'preflight', cause: err })
   }
   const failed = (await topologyChecks(ctx.engine, topology)).filter((c) => c.status === 'fail')
+  if (ctx.admission && ctx.admission.level !== 'privileged') failed.push(...(await foreignVolumes(ctx.engine, topology, ctx.admission.level)))
   if (failed.length) {
     const lines = failed.map((c) => `${c.message}${c.hint ? ` — ${c.hint}` : ''}`)
     const node = topology.nodes.find((n) => failed.some((c) => c.message.includes(`"${n.name}"`)))?.name
-    throw new BerthError('preflight', `preflight failed:\n${lines.join('\n')}`, { step: 'preflight', node })
+    const code = failed.some((c) => c.message.includes('never mounts another cluster')) ? 'forbidden' : 'preflight'
+    throw new BerthError(code, `preflight failed:\n${lines.join('\n')}`, { step: 'preflight', node })
   }
 }

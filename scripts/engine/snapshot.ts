@@ -181,6 +181,8 @@ export async function snapshotCluster(
             tag: id,
             name: n.spec.name,
             labels: { [LABEL.snapshot]: id, [LABEL.cluster]: cluster, [LABEL.node]: n.spec.name },
+            // Secrets are read again on the host at restore.
+            blankEnv: Object.keys(n.spec.secrets ?? {}),
           })
         )
         images.push(`${repo}:${id}`)
@@ -205,6 +207,11 @@ export async function snapshotCluster(
       unpausedAt = Date.now()
       if (paused.length) steps.done('unpause', undefined, unpausedAt - pausedAt)
     }
+    // Out of the pause window: images of nodes with secrets are committed once more.
+    await mapLimit(nodes, ctx.concurrency, async (n, i) => {
+      if (!Object.keys(n.spec.secrets ?? {}).length) return
+      committed[i].image.id = await withoutSecrets(ctx, cluster, committed[i].image.ref, committed[i].image.id)
+    })
     const manifest: SnapshotManifest = {
       format: 1,
       id,
@@ -233,6 +240,29 @@ export async function snapshotCluster(
     await rm(partial, { recursive: true, force: true })
     await Promise.all(images.map((ref) => engine.removeImage(ref).catch(() => {})))
     throw err
+  }
+}
+
+/**
+ * `docker commit` records the committed container's own config in the image (Docker 20.10's
+ * `ContainerConfig`), secret values and all, whatever `ENV KEY=` says of the image's config. So an
+ * image of a node with secrets is committed again, under the same tag, from a container made of it
+ * (whose config holds the blanked values). The first stays on the host as its untagged parent, as
+ * the node's own container does: root's, and removed with the snapshot. `docker save` (an export)
+ * writes the config of the image saved only.
+ */
+async function withoutSecrets(ctx: JobContext, cluster: string, ref: string, first: string): Promise<string> {
+  const [repo, tag] = [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)]
+  const id = await ctx.engine.createContainer({
+    name: `berth-reseal-${ctx.job}-${Math.random().toString(36).slice(2, 8)}`,
+    Image: first,
+    Labels: { [LABEL.cluster]: cluster, [LABEL.job]: ctx.job },
+    HostConfig: { NetworkMode: 'none' },
+  })
+  try {
+    return await ctx.engine.commitContainer(id, { repo, tag, labels: {} })
+  } finally {
+    await ctx.engine.removeContainer(id)
   }
 }
 

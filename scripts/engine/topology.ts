@@ -44,6 +44,9 @@ export interface NodeSpec {
   /** Without the CAP_ prefix, upper case, deduplicated, sorted; ['ALL'] absorbs the rest. */
   capAdd: string[]
   env: Record<string, string>
+  /** Environment variables whose value is a secret on the Docker host: name → reference
+   *  (`env:BERTH_SECRET_…` or `file:<name>`), resolved only when the container is created. */
+  secrets: Record<string, string>
   volumes: VolumeMount[]
   /** argv; a string in the file becomes ['sh', '-c', string]. */
   bootstrap: string[] | null
@@ -388,10 +391,26 @@ const volume = oneOf(
   'expected a volume: "name:/target", "name:/target:ro" or { name, target, external, readOnly }'
 )
 
+/**
+ * Where a secret is read on the Docker host when a node is created: an environment variable of
+ * berth's own process, which must be named BERTH_SECRET_* (so no other variable of the host —
+ * its cloud credentials, say — can be sent into a node), or a file `$BERTH_HOME/secrets/<name>`.
+ */
+export const SECRET_REF = /^(env:BERTH_SECRET_[A-Z0-9_]{1,64}|file:[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$/
+
+const SecretValue = z.strictObject({
+  secret: z.string().regex(SECRET_REF, {
+    error: (iss) =>
+      `${show(iss.input)} is not a secret reference (env:BERTH_SECRET_<NAME> or file:<name> under $BERTH_HOME/secrets)`,
+  }),
+})
+
+export type EnvValue = string | { secret: string }
+
 const envValue = oneOf(
-  [z.string(), z.number(), z.boolean()],
-  'expected a string, number or boolean'
-).transform(String)
+  [z.string(), z.number(), z.boolean(), SecretValue],
+  'expected a string, number or boolean, or { secret: <reference> }'
+).transform((v): EnvValue => (typeof v === 'object' ? v : String(v)))
 
 const env = z.record(z.string(), envValue).superRefine(
   (vars, ctx) => {
@@ -497,6 +516,7 @@ export const TopologyFile = z.strictObject({
 })
 export type TopologyFileInput = z.input<typeof TopologyFile>
 type FileData = z.output<typeof TopologyFile>
+export type TopologyFileData = FileData
 type DefaultsData = z.output<typeof Defaults>
 
 // Known keys per object, by path shape, for the "did you mean" of an unknown key.
@@ -817,6 +837,7 @@ function expand(file: FileData): Topology {
     for (const name of namesOf(entry)) {
       const bootstrap = entry.bootstrap !== undefined ? entry.bootstrap : defaults.bootstrap
       const health = entry.healthcheck !== undefined ? entry.healthcheck : defaults.healthcheck
+      const env = { ...defaults.env, ...entry.env }
       nodes.push({
         name,
         role: entry.name,
@@ -826,7 +847,10 @@ function expand(file: FileData): Topology {
         image: (entry.image ?? defaults.image ?? file.image)!,
         privileged: entry.privileged ?? defaults.privileged ?? false,
         capAdd: mergeCaps(defaults.capAdd, entry.capAdd),
-        env: { ...defaults.env, ...entry.env },
+        env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string')),
+        secrets: Object.fromEntries(
+          Object.entries(env).flatMap(([k, v]) => (typeof v === 'object' ? [[k, v.secret]] : []))
+        ),
         volumes: (entry.volumes ?? []).map((v) => ({ ...v })),
         bootstrap: bootstrap ? [...bootstrap] : null,
         timeoutSeconds: entry.timeoutSeconds ?? defaults.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
@@ -855,6 +879,17 @@ function expand(file: FileData): Topology {
  * listing every issue, one `<path>: <reason>` per line.
  */
 export function validateTopology(input: unknown, opts: { file?: string } = {}): Topology {
+  return checkTopology(input, opts).topology
+}
+
+/**
+ * The topology as written (defaults and `count` not applied: what the host policy reads, so its
+ * refusals name the paths of the file) and expanded. Throws as validateTopology does.
+ */
+export function checkTopology(
+  input: unknown,
+  opts: { file?: string } = {}
+): { file: TopologyFileData; topology: Topology } {
   const result = TopologyFile.safeParse(input, { error: errorMap })
   const raw: RawIssue[] = []
   if (!result.success) collectIssues(result.error.issues, [], raw)
@@ -865,17 +900,26 @@ export function validateTopology(input: unknown, opts: { file?: string } = {}): 
       sortIssues(raw).map((i) => ({ path: formatPath(i.path) || root, message: i.message }))
     )
   }
-  return expand(result.data!)
+  return { file: result.data!, topology: expand(result.data!) }
+}
+
+/** YAML or JSON text, or an already-parsed object (what a job spec or an HTTP body carries). */
+export function readTopology(
+  input: string | Record<string, unknown>,
+  opts: { file?: string; format?: 'yaml' | 'json' } = {}
+): { file: TopologyFileData; topology: Topology } {
+  if (typeof input !== 'string') return checkTopology(input, opts)
+  const file = opts.file ?? 'topology'
+  const format = opts.format ?? (opts.file?.toLowerCase().endsWith('.json') ? 'json' : 'yaml')
+  const data = format === 'json' ? readJson(input, file) : readYaml(input, file)
+  return checkTopology(data, { file })
 }
 
 export function parseTopology(
   text: string,
   opts: { file?: string; format?: 'yaml' | 'json' } = {}
 ): Topology {
-  const file = opts.file ?? 'topology'
-  const format = opts.format ?? (opts.file?.toLowerCase().endsWith('.json') ? 'json' : 'yaml')
-  const data = format === 'json' ? readJson(text, file) : readYaml(text, file)
-  return validateTopology(data, { file })
+  return readTopology(text, opts).topology
 }
 
 /** Node indexes grouped by phase, in ascending phase order. */

@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { link, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable, Transform, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -85,6 +85,8 @@ export async function exportSnapshot(
   out: NodeJS.WritableStream | string
 ): Promise<{ bytes: number; sha256: string }> {
   const manifest = await readManifest(cluster, id)
+  const taken = () => new BerthError('conflict', `${out} exists: an export never replaces a file (remove it, or export under another name)`)
+  if (typeof out === 'string' && (await stat(out).catch(() => null))) throw taken()
   await ctx.steps.timed('verify', undefined, () => verifySnapshot(ctx, manifest))
   checkpoint(ctx)
 
@@ -152,7 +154,13 @@ export async function exportSnapshot(
     await addBuffer(pack, EXPORT_INDEX, Buffer.from(JSON.stringify(index, null, 2) + '\n'), mtime)
     pack.finalize()
     await writing
-    if (partial) await rename(partial, out as string)
+    // link, not rename: a file that appeared meanwhile (another export of that name) is kept.
+    if (partial) {
+      await link(partial, out as string).catch((err) => {
+        throw (err as NodeJS.ErrnoException).code === 'EEXIST' ? taken() : err
+      })
+      await rm(partial, { force: true })
+    }
   } catch (err) {
     pack.destroy(err as Error)
     await writing?.catch(() => {})

@@ -3,7 +3,7 @@
  * rebuilds each changed node in phase order, keeping its volumes, and bootstraps it again. On any
  * failure the cluster is rolled back to that snapshot automatically, and the job says so.
  */
-import { loadTopology } from './cluster-record.ts'
+import { claimOwner, loadTopology, readOwner } from './cluster-record.ts'
 import type { JobContext } from './context.ts'
 import { asBerthError, BerthError } from './errors.ts'
 import type { NodeSummary } from './events.ts'
@@ -48,8 +48,11 @@ export async function upgradeCluster(
     try {
       // The snapshot holds every volume as it was just before the upgrade: the cluster is
       // rebuilt from it whole, so no half-upgraded node or volume survives.
+      const owner = await readOwner(cluster)
       await destroyCluster(ctx, cluster, { volumes: true })
       await restoreCluster(ctx, cluster, snapshot.id)
+      // The cluster it was, owner included.
+      if (owner) await claimOwner(cluster, owner.owner, owner.job)
     } catch (rollbackErr) {
       throw new BerthError(
         cause.code,

@@ -27,6 +27,8 @@ export interface Receiver {
   failNext(n: number, status?: number): void
   /** The next `n` requests are answered only after `ms` (recorded on arrival all the same). */
   slowNext(n: number, ms: number): void
+  /** Requests whose path starts with `prefix` are answered 200 with this JSON (a REST API's read). */
+  answerJson(prefix: string, json: unknown): void
   close(): Promise<void>
 }
 
@@ -35,6 +37,7 @@ export async function startReceiver(): Promise<Receiver> {
   const waiters = new Set<() => void>()
   let failing = { n: 0, status: 500 }
   let slow = { n: 0, ms: 0 }
+  const answers = new Map<string, unknown>()
 
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -50,7 +53,11 @@ export async function startReceiver(): Promise<Receiver> {
         status,
       })
       const delay = slow.n > 0 ? (slow.n--, slow.ms) : 0
-      setTimeout(() => res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'failing on purpose'), delay)
+      const answer = [...answers].find(([prefix]) => (req.url ?? '').startsWith(prefix))
+      setTimeout(() => {
+        if (answer && status === 200) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer[1]))
+        else res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'failing on purpose')
+      }, delay)
       for (const wake of waiters) wake()
     })
   })
@@ -86,6 +93,9 @@ export async function startReceiver(): Promise<Receiver> {
     },
     slowNext(n, ms) {
       slow = { n, ms }
+    },
+    answerJson(prefix, json) {
+      answers.set(prefix, json)
     },
     close() {
       server.closeAllConnections()

@@ -1,6 +1,7 @@
 /**
- * POST /hooks/<name>: GitHub-style signed deliveries to named hooks, each with its own secret and
- * its own fixed job, through the real app, a real SQLite store and the real zx dispatcher.
+ * POST /hooks/<name>: signed deliveries to named hooks — berth's timestamped signature (the
+ * default) and GitHub's — each with its own secret and its own fixed job, through the real app, a
+ * real SQLite store and the real zx dispatcher.
  */
 import { createHash, createHmac, randomUUID } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
@@ -22,10 +23,21 @@ const GITHUB_SECRET = "It's a Secret to Everybody"
 const GITHUB_BODY = 'Hello, World!'
 const GITHUB_SIGNATURE = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17'
 const OTHER_SECRET = `other-${randomUUID()}`
+const TIMED_SECRET = `timed-${randomUUID()}`
 const bin = fileURLToPath(new URL('../../bin/berth.mjs', import.meta.url))
 
 const sign = (body: string, secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
 const sha256 = (body: string) => createHash('sha256').update(body).digest('hex')
+/** berth's own signature: v1 over "v1:<timestamp>:<body>". */
+const signTimed = (body: string, ts: number, secret = TIMED_SECRET) => ({
+  'x-berth-timestamp': String(ts),
+  'x-berth-signature': `v1=${createHmac('sha256', secret).update(`v1:${ts}:${body}`).digest('hex')}`,
+})
+/** The hooks' clock (seconds); tests move it past the five-minute window. */
+let skew = 0
+const nowSeconds = () => Math.floor(Date.now() / 1000) + skew
+/** A body no earlier test sent (a body seen within five minutes is the same delivery). */
+const fresh = (what: string) => JSON.stringify({ what, n: randomUUID() })
 
 let store: SqliteStore
 let queue: JobQueue
@@ -36,7 +48,7 @@ const post = (path: string, body: string, headers: Record<string, string> = {}) 
 
 const jobCount = () => (store.db.prepare('SELECT COUNT(*) AS n FROM jobs').get() as { n: number }).n
 
-const Hooks = suite('POST /hooks/:name (GitHub-style signatures, fixed jobs, real store and dispatcher)')
+const Hooks = suite('POST /hooks/:name (berth\'s and GitHub\'s signatures, fixed jobs, real store and dispatcher)')
 
 Hooks.before(hook(async () => {
   const home = mkdtempSync(join(tmpdir(), 'berth-ghook-'))
@@ -46,11 +58,12 @@ Hooks.before(hook(async () => {
   queue = new JobQueue({ store, dispatcher, maxClusters: 2 })
   const hooks = HooksConfig.parse({
     generic: {
-      nightly: { secret: GITHUB_SECRET, job: { kind: 'snapshot', cluster: 't-ghook-none', options: { keep: 3 } } },
-      rebuild: { secret: OTHER_SECRET, job: { kind: 'install', cluster: 't-ghook-rebuild' } },
+      nightly: { secret: GITHUB_SECRET, signature: 'github', job: { kind: 'snapshot', cluster: 't-ghook-none', options: { keep: 3 } } },
+      rebuild: { secret: OTHER_SECRET, signature: 'github', job: { kind: 'install', cluster: 't-ghook-rebuild' } },
+      timed: { secret: TIMED_SECRET, job: { kind: 'snapshot', cluster: 't-ghook-timed', options: { keep: 3 } } },
     },
   })
-  app = createApp({ store, queue, hooks })
+  app = createApp({ store, queue, hooks, now: nowSeconds, authFailures: { max: 10_000, windowMs: 60_000 }, log: () => {} })
 }))
 
 Hooks.after(hook(async () => {
@@ -65,7 +78,8 @@ Hooks("GitHub's published test vector through the endpoint: 202 and the hook's o
   assert.is(res.status, 202)
   const { ok, job } = await res.json()
   assert.is(ok, true)
-  assert.equal([job.kind, job.cluster, job.requestedBy, job.spec], ['snapshot', 't-ghook-none', 'hook:nightly', { kind: 'snapshot', cluster: 't-ghook-none', options: { keep: 3 } }])
+  const admission = { owner: 'hook:nightly', level: 'restricted', remove: false }
+  assert.equal([job.kind, job.cluster, job.requestedBy, job.spec], ['snapshot', 't-ghook-none', 'hook:nightly', { kind: 'snapshot', cluster: 't-ghook-none', options: { keep: 3 }, admission }])
   const stored = await store.getJob(job.id)
   assert.equal([stored?.source, stored?.idempotencyKey, stored?.bodyHash], [delivery, `hook:nightly:${delivery}`, sha256(GITHUB_BODY)])
   const [audit] = await store.listAudit({ limit: 1 })
@@ -94,34 +108,76 @@ Hooks('a tampered body, a wrong secret, another hook’s secret or a missing hea
   assert.is(jobCount(), before, 'no job')
 })
 
-Hooks('the same X-GitHub-Delivery twice is one job; so is the same Idempotency-Key; with neither, every delivery is a job', async () => {
+Hooks('github: the same X-GitHub-Delivery twice is one job; so is the same Idempotency-Key, and the same body within five minutes', async () => {
   const before = jobCount()
+  const body = fresh('redelivered')
   const delivery = randomUUID()
-  const headers = { 'x-hub-signature-256': GITHUB_SIGNATURE, 'x-github-delivery': delivery }
-  const first = await post('/hooks/nightly', GITHUB_BODY, headers)
+  const headers = { 'x-hub-signature-256': sign(body, GITHUB_SECRET), 'x-github-delivery': delivery }
+  const first = await post('/hooks/nightly', body, headers)
   assert.is(first.status, 202)
   const { job } = await first.json()
   // GitHub's "Redeliver" sends the same delivery id again.
-  const again = await post('/hooks/nightly', GITHUB_BODY, headers)
+  const again = await post('/hooks/nightly', body, headers)
   assert.is(again.status, 200)
   const dup = await again.json()
   assert.equal([dup.duplicate, dup.job.id], [true, job.id])
   assert.is(jobCount(), before + 1)
 
-  const key = { 'x-hub-signature-256': GITHUB_SIGNATURE, 'idempotency-key': `nightly-${randomUUID()}` }
-  const a = await (await post('/hooks/nightly', GITHUB_BODY, key)).json()
-  const b = await post('/hooks/nightly', GITHUB_BODY, key)
+  const keyed = fresh('keyed')
+  const key = { 'x-hub-signature-256': sign(keyed, GITHUB_SECRET), 'idempotency-key': `nightly-${randomUUID()}` }
+  const a = await (await post('/hooks/nightly', keyed, key)).json()
+  const b = await post('/hooks/nightly', keyed, key)
   assert.is(b.status, 200)
   assert.is((await b.json()).job.id, a.job.id)
   assert.is((await store.getJob(a.job.id))?.idempotencyKey, `hook:nightly:${key['idempotency-key']}`)
   assert.is(jobCount(), before + 2)
 
-  const bare = { 'x-hub-signature-256': GITHUB_SIGNATURE }
-  const x = await post('/hooks/nightly', GITHUB_BODY, bare)
-  const y = await post('/hooks/nightly', GITHUB_BODY, bare)
-  assert.equal([x.status, y.status], [202, 202])
-  assert.is.not((await x.json()).job.id, (await y.json()).job.id)
+  // A captured delivery sent again under new delivery ids: one job, not four (each would prune).
+  const captured = fresh('captured')
+  const replays = []
+  for (let i = 0; i < 4; i++) replays.push(await post('/hooks/nightly', captured, { 'x-hub-signature-256': sign(captured, GITHUB_SECRET), 'x-github-delivery': randomUUID() }))
+  assert.equal(replays.map((r) => r.status), [202, 200, 200, 200])
+  assert.is(jobCount(), before + 3)
+  // Nothing time-bound is signed in GitHub's scheme: past five minutes the same body is a new job
+  // (why `timestamped` is the default).
+  skew = 6 * 60
+  try {
+    assert.is((await post('/hooks/nightly', captured, { 'x-hub-signature-256': sign(captured, GITHUB_SECRET) })).status, 202)
+  } finally {
+    skew = 0
+  }
   assert.is(jobCount(), before + 4)
+})
+
+Hooks('timestamped (the default): a replay within five minutes is the same job, past them a 401; the timestamp is signed', async () => {
+  const before = jobCount()
+  const body = fresh('timed')
+  const ts = nowSeconds()
+  const headers = signTimed(body, ts)
+  const res = await post('/hooks/timed', body, headers)
+  assert.is(res.status, 202)
+  const { job } = await res.json()
+  assert.is((await store.getJob(job.id))?.source, `t=${ts}`)
+  // The keep: 3 hook replayed four times is one snapshot job: nothing is pruned three more times.
+  for (let i = 0; i < 4; i++) {
+    const again = await post('/hooks/timed', body, headers)
+    assert.is(again.status, 200)
+    assert.is((await again.json()).job.id, job.id)
+  }
+  skew = 6 * 60
+  try {
+    const late = await post('/hooks/timed', body, headers)
+    assert.is(late.status, 401)
+    assert.is((await late.json()).error.message, 'X-Berth-Signature: X-Berth-Timestamp is more than 5 minutes from now')
+  } finally {
+    skew = 0
+  }
+  const moved = await post('/hooks/timed', body, { ...headers, 'x-berth-timestamp': String(ts + 1) })
+  assert.is(moved.status, 401, 'a timestamp other than the signed one')
+  const github = await post('/hooks/timed', body, { 'x-hub-signature-256': sign(body, TIMED_SECRET) })
+  assert.is(github.status, 401)
+  assert.is((await github.json()).error.message, 'X-Berth-Signature: missing X-Berth-Signature or X-Berth-Timestamp')
+  assert.is(jobCount(), before + 1)
 })
 
 Hooks('nothing in the payload reaches the job: a signed body asking for something else still runs the template', async () => {
@@ -129,7 +185,8 @@ Hooks('nothing in the payload reaches the job: a signed body asking for somethin
   const res = await post('/hooks/nightly', body, { 'x-hub-signature-256': sign(body, GITHUB_SECRET) })
   assert.is(res.status, 202)
   const { job } = await res.json()
-  assert.equal((await store.getJob(job.id))?.spec, { kind: 'snapshot', cluster: 't-ghook-none', options: { keep: 3 } })
+  const admission = { owner: 'hook:nightly', level: 'restricted', remove: false }
+  assert.equal((await store.getJob(job.id))?.spec, { kind: 'snapshot', cluster: 't-ghook-none', options: { keep: 3 }, admission })
 })
 
 Hooks('an install hook installs the stored topology of its cluster; none stored: 404 naming it, no job', async () => {

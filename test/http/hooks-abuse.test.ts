@@ -5,12 +5,13 @@
  */
 import { createHmac, randomUUID } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { openSqliteStore } from '../../functions/store/sqlite.ts'
-import { hook } from '../helpers/async.ts'
+import { hook, until } from '../helpers/async.ts'
 import { serve, type Server } from '../helpers/serve.ts'
 
 const SLACK_SECRET = `slack-${randomUUID()}`
@@ -111,10 +112,12 @@ Abuse.before(hook(async () => {
   const config = {
     maxBodyBytes: 65_536,
     autoRewire: false,
+    // Every fault here must get its own 4xx: the cap on failed signatures is security.test.ts's.
+    limits: { authFailures: 100_000 },
     hooks: {
       slack: { signingSecret: 'env:T_SLACK_SECRET', allow: [{ users: ['U0ADMIN'], kinds: ['snapshot', 'restore', 'destroy', 'install', 'status', 'jobs'], clusters: ['t-abuse-*'] }] },
       jira: { secret: 'env:T_JIRA_SECRET', clusterField: 'customfield_10050' },
-      generic: { nightly: { secret: 'env:T_HOOK_SECRET', job: { kind: 'snapshot', cluster: 't-abuse-nightly' } } },
+      generic: { nightly: { secret: 'env:T_HOOK_SECRET', signature: 'github', job: { kind: 'snapshot', cluster: 't-abuse-nightly' } } },
     },
   }
   writeFileSync(join(home, 'config.json'), JSON.stringify(config))
@@ -179,6 +182,27 @@ Abuse('500 bad deliveries: each gets its 4xx, nothing is created, the server sta
     await after.close()
   }
   assert.not.match(server.out(), /internal error|TypeError|ReferenceError/, 'no handler crashed')
+})
+
+Abuse('an upload the client abandons half-way is one short line in the log, not a stack', async () => {
+  const { port } = new URL(server.base)
+  for (const path of ['/hooks/nightly', '/hooks/jira', '/hooks/slack']) {
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(`POST ${path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"half":`)
+        setTimeout(() => socket.destroy(), 200)
+      })
+      socket.on('close', () => resolve())
+      socket.on('error', () => resolve())
+    })
+  }
+  const lines = await until('three lines', async () => {
+    const found = server.out().split('\n').filter((l) => l.startsWith('request aborted by the client'))
+    return found.length === 3 ? found : undefined
+  }, 5000)
+  assert.equal(lines.map((l) => l.replace(/ \(.*\)$/, '')).sort(), ['request aborted by the client: POST /hooks/jira', 'request aborted by the client: POST /hooks/nightly', 'request aborted by the client: POST /hooks/slack'])
+  assert.not.match(server.out(), /^\s+at /m, 'no stack trace')
+  assert.is((await fetch(`${server.base}/healthz`)).status, 200)
 })
 
 Abuse.run()

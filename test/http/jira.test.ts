@@ -79,12 +79,20 @@ Jira.before(hook(async () => {
   store = await openSqliteStore(join(home, 'berth.db'))
   receiver = await startReceiver()
   const hooks = HooksConfig.parse({
-    jira: { secret: SECRET, baseUrl: `${receiver.url}/`, authorization: AUTHORIZATION, clusterField: 'customfield_10050', topologyField: 'customfield_10051' },
+    jira: {
+      secret: SECRET,
+      baseUrl: `${receiver.url}/`,
+      authorization: AUTHORIZATION,
+      clusterField: 'customfield_10050',
+      topologyField: 'customfield_10051',
+      // Project OPS may install the t-jira-* clusters, from their own topology or a t-jira-* template.
+      allow: [{ projects: ['OPS'], clusters: ['t-jira-*'], templates: ['t-jira-*'] }],
+    },
   })
   notifier = new Notifier({ store, jira: { baseUrl: hooks.jira!.baseUrl!, authorization: AUTHORIZATION }, backoffMs: [100, 200] })
   const dispatcher = new ZxDispatcher({ mode: 'local', berth: [process.execPath, bin], graceMs: 10_000 })
   queue = new JobQueue({ store, dispatcher, maxClusters: 2, onChange: (job, stage) => notifier.jobChanged(job, stage) })
-  app = createApp({ store, queue, hooks })
+  app = createApp({ store, queue, hooks, log: () => {} })
   const by = 'admin'
   await store.putTopology({ name: 't-jira-a', updatedBy: by, text: demo('t-jira-a', [{ name: 'web', bootstrap: STANDALONE }, { name: 'db', bootstrap: STANDALONE }]) })
   // A template: installed under whatever cluster name the issue gives; its bootstrap fails.
@@ -199,13 +207,15 @@ Jira('a labelled new issue installs its cluster once however often Jira delivers
   const res = await deliver(body, { 'x-atlassian-webhook-identifier': id })
   assert.is(res.status, 202)
   const { job } = await res.json()
-  assert.equal([job.kind, job.cluster, job.requestedBy, job.spec], ['install', 't-jira-a', 'jira:712020:5b10ac8d-82e0-4c2e-9a4f-7d3e2c1b0a99', { kind: 'install', cluster: 't-jira-a' }])
+  const admission = { owner: 'jira:OPS', level: 'restricted', remove: false }
+  assert.equal([job.kind, job.cluster, job.requestedBy, job.spec], ['install', 't-jira-a', 'jira:712020:5b10ac8d-82e0-4c2e-9a4f-7d3e2c1b0a99', { kind: 'install', cluster: 't-jira-a', admission }])
   const stored = await store.getJob(job.id)
-  assert.equal([stored?.source, stored?.idempotencyKey, stored?.bodyHash], ['OPS-17', `jira:${id}`, sha256(body)])
+  assert.equal([stored?.source, stored?.idempotencyKey, stored?.bodyHash], ['OPS-17', `jira:body:${sha256(body)}`, sha256(body)])
 
-  // Jira's retries keep the identifier: the same job, nothing new.
-  for (const retry of ['1', '2']) {
-    const again = await deliver(body, { 'x-atlassian-webhook-identifier': id, 'x-atlassian-webhook-retry': retry })
+  // Jira's retries keep the identifier; a re-send of the same signed body under a new identifier
+  // (which is not signed) is the same delivery too: the same job, nothing new.
+  for (const [retry, identifier] of [['1', id], ['2', id], ['1', randomUUID()]]) {
+    const again = await deliver(body, { 'x-atlassian-webhook-identifier': identifier, 'x-atlassian-webhook-retry': retry })
     assert.is(again.status, 200)
     const json = await again.json()
     assert.equal([json.duplicate, json.job.id], [true, job.id])
@@ -260,12 +270,12 @@ Jira('an update that adds the label installs from the template its topology fiel
   assert.is((await engine.listContainers([`${LABEL.cluster}=t-jira-b`])).length, 0, 'the failed install left nothing')
 })
 
-Jira('without X-Atlassian-Webhook-Identifier, the same issue and body is one delivery (jira:<key>:<sha256>)', async () => {
+Jira('without X-Atlassian-Webhook-Identifier, the same signed body is one delivery (jira:body:<sha256>)', async () => {
   const body = JSON.stringify({ ...fixture('issue-created-labelled'), timestamp: Date.now() })
   const first = await deliver(body, { 'x-atlassian-webhook-identifier': undefined })
   assert.is(first.status, 202)
   const { job } = await first.json()
-  assert.is((await store.getJob(job.id))?.idempotencyKey, `jira:OPS-17:${sha256(body)}`)
+  assert.is((await store.getJob(job.id))?.idempotencyKey, `jira:body:${sha256(body)}`)
   const again = await deliver(body, { 'x-atlassian-webhook-identifier': undefined })
   assert.is(again.status, 200)
   assert.is((await again.json()).job.id, job.id)
@@ -308,6 +318,61 @@ Jira('a comment Jira refuses is retried, then kept with the job with Jira’s ow
     assert.is((await store.getJob(job.id))?.state, 'succeeded')
   } finally {
     jiraApi.close()
+  }
+})
+
+Jira('labelling an issue is not a grant: without a rule for this user, project, cluster and template, 403, a comment, no job', async () => {
+  const before = count('jobs')
+  const posted = receiver.posts.length
+  const outside = fixture('issue-created-labelled')
+  outside.issue.fields.customfield_10050 = 'prod-db'
+  const other = fixture('issue-created-labelled')
+  other.issue.key = 'HR-3'
+  const template = fixture('issue-created-labelled')
+  template.issue.fields.customfield_10051 = { value: 'codenvy', id: '10022' }
+  const cases: [string, object, string][] = [
+    ['a cluster outside the rules', outside, 'no rule in hooks.jira.allow lets account 712020:5b10ac8d-82e0-4c2e-9a4f-7d3e2c1b0a99 of project OPS install cluster "prod-db" from the topology "prod-db"'],
+    ['another project', other, 'no rule in hooks.jira.allow lets account 712020:5b10ac8d-82e0-4c2e-9a4f-7d3e2c1b0a99 of project HR install cluster "t-jira-a" from the topology "t-jira-a"'],
+    ['a template outside the rules', template, 'no rule in hooks.jira.allow lets account 712020:5b10ac8d-82e0-4c2e-9a4f-7d3e2c1b0a99 of project OPS install cluster "t-jira-a" from the topology "codenvy"'],
+  ]
+  for (const [what, payload, message] of cases) {
+    const res = await deliver(JSON.stringify({ ...payload, timestamp: Date.now() }))
+    assert.is(res.status, 403, what)
+    assert.equal(await res.json(), { ok: false, error: { code: 'forbidden', message } }, what)
+  }
+  assert.is(count('jobs'), before, 'no job')
+  const comments = (await receiver.waitFor(posted + 3, 10_000)).slice(posted).map((c) => JSON.parse(c.body).body)
+  assert.ok(comments.every((c: string) => c.startsWith('(x) berth: no install from this issue: no rule in hooks.jira.allow')), comments.join('\n'))
+  const audit = (await store.listAudit({ limit: 3 })).map((a) => [a.action, a.outcome.slice(0, 40)])
+  assert.equal(audit, Array(3).fill(['hook.jira', 'refused: no rule in hooks.jira.allow let']))
+})
+
+Jira('a rule may name Jira groups: asked of Jira for the labeller, and only their groups count', async () => {
+  const groupsApi = await startReceiver()
+  try {
+    const hooks = HooksConfig.parse({
+      jira: {
+        secret: SECRET,
+        baseUrl: groupsApi.url,
+        authorization: AUTHORIZATION,
+        clusterField: 'customfield_10050',
+        allow: [{ groups: ['berth-operators'], clusters: ['t-jira-*'] }],
+      },
+    })
+    const groupsApp = createApp({ store, queue, hooks, log: () => {} })
+    const send = (body: string) => groupsApp.request('/hooks/jira', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature': sign(body) } })
+    groupsApi.answerJson('/rest/api/3/user/groups', [{ name: 'jira-users', groupId: 'g1' }])
+    const first = JSON.stringify({ ...fixture('issue-created-labelled'), timestamp: Date.now() })
+    const refused = await send(first)
+    assert.is(refused.status, 403)
+    assert.is(groupsApi.posts[0].path, `/rest/api/3/user/groups?accountId=${encodeURIComponent('712020:5b10ac8d-82e0-4c2e-9a4f-7d3e2c1b0a99')}`)
+    assert.is(groupsApi.posts[0].headers.authorization, AUTHORIZATION)
+    groupsApi.answerJson('/rest/api/3/user/groups', [{ name: 'jira-users', groupId: 'g1' }, { name: 'berth-operators', groupId: 'g2' }])
+    const allowed = await send(JSON.stringify({ ...fixture('issue-created-labelled'), timestamp: Date.now() + 1 }))
+    assert.is(allowed.status, 202)
+    await finished(((await allowed.json()) as { job: { id: string } }).job.id)
+  } finally {
+    await groupsApi.close()
   }
 })
 

@@ -13,6 +13,8 @@ import { Scheduler } from '../../functions/scheduler.ts'
 import { addSchedule, parseSchedule, snapshotTag } from '../../functions/schedules.ts'
 import { openSqliteStore } from '../../functions/store/sqlite.ts'
 import type { AuditRecord, JobRecord, Store } from '../../functions/store/store.ts'
+import { DEFAULT_POLICY } from '../../scripts/engine/policy.ts'
+import { adminWho } from '../helpers/principals.ts'
 import { submitJob } from '../../functions/submit.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
 import { finishedJob } from '../helpers/jobs.ts'
@@ -54,8 +56,8 @@ const skipsOf = async (schedule: string) =>
   (await store.listAudit({ limit: 500 })).filter((a) => a.actor === `schedule:${schedule}` && a.action === 'schedule.run' && a.outcome === 'skipped')
 
 async function install(topology: Record<string, unknown> & { name: string }): Promise<JobRecord> {
-  const body = { kind: 'install', cluster: topology.name, topology }
-  const { job } = await submitJob({ store, queue }, body, { actor: 'test', source: null, idempotencyKey: null, bodyHash: await hashToken(JSON.stringify(body)) })
+  const body = { kind: 'install' as const, cluster: topology.name, topology }
+  const { job } = await submitJob({ store, queue, policy: DEFAULT_POLICY }, body, { who: adminWho(), source: null, idempotencyKey: null, bodyHash: await hashToken(JSON.stringify(body)) })
   return job
 }
 
@@ -74,6 +76,7 @@ Sched.before(hook(async () => {
   app = createApp({ store, queue })
   tokens.read = await token('sched-reader', ['read'])
   tokens.snapshot = await token('sched-snapshotter', ['snapshot'])
+  tokens.pruner = await token('sched-pruner', ['snapshot', 'restore'])
   const pair = await install({
     name: PAIR,
     image: 'berth/demo:1',
@@ -100,8 +103,15 @@ Sched('the API lists with read and adds or removes with snapshot; 403, 409, and 
   assert.match((await denied.json()).error.message, /lacks the "snapshot" scope/)
   assert.is((await call('POST', '/v1/schedules', { body })).status, 401)
 
+  // A retention prunes snapshots: whoever sets one must be allowed to remove them.
+  const prune = await call('POST', '/v1/schedules', { token: tokens.snapshot, body })
+  assert.is(prune.status, 403)
+  assert.is((await prune.json()).error.message, 'the token "sched-snapshotter" lacks the "restore" scope (options.keep prunes snapshots, which is removal)')
+  assert.is((await call('POST', '/v1/schedules', { token: tokens.snapshot, body: { ...body, keep: undefined, name: 't-sched-nokeep' } })).status, 201)
+  assert.is((await call('DELETE', '/v1/schedules/t-sched-nokeep', { token: tokens.snapshot })).status, 200)
+
   const t0 = Date.now()
-  const added = await call('POST', '/v1/schedules', { token: tokens.snapshot, body })
+  const added = await call('POST', '/v1/schedules', { token: tokens.pruner, body })
   assert.is(added.status, 201)
   const { schedule } = await added.json()
   assert.equal({ ...schedule, lastRunAt: undefined, nextRunAt: undefined }, {
@@ -111,18 +121,18 @@ Sched('the API lists with read and adds or removes with snapshot; 403, 409, and 
   // 02:00 in Berlin is 00:00 or 01:00 UTC, whichever the season.
   assert.match(schedule.nextRunAt, /T0[01]:00:00\.000Z$/)
 
-  const dup = await call('POST', '/v1/schedules', { token: tokens.snapshot, body })
+  const dup = await call('POST', '/v1/schedules', { token: tokens.pruner, body })
   assert.is(dup.status, 409)
   assert.match((await dup.json()).error.message, /^name: a schedule named "t-sched-api" exists/)
-  const badCron = await call('POST', '/v1/schedules', { token: tokens.snapshot, body: { ...body, name: 't-sched-x', cron: '0 2 * *' } })
+  const badCron = await call('POST', '/v1/schedules', { token: tokens.pruner, body: { ...body, name: 't-sched-x', cron: '0 2 * *' } })
   assert.is(badCron.status, 422)
   assert.match((await badCron.json()).error.message, /^cron: "0 2 \* \*" has 4 field/)
-  const badTz = await call('POST', '/v1/schedules', { token: tokens.snapshot, body: { ...body, name: 't-sched-x', tz: 'Mars/Olympus' } })
+  const badTz = await call('POST', '/v1/schedules', { token: tokens.pruner, body: { ...body, name: 't-sched-x', tz: 'Mars/Olympus' } })
   assert.is(badTz.status, 422)
   assert.match((await badTz.json()).error.message, /^tz: is not an IANA time zone/)
-  const badName = await call('POST', '/v1/schedules', { token: tokens.snapshot, body: { ...body, name: '../x' } })
+  const badName = await call('POST', '/v1/schedules', { token: tokens.pruner, body: { ...body, name: '../x' } })
   assert.match((await badName.json()).error.message, /^name: /)
-  assert.is((await call('POST', '/v1/schedules', { token: tokens.snapshot, body: '{nope' })).status, 422)
+  assert.is((await call('POST', '/v1/schedules', { token: tokens.pruner, body: '{nope' })).status, 422)
 
   const { schedules } = await (await call('GET', '/v1/schedules', { token: tokens.read })).json()
   assert.equal(schedules.map((s: { name: string }) => s.name), ['t-sched-api'], 'only the one added')
@@ -139,7 +149,9 @@ Sched('the API lists with read and adds or removes with snapshot; 403, 409, and 
 
   const audit = (await store.listAudit({ limit: 50 })).filter((a) => a.action.startsWith('schedule.'))
   assert.equal(audit.map((a) => [a.action, a.actor, a.target]).reverse(), [
-    ['schedule.add', 'sched-snapshotter', 't-sched-api'],
+    ['schedule.add', 'sched-snapshotter', 't-sched-nokeep'],
+    ['schedule.rm', 'sched-snapshotter', 't-sched-nokeep'],
+    ['schedule.add', 'sched-pruner', 't-sched-api'],
     ['schedule.rm', 'sched-snapshotter', 't-sched-api'],
   ])
   assert.equal(await store.listJobs({ cluster: 't-sched-api' }), [], 'adding makes no job')
@@ -176,7 +188,7 @@ Sched('berth schedule add/list/rm work on $BERTH_HOME/berth.db; errors name the 
 
 Sched('a seconds cron added with the CLI is picked up by a running scheduler, fires on time and keeps the newest 2 snapshots', async () => {
   // Reloads every 2.5 s: a run made by a reload instead of its timer would be up to 2.5 s late.
-  const scheduler = new Scheduler({ store, queue, graceMs: H, reloadMs: 2500 })
+  const scheduler = new Scheduler({ store, queue, policy: DEFAULT_POLICY, graceMs: H, reloadMs: 2500 })
   await scheduler.start()
   try {
     const add = await cli('schedule', 'add', PAIR, '--cron', '*/3 * * * * *', '--keep', '2', '--name', 't-sched-every3')
@@ -196,7 +208,8 @@ Sched('a seconds cron added with the CLI is picked up by a running scheduler, fi
     // The first run may fall before the reload that saw the schedule: made by that reload, late.
     const lag = Date.parse(j.createdAt) - slot
     assert.ok(lag >= 0 && lag < (i === 0 ? 3000 : 300), `run ${i} (job ${j.id}) queued ${lag} ms after its time`)
-    assert.equal(j.spec, { kind: 'snapshot', cluster: PAIR, options: { tag: snapshotTag(PAIR, new Date(slot)), keep: 2 } })
+    const admission = { owner: 'schedule:t-sched-every3', level: 'restricted', remove: false }
+    assert.equal(j.spec, { kind: 'snapshot', cluster: PAIR, options: { tag: snapshotTag(PAIR, new Date(slot)), keep: 2 }, admission })
     assert.is(j.state, 'succeeded', JSON.stringify(j.result))
   }
   const made = runs.map((j) => (j.result as { data: { snapshot: { id: string } } }).data.snapshot.id)
@@ -214,7 +227,7 @@ Sched('a run while a snapshot of the cluster is queued or running is skipped, au
   const blocker = await install({ name: SLOW, image: 'berth/demo:1', domain: 'sched.local', nodes: [{ name: 'slow', bootstrap: 'sleep 8' }] })
   await until('the install holds the cluster', async () => ((await store.getJob(blocker.id))?.state === 'running' ? true : undefined))
   await addSchedule(store, parseSchedule({ cluster: SLOW, cron: '*/2 * * * * *', name: 't-sched-overlap' }))
-  const scheduler = new Scheduler({ store, queue, graceMs: H, reloadMs: 500 })
+  const scheduler = new Scheduler({ store, queue, policy: DEFAULT_POLICY, graceMs: H, reloadMs: 500 })
   await scheduler.start()
   let skipped: AuditRecord[] = []
   try {
@@ -254,7 +267,7 @@ Sched('at start a run missed within the grace is made once; one older than the g
   await schedule('t-sched-adopted', dailyAt(recentRun), null)
 
   for (let i = 0; i < 2; i++) {
-    const scheduler = new Scheduler({ store, queue, graceMs: H, reloadMs: 60_000 })
+    const scheduler = new Scheduler({ store, queue, policy: DEFAULT_POLICY, graceMs: H, reloadMs: 60_000 })
     await scheduler.start()
     await scheduler.stop()
   }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'uvu'
@@ -9,7 +9,9 @@ import { withTimeout } from '../helpers/async.ts'
 
 const BIN = new URL('../../bin/berth.mjs', import.meta.url).pathname
 
-test('berth serve: admin token printed once on first start, jobs over HTTP, tokens from the CLI, SIGTERM drains and exits 0', async () => {
+const mode = (path: string) => (statSync(path).mode & 0o777).toString(8)
+
+test('berth serve: admin token written once to a 0600 file (never printed), jobs over HTTP, tokens from the CLI, SIGTERM drains and exits 0', async () => {
   const home = mkdtempSync(join(tmpdir(), 'berth-serve-'))
   const port = 20000 + Math.floor(Math.random() * 20000)
   const env = { ...process.env, BERTH_HOME: home, PORT: String(port) }
@@ -22,8 +24,12 @@ test('berth serve: admin token printed once on first start, jobs over HTTP, toke
       20_000,
       'server start'
     )
-    const admin = out.match(/berth_[A-Za-z0-9_-]+/)?.[0] as string
-    assert.ok(admin, 'the admin token was printed')
+    const file = join(home, 'admin-token')
+    const admin = readFileSync(file, 'utf8').trim()
+    assert.match(admin, /^berth_[A-Za-z0-9_-]{43}$/, 'the admin token is in the file')
+    assert.ok(out.includes(`an admin token was written to ${file}`), out)
+    assert.not.match(out, /berth_[A-Za-z0-9_-]{20,}/, 'and in no log')
+    assert.is(mode(file), '600')
     const base = `http://127.0.0.1:${port}`
     assert.is((await fetch(`${base}/healthz`)).status, 200)
     assert.is((await fetch(`${base}/v1/jobs`)).status, 401)
@@ -47,6 +53,11 @@ test('berth serve: admin token printed once on first start, jobs over HTTP, toke
     const sse = await (await fetch(`${base}/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${ops}` } })).text()
     assert.match(sse, /"code":"not_found"/)
     assert.match(sse, /event: end/)
+    // Only root reads what berth keeps: the store, the job logs, the directories.
+    assert.is(mode(home), '700')
+    assert.is(mode(join(home, 'berth.db')), '600')
+    assert.is(mode(join(home, 'jobs')), '700')
+    assert.is(mode(join(home, 'jobs', `${job.id}.log`)), '600')
 
     await $({ env, quiet: true })`node ${BIN} token revoke ops`
     assert.is((await fetch(`${base}/v1/jobs`, { headers: { authorization: `Bearer ${ops}` } })).status, 401, 'revoked')
@@ -61,6 +72,7 @@ test('berth serve: admin token printed once on first start, jobs over HTTP, toke
     again.stdout.on('data', (d) => (out2 += d))
     await withTimeout(new Promise<void>((r) => again.stdout.on('data', () => /berth serve: http/.test(out2) && r())), 20_000, 'restart')
     assert.not.match(out2, /admin token/)
+    assert.is(readFileSync(file, 'utf8').trim(), admin, 'the file is not overwritten')
     again.kill('SIGTERM')
     await new Promise((r) => again.on('exit', r))
   } finally {

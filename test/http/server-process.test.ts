@@ -3,7 +3,7 @@
  * stopped with SIGTERM while a job runs, following Docker's events to rewire a restarted node,
  * and dispatching over ssh from its config file.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
@@ -20,10 +20,9 @@ import { berthJobRun } from '../support/berth-document.ts'
 import { startSsmEndpoint } from '../support/ssm-endpoint.ts'
 
 const tokens = new Map<string, string>()
-/** The admin token printed on a data directory's first start. */
-function adminOf(home: string, s: Server): string {
-  const printed = s.out().match(/berth_[A-Za-z0-9_-]+/)?.[0]
-  if (printed) tokens.set(home, printed)
+/** The admin token a data directory's first start wrote to $BERTH_HOME/admin-token. */
+function adminOf(home: string, _server?: Server): string {
+  if (!tokens.has(home)) tokens.set(home, readFileSync(join(home, 'admin-token'), 'utf8').trim())
   return tokens.get(home) as string
 }
 

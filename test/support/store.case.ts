@@ -173,6 +173,38 @@ export function storeContract(name: string, o: StoreContractOptions): void {
     assert.ok(await store.claimJob(b.id, {}), 'once c1 is free its next job starts')
   }))
 
+  test('claimJob: a read-only job holds no cluster (a changing one starts beside it) and waits for a changing one', withStore(async (store) => {
+    const status = await store.createJob(job({ kind: 'status', cluster: 'c1' }))
+    const stop = await store.createJob(job({ kind: 'stop', cluster: 'c1' }))
+    const status2 = await store.createJob(job({ kind: 'status', cluster: 'c1' }))
+    assert.ok(await store.claimJob(status.id, {}))
+    assert.ok(await store.claimJob(stop.id, {}), 'the stop does not wait for the running status')
+    assert.not.ok(await store.claimJob(status2.id, {}), 'a status waits for the running stop')
+  }))
+
+  test('countJobs counts one actor\'s jobs by state; findRecentJob finds its latest with a body since a time', withStore(async (store) => {
+    await store.createJob(job({ requestedBy: 'ci', bodyHash: 'b1', createdAt: t(1) }))
+    const later = await store.createJob(job({ requestedBy: 'ci', bodyHash: 'b1', createdAt: t(5) }))
+    const done = await store.createJob(job({ requestedBy: 'ci', bodyHash: 'b2', createdAt: t(6) }))
+    await store.createJob(job({ requestedBy: 'other', bodyHash: 'b1', createdAt: t(7) }))
+    await store.transitionJob(done.id, ['queued'], 'succeeded')
+    assert.is(await store.countJobs({ requestedBy: 'ci', states: ['queued'] }), 2)
+    assert.is(await store.countJobs({ requestedBy: 'ci', states: ['queued', 'succeeded'] }), 3)
+    assert.is(await store.countJobs({ requestedBy: 'nobody', states: ['queued'] }), 0)
+    assert.is((await store.findRecentJob({ requestedBy: 'ci', bodyHash: 'b1', since: t(2) }))?.id, later.id)
+    assert.is(await store.findRecentJob({ requestedBy: 'ci', bodyHash: 'b1', since: t(6) }), null, 'too old')
+    assert.is(await store.findRecentJob({ requestedBy: 'ci', bodyHash: 'b9', since: t(0) }), null)
+  }))
+
+  test('listJobs keeps to a token\'s cluster globs', withStore(async (store) => {
+    for (const cluster of ['team-a-web', 'team-a-db', 'team-b-web', 'shared']) await store.createJob(job({ cluster }))
+    const clusters = async (globs: string[]) => (await store.listJobs({ clusters: globs })).map((j) => j.cluster).sort()
+    assert.equal(await clusters(['team-a-*']), ['team-a-db', 'team-a-web'])
+    assert.equal(await clusters(['team-a-web', 'shared']), ['shared', 'team-a-web'])
+    assert.equal(await clusters(['*']), ['shared', 'team-a-db', 'team-a-web', 'team-b-web'])
+    assert.equal(await clusters([]), [])
+  }))
+
   test('putEvent stores an event at its seq once: a second poller with the same events adds nothing', withStore(async (store) => {
     const j = await store.createJob(job())
     assert.ok(await store.putEvent(j.id, 1, { type: 'log', msg: 'first' }))
@@ -207,6 +239,11 @@ export function storeContract(name: string, o: StoreContractOptions): void {
     await store.createToken({ id: 't2', name: 'ci', hash: 'h2', scopes: ['read', 'install'] })
     assert.equal(await store.findTokenByHash('h1'), admin)
     assert.equal((await store.findTokenByHash('h2'))!.scopes, ['read', 'install'])
+    assert.equal([admin.clusters, admin.level], [['*'], null], 'every cluster, the default level')
+    const scoped = await store.createToken({ id: 't5', name: 'team-a', hash: 'h5', scopes: ['install'], clusters: ['team-a-*'], level: 'baseline' })
+    assert.equal(await store.getToken('t5'), scoped)
+    assert.equal([scoped.clusters, scoped.level], [['team-a-*'], 'baseline'])
+    assert.is(await store.getToken('nope'), null)
     assert.is(await store.findTokenByHash('nope'), null)
     assert.instance(await rejects(store.createToken({ id: 't3', name: 'ci', hash: 'h3', scopes: [] })), StoreConflictError)
     assert.instance(await rejects(store.createToken({ id: 't4', name: 'other', hash: 'h1', scopes: [] })), StoreConflictError)
@@ -222,9 +259,10 @@ export function storeContract(name: string, o: StoreContractOptions): void {
       [
         ['admin', true],
         ['ci', true],
+        ['team-a', false],
       ]
     )
-    assert.is(await store.countTokens(), 2, 'revoked tokens still count')
+    assert.is(await store.countTokens(), 3, 'revoked tokens still count')
   }))
 
   test('notifications keep their target, stages sent, attempts and last error', withStore(async (store) => {

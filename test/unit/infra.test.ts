@@ -170,9 +170,13 @@ doc('specB64 runs the command only as berth job run, the spec as one argument', 
     ]
   )
   assert.ok(code.at(-1)!.startsWith('exec '), 'nothing runs after berth')
-  // The only place the text is substituted: inside single quotes, as a whole word.
+  // The only place the text is substituted: a line of its own in a quoted here-document.
   const subs = lines.filter((l) => l.includes('{{'))
-  assert.equal(subs, [`if [ -z "\${SSM_specB64+x}" ]; then SSM_specB64='{{ specB64 }}'; fi`])
+  assert.equal(subs, ['{{ specB64 }}'])
+  const at = lines.indexOf('{{ specB64 }}')
+  assert.equal(lines.slice(at - 1, at + 3), [`if [ -z "\${SSM_specB64+x}" ]; then SSM_specB64=$(cat <<'BERTH_SPEC_B64'`, '{{ specB64 }}', 'BERTH_SPEC_B64', '); fi'])
+  const next = lines.slice(at + 3).find((l) => !/^\s*#/.test(l))
+  assert.ok(next?.startsWith('case "$SSM_specB64"'), `checked right after, before any use: ${next}`)
 })
 
 doc('allowedPattern refuses shell metacharacters, newlines, quotes and non-base64', () => {
@@ -290,18 +294,25 @@ doc('the agent runs berth job run with the spec as one argument, old agents and 
   }
 })
 
-doc('a value that got past allowedPattern is refused by the script before berth runs', () => {
+doc('a value that got past allowedPattern is refused by the script before berth runs, in the environment and as text', () => {
   const d = loadSsmDocument()
   const rendered = renderCommand(d, { specB64: 'e30=', executionTimeout: '60' })
   for (const hostile of HOSTILE) {
     const value = hostile.replaceAll('\u0000', '') // no environment string holds a NUL
     if (/^[A-Za-z0-9+/=]+$/.test(value)) continue // malformed base64 only: berth itself says so
-    // Straight into the environment, as if the service had not checked it.
-    const r = runAsAgent({ script: rendered.script, env: { SSM_specB64: value } })
-    assert.is(r.status, 2, `${JSON.stringify(value)}: ${r.stderr}`)
-    assert.is(r.argv, undefined, `berth ran for ${JSON.stringify(value)}`)
-    assert.match(r.stderr, /specB64 is not base64; refused/)
-    assert.equal(r.left, ['_script.sh', 'berth'], `${JSON.stringify(value)} left files behind`)
+    // Straight into the environment, as if the service had not checked it; and substituted into
+    // the text, as an old agent does, as if nothing had checked it either.
+    const asText = renderCommand(d, { specB64: value, executionTimeout: '60' }, { agent: 'text' })
+    const runs: [string, { script: string; env: Record<string, string> }][] = [['env', { script: rendered.script, env: { SSM_specB64: value } }]]
+    // $(…) drops trailing newlines: such a value reaches berth as the base64 before them.
+    if (!/^[A-Za-z0-9+/=]+$/.test(value.replace(/\n+$/, ''))) runs.push(['text', asText])
+    for (const [how, run] of runs) {
+      const r = runAsAgent(run)
+      assert.is(r.status, 2, `${how} ${JSON.stringify(value)}: ${r.stderr}`)
+      assert.is(r.argv, undefined, `berth ran for ${how} ${JSON.stringify(value)}`)
+      assert.match(r.stderr, /specB64 is not base64; refused/)
+      assert.equal(r.left, ['_script.sh', 'berth'], `${how} ${JSON.stringify(value)} left files behind`)
+    }
   }
 })
 

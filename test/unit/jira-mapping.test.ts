@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { decideJira, type JiraDecision } from '../../functions/hooks/jira-mapping.ts'
+import { decideJira, jiraRulesFor, type JiraDecision } from '../../functions/hooks/jira-mapping.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const fixture = (name: string): any => JSON.parse(readFileSync(new URL(`../fixtures/jira/${name}.json`, import.meta.url), 'utf8'))
 const config = { label: 'berth-install', clusterField: 'customfield_10050' }
-const ACCOUNT = 'jira:712020:5b10ac8d-82e0-4c2e-9a4f-7d3e2c1b0a99'
+const ACCOUNT_ID = '712020:5b10ac8d-82e0-4c2e-9a4f-7d3e2c1b0a99'
+const ACCOUNT = `jira:${ACCOUNT_ID}`
+/** What the allow rules match on, as the fixtures' OPS project, user and reporter give it. */
+const who = { project: 'OPS', user: ACCOUNT_ID, reporter: ACCOUNT_ID }
 
 const reason = (d: JiraDecision) => (d.action === 'ignore' ? d.reason : `not ignored: ${JSON.stringify(d)}`)
 
@@ -17,6 +20,7 @@ test('an issue created with the label installs the cluster its field names, from
     actor: ACCOUNT,
     cluster: 't-jira-a',
     topologyRef: 't-jira-a',
+    ...who,
   })
 })
 
@@ -30,7 +34,31 @@ test('the label is configurable: another label makes the labelled fixture an ign
 
 test('an update that just added the label installs; the topology field (a select list) names a template', () => {
   const d = decideJira(fixture('issue-updated-label-added'), { ...config, topologyField: 'customfield_10051' })
-  assert.equal(d, { action: 'install', issueKey: 'OPS-19', actor: ACCOUNT, cluster: 't-jira-b', topologyRef: 't-jira-tpl' })
+  assert.equal(d, { action: 'install', issueKey: 'OPS-19', actor: ACCOUNT, cluster: 't-jira-b', topologyRef: 't-jira-tpl', ...who })
+})
+
+test('allow rules: every field a rule gives must match; groups are asked for once, only when a rule names them', async () => {
+  const d = { project: 'OPS', user: 'acc-1', reporter: 'acc-2', cluster: 'ops-web', topologyRef: 'ops-web' }
+  let asked = 0
+  const groupsOf = async (user: string) => {
+    asked++
+    return user === 'acc-1' ? ['ops-admins'] : []
+  }
+  const rules = (r: object[]) => jiraRulesFor(r as never, d, groupsOf)
+  assert.equal(await rules([]), [], 'no rule, no install')
+  assert.is((await rules([{ clusters: ['ops-*'] }])).length, 1)
+  assert.equal(await rules([{ clusters: ['dev-*'] }]), [], 'the cluster must match a pattern')
+  assert.equal(await rules([{ projects: ['DEV'], clusters: ['*'] }]), [], 'another project')
+  assert.equal(await rules([{ users: ['acc-9'], clusters: ['*'] }]), [], 'another labeller')
+  assert.equal(await rules([{ reporters: ['acc-1'], clusters: ['*'] }]), [], 'the reporter is acc-2')
+  assert.is((await rules([{ reporters: ['acc-2'], users: ['acc-1'], clusters: ['*'] }])).length, 1)
+  assert.equal(await rules([{ clusters: ['*'], templates: ['codenvy'] }]), [], 'only the named templates')
+  assert.equal(asked, 0, 'no rule named groups: Jira was not asked')
+  assert.is((await rules([{ groups: ['ops-admins'], clusters: ['*'] }, { groups: ['ops-admins', 'x'], clusters: ['*'] }])).length, 2)
+  assert.is(asked, 1, 'asked once for both rules')
+  assert.equal(await jiraRulesFor([{ groups: ['ops-admins'], clusters: ['*'] }] as never, { ...d, user: 'acc-2' }, groupsOf), [])
+  // Without templates a rule allows only the cluster's own stored topology.
+  assert.equal(await jiraRulesFor([{ clusters: ['*'] }] as never, { ...d, topologyRef: 'codenvy' }, groupsOf), [])
 })
 
 test('an update of an issue that already had the label is ignored (editing it again does not reinstall)', () => {
@@ -93,6 +121,7 @@ test('a plain field can name the cluster; text is trimmed; an empty topology fie
     actor: ACCOUNT,
     cluster: 't-jira-z',
     topologyRef: 't-jira-z',
+    ...who,
   })
 })
 

@@ -477,7 +477,7 @@ test('an env key that is not a variable name or a value that is not a scalar is 
     validateTopology(base({ nodes: [{ name: 'a', env: { '1X': 'a', OK: null } }] }))
   )
   assert.equal(err.message.split('\n').sort(), [
-    `nodes[0].env.OK: expected a string, number or boolean, got null`,
+    `nodes[0].env.OK: expected a string, number or boolean, or { secret: <reference> }, got null`,
     `nodes[0].env["1X"]: "1X" is not a valid environment variable name (letters, digits and '_', not starting with a digit)`,
   ])
 })

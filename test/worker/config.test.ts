@@ -28,8 +28,13 @@ test('HOOKS is parsed and validated, and its env:NAME secrets are read from the 
   assert.equal(readWorkerConfig(env({})).hooks, { generic: {} }, 'no HOOKS: none configured')
 })
 
-test('a bad binding is a 503 naming it, and never echoing a secret', () => {
-  assert.match(refusal(() => readWorkerConfig(env({ HOOKS: '{nope' }))).message, /^HOOKS is not JSON/)
+test('a bad binding is a 503 naming it, and never echoing what it holds', () => {
+  assert.is(refusal(() => readWorkerConfig(env({ HOOKS: '{nope' }))).message, 'HOOKS is not valid JSON (at character 1)')
+  // JSON.parse's own message quotes the text around the fault: none of it reaches the answer.
+  const cut = refusal(() => readWorkerConfig(env({ HOOKS: '{"slack":{"signingSecret":"s3cret-in-the-binding"' })))
+  assert.match(cut.message, /^HOOKS is not valid JSON/)
+  assert.not.match(cut.message, /s3cret|signingSecret/)
+  assert.not.match(refusal(() => readWorkerConfig(env({ POLICY: '{"restricted": s3cret}' }))).message, /s3cret/)
   const unknownKey = refusal(() => readWorkerConfig(env({ HOOKS: '{"slak":{}}' })))
   assert.equal([unknownKey.status, unknownKey.code], [503, 'misconfigured'])
   assert.match(unknownKey.message, /HOOKS/)
@@ -45,8 +50,12 @@ test('without its bindings the dispatcher is a 503 dispatch_not_configured that 
   assert.equal([none.status, none.code], [503, 'dispatch_not_configured'])
   assert.match(none.message, /set AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, SSM_TARGETS/)
   const aws = { AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG' }
-  assert.match(refusal(() => remoteDispatcherFor(env({ ...aws, SSM_TARGETS: 'i-0abc' }))).message, /SSM_TARGETS is not JSON/)
-  assert.match(refusal(() => remoteDispatcherFor(env({ ...aws, SSM_TARGETS: '{"instanceIds":["web-1"]}' }))).message, /"web-1" is not an instance id/)
+  const notJson = refusal(() => remoteDispatcherFor(env({ ...aws, SSM_TARGETS: 'i-0abc' }))).message
+  assert.match(notJson, /^dispatch not configured: SSM_TARGETS is not valid JSON/)
+  assert.not.match(notJson, /i-0abc/)
+  const badId = refusal(() => remoteDispatcherFor(env({ ...aws, SSM_TARGETS: '{"instanceIds":["web-1"]}' }))).message
+  assert.match(badId, /target\.instanceIds: the value is not an instance id/)
+  assert.not.match(badId, /web-1/)
   const ok = remoteDispatcherFor(env({ ...aws, SSM_TARGETS: '{"instanceIds":["i-0123456789abcdef0"]}', SSM_DOCUMENT: 'berth-job-run' }))
   assert.instance(ok, SsmDispatcher)
 })

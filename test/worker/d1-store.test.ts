@@ -35,7 +35,7 @@ storeContract('d1', {
       const { results } = await ctx.db!.prepare('SELECT name FROM d1_migrations ORDER BY id').all<{ name: string }>()
       assert.equal(
         results.map((r) => r.name),
-        ['0001_init.sql', '0002_notifications.sql', '0003_dispatch_ref.sql']
+        ['0001_init.sql', '0002_notifications.sql', '0003_dispatch_ref.sql', '0004_grants.sql']
       )
     })
   },
