@@ -31,7 +31,12 @@ function op(scope: string, summary: string, responses: Record<string, unknown>, 
     security: [{ bearer: [] }],
     'x-berth-scope': scope,
     ...extra,
-    responses: { ...responses, 401: err('no token, or an unknown or revoked one'), 403: err(`the token lacks the scope (${scope})`) },
+    responses: {
+      ...responses,
+      401: err('no token, or an unknown or revoked one'),
+      403: err(`the token lacks the scope (${scope}) or the grant on the cluster`),
+      429: err('too many failed authentications from this address or with this token (Retry-After says when to try again)'),
+    },
   }
 }
 
@@ -45,8 +50,10 @@ function signed(header: string, summary: string, responses: Record<string, unkno
     responses: {
       ...responses,
       401: err(`${header} missing or not matching the raw body`),
+      403: err('refused by the grants of the sender or by the host policy (`error.issues`: each path and rule)'),
       404: err('this hook is not configured'),
       413: err('the body is too large'),
+      429: err('too many bad signatures from this address (Retry-After says when to try again)'),
     },
   }
 }
@@ -74,7 +81,19 @@ export function openApiDocument() {
           required: ['ok', 'error'],
           properties: {
             ok: { type: 'boolean', enum: [false] },
-            error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: {
+                code: { type: 'string' },
+                message: { type: 'string' },
+                issues: {
+                  type: 'array',
+                  description: 'each problem at its path, for a refused or invalid topology',
+                  items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } },
+                },
+              },
+            },
           },
         },
       },
@@ -88,6 +107,7 @@ export function openApiDocument() {
           'submit a job; 202 with the job (queued). `?queue=false`: 409 instead of waiting behind a running job',
           {
             202: ok('accepted (or the same job again for a repeated Idempotency-Key and body)'),
+            403: err('the token lacks the kind\'s scope or the grant on the cluster (or, for options.keep, the restore scope), or the host policy refuses the topology: `error.issues` names each path and rule'),
             404: err('topologyRef names no stored topology'),
             409: err('queue=false and the cluster is busy'),
             413: err('the body is too large'),
@@ -95,6 +115,7 @@ export function openApiDocument() {
             503: err('the server is draining'),
           },
           {
+            description: 'A job waits behind a changing job of its cluster; read-only kinds (status, snapshots) never hold a changing one up. 429 `too_many_jobs` when the caller already has limits.maxQueuedPerActor jobs waiting.',
             parameters: [
               { name: 'Idempotency-Key', in: 'header', schema: { type: 'string' } },
               { name: 'queue', in: 'query', schema: { type: 'string', enum: ['false'] } },
@@ -102,11 +123,11 @@ export function openApiDocument() {
             requestBody: { required: true, ...json(ref('JobRequest')) },
           }
         ),
-        get: op('read', 'list jobs, newest first', { 200: ok('{ jobs, next }') }, {
+        get: op('read', 'list the jobs of the clusters the token may read, newest first', { 200: ok('{ jobs, next }'), 422: err('a limit outside 1–500, or an unknown state') }, {
           parameters: [
             { name: 'cluster', in: 'query', schema: { type: 'string' } },
             { name: 'state', in: 'query', schema: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] } },
-            { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 500 } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } },
             { name: 'before', in: 'query', schema: { type: 'string' }, description: 'the `next` cursor of the previous page' },
           ],
         }),
@@ -150,13 +171,13 @@ export function openApiDocument() {
           parameters: [name('name', 'cluster name = the topology\'s name')],
           requestBody: { required: true, content: { 'application/yaml': { schema: ref('Topology') }, 'application/json': { schema: ref('Topology') } } },
         }),
-        get: op('read', 'a stored topology', { 200: ok('{ topology }'), 404: err('none stored under that name') }, { parameters: [name('name', 'cluster name')] }),
+        get: op('install', 'a stored topology (read by who may install it: it holds commands and environment values)', { 200: ok('{ topology }'), 404: err('none stored under that name') }, { parameters: [name('name', 'cluster name')] }),
       },
       '/v1/schedules': {
-        get: op('read', 'every snapshot schedule, with its last and next run', { 200: ok('{ schedules }') }),
+        get: op('read', 'the snapshot schedules of the clusters the token may read, with their last and next run', { 200: ok('{ schedules }') }),
         post: op(
           'snapshot',
-          'add a snapshot schedule: the server queues a snapshot job (options.keep = keep) at each run; a run is skipped (and audited) while a snapshot of the cluster is queued or running',
+          'add a snapshot schedule: the server queues a snapshot job (options.keep = keep) at each run; a run is skipped (and audited) while a snapshot of the cluster is queued or running. A `keep` prunes snapshots: it needs the restore scope too',
           {
             201: ok('{ schedule }'),
             409: err('a schedule by that name exists'),
@@ -184,23 +205,31 @@ export function openApiDocument() {
         }),
       },
       '/hooks/jira': {
-        post: signed('X-Hub-Signature', 'a Jira webhook (issue created/updated): installs the cluster the issue names when it carries the label', {
-          200: ok('ignored ({ ignored: reason }) or a redelivery ({ duplicate: true, job })'),
+        post: signed('X-Hub-Signature', 'a Jira webhook (issue created/updated): installs the cluster the issue names when it carries the label and a rule of hooks.jira.allow lets its user, project, cluster and template', {
+          200: ok('ignored ({ ignored: reason }) or a redelivery of the same signed body ({ duplicate: true, job })'),
           202: ok('{ job }: the install is queued'),
           422: err('not JSON, or a matching issue whose cluster/topology field is missing or invalid (the message names the field)'),
         }, { parameters: [header('X-Atlassian-Webhook-Identifier')] }),
       },
       '/hooks/{name}': {
-        post: signed('X-Hub-Signature-256', "a named generic hook (GitHub-style): queues the hook's fixed job; the payload is not read", {
-          200: ok('a redelivery: { duplicate: true, job }'),
+        post: signed('X-Berth-Signature', "a named generic hook: queues the hook's fixed job; the payload is not read. `signature: timestamped` (default): X-Berth-Signature `v1=<hex HMAC-SHA256(secret, \"v1:\" + X-Berth-Timestamp + \":\" + body)>`, the timestamp within 5 minutes. `signature: github`: X-Hub-Signature-256 `sha256=<hex HMAC-SHA256(secret, body)>` (replayable: nothing time-bound is signed)", {
+          200: ok('a redelivery, or the same body within 5 minutes: { duplicate: true, job }'),
           202: ok('{ job }'),
           422: err('a bad X-GitHub-Delivery or Idempotency-Key'),
-        }, { parameters: [name('name', 'hook name'), header('X-GitHub-Delivery'), header('Idempotency-Key')] }),
+        }, {
+          parameters: [
+            name('name', 'hook name'),
+            header('X-Berth-Timestamp'),
+            header('X-Hub-Signature-256'),
+            header('X-GitHub-Delivery'),
+            header('Idempotency-Key'),
+          ],
+        }),
       },
       '/v1/audit': {
         get: op('admin', 'who did what, from where, when, with what outcome; newest first', { 200: ok('{ audit }') }, {
           parameters: [
-            { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 1000 } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
             { name: 'before', in: 'query', schema: { type: 'integer' } },
           ],
         }),

@@ -30,6 +30,19 @@ test('defaults: local dispatch, loopback, port 8470, auto-rewire on, home from B
   assert.is(c.host, '127.0.0.1')
   assert.is(c.autoRewire, true)
   assert.equal(c.dispatch, { mode: 'local' })
+  assert.is(c.policy.default, 'restricted')
+  assert.equal(c.policy.restricted.capabilities, ['NET_BIND_SERVICE'])
+  assert.equal(c.trustedProxies, [])
+  assert.equal(c.limits, { authFailures: 30, authWindowSeconds: 60, maxQueuedPerActor: 20, readCacheMs: 2000, hostReads: 4, jobLogBytes: 20 * 1024 * 1024 })
+})
+
+test('the policy, proxies and limits are read from the file and checked, naming the key', () => {
+  const path = file('policy.yaml', ['policy:', '  default: baseline', '  baseline:', '    images: [registry.local/*]', '  clusters:', '    prod-*: restricted', 'trustedProxies: [10.0.0.2]', 'limits:', '  maxQueuedPerActor: 5'].join('\n'))
+  const c = readConfig({ file: path, env: {} })
+  assert.equal([c.policy.default, c.policy.baseline.images, c.policy.clusters, c.trustedProxies, c.limits.maxQueuedPerActor], ['baseline', ['registry.local/*'], { 'prod-*': 'restricted' }, ['10.0.0.2'], 5])
+  throws(() => readConfig({ file: file('bad-policy.yaml', 'policy:\n  restricted:\n    capabilities: [SYS_ADMIN]\n'), env: {} }), /policy\.restricted\.capabilities\.0: SYS_ADMIN can never be allowed below privileged/)
+  throws(() => readConfig({ file: file('bad-default.yaml', 'policy:\n  default: privileged\n'), env: {} }), /policy\.default: /)
+  throws(() => readConfig({ file: file('bad-slack.yaml', 'hooks:\n  slack:\n    signingSecret: 0123456789\n    allow: [{ kinds: [install], clusters: ["*"], level: privileged }]\n'), env: {} }), /hooks\.slack\.allow\.0\.level: must be restricted or baseline \(privileged is for admin tokens only\)/)
 })
 
 test('a YAML file sets ssh dispatch; the environment overrides the file', () => {

@@ -26,6 +26,8 @@ test.before(
     ctx.dev = await startWranglerDev(ctx.dir, {
       BERTH_ADMIN_TOKEN_SHA256: createHash('sha256').update(adminToken).digest('hex'),
       HOOKS: JSON.stringify(hooks),
+      // The admin's override: every job on t-wk-locked-* is held to restricted, admin's included.
+      POLICY: JSON.stringify({ clusters: { 't-wk-locked-*': 'restricted' } }),
       SLACK_SIGNING_SECRET: slackSecret,
     })
     ctx.base = ctx.dev.base
@@ -51,6 +53,16 @@ const jobCount = async () => ((await (await call('GET', '/v1/jobs', { token: adm
 test('GET /healthz answers from workerd', async () => {
   const res = await call('GET', '/healthz')
   assert.equal([res.status, await res.json()], [200, { ok: true }])
+})
+
+test('the host policy holds on the Worker: the POLICY binding\'s override refuses a SYS_ADMIN node naming the path, nothing recorded', async () => {
+  const before = await jobCount()
+  const topology = { name: 't-wk-locked-a', image: 'berth/demo:1', domain: 'w.local', nodes: [{ name: 'pwn', capAdd: ['SYS_ADMIN'] }] }
+  const res = await call('POST', '/v1/jobs', { token: adminToken, body: { kind: 'install', cluster: 't-wk-locked-a', topology } })
+  assert.is(res.status, 403)
+  const { error } = (await res.json()) as { error: { code: string; issues: { path: string; message: string }[] } }
+  assert.equal(error.issues, [{ path: 'nodes[0].capAdd[0]', message: 'SYS_ADMIN is not allowed by policy "restricted" (allowed: NET_BIND_SERVICE)' }])
+  assert.is(await jobCount(), before)
 })
 
 test('the API refuses a request without a token, or with a token it does not know, with 401', async () => {
