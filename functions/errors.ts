@@ -43,6 +43,6 @@ export function fromHost(result: ResultEvent): unknown {
   if (result.ok) return result.data
   if (result.code === 'not_found') throw notFound(result.message ?? 'not found')
   if (result.code === 'invalid_job') throw invalid(result.message ?? 'invalid request')
-  if (result.code === 'preflight') throw new JobError(503, 'host_unavailable', result.message ?? 'the Docker host is not reachable')
+  if (result.code === 'preflight' || result.code === 'engine_gone') throw new JobError(503, 'host_unavailable', result.message ?? 'the Docker host is not reachable')
   throw new JobError(502, 'host_failed', `the Docker host answered: ${result.message ?? result.code}`)
 }

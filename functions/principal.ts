@@ -12,6 +12,7 @@ import type { Scope } from './middleware/auth.ts'
 /** Which scope each job kind needs over HTTP (restore and destroy have their own). */
 export const KIND_SCOPE = {
   install: 'install',
+  repair: 'install',
   start: 'install',
   stop: 'install',
   rewire: 'install',

@@ -28,7 +28,8 @@ const USAGE = `berth — install multi-node container clusters on Docker
 usage:
   berth install <topology.yaml> [--plan] [--keep-failed] [--concurrency N]
   berth clusters                    (every cluster on this Docker host)
-  berth status  <cluster>
+  berth status  <cluster>           (exit 8: drift — nodes missing, paused, off their network…)
+  berth repair  <cluster>           (mends drift: converges on what was installed last)
   berth stop    <cluster>
   berth start   <cluster>           (dynamic mode: rewires every /etc/hosts)
   berth rewire  <cluster>           (dynamic mode: rewrite /etc/hosts from current IPs)
@@ -69,7 +70,9 @@ common flags:
   -h, --help
 
 exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed · 4 conflict
-            5 not found · 6 damaged snapshot · 7 refused by the policy or grants · 130 cancelled`
+            5 not found · 6 damaged snapshot · 7 refused by the policy or grants
+            8 status: drift (berth repair) · 9 the engine went away (the next command finishes)
+            130 cancelled`
 
 const argv = minimist(process.argv.slice(2), {
   boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy', 'compact', 'rewire'],
@@ -228,6 +231,9 @@ async function readStdin(): Promise<string> {
 }
 
 async function main(): Promise<void> {
+  // A promise rejected where nobody awaits it yet must not end the process before a job has
+  // cleaned up and told its result: it is said on stderr, and the job's own flow decides.
+  process.on('unhandledRejection', (err) => process.stderr.write(`berth: a rejection nobody awaited yet: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`))
   const [cmd, ...rest] = argv._.map(String)
   if (!cmd || argv.help) {
     process.stdout.write(USAGE + '\n')
@@ -247,6 +253,7 @@ async function main(): Promise<void> {
     case 'clusters':
       return runCli({ kind: 'clusters' })
     case 'status':
+    case 'repair':
     case 'stop':
     case 'start':
     case 'rewire':

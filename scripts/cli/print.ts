@@ -22,6 +22,7 @@ const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`
 
 export function printResult(result: ResultEvent, logFile?: string): void {
   const w = (s: string) => process.stdout.write(s + '\n')
+  for (const line of result.recovered ?? []) w(chalk.yellow(`↺ recovered first: ${line}`))
   if (!result.ok) {
     const where = [result.node && `node ${result.node}`, result.step && `step ${result.step}`].filter(Boolean).join(', ')
     w(chalk.red(`✗ ${result.kind} ${result.cluster} failed${where ? ` (${where})` : ''} [${result.code}]`))
@@ -68,6 +69,8 @@ export function printResult(result: ResultEvent, logFile?: string): void {
         `  ${n.name.padEnd(14)} ${n.state.padEnd(8)} ${(n.ip ?? '-').padEnd(15)} ${n.hostname.padEnd(27)} ${String(n.phase).padEnd(5)} ${n.bootstrap.padEnd(9)} ${health.padEnd(9)} ${n.image}`
       )
     }
+    for (const d of s.drift ?? []) w(chalk.yellow(`! ${d.node ? `node ${d.node}: ` : ''}${d.problem}`))
+    if (s.drift?.length) w(chalk.yellow(`the cluster is not what berth made it: berth repair ${s.cluster} mends it (exit code 8)`))
     return
   }
   const restored = (data as { restored?: string } | undefined)?.restored

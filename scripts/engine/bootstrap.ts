@@ -3,7 +3,7 @@
  * the container (container-files.ts), so a kept node is never bootstrapped twice and a rebuilt
  * one always is.
  */
-import { checkpoint, type JobContext } from './context.ts'
+import { checkpoint, note, type JobContext } from './context.ts'
 import { writeMarker, type BootstrapMarker } from './container-files.ts'
 import { BerthError } from './errors.ts'
 import type { NodeSpec } from './topology.ts'
@@ -20,13 +20,18 @@ export async function bootstrapNode(ctx: JobContext, node: NodeSpec, id: string)
   const t0 = Date.now()
   ctx.steps.start('bootstrap', node.name)
   ctx.log(`bootstrap: ${JSON.stringify(argv)}`, node.name)
+  let exec = ''
   const result = await ctx.engine.exec(id, argv, {
     timeoutMs: node.timeoutSeconds * 1000,
     signal: ctx.signal,
+    // Recorded before it starts: a job that dies leaves it running, and the next command stops
+    // it before anyone bootstraps the node again.
+    onCreate: (execId) => note(ctx, { op: 'exec', node: node.name, container: id, exec: (exec = execId), timeoutMs: node.timeoutSeconds * 1000 }),
     onOutput: (chunk) => {
       for (const line of chunk.split('\n')) if (line) ctx.log(line, node.name)
     },
   })
+  note(ctx, { op: 'exec-end', exec })
   const output = [result.stdout, result.stderr].filter(Boolean).join('')
   if (result.cancelled) {
     ctx.steps.fail('bootstrap', node.name, 'cancelled')

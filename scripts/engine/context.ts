@@ -5,6 +5,7 @@ import type { DockerEngine } from './docker.ts'
 import { BerthError } from './errors.ts'
 import { stepper, type Emit, type JobEvent, type Steps } from './events.ts'
 import type { Admission } from './job-spec.ts'
+import type { Journal, JournalRecord } from './journal.ts'
 import { eventLine, JobLogWriter } from './job-log.ts'
 import { newJobId } from './labels.ts'
 
@@ -27,6 +28,33 @@ export interface JobContext {
   secrets: Map<string, string>
   /** The event with every secret value this job has read replaced by `[secret]`. */
   redact<E extends JobEvent>(e: E): E
+  /** The cluster's journal, while this job holds the cluster's lock (journal.ts). */
+  journal?: Journal
+  /** What this job left for the next command to finish (the engine went away): its journal stays. */
+  left: string[]
+}
+
+/** Records what the job is about to change, if it keeps a journal. */
+export function note(ctx: JobContext, record: JournalRecord): void {
+  ctx.journal?.write(record)
+}
+
+/**
+ * BERTH_FAULT=kill-after:<step>:<state>:<n> — for the crash tests only, inert otherwise: the job
+ * SIGKILLs itself right after its n-th event of that step and state (`*` for any), once that
+ * event is in its log. Nothing in berth sets it.
+ */
+function faultOf(env: NodeJS.ProcessEnv): ((e: JobEvent) => void) | null {
+  const m = /^kill-after:([a-z*-]+):([a-z*]+):(\d+)$/.exec(env.BERTH_FAULT ?? '')
+  if (!m) return null
+  const [, step, state, n] = m
+  let seen = 0
+  return (e) => {
+    if (e.type !== 'step') return
+    if ((step === '*' || e.step === step) && (state === '*' || e.state === state) && ++seen === Number(n)) {
+      process.kill(process.pid, 'SIGKILL')
+    }
+  }
 }
 
 export const DEFAULT_CONCURRENCY = 8
@@ -69,11 +97,13 @@ export function createContext(opts: {
   }
   // Events are small: look for a secret in their JSON, where it would stand escaped.
   const redactEvent = <E extends JobEvent>(e: E): E => (secrets.size ? (JSON.parse(redactJson(JSON.stringify(e), secrets)) as E) : e)
+  const fault = faultOf(process.env)
   const emit: Emit = (e) => {
     const out = redactEvent(e)
     // Every event goes to the job's log too: a compact stdout may leave some out.
     writer?.append(eventLine(out))
     opts.emit(out)
+    fault?.(out)
   }
   return {
     engine: opts.engine,
@@ -86,6 +116,7 @@ export function createContext(opts: {
     logFile: writer?.file,
     secrets,
     redact: redactEvent,
+    left: [],
   }
 }
 

@@ -28,6 +28,8 @@ export interface ExecOptions {
   maxOutput?: number
   /** Stop waiting when aborted (the result then says `cancelled`). */
   signal?: AbortSignal
+  /** Told the exec's id once it exists, before it starts (a journal records it). */
+  onCreate?: (execId: string) => void
 }
 
 export type Labels = Record<string, string>
@@ -53,12 +55,24 @@ function translate(what: string, err: unknown): BerthError {
   if (status === 404) return new BerthError('not_found', message, { cause: err })
   if (status === 409) return new BerthError('conflict', message, { cause: err })
   const code = (err as NodeJS.ErrnoException)?.code
-  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES') {
-    return new BerthError('preflight', `${what}: the Docker engine is not reachable (${code})`, {
-      cause: err,
-    })
+  if (code === 'EACCES') {
+    return new BerthError('preflight', `${what}: the Docker engine is not reachable (${code})`, { cause: err })
+  }
+  if (engineGone(err)) {
+    return new BerthError('engine_gone', `${what}: the Docker engine is not reachable (${code ?? engineMessage(err)})`, { cause: err })
   }
   return new BerthError('engine', message, { cause: err })
+}
+
+/**
+ * The engine itself went away (stopped, restarting, its socket gone), as opposed to refusing one
+ * call: the job stops issuing changes, and the next command finishes what it left.
+ */
+export function engineGone(err: unknown): boolean {
+  if (err instanceof BerthError) return err.code === 'engine_gone'
+  const code = (err as NodeJS.ErrnoException)?.code
+  if (code && ['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(code)) return true
+  return /socket hang up|daemon is shutting down|Cannot connect to the Docker daemon/i.test(engineMessage(err))
 }
 
 /** Runs one engine call as the triple "Doing x…" / "Done x" / "Failed to do x: …". */
@@ -145,6 +159,12 @@ export class DockerEngine {
         })
       })
     })
+  }
+
+  /** The images with these labels: their tags (or their ids, when untagged). */
+  async listImages(labels: string[]): Promise<string[]> {
+    const images = await call('Listing images', () => this.docker.listImages({ filters: { label: labels } }), true)
+    return images.flatMap((i) => (i.RepoTags?.length && i.RepoTags[0] !== '<none>:<none>' ? i.RepoTags : [i.Id]))
   }
 
   async removeImage(ref: string): Promise<void> {
@@ -347,6 +367,7 @@ export class DockerEngine {
         }),
       true
     )
+    opts.onCreate?.(exec.id)
     const stream = await call(what, () => exec.start({ hijack: true, stdin: false }), true)
     const stdout = new PassThrough()
     const stderr = new PassThrough()
@@ -364,8 +385,9 @@ export class DockerEngine {
     let timedOut = false
     let cancelled = false
     await new Promise<void>((resolve, reject) => {
-      // Docker has no call to kill an exec: on timeout or cancel berth stops waiting and
-      // drops the stream; the process goes when its container does.
+      // Docker has no call to kill an exec: on timeout or cancel berth stops waiting, drops the
+      // stream, and ends the process itself (stopExec), so that it never runs on beside the next
+      // bootstrap of the node.
       const giveUp = (why: 'timeout' | 'cancel') => {
         if (why === 'timeout') timedOut = true
         else cancelled = true
@@ -393,6 +415,7 @@ export class DockerEngine {
     stdout.end()
     stderr.end()
     if (timedOut || cancelled) {
+      await this.stopExec(exec.id, 2000, 2000).catch(() => false)
       const ms = Date.now() - started
       return { exitCode: -1, stdout: out.toString(), stderr: err.toString(), ms, timedOut, cancelled }
     }
@@ -409,6 +432,71 @@ export class DockerEngine {
       ms: Date.now() - started,
       timedOut,
       cancelled,
+    }
+  }
+
+  /** An exec's state: running or not, its process on the host, its exit code. Null when gone. */
+  async inspectExec(id: string): Promise<{ Running: boolean; Pid: number; ExitCode: number | null } | null> {
+    try {
+      return await call(`Inspecting exec "${id.slice(0, 12)}"`, () => this.docker.getExec(id).inspect(), true)
+    } catch (err) {
+      if (err instanceof BerthError && err.code === 'not_found') return null
+      throw err
+    }
+  }
+
+  /**
+   * Whether the engine runs on this machine (its unix socket): then an exec's process, whose host
+   * pid Docker reports, can be signalled from here. Docker has no call to kill an exec.
+   */
+  get local(): boolean {
+    return !!(this.docker.modem as { socketPath?: string }).socketPath
+  }
+
+  /**
+   * Ends an exec's process: SIGTERM, then SIGKILL after `graceMs`, waiting until Docker says it is
+   * over. With a remote engine nothing can be signalled: it waits up to `graceMs + waitMs` for the
+   * process to end by itself. Resolves with whether it has ended.
+   */
+  async stopExec(execId: string, graceMs = 5000, waitMs = 5000): Promise<boolean> {
+    let info = await this.inspectExec(execId).catch(() => null)
+    const signal = (s: NodeJS.Signals) => {
+      if (!this.local || !info?.Pid) return
+      try {
+        process.kill(info.Pid, s)
+      } catch {
+        // gone meanwhile
+      }
+    }
+    const waitUntil = async (deadline: number) => {
+      while (info?.Running && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100))
+        info = await this.inspectExec(execId).catch(() => null)
+      }
+    }
+    if (!info?.Running) return true
+    signal('SIGTERM')
+    await waitUntil(Date.now() + graceMs)
+    signal('SIGKILL')
+    await waitUntil(Date.now() + waitMs)
+    return !info?.Running
+  }
+
+  /** Attaches a container to a network (stopped or running), with its pinned address if any. */
+  async connectNetwork(network: string, container: string, ip?: string): Promise<void> {
+    await call(`Connecting "${container.slice(0, 12)}" to network "${network}"`, () =>
+      this.docker.getNetwork(network).connect({ Container: container, EndpointConfig: ip ? { IPAMConfig: { IPv4Address: ip } } : {} })
+    )
+  }
+
+  /** Detaches a container from a network, even one that no longer exists. */
+  async disconnectNetwork(network: string, container: string): Promise<void> {
+    try {
+      await call(`Disconnecting "${container.slice(0, 12)}" from network "${network}"`, () =>
+        this.docker.getNetwork(network).disconnect({ Container: container, Force: true })
+      )
+    } catch (err) {
+      if (!(err instanceof BerthError && err.code === 'not_found')) throw err
     }
   }
 

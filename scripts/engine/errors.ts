@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'hook_failed'
   | 'snapshot_damaged' // a snapshot's checksum, size or image does not match its manifest
   | 'engine' // the Docker engine failed a call
+  | 'engine_gone' // the Docker engine went away mid-job: the next command finishes the job
+  | 'drift' // the cluster is not what berth made it: `berth repair` (status' exit code)
   | 'timeout'
   | 'cancelled'
   | 'internal'
@@ -33,6 +35,8 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   hook_failed: 1,
   snapshot_damaged: 6,
   engine: 1,
+  engine_gone: 9,
+  drift: 8,
   timeout: 1,
   internal: 1,
   cancelled: 130,

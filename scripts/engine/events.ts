@@ -29,6 +29,8 @@ export type Step =
   | 'export'
   | 'import'
   | 'lock'
+  | 'recover'
+  | 'repair'
   | 'job'
 
 export interface StepEvent {
@@ -72,6 +74,10 @@ export interface ResultEvent {
   step?: string
   nodes?: NodeSummary[]
   data?: unknown
+  /** What this job recovered first, of a job that died on the cluster (recovery.ts). */
+  recovered?: string[]
+  /** The berth that ran the job. */
+  version?: string
 }
 
 export type JobEvent = StepEvent | LogEvent | ResultEvent

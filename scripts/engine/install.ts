@@ -1,48 +1,31 @@
 /**
  * install: topology → running, wired, bootstrapped, healthy cluster. Safe to run again: the plan
- * compares what Docker holds (by label) with what the topology asks for, keeps healthy unchanged
- * nodes, rebuilds changed ones one at a time, and creates the rest together.
+ * (plan.ts) compares what Docker holds (by label) with what the topology asks for, keeps healthy
+ * unchanged nodes, repairs drift, rebuilds changed ones one at a time, and creates the rest
+ * together.
  */
 import { createReadStream } from 'node:fs'
-import { bootstrapNode, probeHealth, waitHealthy } from './bootstrap.ts'
-import { claimOwner, readOwner, releaseOwner, saveTopology } from './cluster-record.ts'
-import { readMarker, writeMarker } from './container-files.ts'
-import { checkpoint, type JobContext } from './context.ts'
+import { bootstrapNode, waitHealthy } from './bootstrap.ts'
+import { claimOwner, readOwner, releaseOwner, saveNetworkRecord, saveTopology } from './cluster-record.ts'
+import { readHosts, writeHosts, writeMarker } from './container-files.ts'
+import { checkpoint, note, type JobContext } from './context.ts'
+import { engineGone } from './docker.ts'
 import { BerthError } from './errors.ts'
 import type { NodeSummary } from './events.ts'
-import { entriesOf, type HostEntry } from './hosts.ts'
-import { LABEL, clusterFilter, containerName, networkName, staged } from './labels.ts'
-import {
-  assignAddresses,
-  chooseSubnet,
-  createClusterNetwork,
-  networkSubnet,
-  usedSubnets,
-} from './network.ts'
+import { managedBlock, withManagedBlock, type HostEntry } from './hosts.ts'
+import { LABEL, clusterFilter, containerName, staged } from './labels.ts'
+import { createClusterNetwork } from './network.ts'
 import { createOptions, readCluster, volumeSource, type ClusterState, type NodeState } from './nodes.ts'
 import { mapLimit } from './pool.ts'
 import { preflight, privilegedRefusal } from './preflight.ts'
 import type { NodeSpec, Topology } from './topology.ts'
 import { loadSecrets } from './secrets.ts'
 import { writeVolume } from './volume-data.ts'
-import { verifyHosts, verifyNode, wireHosts, type WiredCluster } from './wiring.ts'
+import { liveEntries, verifyHosts, verifyNode, wireHosts, type WiredCluster } from './wiring.ts'
+import { formatPlan, observe, plan as decide, type NodeAction, type Plan, type PlanItem } from './plan.ts'
 
-export type NodeAction = 'create' | 'keep' | 'start' | 'replace' | 'remove'
-
-export interface PlanItem {
-  node: string
-  action: NodeAction
-  reason: string
-  ip?: string
-  /** Kept nodes whose bootstrap never finished get it run again. */
-  bootstrap?: boolean
-}
-
-export interface Plan {
-  cluster: string
-  network: { action: 'create' | 'keep' | 'replace'; name: string; subnet: string | null; reason: string }
-  nodes: PlanItem[]
-}
+export type { Plan, PlanItem, NodeAction }
+export { formatPlan }
 
 export interface InstallOptions {
   /** Print the plan and change nothing. */
@@ -83,106 +66,8 @@ interface Created {
   network?: string
 }
 
-async function makePlan(
-  ctx: JobContext,
-  topology: Topology,
-  state: ClusterState,
-  from?: SnapshotSource,
-  stage?: string
-): Promise<{ plan: Plan; addresses: Map<string, string> | null; hosts?: HostEntry[] }> {
-  const static_ = topology.network.mode === 'static'
-  const net = state.network
-  let netAction: Plan['network']['action'] = net ? 'keep' : 'create'
-  let netReason = net ? 'exists' : 'new cluster'
-  const currentSubnet = networkSubnet(net)
-  if (net && net.Labels?.[LABEL.mode] !== topology.network.mode) {
-    netAction = 'replace'
-    netReason = `mode changes from ${net.Labels?.[LABEL.mode]} to ${topology.network.mode}`
-  } else if (net && topology.network.subnet && currentSubnet !== topology.network.subnet) {
-    netAction = 'replace'
-    netReason = `subnet changes from ${currentSubnet} to ${topology.network.subnet}`
-  }
-  // Replacing the network frees its subnet, so it does not count as a clash then.
-  let subnet: string | null = null
-  if (netAction === 'keep') subnet = currentSubnet
-  else if (static_ || topology.network.subnet) {
-    subnet = chooseSubnet(topology, await usedSubnets(ctx.engine), net?.Id)
-  }
-
-  const existingIps = new Map<string, string>(subnet === topology.network.subnet ? from?.addresses : [])
-  if (netAction === 'keep') {
-    for (const [name, n] of state.nodes) {
-      const ip = n.pinnedIp ?? n.ip
-      if (ip) existingIps.set(name, ip)
-    }
-  }
-  const addresses = static_ ? assignAddresses(topology, subnet as string, existingIps) : null
-  const hosts = addresses ? hostEntries(topology, addresses) : undefined
-  const network = netAction === 'keep' && net ? net.Name : networkName(topology.name)
-
-  const items: PlanItem[] = await mapLimit(topology.nodes, ctx.concurrency, async (node) => {
-    const ip = addresses?.get(node.name)
-    const current = state.nodes.get(node.name)
-    if (!current) return { node: node.name, action: 'create' as const, reason: 'new node', ip }
-    if (netAction !== 'keep') {
-      return { node: node.name, action: 'replace' as const, reason: 'the network is replaced', ip }
-    }
-    const { hash } = createOptions(topology, node, placementOf(topology, network, ip, hosts), ctx.job, ctx.secrets)
-    if (hash !== current.spec) {
-      return { node: node.name, action: 'replace' as const, reason: 'its definition changed', ip }
-    }
-    const unfinished = !!node.bootstrap && !(await readMarker(ctx, current.id))
-    if (current.state !== 'running') {
-      return { node: node.name, action: 'start' as const, reason: `${current.state}: start it`, ip, bootstrap: unfinished }
-    }
-    if (unfinished) {
-      return { node: node.name, action: 'keep' as const, reason: 'unchanged; bootstrap not finished', ip, bootstrap: true }
-    }
-    const health = await probeHealth(ctx, node, current.id)
-    if (!health.ok) {
-      return { node: node.name, action: 'replace' as const, reason: `unhealthy: ${health.output || 'health command failed'}`, ip }
-    }
-    return { node: node.name, action: 'keep' as const, reason: 'unchanged and healthy', ip }
-  })
-  const wanted = new Set(topology.nodes.map((n) => n.name))
-  for (const name of state.nodes.keys()) {
-    if (!wanted.has(name)) items.push({ node: name, action: 'remove', reason: 'no longer in the topology' })
-  }
-  return {
-    plan: {
-      cluster: topology.name,
-      network: {
-        action: netAction,
-        name: netAction === 'keep' && net ? net.Name : stage ? staged(networkName(topology.name), stage) : networkName(topology.name),
-        subnet,
-        reason: netReason,
-      },
-      nodes: items,
-    },
-    addresses,
-    hosts,
-  }
-}
-
-function hostEntries(topology: Topology, addresses: Map<string, string>): HostEntry[] {
-  return entriesOf(
-    topology.nodes.map((n) => ({ name: n.name, hostname: n.hostname, ip: addresses.get(n.name) as string }))
-  )
-}
-
 function placementOf(topology: Topology, network: string, ip: string | undefined, hosts: HostEntry[] | undefined) {
   return topology.network.mode === 'static' ? { network, ip, hosts } : { network }
-}
-
-export function formatPlan(plan: Plan): string {
-  const lines = [
-    `cluster ${plan.cluster}`,
-    `  network ${plan.network.name}: ${plan.network.action} (${plan.network.reason})${plan.network.subnet ? ` ${plan.network.subnet}` : ''}`,
-  ]
-  for (const i of plan.nodes) {
-    lines.push(`  ${i.action.padEnd(7)} ${i.node.padEnd(16)} ${(i.ip ?? '').padEnd(15)} ${i.reason}`)
-  }
-  return lines.join('\n')
 }
 
 /** Another job created a network on the subnet berth had just picked: pick again. */
@@ -221,8 +106,8 @@ async function installOnce(
   const state: ClusterState = stage
     ? { name: topology.name, network: null, nodes: new Map() }
     : await readCluster(ctx.engine, topology.name)
-  const { plan, addresses, hosts } = await steps.timed('plan', undefined, () =>
-    makePlan(ctx, topology, state, opts.from, stage)
+  const { plan, addresses, hosts } = await steps.timed('plan', undefined, async () =>
+    decide(topology, await observe(ctx, topology, state), { job: ctx.job, secrets: ctx.secrets, addresses: opts.from?.addresses, stage })
   )
   ctx.log(formatPlan(plan))
   // A restore's staged cluster is the restore's business (it needs the restore scope already).
@@ -238,7 +123,11 @@ async function installOnce(
   if (owner?.claim) await claimOwner(topology.name, owner.claim, ctx.job)
   try {
     // Nodes that leave the topology, and everything when the network itself is replaced.
-    const removals = itemsOf('remove').concat(plan.network.action === 'replace' ? itemsOf('replace') : [])
+    // Under a new network (replaced, or made again) a changed node is rebuilt with the others,
+    // not one at a time.
+    const bulk = plan.network.action !== 'keep'
+    const removals = itemsOf('remove').concat(bulk ? itemsOf('replace') : [])
+    if (removals.length) note(ctx, { op: 'remove', what: removals.map((i) => i.node).join(', ') })
     await mapLimit(removals, ctx.concurrency, async (i) => {
       const id = state.nodes.get(i.node)?.id
       if (id) await steps.timed('remove', i.node, () => ctx.engine.removeContainer(id, containerName(topology.name, i.node)))
@@ -254,6 +143,7 @@ async function installOnce(
             name: plan.network.name,
             labels: stage ? { [LABEL.restore]: stage } : {},
           })
+          if (!stage) await saveNetworkRecord(topology.name, { name: plan.network.name, subnet: plan.network.subnet })
         } catch (err) {
           const picked = plan.network.action === 'create' && plan.network.subnet && !topology.network.subnet
           if (picked && /Pool overlaps/i.test((err as Error).message)) {
@@ -292,6 +182,19 @@ async function installOnce(
     const needsBootstrap = (node: NodeSpec) => !!node.bootstrap && !from?.bootstrapped.has(node.name)
     const startKept = (node: NodeSpec) =>
       steps.timed('start', node.name, () => startNode(ctx, node, ids.get(node.name) as string))
+    // A node off its network is connected again (at its address in static mode), then started.
+    const reconnect = async (node: NodeSpec) => {
+      const id = ids.get(node.name) as string
+      await steps.timed('network', node.name, () => ctx.engine.connectNetwork(plan.network.name, id, addresses?.get(node.name)))
+      await startKept(node)
+    }
+    // A running node whose /etc/hosts is wrong: berth's block written again, as dynamic mode does.
+    const rewire = (node: NodeSpec) =>
+      steps.timed('hosts', node.name, async () => {
+        const id = ids.get(node.name) as string
+        const entries = hosts ?? (await liveEntries(ctx, wired, ids))
+        await writeHosts(ctx, node.name, id, withManagedBlock(await readHosts(ctx, id), managedBlock(topology.name, entries)))
+      })
 
     if (plan.network.action === 'keep') {
       // A changed topology is applied node by node, in phase order: each rebuilt node is
@@ -301,6 +204,7 @@ async function installOnce(
         .sort((a, b) => a.phase - b.phase)
       for (const node of replaced) {
         const up = async () => {
+          note(ctx, { op: 'remove', what: node.name })
           await steps.timed('remove', node.name, () =>
             ctx.engine.removeContainer(ids.get(node.name) as string, containerName(topology.name, node.name))
           )
@@ -310,7 +214,7 @@ async function installOnce(
       }
     }
 
-    const fresh = new Set(itemsOf('create').concat(plan.network.action === 'replace' ? itemsOf('replace') : []).map((i) => i.node))
+    const fresh = new Set(itemsOf('create').concat(bulk ? itemsOf('replace') : []).map((i) => i.node))
     const action = new Map(plan.nodes.map((i) => [i.node, i]))
     const units: Unit[] = topology.nodes
       .filter((n) => fresh.has(n.name) || ids.has(n.name))
@@ -318,16 +222,23 @@ async function installOnce(
         const item = action.get(node.name) as PlanItem
         if (fresh.has(node.name)) return { node, up: () => createAndStart(node), bootstrap: needsBootstrap(node), health: true }
         if (item.action === 'start') return { node, up: () => startKept(node), bootstrap: !!item.bootstrap, health: true }
+        if (item.action === 'reconnect') return { node, up: () => reconnect(node), bootstrap: !!item.bootstrap, health: true }
+        if (item.action === 'rewire') return { node, up: () => rewire(node), bootstrap: false, health: true }
         // Kept and healthy (probed while planning): checked, not touched.
         return { node, bootstrap: !!item.bootstrap, health: !!item.bootstrap }
       })
     await rollout(ctx, wired, units, ids, hosts)
   } catch (err) {
-    if (!opts.keepFailed) {
-      const clean = await cleanup(ctx, created)
-      // A cluster this job began is nobody's once its cleanup took everything back.
-      if (owner?.claim && clean) await releaseOwner(topology.name)
-    } else ctx.log(`--keep-failed: leaving ${created.containers.length} containers for inspection`)
+    if (opts.keepFailed) {
+      ctx.log(`--keep-failed: leaving ${created.containers.length} containers for inspection`)
+      throw err
+    }
+    // Removing a network while the daemon shuts down corrupts its store (Docker 20.10 then panics
+    // at every start): when the engine is going, nothing is removed now; the next command does it.
+    if (await engineStopping(ctx, err, [...ids.values()])) throw leaveForNextCommand(ctx, topology.name, created, err)
+    const clean = await cleanup(ctx, created)
+    // A cluster this job began is nobody's once its cleanup took everything back.
+    if (owner?.claim && clean) await releaseOwner(topology.name)
     throw err
   }
   if (!stage) await saveTopology(topology)
@@ -371,6 +282,12 @@ interface Unit {
   health: boolean
 }
 
+/** A promise to be awaited later, whose failure is held until then (never unhandled). */
+function settledLater<T>(p: Promise<T>): { wait(): Promise<T> } {
+  p.catch(() => {})
+  return { wait: () => p }
+}
+
 function deferred() {
   let resolve!: () => void
   let reject!: (err: unknown) => void
@@ -394,7 +311,9 @@ async function rollout(
   hosts: HostEntry[] | undefined
 ): Promise<void> {
   const ready = new Map(units.map((u) => [u.node.name, deferred()]))
-  const upAll = mapLimit(units, ctx.concurrency, async (u) => {
+  // Awaited only after the phases below: until then a failure is held, never an unhandled
+  // rejection (which would end the process before the cleanup and the result).
+  const upAll = settledLater(mapLimit(units, ctx.concurrency, async (u) => {
     const d = ready.get(u.node.name)!
     try {
       checkpoint(ctx)
@@ -408,11 +327,11 @@ async function rollout(
       d.reject(err)
       throw err
     }
-  })
+  }))
   let failure: { err: unknown } | undefined
   try {
     if (!hosts) {
-      await upAll
+      await upAll.wait()
       await ctx.steps.timed('hosts', undefined, () => wireHosts(ctx, topology, ids))
       await ctx.steps.timed('verify', undefined, () => verifyHosts(ctx, topology, ids))
     }
@@ -434,7 +353,7 @@ async function rollout(
     failure = { err }
   }
   // Every create in flight settles first, so a cleanup sees every container this job made.
-  await upAll.catch((err) => {
+  await upAll.wait().catch((err) => {
     failure ??= { err }
   })
   if (failure) throw failure.err
@@ -442,7 +361,9 @@ async function rollout(
 
 async function startNode(ctx: JobContext, node: NodeSpec, id: string): Promise<void> {
   try {
-    await ctx.engine.startContainer(id, node.name)
+    const info = await ctx.engine.inspectContainer(id).catch(() => null)
+    if (info?.State.Paused) await ctx.engine.unpauseContainer(id, node.name)
+    else await ctx.engine.startContainer(id, node.name)
   } catch (err) {
     const refusal = node.privileged ? privilegedRefusal(err) : null
     if (refusal) throw new BerthError('preflight', `node "${node.name}": ${refusal}`, { node: node.name, step: 'start', cause: err })
@@ -524,22 +445,71 @@ async function loadVolumes(ctx: JobContext, cluster: string, node: NodeSpec, vol
 
 /**
  * Takes back exactly what a failed job created: its containers, its new volumes, its network.
- * True when nothing was left.
+ * True when nothing was left. If the engine goes away meanwhile, it stops there (the network is
+ * never removed then) and what is left is the next command's.
  */
 async function cleanup(ctx: JobContext, created: Created): Promise<boolean> {
   const t0 = Date.now()
   ctx.steps.start('cleanup')
   const problems: string[] = []
-  await Promise.all(
-    created.containers.map((c) =>
-      ctx.engine.removeContainer(c.id, c.name).catch((e) => problems.push(String(e)))
-    )
-  )
-  await Promise.all(created.volumes.map((v) => ctx.engine.removeVolume(v).catch((e) => problems.push(String(e)))))
-  if (created.network) await ctx.engine.removeNetwork(created.network).catch((e) => problems.push(String(e)))
-  if (problems.length) ctx.log(`cleanup left: ${problems.join('; ')}`)
-  ctx.steps.done('cleanup', undefined, Date.now() - t0, `removed ${created.containers.length} containers`)
+  const remove = (what: string, fn: () => Promise<void>) =>
+    fn().catch((e) => {
+      problems.push(`${what}: ${(e as Error).message}`)
+      if (engineGone(e)) ctx.left.push(what)
+    })
+  await Promise.all(created.containers.map((c) => remove(`container of node ${c.name}`, () => ctx.engine.removeContainer(c.id, c.name))))
+  await Promise.all(created.volumes.map((v) => remove(`volume ${v}`, () => ctx.engine.removeVolume(v))))
+  if (created.network) {
+    if (ctx.left.length) ctx.left.push(`network ${created.network.slice(0, 12)}`)
+    else await remove(`network ${created.network.slice(0, 12)}`, () => ctx.engine.removeNetwork(created.network!))
+  }
+  if (problems.length) {
+    ctx.log(`cleanup left: ${problems.join('; ')}`)
+    ctx.steps.fail('cleanup', undefined, `left ${problems.length}: ${problems.join('; ')}`.slice(0, 300))
+  } else {
+    ctx.steps.done('cleanup', undefined, Date.now() - t0, `removed ${created.containers.length} containers`)
+  }
   return problems.length === 0
+}
+
+/**
+ * Whether the failure is the engine stopping under the job: it went away, or a node the job did
+ * not stop was stopped (not for memory) and the engine stops answering within a few seconds — as
+ * Docker does when it shuts down (it stops the containers first, then goes).
+ */
+async function engineStopping(ctx: JobContext, err: unknown, ids: string[]): Promise<boolean> {
+  if (engineGone(err)) return true
+  const code = err instanceof BerthError ? err.info.exitCode : undefined
+  if (!(err instanceof BerthError && (err.code === 'engine' || (code !== undefined && code >= 128)))) return false
+  let stopped = false
+  for (const id of ids) {
+    const info = await ctx.engine.inspectContainer(id).catch((e) => (engineGone(e) ? null : undefined))
+    if (info === null) return true
+    if (info && !info.State.Running && !info.State.OOMKilled) stopped = true
+  }
+  if (!stopped) return false
+  for (const until = Date.now() + 5000; Date.now() < until; ) {
+    if (!(await ctx.engine.version().then(() => true, () => false))) return true
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  return false
+}
+
+/** Nothing is removed: the journal stays, and the next command on the cluster finishes the job. */
+function leaveForNextCommand(ctx: JobContext, cluster: string, created: Created, err: unknown): BerthError {
+  const left = [
+    ...created.containers.map((c) => `container ${cluster}.${c.name}`),
+    ...created.volumes.map((v) => `volume ${v}`),
+    ...(created.network ? [`network ${created.network.slice(0, 12)}`] : []),
+  ]
+  ctx.left.push(...left)
+  const why = err instanceof Error ? err.message.split('\n')[0] : String(err)
+  ctx.steps.fail('cleanup', undefined, `the Docker engine is going away: nothing was removed`)
+  return new BerthError(
+    'engine_gone',
+    `the Docker engine went away during the job (${why}); berth stopped there${left.length ? ` and left ${left.join(', ')}` : ''}; the next berth command on "${cluster}" finishes the job once the engine is back`,
+    { cause: err, ...(err instanceof BerthError ? { node: err.info.node, step: err.info.step } : {}) }
+  )
 }
 
 /** What the job built, as the result lists it: the given containers, on the given network. */

@@ -46,10 +46,20 @@ export class JobLogWriter {
     this.#size = existsSync(file) ? statSync(file).size : 0
   }
 
+  /** Why writing failed, once it has (a full disk): the job goes on and cleans up regardless. */
+  failed: Error | null = null
+
+  /** Never throws: a log that cannot be written must not stop a job before it has cleaned up. */
   append(text: string): void {
-    appendFileSync(this.file, text, { mode: 0o600 })
-    this.#size += Buffer.byteLength(text)
-    if (this.#size > this.maxBytes) this.#cut()
+    if (this.failed) return
+    try {
+      appendFileSync(this.file, text, { mode: 0o600 })
+      this.#size += Buffer.byteLength(text)
+      if (this.#size > this.maxBytes) this.#cut()
+    } catch (err) {
+      this.failed = err as Error
+      process.stderr.write(`berth: the job's log ${this.file} cannot be written from here on: ${(err as Error).message}\n`)
+    }
   }
 
   #cut(): void {

@@ -11,6 +11,7 @@ import { imageRef } from './topology.ts'
 
 export const JOB_KINDS = [
   'install',
+  'repair',
   'status',
   'start',
   'stop',
@@ -27,7 +28,10 @@ export const JOB_KINDS = [
   'log',
 ] as const
 
-/** Kinds that only read: they take no cluster lock and may run beside anything. */
+/**
+ * Kinds that hold no cluster in the queue and take no lock up front: they read (import takes its
+ * cluster's lock once the file names the cluster).
+ */
 export const READ_ONLY = new Set<string>(['status', 'snapshots', 'clusters', 'import', 'log'])
 
 export const JOB_ID = /^[A-Za-z0-9_.-]{1,64}$/

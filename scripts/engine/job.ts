@@ -2,15 +2,19 @@
  * The job contract (DESIGN.md): a JSON spec in, job events out, the last one the result.
  * The CLI, `berth job run` and every dispatcher go through `runJob`: there is one engine.
  */
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
-import { berthHome, createContext, DEFAULT_CONCURRENCY } from './context.ts'
+import { berthHome, createContext, DEFAULT_CONCURRENCY, note, type JobContext } from './context.ts'
 import type { DockerEngine } from './docker.ts'
-import { asBerthError, BerthError } from './errors.ts'
+import { asBerthError, BerthError, EXIT_CODES } from './errors.ts'
+import { loadTopology } from './cluster-record.ts'
 import type { Emit, NodeSummary, ResultEvent } from './events.ts'
 import { installCluster } from './install.ts'
 import { readJobLog } from './job-log.ts'
-import { lockCluster } from './cluster-lock.ts'
+import { lockCluster, lockHolder, lockPath } from './cluster-lock.ts'
+import { Journal, readJournal } from './journal.ts'
+import { BERTH_VERSION } from './labels.ts'
+import { recoverCluster } from './recovery.ts'
 import { clusterStatus, destroyCluster, listClusters, rewireCluster, startCluster, stopCluster, summaries } from './lifecycle.ts'
 import { EXPORT_FILE, JOB_ID, parseJobSpec, READ_ONLY, type JobSpec } from './job-spec.ts'
 import { restoreCluster } from './restore.ts'
@@ -59,6 +63,22 @@ function summary(m: SnapshotManifest) {
   return { id: m.id, cluster: m.cluster, createdAt: m.createdAt, nodes: m.nodes.length, volumes: m.volumes.length, volumeBytes: bytes, windowMs: m.window.ms }
 }
 
+/**
+ * A read (status, snapshots, a plan) of a cluster whose journal was left by a job that died:
+ * recovered first, under the lock, so that what the read shows is whole. A journal whose job is
+ * alive is that job's business.
+ */
+async function recoverAbandoned(ctx: JobContext, cluster: string): Promise<string[]> {
+  // A lock whose holder died with nothing to recover is taken over and let go, so it goes too.
+  if (lockHolder(cluster) || !(readJournal(cluster) || existsSync(lockPath(cluster)))) return []
+  const release = await lockCluster(ctx, cluster, 'recover', 10_000)
+  try {
+    return await recoverCluster(ctx, cluster)
+  } finally {
+    release()
+  }
+}
+
 export interface RunJobOptions {
   engine: DockerEngine
   emit: Emit
@@ -86,10 +106,25 @@ export async function runJob(
   const job = ctx.job
   let spec: JobSpec | undefined
   let release: (() => void) | undefined
+  let recovered: string[] = []
   const finish = (r: Omit<ResultEvent, 'type' | 't' | 'job' | 'ms'>, exitCode: number) => {
+    // A job that ends, well or not, has finished or undone its own changes — unless the engine
+    // went away under it: then its journal stays, for the next command to finish the job.
+    if (ctx.journal) {
+      if (ctx.left.length || r.code === 'engine_gone') ctx.journal.keep()
+      else ctx.journal.close()
+    }
     // Released before the result is told, so whoever runs next on the cluster need not wait.
     release?.()
-    const result = ctx.redact<ResultEvent>({ type: 'result', t: Date.now(), job, ms: Date.now() - t0, ...r })
+    const result = ctx.redact<ResultEvent>({
+      type: 'result',
+      t: Date.now(),
+      job,
+      ms: Date.now() - t0,
+      ...r,
+      ...(recovered.length ? { recovered } : {}),
+      version: BERTH_VERSION,
+    })
     ctx.emit(result)
     return { result, exitCode }
   }
@@ -105,9 +140,17 @@ export async function runJob(
     ctx.log(`job ${job}: ${spec.kind} ${cluster}`)
     let nodes: NodeSummary[] | undefined
     let data: unknown
-    // `plan` changes nothing; every other changing kind waits for the cluster's lock.
+    let exitCode = 0
+    // `plan` changes nothing; every other changing kind waits for the cluster's lock, recovers
+    // what a job that died on the cluster left, and keeps a journal of its own.
+    const target = spec.options.as ?? cluster
     if (!READ_ONLY.has(spec.kind) && !spec.options.plan) {
-      release = await lockCluster(ctx, spec.options.as ?? cluster, spec.kind)
+      release = await lockCluster(ctx, target, spec.kind)
+      recovered = await recoverCluster(ctx, target)
+      ctx.journal = new Journal(target, job)
+      note(ctx, { op: 'begin', kind: spec.kind, cluster: target, pid: process.pid })
+    } else if (target) {
+      recovered = await recoverAbandoned(ctx, target)
     }
     switch (spec.kind) {
       case 'clusters':
@@ -124,6 +167,15 @@ export async function runJob(
         const s = await clusterStatus(ctx, cluster)
         nodes = summaries(s)
         data = s
+        // Read well, but the cluster is not what berth made: a code of its own, for scripts.
+        if (s.drift.length) exitCode = EXIT_CODES.drift
+        break
+      }
+      case 'repair': {
+        // Converge on what was installed last, so that only drift is mended.
+        const r = await installCluster(ctx, await loadTopology(cluster), spec.options)
+        nodes = r.nodes
+        data = { plan: r.plan }
         break
       }
       case 'start':
@@ -165,7 +217,14 @@ export async function runJob(
         break
       }
       case 'import': {
-        const m = await importSnapshot(ctx, requireFile(spec))
+        // The cluster is known only once the file's manifest is read: locked, recovered and
+        // journalled then, before anything is written.
+        const m = await importSnapshot(ctx, requireFile(spec), async (name) => {
+          release = await lockCluster(ctx, name, 'import')
+          recovered = await recoverCluster(ctx, name)
+          ctx.journal = new Journal(name, job)
+          note(ctx, { op: 'begin', kind: 'import', cluster: name, pid: process.pid })
+        })
         cluster = m.cluster
         data = { snapshot: summary(m) }
         break
@@ -187,8 +246,11 @@ export async function runJob(
         break
       }
     }
+    // Done: from here on nothing is left to finish or undo, whatever happens to this process.
+    ctx.journal?.close()
+    ctx.journal = undefined
     ctx.steps.done('job', undefined, Date.now() - t0)
-    return finish({ kind: spec.kind, cluster, ok: true, nodes, ...(data ? { data } : {}) }, 0)
+    return finish({ kind: spec.kind, cluster, ok: true, nodes, ...(data ? { data } : {}) }, exitCode)
   } catch (err) {
     const e = asBerthError(err)
     ctx.log(`job ${job} failed: ${e.message}`)

@@ -3,9 +3,11 @@
  * topology file and see what is really there.
  */
 import { probeHealth, waitHealthy, type HealthTarget } from './bootstrap.ts'
-import { readOwner, releaseOwner } from './cluster-record.ts'
-import { readMarker } from './container-files.ts'
-import type { JobContext } from './context.ts'
+import { lockHolder } from './cluster-lock.ts'
+import { loadTopology, readOwner, releaseOwner } from './cluster-record.ts'
+import { readHosts, readMarker } from './container-files.ts'
+import { entriesOf, hostsProblems } from './hosts.ts'
+import { note, type JobContext } from './context.ts'
 import type { ContainerInspect } from './docker.ts'
 import { BerthError } from './errors.ts'
 import type { NodeSummary } from './events.ts'
@@ -28,8 +30,16 @@ export interface NodeStatus {
   id: string
 }
 
+/** A way the cluster is not what berth made it; `berth repair` (or `install`) mends it. */
+export interface Drift {
+  node?: string
+  problem: string
+}
+
 export interface ClusterStatus {
   cluster: string
+  /** Empty when the cluster is what berth made it (status exits 8 otherwise). */
+  drift: Drift[]
   /** Who made it (cluster-record.ts), when berth recorded it. */
   owner: string | null
   mode: string | null
@@ -104,6 +114,7 @@ export async function clusterStatus(ctx: JobContext, cluster: string): Promise<C
   const net = state.network
   return {
     cluster,
+    drift: await driftOf(ctx, state, nodes),
     owner: (await readOwner(cluster))?.owner ?? null,
     mode: net?.Labels?.[LABEL.mode] ?? null,
     domain: net?.Labels?.[LABEL.domain] ?? null,
@@ -111,6 +122,37 @@ export async function clusterStatus(ctx: JobContext, cluster: string): Promise<C
     subnet: net?.IPAM?.Config?.[0]?.Subnet ?? null,
     nodes,
   }
+}
+
+/**
+ * What differs from what berth made: nodes of the recorded topology that are missing, paused or
+ * off their network, a network that is gone, a running node whose /etc/hosts is wrong, and — when
+ * no job is at work on the cluster — containers of it that are not its nodes.
+ */
+async function driftOf(ctx: JobContext, state: ClusterState, nodes: NodeStatus[]): Promise<Drift[]> {
+  const drift: Drift[] = []
+  const recorded = await loadTopology(state.name).catch(() => null)
+  for (const n of recorded?.nodes ?? []) {
+    if (!state.nodes.has(n.name)) drift.push({ node: n.name, problem: 'missing: its container is gone' })
+  }
+  if (!state.network) drift.push({ problem: `its network ${networkName(state.name)} is gone` })
+  for (const n of nodes) {
+    if (n.state === 'paused') drift.push({ node: n.name, problem: 'paused' })
+    else if (state.network && !state.nodes.get(n.name)?.network) drift.push({ node: n.name, problem: `not on its network ${state.network.Name}` })
+  }
+  const running = sorted(state).filter((n) => n.state === 'running' && n.ip)
+  const entries = entriesOf(running.map((n) => ({ name: n.name, hostname: n.hostname, ip: n.ip as string })))
+  await mapLimit(running, ctx.concurrency, async (n) => {
+    const wrong = hostsProblems(await readHosts(ctx, n.id), entries)
+    if (wrong.length) drift.push({ node: n.name, problem: `/etc/hosts is wrong: ${wrong.join('; ')}` })
+  })
+  if (!lockHolder(state.name)) {
+    const ids = new Set([...state.nodes.values()].map((n) => n.id))
+    for (const c of await ctx.engine.listContainers(clusterFilter(state.name))) {
+      if (!ids.has(c.Id)) drift.push({ problem: `a container that is not one of its nodes is left: ${c.Names[0]?.replace(/^\//, '')}` })
+    }
+  }
+  return drift
 }
 
 export interface ClusterListing {
@@ -194,6 +236,7 @@ export async function destroyCluster(
   if (!all.length && !nets.length && !(opts.volumes && vols.length)) {
     throw new BerthError('not_found', `no cluster named "${cluster}" on this Docker host${vols.length ? ` (only its volumes are left: berth destroy ${cluster} --volumes)` : ''}`)
   }
+  note(ctx, { op: 'destroy', volumes: !!opts.volumes })
   await mapLimit(all, ctx.concurrency, (c) =>
     ctx.steps.timed('remove', c.Labels?.[LABEL.node], () => ctx.engine.removeContainer(c.Id, c.Names[0]))
   )

@@ -8,7 +8,7 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { waitHealthy } from './bootstrap.ts'
-import { checkpoint, type JobContext } from './context.ts'
+import { checkpoint, note, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
 import type { NodeSummary } from './events.ts'
 import { installCluster, summarize, type SnapshotSource } from './install.ts'
@@ -142,6 +142,7 @@ async function restoreOver(
 ): Promise<{ cluster: string; nodes: NodeSummary[]; manifest: SnapshotManifest }> {
   const stage = Math.random().toString(36).slice(2, 8)
   ctx.log(`restore over running cluster "${topology.name}": staging as .r${stage}`)
+  note(ctx, { op: 'stage', id: stage })
   let ids: Map<string, string>
   try {
     await installCluster(ctx, topology, { from, stage })
@@ -150,6 +151,7 @@ async function restoreOver(
     await afterRestore(ctx, topology, ids)
     checkpoint(ctx)
     await ctx.steps.timed('swap', undefined, () => swapNames(ctx, topology, original, ids, stage))
+    note(ctx, { op: 'swapped' })
   } catch (err) {
     await removeStaged(ctx, topology.name, stage)
     throw err
@@ -169,6 +171,17 @@ async function swapNames(
   stage: string
 ): Promise<void> {
   const done: { id: string; back: string }[] = []
+  const volumes = new Set<string>()
+  for (const n of original.nodes.values()) for (const v of n.mounts.values()) volumes.add(v)
+  note(ctx, {
+    op: 'swap',
+    renames: [
+      ...[...original.nodes].map(([name, n]) => ({ id: n.id, from: containerName(topology.name, name), to: `${containerName(topology.name, name)}.old${stage}` })),
+      ...topology.nodes.map((n) => ({ id: stagedIds.get(n.name) as string, from: staged(containerName(topology.name, n.name), stage), to: containerName(topology.name, n.name) })),
+    ],
+    old: { ids: [...original.nodes.values()].map((n) => n.id), network: original.network?.Id ?? null, volumes: [...volumes] },
+    topology,
+  })
   try {
     for (const [name, n] of original.nodes) {
       const canonical = containerName(topology.name, name)

@@ -16,7 +16,7 @@ import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { loadTopology } from './cluster-record.ts'
 import { readMarker } from './container-files.ts'
-import { berthHome, checkpoint, type JobContext } from './context.ts'
+import { berthHome, checkpoint, note, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
 import { BERTH_VERSION, LABEL, SNAPSHOT_ID } from './labels.ts'
 import { readCluster, volumeSource } from './nodes.ts'
@@ -168,10 +168,14 @@ export async function snapshotCluster(
   const committed: SnapshotNode[] = []
   try {
     try {
+      // Recorded before the first pause, and each pause before it is made: whatever dies next —
+      // this process, the event's write — the cluster is unpaused (below, or by the next command).
+      note(ctx, { op: 'snapshot', id })
+      note(ctx, { op: 'pause', ids: nodes.map((n) => n.state.id) })
       pausedAt = Date.now()
       await mapLimit(nodes, nodes.length, async (n) => {
-        await steps.timed('pause', n.spec.name, () => engine.pauseContainer(n.state.id, n.spec.name))
         paused.push(n.state.id)
+        await steps.timed('pause', n.spec.name, () => engine.pauseContainer(n.state.id, n.spec.name))
       })
       await mapLimit(nodes, ctx.concurrency, async (n, i) => {
         const repo = snapshotImage(cluster, n.spec.name)
@@ -204,6 +208,7 @@ export async function snapshotCluster(
     } finally {
       // Always unpaused, whatever failed: a snapshot must never leave the cluster frozen.
       await Promise.all(paused.map((pid) => engine.unpauseContainer(pid).catch((e) => ctx.log(`unpause failed: ${e}`))))
+      if (paused.length) note(ctx, { op: 'unpaused' })
       unpausedAt = Date.now()
       if (paused.length) steps.done('unpause', undefined, unpausedAt - pausedAt)
     }
@@ -234,6 +239,7 @@ export async function snapshotCluster(
     }
     await writeFile(join(partial, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
     await rename(partial, final)
+    note(ctx, { op: 'snapshot-done', id })
     ctx.log(`snapshot ${id}: ${committed.length} images, ${volumes.length} volumes, window ${manifest.window.ms} ms`)
     return manifest
   } catch (err) {
@@ -326,7 +332,7 @@ const LEFTOVER = /^\.(.+)\.(partial|exporting|removing)-([A-Za-z0-9_.-]{1,64})$/
  * earlier run of this very job included. An import's `.importing-*` is written without the
  * lock, and is left alone.
  */
-async function sweepLeftovers(ctx: JobContext, cluster: string, nodes: string[]): Promise<void> {
+export async function sweepLeftovers(ctx: JobContext, cluster: string, nodes: string[] = []): Promise<void> {
   const root = snapshotsRoot(cluster)
   for (const name of await readdir(root).catch(() => [] as string[])) {
     const m = name.match(LEFTOVER)

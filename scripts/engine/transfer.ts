@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { Readable, Transform, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import tar from 'tar-stream'
-import { checkpoint, type JobContext } from './context.ts'
+import { checkpoint, note, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
 import { BERTH_VERSION, SNAPSHOT_ID } from './labels.ts'
 import { verifySnapshot } from './restore.ts'
@@ -103,6 +103,7 @@ export async function exportSnapshot(
   pack.on('error', () => {})
   const whole = hashing()
   let writing: Promise<void> | undefined
+  if (partial) note(ctx, { op: 'export', partial, spool })
   try {
     await mkdir(spool, { recursive: true })
     const sink = partial
@@ -243,7 +244,9 @@ function engineError(what: string, err: unknown): BerthError {
  */
 export async function importSnapshot(
   ctx: JobContext,
-  input: NodeJS.ReadableStream | string
+  input: NodeJS.ReadableStream | string,
+  /** Told the cluster once the manifest names it, before anything is written (the job locks it). */
+  onCluster: (cluster: string) => Promise<void> = async () => {}
 ): Promise<SnapshotManifest> {
   const what = typeof input === 'string' ? `export file "${input}"` : 'the export'
   const damaged = (member: string, why: string) =>
@@ -264,12 +267,14 @@ export async function importSnapshot(
   try {
     const got = await ctx.steps.timed('archive', undefined, () =>
       receive(extract, damaged, async (m) => {
+        await onCluster(m.cluster)
         // Refused before a byte of it is written: an existing snapshot is never overwritten.
         await refuseExisting(ctx, m)
         staging = join(
           snapshotsRoot(m.cluster),
           `.${m.id}.importing-${randomBytes(4).toString('hex')}`
         )
+        note(ctx, { op: 'import', staging, cluster: m.cluster, id: m.id })
         await mkdir(join(staging, 'volumes'), { recursive: true })
         await mkdir(join(staging, 'images'), { recursive: true })
         return staging
@@ -291,6 +296,7 @@ export async function importSnapshot(
         ctx.log(`image ${n.image.ref} is already here`, n.name)
         continue
       }
+      note(ctx, { op: 'image-load', ref: n.image.ref })
       await ctx.steps.timed('image', n.name, () =>
         loadImage(ctx, join(staging as string, imageMember(n.name)), n.image.ref)
       )

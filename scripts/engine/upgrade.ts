@@ -4,7 +4,7 @@
  * failure the cluster is rolled back to that snapshot automatically, and the job says so.
  */
 import { claimOwner, loadTopology, readOwner } from './cluster-record.ts'
-import type { JobContext } from './context.ts'
+import { note, type JobContext } from './context.ts'
 import { asBerthError, BerthError } from './errors.ts'
 import type { NodeSummary } from './events.ts'
 import { installCluster } from './install.ts'
@@ -38,8 +38,10 @@ export async function upgradeCluster(
   }
   const tag = `${cluster}-pre-upgrade-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`.slice(0, 64)
   const snapshot = await snapshotCluster(ctx, cluster, { tag, topology: current })
+  note(ctx, { op: 'upgrade-snapshot', id: snapshot.id })
   ctx.log(`upgrade: snapshot ${snapshot.id} taken; converging on the new definition`)
   try {
+    note(ctx, { op: 'converge' })
     const r = await installCluster(ctx, next)
     return { snapshot: snapshot.id, nodes: r.nodes }
   } catch (err) {

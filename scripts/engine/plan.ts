@@ -1,0 +1,175 @@
+/**
+ * Planning an install, in two parts: `observe` gathers what Docker holds of the cluster (its
+ * network, each node's container, state, network, definition hash, bootstrap marker, health and
+ * /etc/hosts), then `plan` — pure, no Docker — decides each node's action from the topology and
+ * what was observed. Drift is planned like any other difference: a paused node is unpaused, a
+ * missing one created, one off its network reconnected, a wrong /etc/hosts rewired, a network that
+ * is gone recreated (same name and subnet, so the nodes' own references to it work again).
+ */
+import { probeHealth } from './bootstrap.ts'
+import { loadNetworkRecord } from './cluster-record.ts'
+import { readHosts, readMarker } from './container-files.ts'
+import type { JobContext } from './context.ts'
+import { entriesOf, hostsProblems, type HostEntry } from './hosts.ts'
+import { LABEL, networkName, staged } from './labels.ts'
+import { assignAddresses, chooseSubnet, networkSubnet, usedSubnets, type UsedSubnet } from './network.ts'
+import { createOptions } from './nodes.ts'
+import type { ClusterState } from './nodes.ts'
+import { mapLimit } from './pool.ts'
+import type { Topology } from './topology.ts'
+
+export type NodeAction = 'create' | 'keep' | 'start' | 'reconnect' | 'rewire' | 'replace' | 'remove'
+
+export interface PlanItem {
+  node: string
+  action: NodeAction
+  reason: string
+  ip?: string
+  /** Kept nodes whose bootstrap never finished get it run again. */
+  bootstrap?: boolean
+}
+
+export interface Plan {
+  cluster: string
+  network: { action: 'create' | 'keep' | 'replace'; name: string; subnet: string | null; reason: string }
+  nodes: PlanItem[]
+}
+
+export interface ObservedNode {
+  id: string
+  /** Docker's state: running, paused, exited, created… */
+  state: string
+  /** The cluster network it is attached to, or null. */
+  network: string | null
+  pinnedIp: string | null
+  ip: string | null
+  /** The definition hash berth labelled it with. */
+  spec: string
+  /** Its bootstrap finished (the marker is there); null when it has none to run. */
+  bootstrapped: boolean | null
+  /** Probed only when it runs, is bootstrapped and has a healthcheck. */
+  health: { ok: boolean; output: string } | null
+  /** Its /etc/hosts, when it runs. */
+  hosts: string | null
+}
+
+export interface Observed {
+  cluster: string
+  network: { id: string; name: string; mode: string | undefined; subnet: string | null } | null
+  /** The network berth made for this cluster last (name and subnet), as it recorded it. */
+  recorded: { name: string; subnet: string | null } | null
+  used: UsedSubnet[]
+  nodes: Map<string, ObservedNode>
+}
+
+/** What Docker holds of the cluster, node by node (nothing is changed). */
+export async function observe(ctx: JobContext, topology: Topology, state: ClusterState): Promise<Observed> {
+  const byName = new Map(topology.nodes.map((n) => [n.name, n]))
+  const nodes = new Map<string, ObservedNode>()
+  await mapLimit([...state.nodes], ctx.concurrency, async ([name, n]) => {
+    const spec = byName.get(name)
+    const running = n.state === 'running'
+    const bootstrapped = spec?.bootstrap ? !!(await readMarker(ctx, n.id)) : null
+    const health = running && spec && bootstrapped !== false && spec.healthcheck ? await probeHealth(ctx, spec, n.id) : null
+    const hosts = running ? await readHosts(ctx, n.id).catch(() => null) : null
+    nodes.set(name, { id: n.id, state: n.state, network: n.network, pinnedIp: n.pinnedIp, ip: n.ip, spec: n.spec, bootstrapped, health, hosts })
+  })
+  const net = state.network
+  return {
+    cluster: topology.name,
+    network: net ? { id: net.Id, name: net.Name, mode: net.Labels?.[LABEL.mode], subnet: networkSubnet(net) } : null,
+    recorded: await loadNetworkRecord(topology.name),
+    used: await usedSubnets(ctx.engine),
+    nodes,
+  }
+}
+
+export interface PlanInputs {
+  job: string
+  secrets: ReadonlyMap<string, string>
+  /** A restore's addresses at snapshot time, kept when the same subnet is free. */
+  addresses?: Map<string, string>
+  /** A restore staged beside the running cluster: nothing of it is looked at. */
+  stage?: string
+}
+
+export interface Planned {
+  plan: Plan
+  /** Static mode: every node's address. */
+  addresses: Map<string, string> | null
+  /** Static mode: the cluster's hosts entries. */
+  hosts?: HostEntry[]
+}
+
+/** Each node's action, from the topology and what was observed. Pure. */
+export function plan(topology: Topology, o: Observed, inputs: PlanInputs): Planned {
+  const static_ = topology.network.mode === 'static'
+  const net = o.network
+  const existing = o.nodes.size > 0
+  let netAction: Plan['network']['action'] = net ? 'keep' : 'create'
+  let netReason = net ? 'exists' : existing ? 'it is gone: made again, with the same name and subnet' : 'new cluster'
+  if (net && net.mode !== topology.network.mode) {
+    netAction = 'replace'
+    netReason = `mode changes from ${net.mode} to ${topology.network.mode}`
+  } else if (net && topology.network.subnet && net.subnet !== topology.network.subnet) {
+    netAction = 'replace'
+    netReason = `subnet changes from ${net.subnet} to ${topology.network.subnet}`
+  }
+  // A network that is gone comes back on its recorded subnet: the nodes' pinned addresses are in it.
+  const regrow = netAction === 'create' && existing && o.recorded
+  let subnet: string | null = null
+  if (netAction === 'keep') subnet = net!.subnet
+  else if (regrow && o.recorded!.subnet) subnet = o.recorded!.subnet
+  else if (static_ || topology.network.subnet) subnet = chooseSubnet(topology, o.used, net?.id)
+
+  const existingIps = new Map<string, string>(subnet === topology.network.subnet ? inputs.addresses : [])
+  if (netAction === 'keep' || regrow) {
+    for (const [name, n] of o.nodes) {
+      const ip = n.pinnedIp ?? n.ip
+      if (ip) existingIps.set(name, ip)
+    }
+  }
+  const addresses = static_ ? assignAddresses(topology, subnet as string, existingIps) : null
+  const hosts = addresses ? entriesOf(topology.nodes.map((n) => ({ name: n.name, hostname: n.hostname, ip: addresses.get(n.name) as string }))) : undefined
+  const name = netAction === 'keep' ? net!.name : regrow ? o.recorded!.name : inputs.stage ? staged(networkName(topology.name), inputs.stage) : networkName(topology.name)
+  // Dynamic mode: a node's hosts are checked against the addresses the nodes have now.
+  const live = static_ ? hosts : entriesOf(topology.nodes.flatMap((n) => (o.nodes.get(n.name)?.ip ? [{ name: n.name, hostname: n.hostname, ip: o.nodes.get(n.name)!.ip! }] : [])))
+
+  const items: PlanItem[] = topology.nodes.map((node): PlanItem => {
+    const ip = addresses?.get(node.name)
+    const current = o.nodes.get(node.name)
+    const item = (action: NodeAction, reason: string, extra: Partial<PlanItem> = {}): PlanItem => ({ node: node.name, action, reason, ip, ...extra })
+    if (!current) return item('create', existing ? 'missing: made again' : 'new node')
+    if (netAction === 'replace') return item('replace', 'the network is replaced')
+    const { hash } = createOptions(topology, node, static_ ? { network: name, ip, hosts } : { network: name }, inputs.job, inputs.secrets)
+    if (hash !== current.spec) return item('replace', 'its definition changed')
+    const unfinished = current.bootstrapped === false
+    if (current.state === 'paused') return item('start', 'paused: unpause it', { bootstrap: unfinished })
+    if (netAction === 'create') return item('start', 'its network was gone', { bootstrap: unfinished })
+    if (!current.network) return item('reconnect', 'not on its network: connect it again', { bootstrap: unfinished })
+    if (current.state !== 'running') return item('start', `${current.state}: start it`, { bootstrap: unfinished })
+    if (unfinished) return item('keep', 'unchanged; bootstrap not finished', { bootstrap: true })
+    if (current.health && !current.health.ok) return item('replace', `unhealthy: ${current.health.output || 'health command failed'}`)
+    const wrong = current.hosts !== null && live ? hostsProblems(current.hosts, live) : []
+    if (wrong.length) return item('rewire', `/etc/hosts is wrong: ${wrong[0]}`)
+    return item('keep', 'unchanged and healthy')
+  })
+  const wanted = new Set(topology.nodes.map((n) => n.name))
+  for (const n of o.nodes.keys()) {
+    if (!wanted.has(n)) items.push({ node: n, action: 'remove', reason: 'no longer in the topology' })
+  }
+  return {
+    plan: { cluster: topology.name, network: { action: netAction, name, subnet, reason: netReason }, nodes: items },
+    addresses,
+    hosts,
+  }
+}
+
+export function formatPlan(p: Plan): string {
+  const lines = [
+    `cluster ${p.cluster}`,
+    `  network ${p.network.name}: ${p.network.action} (${p.network.reason})${p.network.subnet ? ` ${p.network.subnet}` : ''}`,
+  ]
+  for (const i of p.nodes) lines.push(`  ${i.action.padEnd(9)} ${i.node.padEnd(16)} ${(i.ip ?? '').padEnd(15)} ${i.reason}`)
+  return lines.join('\n')
+}
