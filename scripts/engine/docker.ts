@@ -147,6 +147,10 @@ export class DockerEngine {
     })
   }
 
+  listImages(labels: string[]) {
+    return call('Listing images', () => this.docker.listImages({ filters: { label: labels } }), true)
+  }
+
   async removeImage(ref: string): Promise<void> {
     try {
       await call(`Removing image "${ref}"`, () => this.docker.getImage(ref).remove({ force: true }))
