@@ -6,6 +6,7 @@
 import { checkpoint, type JobContext } from './context.ts'
 import { writeMarker, type BootstrapMarker } from './container-files.ts'
 import { BerthError } from './errors.ts'
+import { lineBuffer } from './line-buffer.ts'
 import type { NodeSpec } from './topology.ts'
 
 const OUTPUT_TAIL = 4000
@@ -20,13 +21,21 @@ export async function bootstrapNode(ctx: JobContext, node: NodeSpec, id: string)
   const t0 = Date.now()
   ctx.steps.start('bootstrap', node.name)
   ctx.log(`bootstrap: ${JSON.stringify(argv)}`, node.name)
-  const result = await ctx.engine.exec(id, argv, {
-    timeoutMs: node.timeoutSeconds * 1000,
-    signal: ctx.signal,
-    onOutput: (chunk) => {
-      for (const line of chunk.split('\n')) if (line) ctx.log(line, node.name)
-    },
-  })
+  // One buffer per stream: a line of stdout is never glued to a piece of stderr.
+  const log = (line: string) => {
+    if (line) ctx.log(line, node.name)
+  }
+  const lines = { stdout: lineBuffer(log), stderr: lineBuffer(log) }
+  const result = await ctx.engine
+    .exec(id, argv, {
+      timeoutMs: node.timeoutSeconds * 1000,
+      signal: ctx.signal,
+      onOutput: (chunk, stream) => lines[stream].push(chunk),
+    })
+    .finally(() => {
+      lines.stdout.flush()
+      lines.stderr.flush()
+    })
   const output = [result.stdout, result.stderr].filter(Boolean).join('')
   if (result.cancelled) {
     ctx.steps.fail('bootstrap', node.name, 'cancelled')
