@@ -4,6 +4,9 @@
  * rewiring. `docker commit` takes the writable layer only, so volume data is archived beside it
  * (volume-data.ts: directly when local, else through a helper container; works with any image).
  *
+ * Before the pause, the room it will take is checked (snapshot-space.ts): a disk that cannot hold
+ * it refuses the snapshot with the cluster never frozen.
+ *
  * A snapshot is a directory `$BERTH_HOME/snapshots/<cluster>/<id>/` (manifest.json and one tar
  * per volume) plus one committed image per node. It is written as `.<id>.partial-<job>` and
  * renamed into place only once complete, so a failed snapshot can never pass for a good one.
@@ -22,6 +25,7 @@ import { BERTH_VERSION, LABEL, SNAPSHOT_ID } from './labels.ts'
 import { readCluster, volumeSource } from './nodes.ts'
 import { mapLimit } from './pool.ts'
 import { checkManifestText, MANIFEST, MAX_MANIFEST_BYTES, snapshotImage } from './snapshot-manifest.ts'
+import { checkSnapshotSpace, diskFilled, noSpaceSide } from './snapshot-space.ts'
 import { readVolume } from './volume-data.ts'
 import type { Topology } from './topology.ts'
 
@@ -169,9 +173,15 @@ export async function snapshotCluster(
   await steps.timed('hook', undefined, () => runHook(ctx, 'preSnapshot', topology.hooks.preSnapshot, handles))
   checkpoint(ctx)
   const bootstrapped = await Promise.all(nodes.map(async (n) => !!(await readMarker(ctx, n.state.id))))
+  // After the hook, whose work is often to get data onto disk (a dump, a flush) before the pause.
+  const archived = (n: (typeof nodes)[number]) =>
+    n.spec.volumes.filter((v) => !v.external).map((v) => n.state.mounts.get(v.target) ?? volumeSource(topology, n.spec, v))
+  const space = await steps.timed('preflight', undefined, () =>
+    checkSnapshotSpace(ctx, cluster, id, nodes.map((n) => ({ name: n.spec.name, id: n.state.id, volumes: archived(n) })))
+  )
+  checkpoint(ctx)
 
   const partial = join(snapshotsRoot(cluster), `.${id}.partial-${ctx.job}`)
-  await mkdir(join(partial, 'volumes'), { recursive: true })
   const images: string[] = []
   const paused: string[] = []
   let pausedAt = 0
@@ -179,6 +189,7 @@ export async function snapshotCluster(
   const volumes: SnapshotVolume[] = []
   const committed: SnapshotNode[] = []
   try {
+    await mkdir(join(partial, 'volumes'), { recursive: true })
     try {
       pausedAt = Date.now()
       await mapLimit(nodes, nodes.length, async (n) => {
@@ -253,7 +264,7 @@ export async function snapshotCluster(
     // The partial directory's name is all that tells the next sweep which images to look for.
     if (removed.every((r) => r.status === 'fulfilled')) await rm(partial, { recursive: true, force: true })
     else ctx.log(`could not remove every image of the failed snapshot ${id}: ${partial} is kept for the next snapshot to sweep`)
-    throw err
+    throw (await diskFilled(space, err, id)) ?? err
   }
 }
 
@@ -289,7 +300,19 @@ async function archiveVolume(
   file: string
 ): Promise<{ sha256: string; size: number }> {
   const d = digest()
-  await readVolume(ctx, cluster, volume, image, (tar) => pipeline(tar, d.stream, createWriteStream(file)))
+  let written: unknown
+  try {
+    await readVolume(ctx, cluster, volume, image, (tar) =>
+      pipeline(tar, d.stream, createWriteStream(file)).catch((err) => {
+        written = err
+        throw err
+      })
+    )
+  } catch (err) {
+    // tar tells of the pipe the failed file closed on it ("Cannot write: Connection reset by
+    // peer"); the file's own error (ENOSPC) says what happened.
+    throw noSpaceSide(written) ? written : err
+  }
   return d.result()
 }
 
