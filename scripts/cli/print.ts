@@ -14,7 +14,8 @@ interface SnapshotSummary {
   volumeBytes: number
   windowMs: number
 }
-type SnapshotData = { snapshots?: SnapshotSummary[]; snapshot?: SnapshotSummary; pruned?: string[] }
+type DamagedSummary = { id: string; cluster: string; damaged: string }
+type SnapshotData = { snapshots?: (SnapshotSummary | DamagedSummary)[]; snapshot?: SnapshotSummary; pruned?: string[] }
 type ExportData = { file: string; bytes: number; sha256: string }
 type ClustersData = { clusters: ClusterListing[] }
 
@@ -40,7 +41,12 @@ export function printResult(result: ResultEvent, logFile?: string): void {
   if (data && 'snapshots' in data && data.snapshots) {
     w(chalk.dim('  SNAPSHOT                          CREATED                   NODES VOLUMES  VOLUME DATA  WINDOW'))
     for (const m of data.snapshots) {
-      w(`  ${m.id.padEnd(33)} ${m.createdAt.padEnd(25)} ${String(m.nodes).padEnd(5)} ${String(m.volumes).padEnd(8)} ${mb(m.volumeBytes).padEnd(12)} ${m.windowMs} ms`)
+      if ('damaged' in m) w(`  ${m.id.padEnd(33)} ${chalk.red(`damaged: ${m.damaged}`)}`)
+      else w(`  ${m.id.padEnd(33)} ${m.createdAt.padEnd(25)} ${String(m.nodes).padEnd(5)} ${String(m.volumes).padEnd(8)} ${mb(m.volumeBytes).padEnd(12)} ${m.windowMs} ms`)
+    }
+    const damaged = data.snapshots.filter((m) => 'damaged' in m)
+    if (damaged.length) {
+      w(chalk.dim(`  a damaged snapshot cannot be restored; remove it with: berth snapshot rm ${result.cluster} ${damaged[0].id}`))
     }
     if (!data.snapshots.length) w(`  no snapshots of ${result.cluster}`)
     return

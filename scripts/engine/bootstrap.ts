@@ -6,6 +6,7 @@
 import { checkpoint, note, type JobContext } from './context.ts'
 import { writeMarker, type BootstrapMarker } from './container-files.ts'
 import { BerthError } from './errors.ts'
+import { lineBuffer } from './line-buffer.ts'
 import type { NodeSpec } from './topology.ts'
 
 const OUTPUT_TAIL = 4000
@@ -20,17 +21,25 @@ export async function bootstrapNode(ctx: JobContext, node: NodeSpec, id: string)
   const t0 = Date.now()
   ctx.steps.start('bootstrap', node.name)
   ctx.log(`bootstrap: ${JSON.stringify(argv)}`, node.name)
+  // One buffer per stream: a line of stdout is never glued to a piece of stderr.
+  const log = (line: string) => {
+    if (line) ctx.log(line, node.name)
+  }
+  const lines = { stdout: lineBuffer(log), stderr: lineBuffer(log) }
   let exec = ''
-  const result = await ctx.engine.exec(id, argv, {
-    timeoutMs: node.timeoutSeconds * 1000,
-    signal: ctx.signal,
-    // Recorded before it starts: a job that dies leaves it running, and the next command stops
-    // it before anyone bootstraps the node again.
-    onCreate: (execId) => note(ctx, { op: 'exec', node: node.name, container: id, exec: (exec = execId), timeoutMs: node.timeoutSeconds * 1000 }),
-    onOutput: (chunk) => {
-      for (const line of chunk.split('\n')) if (line) ctx.log(line, node.name)
-    },
-  })
+  const result = await ctx.engine
+    .exec(id, argv, {
+      timeoutMs: node.timeoutSeconds * 1000,
+      signal: ctx.signal,
+      // Recorded before it starts: a job that dies leaves it running, and the next command stops
+      // it before anyone bootstraps the node again.
+      onCreate: (execId) => note(ctx, { op: 'exec', node: node.name, container: id, exec: (exec = execId), timeoutMs: node.timeoutSeconds * 1000 }),
+      onOutput: (chunk, stream) => lines[stream].push(chunk),
+    })
+    .finally(() => {
+      lines.stdout.flush()
+      lines.stderr.flush()
+    })
   note(ctx, { op: 'exec-end', exec })
   const output = [result.stdout, result.stderr].filter(Boolean).join('')
   if (result.cancelled) {

@@ -226,6 +226,16 @@ export class DockerEngine {
     }
   }
 
+  /**
+   * Bytes each volume holds as the daemon counts them (local driver; -1 when it does not know).
+   * Slow on a busy host: the daemon walks every volume, container and image to answer.
+   */
+  async volumeSizes(): Promise<Map<string, number>> {
+    const df = await call('Reading disk usage', () => this.docker.df(), true)
+    const volumes = (df?.Volumes ?? []) as { Name: string; UsageData?: { Size?: number } }[]
+    return new Map(volumes.map((v) => [v.Name, v.UsageData?.Size ?? -1]))
+  }
+
   async createVolume(name: string, labels: Labels): Promise<void> {
     await call(`Creating volume "${name}"`, () =>
       this.docker.createVolume({ Name: name, Labels: labels })
@@ -247,6 +257,16 @@ export class DockerEngine {
       () => this.docker.listContainers({ all, filters: { label: labels } }),
       true
     )
+  }
+
+  /** Each container's writable layer in bytes (what `docker commit` copies), by container id. */
+  async writableLayerSizes(labels: string[]): Promise<Map<string, number>> {
+    const list = await call(
+      'Listing container sizes',
+      () => this.docker.listContainers({ all: true, size: true, filters: { label: labels } }),
+      true
+    )
+    return new Map(list.map((c) => [c.Id, (c as ContainerInfo & { SizeRw?: number }).SizeRw ?? 0]))
   }
 
   async createContainer(opts: ContainerCreateOptions): Promise<string> {

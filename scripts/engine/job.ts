@@ -19,8 +19,8 @@ import { clusterStatus, destroyCluster, listClusters, rewireCluster, startCluste
 import { EXPORT_FILE, JOB_ID, parseJobSpec, READ_ONLY, type JobSpec } from './job-spec.ts'
 import { restoreCluster } from './restore.ts'
 import {
-  listSnapshots,
   pruneSnapshots,
+  readSnapshots,
   removeSnapshot,
   snapshotCluster,
   type SnapshotManifest,
@@ -198,9 +198,13 @@ export async function runJob(
         data = { snapshot: summary(m), pruned }
         break
       }
-      case 'snapshots':
-        data = { snapshots: (await listSnapshots(cluster)).map(summary) }
+      case 'snapshots': {
+        // A damaged one is listed too, as { id, cluster, damaged }: it still holds disk and
+        // images, and its owner has to learn why it cannot be restored.
+        const { snapshots, damaged } = await readSnapshots(cluster)
+        data = { snapshots: [...snapshots.map(summary), ...damaged] }
         break
+      }
       case 'snapshot-rm':
         await removeSnapshot(ctx, cluster, requireSnapshot(spec))
         break

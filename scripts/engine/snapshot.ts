@@ -4,14 +4,17 @@
  * rewiring. `docker commit` takes the writable layer only, so volume data is archived beside it
  * (volume-data.ts: directly when local, else through a helper container; works with any image).
  *
+ * Before the pause, the room it will take is checked (snapshot-space.ts): a disk that cannot hold
+ * it refuses the snapshot with the cluster never frozen.
+ *
  * A snapshot is a directory `$BERTH_HOME/snapshots/<cluster>/<id>/` (manifest.json and one tar
  * per volume) plus one committed image per node. It is written as `.<id>.partial-<job>` and
  * renamed into place only once complete, so a failed snapshot can never pass for a good one.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream, type Dirent } from 'node:fs'
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { loadTopology } from './cluster-record.ts'
@@ -21,8 +24,12 @@ import { BerthError } from './errors.ts'
 import { BERTH_VERSION, LABEL, SNAPSHOT_ID } from './labels.ts'
 import { readCluster, volumeSource } from './nodes.ts'
 import { mapLimit } from './pool.ts'
+import { checkManifestText, MANIFEST, MAX_MANIFEST_BYTES, snapshotImage } from './snapshot-manifest.ts'
+import { checkSnapshotSpace, diskFilled, noSpaceSide } from './snapshot-space.ts'
 import { readVolume } from './volume-data.ts'
 import type { Topology } from './topology.ts'
+
+export { snapshotImage }
 
 
 export interface SnapshotVolume {
@@ -57,9 +64,18 @@ export interface SnapshotManifest {
   volumes: SnapshotVolume[]
 }
 
+/** A snapshot whose manifest cannot be trusted: listed with the reason, never restored. */
+export interface DamagedSnapshot {
+  id: string
+  cluster: string
+  /** Why, naming the part at fault: `manifest.json: nodes: required`. */
+  damaged: string
+}
+
+export const isDamaged = (s: SnapshotManifest | DamagedSnapshot): s is DamagedSnapshot => 'damaged' in s
+
 export const snapshotsRoot = (cluster: string) => join(berthHome(), 'snapshots', cluster)
 export const snapshotDir = (cluster: string, id: string) => join(snapshotsRoot(cluster), id)
-export const snapshotImage = (cluster: string, node: string) => `berth-snap/${cluster}.${node}`
 
 /**
  * `<cluster>-<yyyymmdd-hhmmss>` (UTC), then `-2`, `-3`… when a snapshot of that second exists:
@@ -157,9 +173,15 @@ export async function snapshotCluster(
   await steps.timed('hook', undefined, () => runHook(ctx, 'preSnapshot', topology.hooks.preSnapshot, handles))
   checkpoint(ctx)
   const bootstrapped = await Promise.all(nodes.map(async (n) => !!(await readMarker(ctx, n.state.id))))
+  // After the hook, whose work is often to get data onto disk (a dump, a flush) before the pause.
+  const archived = (n: (typeof nodes)[number]) =>
+    n.spec.volumes.filter((v) => !v.external).map((v) => n.state.mounts.get(v.target) ?? volumeSource(topology, n.spec, v))
+  const space = await steps.timed('preflight', undefined, () =>
+    checkSnapshotSpace(ctx, cluster, id, nodes.map((n) => ({ name: n.spec.name, id: n.state.id, volumes: archived(n) })))
+  )
+  checkpoint(ctx)
 
   const partial = join(snapshotsRoot(cluster), `.${id}.partial-${ctx.job}`)
-  await mkdir(join(partial, 'volumes'), { recursive: true })
   const images: string[] = []
   const paused: string[] = []
   let pausedAt = 0
@@ -167,6 +189,7 @@ export async function snapshotCluster(
   const volumes: SnapshotVolume[] = []
   const committed: SnapshotNode[] = []
   try {
+    await mkdir(join(partial, 'volumes'), { recursive: true })
     try {
       // Recorded before the first pause, and each pause before it is made: whatever dies next —
       // this process, the event's write — the cluster is unpaused (below, or by the next command).
@@ -243,9 +266,11 @@ export async function snapshotCluster(
     ctx.log(`snapshot ${id}: ${committed.length} images, ${volumes.length} volumes, window ${manifest.window.ms} ms`)
     return manifest
   } catch (err) {
-    await rm(partial, { recursive: true, force: true })
-    await Promise.all(images.map((ref) => engine.removeImage(ref).catch(() => {})))
-    throw err
+    const removed = await Promise.allSettled(images.map((ref) => engine.removeImage(ref)))
+    // The partial directory's name is all that tells the next sweep which images to look for.
+    if (removed.every((r) => r.status === 'fulfilled')) await rm(partial, { recursive: true, force: true })
+    else ctx.log(`could not remove every image of the failed snapshot ${id}: ${partial} is kept for the next snapshot to sweep`)
+    throw (await diskFilled(space, err, id)) ?? err
   }
 }
 
@@ -281,44 +306,158 @@ async function archiveVolume(
   file: string
 ): Promise<{ sha256: string; size: number }> {
   const d = digest()
-  await readVolume(ctx, cluster, volume, image, (tar) => pipeline(tar, d.stream, createWriteStream(file)))
+  let written: unknown
+  try {
+    await readVolume(ctx, cluster, volume, image, (tar) =>
+      pipeline(tar, d.stream, createWriteStream(file)).catch((err) => {
+        written = err
+        throw err
+      })
+    )
+  } catch (err) {
+    // tar tells of the pipe the failed file closed on it ("Cannot write: Connection reset by
+    // peer"); the file's own error (ENOSPC) says what happened.
+    throw noSpaceSide(written) ? written : err
+  }
   return d.result()
 }
 
-export async function readManifest(cluster: string, id: string): Promise<SnapshotManifest> {
+const notFound = (cluster: string, id: string) =>
+  new BerthError('not_found', `no snapshot "${id}" of cluster "${cluster}" (looked in ${snapshotDir(cluster, id)})`)
+
+/** An id becomes a directory name: anything else could name a path anywhere (`../x`). */
+function checkId(id: string): void {
+  if (!SNAPSHOT_ID.test(id)) {
+    throw new BerthError('invalid_job', `snapshot: "${id}" is not a valid snapshot id (a-z, 0-9, '.', '_', '-'; at most 64)`)
+  }
+}
+
+/**
+ * A snapshot as stored: its manifest, checked, or what is wrong with it. Throws only when there
+ * is no such snapshot (or the id is not one): damage is an answer, for listing and removal.
+ */
+export async function readSnapshot(cluster: string, id: string): Promise<SnapshotManifest | DamagedSnapshot> {
+  checkId(id)
+  const dir = snapshotDir(cluster, id)
+  const damaged = (why: string): DamagedSnapshot => ({ id, cluster, damaged: why })
   let text: string
   try {
-    text = await readFile(join(snapshotDir(cluster, id), 'manifest.json'), 'utf8')
-  } catch {
-    throw new BerthError('not_found', `no snapshot "${id}" of cluster "${cluster}" (looked in ${snapshotDir(cluster, id)})`)
+    const { size } = await stat(join(dir, MANIFEST))
+    if (size > MAX_MANIFEST_BYTES) return damaged(`${MANIFEST}: ${size} bytes, too large for a manifest`)
+    text = await readFile(join(dir, MANIFEST), 'utf8')
+  } catch (err) {
+    // Listing runs beside removals: a directory gone meanwhile is no snapshot, not a damaged one.
+    if (!(await stat(dir).catch(() => null))) throw notFound(cluster, id)
+    const code = (err as NodeJS.ErrnoException).code
+    return damaged(`${MANIFEST}: ${code === 'ENOENT' ? 'missing' : `cannot be read (${code ?? (err as Error).message})`}`)
   }
-  try {
-    return JSON.parse(text) as SnapshotManifest
-  } catch {
-    throw new BerthError('snapshot_damaged', `snapshot "${id}": manifest.json is not valid JSON`)
+  const r = checkManifestText(text)
+  if (!r.ok) return damaged(r.why)
+  // A manifest copied from another snapshot would have that snapshot's images removed with this one.
+  if (r.manifest.id !== id) return damaged(`${MANIFEST}: id: "${r.manifest.id}", but the snapshot's directory is "${id}"`)
+  if (r.manifest.cluster !== cluster) {
+    return damaged(`${MANIFEST}: cluster: "${r.manifest.cluster}", but the snapshot is kept under "${cluster}"`)
   }
+  return r.manifest
 }
 
-/** Snapshots of a cluster, newest first, read from what is stored (never from a cache). */
+/** The manifest of a whole snapshot; a damaged one is refused (`snapshot_damaged`), naming why. */
+export async function readManifest(cluster: string, id: string): Promise<SnapshotManifest> {
+  const s = await readSnapshot(cluster, id)
+  if (isDamaged(s)) {
+    throw new BerthError(
+      'snapshot_damaged',
+      `snapshot "${id}" of cluster "${cluster}" is damaged: ${s.damaged}; it cannot be restored or exported, only removed (berth snapshot rm ${cluster} ${id}); nothing was changed`,
+      { step: 'verify' }
+    )
+  }
+  return s
+}
+
+/**
+ * Every snapshot of a cluster, read from what is stored (never from a cache): the whole ones
+ * newest first, the damaged ones by id (their times cannot be trusted).
+ */
+export async function readSnapshots(cluster: string): Promise<{ snapshots: SnapshotManifest[]; damaged: DamagedSnapshot[] }> {
+  const entries = await readdir(snapshotsRoot(cluster), { withFileTypes: true }).catch(() => [] as Dirent[])
+  const snapshots: SnapshotManifest[] = []
+  const damaged: DamagedSnapshot[] = []
+  for (const e of entries) {
+    // Dot names are work in progress (LEFTOVER); no other name that is not an id is berth's.
+    if (!e.isDirectory() || !SNAPSHOT_ID.test(e.name)) continue
+    const s = await readSnapshot(cluster, e.name).catch((err) => {
+      if (err instanceof BerthError && err.code === 'not_found') return null
+      throw err
+    })
+    if (s && isDamaged(s)) damaged.push(s)
+    else if (s) snapshots.push(s)
+  }
+  snapshots.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id))
+  damaged.sort((a, b) => a.id.localeCompare(b.id))
+  return { snapshots, damaged }
+}
+
+/** The whole snapshots of a cluster, newest first. */
 export async function listSnapshots(cluster: string): Promise<SnapshotManifest[]> {
-  const entries = await readdir(snapshotsRoot(cluster)).catch(() => [] as string[])
-  const out: SnapshotManifest[] = []
-  for (const e of entries.filter((e) => !e.startsWith('.'))) {
-    out.push(await readManifest(cluster, e).catch(() => null as unknown as SnapshotManifest))
-  }
-  return out.filter(Boolean).sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id))
+  return (await readSnapshots(cluster)).snapshots
 }
 
+/**
+ * The image tags of snapshot `id`: those `named` (by a manifest that can be trusted) and those
+ * Docker finds by the labels every snapshot image is committed with, so that a snapshot whose
+ * manifest is damaged still takes its images with it. Only tags of the snapshot's own
+ * repositories (berth-snap/<cluster>.<node>:<id>): an image built FROM a snapshot image
+ * inherits its labels, and is the user's.
+ */
+async function snapshotImages(ctx: JobContext, cluster: string, id: string, named: string[]): Promise<string[]> {
+  const labelled = await ctx.engine.listImages([`${LABEL.snapshot}=${id}`, `${LABEL.cluster}=${cluster}`])
+  const own = (tag: string) => tag.startsWith(snapshotImage(cluster, '')) && tag.endsWith(`:${id}`)
+  return [...new Set([...named, ...labelled.filter(own)])]
+}
+
+/** The images a moved-aside snapshot's manifest names, when it can be trusted. */
+async function namedImages(dir: string, cluster: string, id: string): Promise<string[]> {
+  const text = await readFile(join(dir, MANIFEST), 'utf8').catch(() => null)
+  const r = text === null ? null : checkManifestText(text)
+  return r?.ok && r.manifest.id === id && r.manifest.cluster === cluster ? r.manifest.nodes.map((n) => n.image.ref) : []
+}
+
+/**
+ * Removes a snapshot, whole or damaged, and its images. The directory is moved aside first
+ * (`.<id>.removing-<job>`: from then on the snapshot is not listed), then the images go, then
+ * the directory. A removal that dies or fails midway leaves that directory, and with it the id
+ * of images nothing else names: the next removal of the id finishes it, as does the next
+ * snapshot's sweep.
+ */
 export async function removeSnapshot(ctx: JobContext, cluster: string, id: string): Promise<void> {
-  const manifest = await readManifest(cluster, id)
-  if (await inUse(cluster, id)) {
-    throw new BerthError('conflict', `snapshot "${id}" is being restored right now; remove it when the restore ends`)
+  checkId(id)
+  const root = snapshotsRoot(cluster)
+  // Every writer of these holds the cluster's lock, as this job does: they are stale.
+  const aside = (await readdir(root).catch(() => [] as string[]))
+    .filter((name) => {
+      const m = name.match(LEFTOVER)
+      return m?.[1] === id && m[2] === 'removing'
+    })
+    .map((name) => join(root, name))
+  const named: string[] = []
+  if (await stat(snapshotDir(cluster, id)).catch(() => null)) {
+    const s = await readSnapshot(cluster, id)
+    if (await inUse(cluster, id)) {
+      throw new BerthError('conflict', `snapshot "${id}" is being restored right now; remove it when the restore ends`)
+    }
+    if (isDamaged(s)) ctx.log(`snapshot ${id} is damaged (${s.damaged}): its images are found by their labels`)
+    else named.push(...s.nodes.map((n) => n.image.ref))
+    const trash = join(root, `.${id}.removing-${ctx.job}`)
+    await rename(snapshotDir(cluster, id), trash)
+    aside.push(trash)
+  } else if (aside.length) {
+    ctx.log(`snapshot ${id}: finishing a removal that did not end (${aside.map((d) => basename(d)).join(', ')})`)
+  } else {
+    throw notFound(cluster, id)
   }
-  // The directory goes first: from then on the snapshot is not listed, whatever happens next.
-  const trash = join(snapshotsRoot(cluster), `.${id}.removing-${ctx.job}`)
-  await rename(snapshotDir(cluster, id), trash)
-  await Promise.all(manifest.nodes.map((n) => ctx.engine.removeImage(n.image.ref)))
-  await rm(trash, { recursive: true, force: true })
+  for (const dir of aside) named.push(...(await namedImages(dir, cluster, id)))
+  await Promise.all((await snapshotImages(ctx, cluster, id, named)).map((ref) => ctx.engine.removeImage(ref)))
+  for (const dir of aside) await rm(dir, { recursive: true, force: true })
 }
 
 /** `.<id>.<what>-<job>`: the work of a job in progress, in a cluster's snapshots directory. */
@@ -339,16 +478,19 @@ export async function sweepLeftovers(ctx: JobContext, cluster: string, nodes: st
     if (!m) continue
     const [, id, what, job] = m
     const dir = join(root, name)
-    // A half-removed snapshot's manifest names its images; a half-written one's are its id's.
-    const images =
-      what === 'removing'
-        ? ((await readFile(join(dir, 'manifest.json'), 'utf8').then((t) => (JSON.parse(t) as SnapshotManifest).nodes.map((n) => n.image.ref)).catch(() => [])) as string[])
-        : what === 'partial' && !(await stat(snapshotDir(cluster, id)).catch(() => null))
-          ? nodes.map((n) => `${snapshotImage(cluster, n)}:${id}`)
-          : []
-    await Promise.all(images.map((ref) => ctx.engine.removeImage(ref).catch(() => {})))
-    await rm(dir, { recursive: true, force: true })
-    ctx.log(`removed ${name}${images.length ? ` and its images` : ''}: left by job ${job}, which died before it finished`)
+    // A snapshot of that id made since (an import, a tag used again) owns the id's images now.
+    const live = !!(await stat(snapshotDir(cluster, id)).catch(() => null))
+    const named =
+      what === 'removing' ? await namedImages(dir, cluster, id) : nodes.map((n) => `${snapshotImage(cluster, n)}:${id}`)
+    try {
+      const images = what === 'exporting' || live ? [] : await snapshotImages(ctx, cluster, id, named)
+      await Promise.all(images.map((ref) => ctx.engine.removeImage(ref)))
+      await rm(dir, { recursive: true, force: true })
+      ctx.log(`removed ${name}${images.length ? ` and its images` : ''}: left by job ${job}, which died before it finished`)
+    } catch (err) {
+      // Kept: its name is all that tells the next sweep which images to look for.
+      ctx.log(`could not remove ${name} (left by job ${job}) and its images: ${(err as Error).message}; the next snapshot tries again`)
+    }
   }
 }
 
@@ -378,12 +520,21 @@ async function inUse(cluster: string, id: string): Promise<boolean> {
   })
 }
 
-/** Keeps the newest `keep` snapshots: never the newest, never one a running restore reads. */
+/**
+ * Keeps the newest `keep` whole snapshots: never the newest, never one a running restore reads.
+ * A damaged snapshot is neither counted nor pruned. Not counted: it is not one of the N a user
+ * keeps to restore from. Not pruned: a rule that runs unattended (a schedule's keep) must not
+ * destroy what someone should look at first — a manifest a newer berth wrote (read after a
+ * downgrade), a disk error — so it stays listed, with its reason, until an explicit
+ * `snapshot rm`.
+ */
 export async function pruneSnapshots(ctx: JobContext, cluster: string, keep: number): Promise<string[]> {
-  const all = await listSnapshots(cluster)
+  const { snapshots, damaged } = await readSnapshots(cluster)
+  for (const d of damaged) {
+    ctx.log(`snapshot ${d.id} is damaged (${d.damaged}): not counted, not pruned; berth snapshot rm ${cluster} ${d.id} removes it`)
+  }
   const doomed = []
-  for (const m of all.slice(Math.max(1, keep))) if (!(await inUse(cluster, m.id))) doomed.push(m)
+  for (const m of snapshots.slice(Math.max(1, keep))) if (!(await inUse(cluster, m.id))) doomed.push(m)
   for (const m of doomed) await removeSnapshot(ctx, cluster, m.id)
   return doomed.map((m) => m.id)
 }
-

@@ -167,7 +167,7 @@ const EXPECTED: Record<string, string> = {
 }
 
 // The fallback for issues no schema below words itself; a missing key reads "required".
-const errorMap: z.core.$ZodErrorMap = (iss) => {
+export const errorMap: z.core.$ZodErrorMap = (iss) => {
   if (iss.input === undefined && (iss.code === 'invalid_type' || iss.code === 'invalid_union')) {
     return 'required'
   }
@@ -540,7 +540,7 @@ interface RawIssue {
   message: string
 }
 
-function formatPath(path: Path): string {
+export function formatPath(path: Path): string {
   return path
     .map((p, i) => {
       if (typeof p === 'number') return `[${p}]`

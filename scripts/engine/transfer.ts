@@ -26,13 +26,12 @@ import {
   snapshotsRoot,
   type SnapshotManifest,
 } from './snapshot.ts'
+import { checkManifest, MANIFEST, VOLUME_FILE } from './snapshot-manifest.ts'
 import { HOSTNAME_LABEL } from './topology.ts'
 
 export const EXPORT_INDEX = 'berth-export.json'
-const MANIFEST = 'manifest.json'
 /** manifest.json and the index are read into memory: bound them, whatever a file claims. */
 const MAX_JSON = 16 * 1024 * 1024
-const VOLUME_FILE = /^volumes\/[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.tar$/
 
 export interface ExportMember {
   name: string
@@ -566,7 +565,10 @@ function parseManifest(bytes: Buffer, damaged: Damaged): SnapshotManifest {
   }
   const why = problem()
   if (why) throw damaged(MANIFEST, why)
-  return m
+  // Then what a snapshot on disk is checked against: an import is never listed as damaged.
+  const checked = checkManifest(m)
+  if (!checked.ok) throw damaged(MANIFEST, checked.why.slice(`${MANIFEST}: `.length))
+  return checked.manifest
 }
 
 function parseIndex(bytes: Buffer, damaged: Damaged): ExportIndex {

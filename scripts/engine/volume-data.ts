@@ -10,7 +10,8 @@
  */
 import { spawn } from 'node:child_process'
 import { constants } from 'node:fs'
-import { access } from 'node:fs/promises'
+import { access, lstat, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { JobContext } from './context.ts'
@@ -30,6 +31,57 @@ async function localMountpoint(ctx: JobContext, volume: string): Promise<string 
   } catch {
     return null
   }
+}
+
+const block = (n: number, size = 512) => Math.ceil(n / size) * size
+
+/**
+ * What GNU tar writes for a directory: a 512-byte header per entry (and a long-name entry for a
+ * name of 100 bytes or more), file data in 512-byte blocks, the two end blocks, all rounded up
+ * to its 10 KiB records. Files that vanish meanwhile are not counted (tar skips them too).
+ */
+async function tarSize(dir: string): Promise<number> {
+  let bytes = 0
+  const walk = async (path: string, name: string): Promise<void> => {
+    const st = await lstat(path).catch(() => null)
+    if (!st) return
+    const nameBytes = Buffer.byteLength(name) + (st.isDirectory() ? 1 : 0)
+    bytes += 512 + (nameBytes >= 100 ? 512 + block(nameBytes + 1) : 0)
+    if (st.isFile()) bytes += block(st.size)
+    if (!st.isDirectory()) return
+    for (const entry of await readdir(path).catch(() => [] as string[])) {
+      await walk(join(path, entry), `${name}/${entry}`)
+    }
+  }
+  await walk(dir, '.')
+  return block(bytes + 1024, 10240)
+}
+
+/**
+ * About how many bytes each volume's archive will take (null: not known). A local volume's
+ * directory is measured as tar will write it; otherwise the daemon's own count of the volume's
+ * bytes is all there is, asked once for every such volume (it is a slow call).
+ */
+export async function volumeArchiveSizes(
+  ctx: JobContext,
+  volumes: string[]
+): Promise<Map<string, number | null>> {
+  const out = new Map<string, number | null>()
+  const remote: string[] = []
+  for (const volume of volumes) {
+    const local = await localMountpoint(ctx, volume)
+    if (local) out.set(volume, await tarSize(local))
+    else remote.push(volume)
+  }
+  if (remote.length) {
+    const sizes = await ctx.engine.volumeSizes().catch(() => new Map<string, number>())
+    for (const volume of remote) {
+      const size = sizes.get(volume) ?? -1
+      // Headers and padding on top of the data: a tenth more, at least a 10 KiB record.
+      out.set(volume, size < 0 ? null : block(size * 1.1 + 10240, 10240))
+    }
+  }
+  return out
 }
 
 /** Runs tar; resolves when it has exited 0 and its stdout (if read) has ended. */

@@ -14,10 +14,12 @@ import { assertHostsMatchInspect, engine, ensureDemoImage, removeTestClusters } 
 import { assertNothingLeft, phaseIn, pointsOf, reports, run, runProcess, smallTopology } from './walk.ts'
 
 const home = mkdtempSync(join(tmpdir(), 'berth-crash-install-'))
-process.env.BERTH_HOME = home
 
 const Install = suite('crash: install killed at every step, then the next command')
 Install.before(hook(async () => {
+  // Set here, not at import (every file of the tier is imported first): the killed job and the
+  // command after it must share this home.
+  process.env.BERTH_HOME = home
   await removeTestClusters('t-crash-i')
   await withTimeout(ensureDemoImage(), 120_000, 'demo image')
 }))
