@@ -52,6 +52,8 @@ export interface SnapshotSource {
   bootstrapped: Set<string>
   /** The nodes' addresses at snapshot time, kept when the same subnet is free. */
   addresses: Map<string, string>
+  /** The snapshot's subnet, preferred when it is free. */
+  subnet: string | null
 }
 
 export interface InstallResult {
@@ -80,13 +82,17 @@ export async function installCluster(
 ): Promise<InstallResult> {
   // Two installs of different clusters may plan at the same moment and pick the same free
   // subnet; Docker refuses the second network ("Pool overlaps"), and nothing has been created
-  // by then, so that job plans again (seeing the first one's network).
+  // by then, so that job plans again, without that subnet. (Docker may also still hold the pool
+  // of a network removed a moment ago, which no listing shows.)
+  const avoid: string[] = []
   for (let attempt = 1; ; attempt++) {
     try {
-      return await installOnce(ctx, topology, opts)
+      return await installOnce(ctx, topology, opts, avoid)
     } catch (err) {
-      if (!(err instanceof SubnetTaken) || attempt >= 5) throw err instanceof SubnetTaken ? err.cause : err
-      ctx.log(`subnet ${err.message} was taken by another network meanwhile; planning again`)
+      if (!(err instanceof SubnetTaken) || attempt >= 8) throw err instanceof SubnetTaken ? err.cause : err
+      avoid.push(err.message)
+      ctx.log(`subnet ${err.message} was taken meanwhile; planning again without it`)
+      await new Promise((r) => setTimeout(r, 100 * attempt))
     }
   }
 }
@@ -94,7 +100,8 @@ export async function installCluster(
 async function installOnce(
   ctx: JobContext,
   topology: Topology,
-  opts: InstallOptions
+  opts: InstallOptions,
+  avoid: string[] = []
 ): Promise<InstallResult> {
   const { steps } = ctx
   await steps.timed('preflight', undefined, async () => {
@@ -107,7 +114,13 @@ async function installOnce(
     ? { name: topology.name, network: null, nodes: new Map() }
     : await readCluster(ctx.engine, topology.name)
   const { plan, addresses, hosts } = await steps.timed('plan', undefined, async () =>
-    decide(topology, await observe(ctx, topology, state), { job: ctx.job, secrets: ctx.secrets, addresses: opts.from?.addresses, stage })
+    decide(topology, await observe(ctx, topology, state, avoid), {
+      job: ctx.job,
+      secrets: ctx.secrets,
+      addresses: opts.from?.addresses,
+      preferredSubnet: opts.from?.subnet ?? null,
+      stage,
+    })
   )
   ctx.log(formatPlan(plan))
   // A restore's staged cluster is the restore's business (it needs the restore scope already).
@@ -135,6 +148,11 @@ async function installOnce(
     })
     if (plan.network.action === 'replace' && state.network) {
       await steps.timed('network', undefined, () => ctx.engine.removeNetwork(state.network!.Id))
+    }
+    // A network removed behind berth's back: the nodes still name it, and Docker starts none of
+    // them until that stale entry is dropped (possible only while no network has the name).
+    if (plan.network.action === 'create' && itemsOf('reconnect').length) {
+      for (const i of itemsOf('reconnect')) await ctx.engine.disconnectNetwork(plan.network.name, ids.get(i.node) as string).catch(() => {})
     }
     if (plan.network.action !== 'keep') {
       await steps.timed('network', undefined, async () => {
@@ -182,11 +200,15 @@ async function installOnce(
     const needsBootstrap = (node: NodeSpec) => !!node.bootstrap && !from?.bootstrapped.has(node.name)
     const startKept = (node: NodeSpec) =>
       steps.timed('start', node.name, () => startNode(ctx, node, ids.get(node.name) as string))
-    // A node off its network is connected again (at its address in static mode), then started.
+    // A node off its network is connected again (at its address in static mode), then started —
+    // restarted if it ran: a connect leaves Docker's own line of its old address in /etc/hosts
+    // (and drops static mode's peers); a start writes the file anew.
     const reconnect = async (node: NodeSpec) => {
       const id = ids.get(node.name) as string
       await steps.timed('network', node.name, () => ctx.engine.connectNetwork(plan.network.name, id, addresses?.get(node.name)))
-      await startKept(node)
+      const info = await ctx.engine.inspectContainer(id)
+      if (info.State.Running && !info.State.Paused) await steps.timed('start', node.name, () => ctx.engine.restartContainer(id, node.name))
+      else await startKept(node)
     }
     // A running node whose /etc/hosts is wrong: berth's block written again, as dynamic mode does.
     const rewire = (node: NodeSpec) =>
@@ -479,13 +501,14 @@ async function cleanup(ctx: JobContext, created: Created): Promise<boolean> {
  */
 async function engineStopping(ctx: JobContext, err: unknown, ids: string[]): Promise<boolean> {
   if (engineGone(err)) return true
-  const code = err instanceof BerthError ? err.info.exitCode : undefined
-  if (!(err instanceof BerthError && (err.code === 'engine' || (code !== undefined && code >= 128)))) return false
+  if (!(err instanceof BerthError) || !['engine', 'bootstrap_failed', 'health_failed', 'hosts_failed', 'timeout'].includes(err.code)) return false
   let stopped = false
   for (const id of ids) {
     const info = await ctx.engine.inspectContainer(id).catch((e) => (engineGone(e) ? null : undefined))
     if (info === null) return true
-    if (info && !info.State.Running && !info.State.OOMKilled) stopped = true
+    // Ran, and was stopped — not for memory, and not by this job.
+    const ran = info && !info.State.StartedAt.startsWith('0001-')
+    if (info && ran && !info.State.Running && !info.State.OOMKilled) stopped = true
   }
   if (!stopped) return false
   for (const until = Date.now() + 5000; Date.now() < until; ) {

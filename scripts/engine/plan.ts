@@ -12,6 +12,7 @@ import { readHosts, readMarker } from './container-files.ts'
 import type { JobContext } from './context.ts'
 import { entriesOf, hostsProblems, type HostEntry } from './hosts.ts'
 import { LABEL, networkName, staged } from './labels.ts'
+import { overlaps } from './cidr.ts'
 import { assignAddresses, chooseSubnet, networkSubnet, usedSubnets, type UsedSubnet } from './network.ts'
 import { createOptions } from './nodes.ts'
 import type { ClusterState } from './nodes.ts'
@@ -63,7 +64,7 @@ export interface Observed {
 }
 
 /** What Docker holds of the cluster, node by node (nothing is changed). */
-export async function observe(ctx: JobContext, topology: Topology, state: ClusterState): Promise<Observed> {
+export async function observe(ctx: JobContext, topology: Topology, state: ClusterState, avoid: string[] = []): Promise<Observed> {
   const byName = new Map(topology.nodes.map((n) => [n.name, n]))
   const nodes = new Map<string, ObservedNode>()
   await mapLimit([...state.nodes], ctx.concurrency, async ([name, n]) => {
@@ -79,7 +80,8 @@ export async function observe(ctx: JobContext, topology: Topology, state: Cluste
     cluster: topology.name,
     network: net ? { id: net.Id, name: net.Name, mode: net.Labels?.[LABEL.mode], subnet: networkSubnet(net) } : null,
     recorded: await loadNetworkRecord(topology.name),
-    used: await usedSubnets(ctx.engine),
+    // Subnets Docker refused a moment ago count as used, whatever the listing says.
+    used: [...(await usedSubnets(ctx.engine)), ...avoid.map((subnet) => ({ subnet, network: '(refused by Docker a moment ago)', id: '' }))],
     nodes,
   }
 }
@@ -87,8 +89,10 @@ export async function observe(ctx: JobContext, topology: Topology, state: Cluste
 export interface PlanInputs {
   job: string
   secrets: ReadonlyMap<string, string>
-  /** A restore's addresses at snapshot time, kept when the same subnet is free. */
+  /** A restore's addresses at snapshot time, kept when it gets the same subnet. */
   addresses?: Map<string, string>
+  /** A restore's old subnet, taken when it is free. */
+  preferredSubnet?: string | null
   /** A restore staged beside the running cluster: nothing of it is looked at. */
   stage?: string
 }
@@ -117,12 +121,15 @@ export function plan(topology: Topology, o: Observed, inputs: PlanInputs): Plann
   }
   // A network that is gone comes back on its recorded subnet: the nodes' pinned addresses are in it.
   const regrow = netAction === 'create' && existing && o.recorded
+  const preferred = inputs.preferredSubnet
+  const free = (cidr: string) => !o.used.some((u) => u.id !== net?.id && overlaps(u.subnet, cidr))
   let subnet: string | null = null
   if (netAction === 'keep') subnet = net!.subnet
   else if (regrow && o.recorded!.subnet) subnet = o.recorded!.subnet
+  else if (preferred && !topology.network.subnet && free(preferred)) subnet = preferred
   else if (static_ || topology.network.subnet) subnet = chooseSubnet(topology, o.used, net?.id)
 
-  const existingIps = new Map<string, string>(subnet === topology.network.subnet ? inputs.addresses : [])
+  const existingIps = new Map<string, string>(subnet && subnet === preferred ? inputs.addresses : [])
   if (netAction === 'keep' || regrow) {
     for (const [name, n] of o.nodes) {
       const ip = n.pinnedIp ?? n.ip
@@ -145,7 +152,7 @@ export function plan(topology: Topology, o: Observed, inputs: PlanInputs): Plann
     if (hash !== current.spec) return item('replace', 'its definition changed')
     const unfinished = current.bootstrapped === false
     if (current.state === 'paused') return item('start', 'paused: unpause it', { bootstrap: unfinished })
-    if (netAction === 'create') return item('start', 'its network was gone', { bootstrap: unfinished })
+    if (netAction === 'create') return item('reconnect', 'its network was gone: connected to it again', { bootstrap: unfinished })
     if (!current.network) return item('reconnect', 'not on its network: connect it again', { bootstrap: unfinished })
     if (current.state !== 'running') return item('start', `${current.state}: start it`, { bootstrap: unfinished })
     if (unfinished) return item('keep', 'unchanged; bootstrap not finished', { bootstrap: true })

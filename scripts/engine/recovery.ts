@@ -32,7 +32,7 @@ const find = <K extends Stamped['op']>(records: Stamped[], op: K) => records.fil
 const has = (records: Stamped[], op: Stamped['op']) => records.some((r) => r.op === op)
 
 /** How long Docker gets to finish the calls a dead job had under way. */
-const SETTLE_MS = 1500
+const SETTLE_MS = 1000
 
 /** How long an orphaned bootstrap gets to end after SIGTERM before SIGKILL. */
 const EXEC_GRACE_MS = 5000

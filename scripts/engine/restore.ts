@@ -15,8 +15,6 @@ import { installCluster, summarize, type SnapshotSource } from './install.ts'
 import { saveTopology } from './cluster-record.ts'
 import { LABEL, clusterFilter, containerName, staged } from './labels.ts'
 import { destroyCluster } from './lifecycle.ts'
-import { overlaps } from './cidr.ts'
-import { usedSubnets } from './network.ts'
 import { readCluster, type ClusterState } from './nodes.ts'
 import { mapLimit } from './pool.ts'
 import { fileDigest, markInUse, readManifest, runHook, snapshotDir, type SnapshotManifest } from './snapshot.ts'
@@ -123,6 +121,7 @@ function sourceOf(manifest: SnapshotManifest): SnapshotSource {
     ),
     bootstrapped: new Set(manifest.nodes.filter((n) => n.bootstrapped).map((n) => n.name)),
     addresses: new Map(manifest.nodes.filter((n) => n.ip).map((n) => [n.name, n.ip as string])),
+    subnet: manifest.network.mode === 'static' ? manifest.network.subnet : null,
   }
 }
 
@@ -224,19 +223,19 @@ async function removeStaged(ctx: JobContext, cluster: string, stage: string): Pr
   for (const v of await ctx.engine.listVolumes(filter)) await ctx.engine.removeVolume(v.Name)
 }
 
-/** The snapshot's topology under its new name and domain, on its old subnet when that is free. */
+/**
+ * The snapshot's topology under its new name and domain. Its subnet is left to the plan, which
+ * prefers the snapshot's old one when that is free (SnapshotSource.subnet) and picks another when
+ * it is not — or when another network takes it first.
+ */
 async function targetTopology(
   ctx: JobContext,
   manifest: SnapshotManifest,
   name: string,
   domain?: string
 ): Promise<Topology> {
+  void ctx
   const t = manifest.topology
-  let subnet: string | null = null
-  if (manifest.network.mode === 'static' && manifest.network.subnet) {
-    const used = await usedSubnets(ctx.engine)
-    if (!used.some((u) => overlaps(u.subnet, manifest.network.subnet as string))) subnet = manifest.network.subnet
-  }
   const dom = domain ?? t.domain
   // The validator checks the new name, domain and hostnames; the nodes themselves are kept as
   // they were expanded (runner1 stays of role runner), so their definition hashes do not change.
@@ -245,7 +244,7 @@ async function targetTopology(
     ...t,
     name,
     domain: dom,
-    network: { mode: t.network.mode, subnet },
+    network: { mode: t.network.mode, subnet: null },
     nodes: t.nodes.map((n) => ({ ...n, hostname: `${n.name}.${dom}` })),
   }
 }

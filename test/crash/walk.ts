@@ -18,8 +18,12 @@ import type { JobEvent, ResultEvent, StepEvent } from '../../scripts/engine/even
 import { runJob } from '../../scripts/engine/job.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
 import { listSnapshots } from '../../scripts/engine/snapshot.ts'
-import type { Topology } from '../../scripts/engine/topology.ts'
+import { hostsProblems, type HostEntry } from '../../scripts/engine/hosts.ts'
+import { validateTopology, type Topology } from '../../scripts/engine/topology.ts'
+import type { DockerEngine } from '../../scripts/engine/docker.ts'
 import { engine } from '../helpers/docker.ts'
+
+const mainEngine = engine
 
 export const BIN = new URL('../../bin/berth.mjs', import.meta.url).pathname
 export const FULL = process.env.BERTH_CRASH_FULL === '1'
@@ -82,7 +86,7 @@ const mine = (cluster: string) => (labels?: Record<string, string>) => labels?.[
  * the cluster's own nodes, network and volumes, no snapshot image outside a whole snapshot, no
  * partial directory, no lock, no journal, no bootstrap run beside another.
  */
-export async function assertNothingLeft(home: string, cluster: string, what: string): Promise<void> {
+export async function assertNothingLeft(home: string, cluster: string, what: string, engine: DockerEngine = mainEngine): Promise<void> {
   const containers = (await engine.listContainers([`${LABEL.cluster}=${cluster}`])).filter((c) => mine(cluster)(c.Labels))
   const paused = containers.filter((c) => c.State === 'paused')
   assert.equal(paused.map((c) => c.Names[0]), [], `${what}: paused nodes`)
@@ -146,3 +150,102 @@ export interface WalkReport {
 }
 
 export const reports: WalkReport[] = []
+
+export type Next = 'again' | 'status'
+
+export interface Scenario {
+  /** For the report: `restore (over a running cluster)`. */
+  name: string
+  /** The cluster the job locks (a restore's target). */
+  cluster: string
+  spec: object
+  phaseOf: (node: string) => number | undefined
+  /** Brings the host to what it was before the job, for each kill. */
+  prepare(): Promise<void>
+  /** After the same command ran again (it succeeded): what it must have made. */
+  again(): Promise<void>
+  /** Whether the command run again answered as it should (default: it succeeded). */
+  acceptAgain?: (result: ResultEvent) => boolean
+  /** After `status` (it recovered first): the cluster as it was, or as the job would make it. */
+  status(exitCode: number, result: ResultEvent): Promise<void>
+  /** The read to run as "status", when not `status` of the cluster (e.g. `snapshots`). */
+  statusSpec?: object
+}
+
+/**
+ * Walks a scenario: a clean run gives the kill points; at each, the job is killed and the next
+ * command run, both of them (full walk), or one, alternately (CI). Returns the report.
+ */
+export async function walkScenario(home: string, s: Scenario): Promise<WalkReport> {
+  const t0 = Date.now()
+  await s.prepare()
+  const clean = await runProcess(s.spec, { BERTH_HOME: home })
+  assert.is(clean.code, 0, `${s.name}: the clean run: ${clean.stderr.slice(-2000)}`)
+  const points = pointsOf(clean.events, s.phaseOf)
+  let runs = 0
+  for (const [i, p] of points.entries()) {
+    const nexts: Next[] = FULL ? ['again', 'status'] : [i % 2 ? 'status' : 'again']
+    for (const next of nexts) {
+      const what = `${s.name}, killed after ${p.step} ${p.state} #${p.n} (phase ${p.phase}), then ${next}`
+      await s.prepare()
+      const killed = await runProcess(s.spec, { BERTH_HOME: home, BERTH_FAULT: `kill-after:${p.step}:${p.state}:${p.n}` })
+      assert.is(killed.signal, 'SIGKILL', `${what}: the job was killed (exit ${killed.code}: ${killed.stderr.slice(-500)})`)
+      runs++
+      if (next === 'again') {
+        const again = await run(s.spec)
+        assert.ok((s.acceptAgain ?? ((r) => r.ok))(again.result), `${what}: ${again.result.message}`)
+        await s.again()
+      } else {
+        const status = await run(s.statusSpec ?? { kind: 'status', cluster: s.cluster })
+        await s.status(status.exitCode, status.result)
+      }
+      await assertNothingLeft(home, s.cluster, what)
+    }
+  }
+  const report = { scenario: s.name, points: points.length, runs, ms: Date.now() - t0 }
+  reports.push(report)
+  console.log(`  ${s.name}: ${points.length} kill points, ${runs} kills, every one recovered (${(report.ms / 1000).toFixed(0)} s)`)
+  return report
+}
+
+/** The node's own /etc/hosts names every peer at the address Docker gives it, on every node. */
+export async function assertWired(cluster: string, what: string): Promise<void> {
+  const containers = await engine.listContainers([`${LABEL.cluster}=${cluster}`])
+  const entries = containers.map((c) => ({ ip: Object.values(c.NetworkSettings.Networks)[0]?.IPAddress, hostname: c.Labels[LABEL.hostname], short: c.Labels[LABEL.node] }))
+  for (const c of containers) {
+    const hosts = (await engine.exec(c.Id, ['cat', '/etc/hosts'])).stdout
+    const wrong = hostsProblems(hosts, entries as HostEntry[])
+    assert.equal(wrong, [], `${what}: /etc/hosts of ${c.Labels[LABEL.node]}`)
+  }
+}
+
+/** The cluster is exactly the topology: its nodes, running, bootstrapped, wired, no drift. */
+export async function assertCluster(raw: object, what: string): Promise<void> {
+  const t = validateTopology(raw)
+  const containers = await engine.listContainers([`${LABEL.cluster}=${t.name}`])
+  assert.equal(containers.map((c) => c.Labels[LABEL.node]).sort(), t.nodes.map((n) => n.name).sort(), `${what}: the nodes`)
+  assert.ok(containers.every((c) => c.State === 'running'), `${what}: all running`)
+  await assertWired(t.name, what)
+  const status = await run({ kind: 'status', cluster: t.name })
+  const s = status.result.data as { drift: unknown[]; nodes: { bootstrap: string }[] }
+  assert.equal(s.drift, [], `${what}: no drift`)
+  assert.ok(s.nodes.every((n) => n.bootstrap === 'done'), `${what}: every node bootstrapped`)
+}
+
+/** Writes `value` into every node: its container layer (/etc/crash-mark) and, if it has one, /data. */
+export async function mark(cluster: string, value: string): Promise<void> {
+  for (const c of await engine.listContainers([`${LABEL.cluster}=${cluster}`])) {
+    const r = await engine.exec(c.Id, ['sh', '-c', 'echo "$1" > /etc/crash-mark; if [ -d /data ]; then echo "$1" > /data/mark; fi; sync', 'mark', value])
+    assert.is(r.exitCode, 0, r.stderr)
+  }
+}
+
+/** What every node holds (layer and volume), as one value, or a list when they disagree. */
+export async function marks(cluster: string): Promise<string[]> {
+  const seen = new Set<string>()
+  for (const c of await engine.listContainers([`${LABEL.cluster}=${cluster}`])) {
+    const r = await engine.exec(c.Id, ['sh', '-c', 'cat /etc/crash-mark; if [ -d /data ]; then cat /data/mark; fi'])
+    for (const line of r.stdout.split('\n').filter(Boolean)) seen.add(line)
+  }
+  return [...seen].sort()
+}

@@ -26,7 +26,8 @@ export async function removeTestClusters(prefix: string): Promise<void> {
   await Promise.all(vols.filter((v) => mine(v.Labels)).map((v) => engine.removeVolume(v.Name)))
   const images = await engine.docker.listImages({ filters: { label: [LABEL.snapshot] } })
   for (const i of images.filter((i) => mine(i.Labels))) {
-    for (const tag of i.RepoTags ?? [i.Id]) await engine.removeImage(tag)
+    const tags = (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>')
+    for (const tag of tags.length ? tags : [i.Id]) await engine.removeImage(tag)
   }
 }
 

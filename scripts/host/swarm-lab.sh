@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# A lab of extra Docker daemons on this machine, each in a network namespace of its own, for the
+# tests that stop an engine under a job, and for clusters across several hosts.
+#
+#   swarm-lab.sh up N        N daemons lab1..labN (idempotent: what runs stays)
+#   swarm-lab.sh stop I      SIGTERM daemon I and wait for it to exit (as a host shutting down)
+#   swarm-lab.sh start I     start daemon I again on its data (as after a reboot)
+#   swarm-lab.sh down        every daemon, namespace, link, rule and data root removed
+#   swarm-lab.sh sock I      the socket of daemon I (DOCKER_HOST=unix://$(swarm-lab.sh sock 1))
+#
+# Each daemon runs with `nsenter --net=/var/run/netns/berth-labI` — `ip netns exec` would remount
+# /sys in a new mount namespace and hide the cgroup mounts, and dockerd refuses to start then —
+# with its own data root, exec root, socket and pid file. Its namespace reaches the others over
+# the bridge berth-lab0 (10.250.250.0/24, daemon I at .(10+I)); bridged traffic on it is allowed
+# in the host's FORWARD chain (the main dockerd sets that chain's policy to DROP). Nothing leaves
+# the lab's namespaces.
+set -euo pipefail
+ROOT=/var/lib/berth-lab
+RUN=/var/run/berth-lab
+BR=berth-lab0
+NET=10.250.250
+ns() { echo "berth-lab$1"; }
+sock() { echo "$RUN/lab$1.sock"; }
+pidfile() { echo "$RUN/lab$1.pid"; }
+
+ping_daemon() { curl -sf --unix-socket "$(sock "$1")" http://localhost/_ping >/dev/null 2>&1; }
+
+start_daemon() {
+  local i=$1
+  ping_daemon "$i" && return 0
+  mkdir -p "$ROOT/lab$i" "$RUN/lab$i"
+  rm -f "$(pidfile "$i")"
+  nsenter --net="/var/run/netns/$(ns "$i")" dockerd \
+    --data-root "$ROOT/lab$i" --exec-root "$RUN/lab$i" -H "unix://$(sock "$i")" \
+    --pidfile "$(pidfile "$i")" --bip 172.31.$((100 + i)).1/24 \
+    >>"$ROOT/lab$i.log" 2>&1 &
+  for _ in $(seq 1 60); do ping_daemon "$i" && return 0; sleep 0.5; done
+  echo "swarm-lab: daemon lab$i did not answer within 30 s; its log:" >&2
+  tail -20 "$ROOT/lab$i.log" >&2
+  return 1
+}
+
+stop_daemon() {
+  local i=$1 pid
+  pid=$(cat "$(pidfile "$i")" 2>/dev/null || true)
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+up() {
+  local n=$1
+  command -v nsenter >/dev/null || { echo "swarm-lab: nsenter is missing (apt-get install util-linux)" >&2; exit 1; }
+  ip link show "$BR" >/dev/null 2>&1 || { ip link add "$BR" type bridge; ip addr add "$NET.1/24" dev "$BR"; ip link set "$BR" up; }
+  iptables -C FORWARD -i "$BR" -o "$BR" -j ACCEPT 2>/dev/null || iptables -I FORWARD -i "$BR" -o "$BR" -j ACCEPT
+  for i in $(seq 1 "$n"); do
+    if ! ip netns list | grep -qw "$(ns "$i")"; then
+      ip netns add "$(ns "$i")"
+      ip link add "veth-lab$i" type veth peer name eth0 netns "$(ns "$i")"
+      ip link set "veth-lab$i" master "$BR" up
+      ip -n "$(ns "$i")" addr add "$NET.$((10 + i))/24" dev eth0
+      ip -n "$(ns "$i")" link set eth0 up
+      ip -n "$(ns "$i")" link set lo up
+    fi
+    start_daemon "$i"
+  done
+}
+
+down() {
+  for p in "$RUN"/lab*.pid; do
+    [ -e "$p" ] || continue
+    i=${p##*/lab}; i=${i%.pid}
+    stop_daemon "$i"
+  done
+  for n in $(ip netns list | awk '{print $1}' | grep '^berth-lab' || true); do ip netns del "$n"; done
+  for l in $(ip -o link show | awk -F': ' '{print $2}' | grep '^veth-lab' | sed 's/@.*//' || true); do ip link del "$l" 2>/dev/null || true; done
+  ip link del "$BR" 2>/dev/null || true
+  while iptables -C FORWARD -i "$BR" -o "$BR" -j ACCEPT 2>/dev/null; do iptables -D FORWARD -i "$BR" -o "$BR" -j ACCEPT; done
+  # Data roots hold overlay mounts of the containers the daemons ran.
+  { grep -o " $ROOT[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$ROOT" "$RUN"
+}
+
+case "${1:-}" in
+  up) up "${2:?how many daemons}" ;;
+  stop) stop_daemon "${2:?which daemon}" ;;
+  start) start_daemon "${2:?which daemon}" ;;
+  down) down ;;
+  sock) sock "${2:?which daemon}" ;;
+  *) echo "usage: swarm-lab.sh up N | stop I | start I | down | sock I" >&2; exit 2 ;;
+esac
