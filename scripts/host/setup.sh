@@ -13,6 +13,9 @@ command -v file >/dev/null 2>&1 || need+=(file)
 # The ssh dispatcher's tests run a real sshd on 127.0.0.1.
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+# The lab of extra daemons (scripts/host/swarm-lab.sh) needs ip and iptables.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
