@@ -127,12 +127,16 @@ export async function explainNodeFailure(ctx: JobContext, node: Pick<NodeSpec, '
     return new BerthError(err.code, `node "${node.name}" was killed for memory (${memoryOf(node)}): ${err.message}`, { ...err.info, node: node.name, cause: err })
   }
   const info = await ctx.engine.inspectContainer(id).catch(() => null)
-  if (!info || info.State.Paused || (info.State.Running && !info.State.Restarting) || info.State.StartedAt.startsWith('0001-')) return err
+  if (!info || info.State.Paused || info.State.StartedAt.startsWith('0001-')) return err
+  // Running again after a restart (its restart policy) counts: it ended at least once.
+  const restarts = info.RestartCount ?? 0
+  const up = info.State.Running && !info.State.Restarting
+  if (up && restarts === 0) return err
   const out = (await ctx.engine.logTail(id, 20).catch(() => '')).trim()
-  const again = info.State.Restarting ? ', and Docker keeps restarting it' : ''
+  const how = [up ? null : `exit code ${info.State.ExitCode}`, restarts ? `Docker restarted it ${restarts} time${restarts > 1 ? 's' : ''}` : null].filter(Boolean).join('; ')
   return new BerthError(
     err.code,
-    `node "${node.name}": its process ended (exit code ${info.State.ExitCode}${again})${out ? `; its last output:\n${out}` : ''}`,
+    `node "${node.name}": its process ended (${how})${out ? `; its last output:\n${out}` : ''}`,
     { ...err.info, node: node.name, output: out, cause: err }
   )
 }
