@@ -1,17 +1,17 @@
 /**
  * Health probes that need nothing inside the image: a TCP port accepting connections, an HTTP GET
  * answered with the expected status. berth probes the node's address on the cluster network from
- * where it runs when that network is reachable from here (the engine is on this machine and in
- * this network namespace: its gateway is one of this machine's addresses); otherwise — a remote
- * engine, or a daemon in a namespace of its own — from a short-lived helper container on the
- * cluster's network, made from berth's demo image (busybox: nc, wget), imported there if missing.
+ * where it runs when the engine shares this process's network namespace (host-ports.ts: its
+ * default bridge's gateway is one of this machine's addresses); otherwise — a remote engine, or a
+ * daemon in a namespace of its own — from a short-lived helper container on the cluster's
+ * network, made from berth's demo image (busybox: nc, wget), imported there if missing.
  */
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import { buildDemoImage, DEMO_IMAGE } from '../image/demo-image.ts'
 import type { JobContext } from './context.ts'
 import type { DockerEngine } from './docker.ts'
-import { isLocalAddress } from './host-ports.ts'
+import { engineInThisNetns } from './host-ports.ts'
 import { LABEL } from './labels.ts'
 import type { Healthcheck } from './topology.ts'
 
@@ -25,13 +25,8 @@ export interface ProbeTarget {
   cluster: string
   ip: string
   network: string
-  gateway: string | null
 }
 
-/** Whether the cluster's network can be reached from this process (its gateway is ours). */
-export function reachableFromHere(engine: DockerEngine, gateway: string | null): boolean {
-  return engine.local && isLocalAddress(gateway)
-}
 
 /** The node's address and network as Docker holds them now (null when it has none). */
 export async function probeTarget(ctx: JobContext, id: string): Promise<ProbeTarget | null> {
@@ -39,7 +34,7 @@ export async function probeTarget(ctx: JobContext, id: string): Promise<ProbeTar
   const cluster = info.Config.Labels?.[LABEL.cluster] ?? ''
   for (const [network, settings] of Object.entries(info.NetworkSettings.Networks ?? {})) {
     if (!settings.IPAddress) continue
-    return { cluster, ip: settings.IPAddress, network, gateway: settings.Gateway || null }
+    return { cluster, ip: settings.IPAddress, network }
   }
   return null
 }
@@ -49,7 +44,7 @@ export async function probeNetwork(ctx: JobContext, hc: Healthcheck, id: string)
   if (!target) return { ok: false, output: 'the node has no address on its network' }
   const timeoutMs = hc.timeoutSeconds * 1000
   const port = hc.tcp ?? hc.http!.port
-  if (reachableFromHere(ctx.engine, target.gateway)) {
+  if (await engineInThisNetns(ctx.engine)) {
     return hc.tcp ? tcpProbe(target.ip, port, timeoutMs) : httpProbe(target.ip, hc.http!, timeoutMs)
   }
   return helperProbe(ctx, target, hc)
@@ -92,7 +87,8 @@ async function helperProbe(ctx: JobContext, target: ProbeTarget, hc: Healthcheck
   const seconds = String(hc.timeoutSeconds)
   const cmd = hc.tcp
     ? ['nc', '-w', seconds, target.ip, String(hc.tcp), '-e', 'true']
-    : ['wget', '-S', '-q', '-O', '/dev/null', '-T', seconds, `http://${target.ip}:${hc.http!.port}${hc.http!.path}`]
+    : // busybox 1.35's own `wget -T` dies with a segfault: `timeout` bounds it instead.
+      ['timeout', seconds, 'wget', '-S', '-q', '-O', '/dev/null', `http://${target.ip}:${hc.http!.port}${hc.http!.path}`]
   const id = await ctx.engine.createContainer({
     name: `berth-probe-${ctx.job}-${Math.random().toString(36).slice(2, 8)}`,
     Image: DEMO_IMAGE,

@@ -107,6 +107,8 @@ export function cheLike(name: string, extra: Record<string, unknown> = {}) {
     name,
     image: 'berth/demo:1',
     domain: 'che.local',
+    // The host policy's "restricted" level (every non-admin token's) requires a memory limit.
+    defaults: { resources: { memory: '64m' } },
     nodes: [
       {
         name: 'che',

@@ -52,7 +52,8 @@ const topo = (name: string, node: Record<string, unknown>, extra: Record<string,
   name,
   image: 'berth/demo:1',
   domain: 'sec.local',
-  nodes: [{ name: 'app', bootstrap: 'true', resources: { memory: '32m' }, ...node }],
+  defaults: { resources: { memory: '32m' } },
+  nodes: [{ name: 'app', bootstrap: 'true', ...node }],
   ...extra,
 })
 
