@@ -215,6 +215,8 @@ async function recoverRestore(ctx: JobContext, cluster: string, job: string, rec
   }
   for (const n of await ctx.engine.listNetworks(filter)) await ctx.engine.removeNetwork(n.Id)
   for (const v of await ctx.engine.listVolumes(filter)) await ctx.engine.removeVolume(v.Name)
+  const { removeSwapImages } = await import('./lifecycle.ts')
+  await removeSwapImages(ctx, cluster)
   say(`removed what the restore had staged beside the cluster (.r${stage.id}: ${staged.length} container(s))`)
   void job
 }

@@ -35,6 +35,9 @@ export interface PortGap {
   unansweredMs: number | null
 }
 
+/** How long a published port is still tried once its node is healthy. */
+const ANSWER_GRACE_MS = 5000
+
 /** The final container's name until the swap renames it. */
 export const finalName = (cluster: string, node: string, stage: string) => `${staged(containerName(cluster, node), stage)}.pub`
 
@@ -53,7 +56,9 @@ export async function preparePublished(
       const info = await ctx.engine.inspectContainer(rehearsal)
       const image = await ctx.engine.commitContainer(rehearsal, {
         name: info.Name.replace(/^\//, ''),
-        labels: { [LABEL.cluster]: topology.name, [LABEL.node]: node.name, [LABEL.restore]: stage, [LABEL.job]: ctx.job },
+        // An image takes its container's labels: the rehearsal's berth.snapshot is blanked, so
+        // that no snapshot's removal or sweep ever takes this image for one of its own.
+        labels: { [LABEL.cluster]: topology.name, [LABEL.node]: node.name, [LABEL.restore]: stage, [LABEL.job]: ctx.job, [LABEL.snapshot]: '' },
         blankEnv: Object.keys(node.secrets),
       })
       const network = Object.keys(info.NetworkSettings.Networks ?? {})[0]
@@ -99,13 +104,18 @@ export async function movePorts(ctx: JobContext, topology: Topology, published: 
       ctx.engine.stopContainer(p.rehearsal, p.node, 10),
     ])
     await ctx.steps.timed('start', p.node, () => ctx.engine.startContainer(p.final, p.node))
-    const answered = measure ? await Promise.all(node.ports.filter((x) => x.protocol === 'tcp').map((port) => firstAnswer(port, t0, node.timeoutSeconds * 1000))) : []
-    await waitHealthy(ctx, node, p.final)
-    for (const [i, port] of node.ports.filter((x) => x.protocol === 'tcp').entries()) {
-      const ms = measure ? answered[i] : null
+    // Tried until the node is healthy and a little after: a port the product opens only later
+    // (or never) is reported as not measured, and holds nothing up.
+    let healthyAt = Infinity
+    const tcp = node.ports.filter((x) => x.protocol === 'tcp')
+    const answers = measure ? Promise.all(tcp.map((port) => firstAnswer(port, t0, () => Date.now() > healthyAt + ANSWER_GRACE_MS))) : Promise.resolve(tcp.map(() => null))
+    await waitHealthy(ctx, node, p.final).finally(() => (healthyAt = Date.now()))
+    const answered = await answers
+    tcp.forEach((port, i) => {
+      const ms = answered[i]
       gaps.push({ port: showPort(port), unansweredMs: ms })
-      ctx.log(ms === null ? `port ${showPort(port)} moved to the restored node` : `port ${showPort(port)} did not answer for ${(ms / 1000).toFixed(2)} s`, p.node)
-    }
+      ctx.log(ms === null ? `port ${showPort(port)} moved to the restored node (not measured)` : `port ${showPort(port)} did not answer for ${(ms / 1000).toFixed(2)} s`, p.node)
+    })
   })
   return gaps.sort((a, b) => a.port.localeCompare(b.port))
 }
@@ -119,14 +129,14 @@ export async function movePortsBack(ctx: JobContext, published: Published[]): Pr
 }
 
 /**
- * Milliseconds from `t0` until the port answers (null if not within `limitMs`). Docker's proxy
+ * Milliseconds from `t0` until the port answers (null once `over()`). Docker's proxy
  * accepts on the host port as soon as the container starts and hangs up when the process inside
  * does not accept: a connection counts once it is still open 200 ms after it was accepted, or
  * once the product has sent something on it.
  */
-async function firstAnswer(port: PortMapping, t0: number, limitMs: number): Promise<number | null> {
+async function firstAnswer(port: PortMapping, t0: number, over: () => boolean): Promise<number | null> {
   const host = port.hostIp === '0.0.0.0' ? '127.0.0.1' : port.hostIp
-  while (Date.now() - t0 < limitMs) {
+  while (!over()) {
     const at = await new Promise<number | null>((resolve) => {
       const s = connect({ host, port: port.hostPort, timeout: 500 })
       let accepted = 0

@@ -98,8 +98,14 @@ export async function assertNothingLeft(home: string, cluster: string, what: str
   const mounted = new Set(containers.flatMap((c) => (c.Mounts ?? []).map((m) => m.Name)))
   const volumes = (await engine.listVolumes([`${LABEL.cluster}=${cluster}`])).filter((v) => mine(cluster)(v.Labels))
   assert.equal(volumes.filter((v) => !mounted.has(v.Name)).map((v) => v.Name), [], `${what}: volumes no node mounts`)
+  // The images a restore commits for nodes with published ports: only while a node runs on one.
+  const used = new Set(containers.map((c) => c.ImageID))
+  const swapImages = (await engine.docker.listImages({ filters: { label: [`${LABEL.cluster}=${cluster}`, LABEL.restore] } })).map((i) => i.Id)
+  assert.equal(swapImages.filter((id) => !used.has(id)), [], `${what}: a restore's images no node uses`)
   const whole = new Set((await listSnapshots(cluster)).flatMap((m) => m.nodes.map((n) => n.image.ref)))
-  const images = await engine.listImages([`${LABEL.cluster}=${cluster}`, LABEL.snapshot])
+  const images = (await engine.docker.listImages({ filters: { label: [`${LABEL.cluster}=${cluster}`, LABEL.snapshot] } }))
+    .filter((i) => i.Labels?.[LABEL.snapshot])
+    .flatMap((i) => (i.RepoTags?.length && i.RepoTags[0] !== '<none>:<none>' ? i.RepoTags : [i.Id]))
   assert.equal(images.filter((ref) => !whole.has(ref)), [], `${what}: snapshot images outside a whole snapshot`)
   const root = join(home, 'snapshots', cluster)
   const partial = existsSync(root) ? readdirSync(root).filter((n) => n.startsWith('.') && !n.startsWith('.in-use')) : []

@@ -99,7 +99,7 @@ Jira.before(hook(async () => {
   await store.putTopology({
     name: 't-jira-tpl',
     updatedBy: by,
-    text: `name: t-jira-tpl\nimage: berth/demo:1\ndomain: jira.test\nnodes:\n  - name: app\n    bootstrap: 'echo "schema migration failed: disk full" >&2; exit 3'\n`,
+    text: `name: t-jira-tpl\nimage: berth/demo:1\ndomain: jira.test\ndefaults: { resources: { memory: 64m } }\nnodes:\n  - name: app\n    bootstrap: 'echo "schema migration failed: disk full" >&2; exit 3'\n`,
   })
 }))
 
