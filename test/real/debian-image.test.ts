@@ -23,7 +23,9 @@ const MIRROR_DOWN = 'http://127.0.0.1:9/debian'
 async function build(tag: string, ...extra: string[]) {
   const t0 = Date.now()
   const r = await sh`node ${BIN} image build-debian --tag ${tag} ${extra}`
-  return { ...r, ms: Date.now() - t0 }
+  // Colours off: the CLI colours "error:" when it thinks it may.
+  const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '')
+  return { exitCode: r.exitCode, stdout: plain(r.stdout), stderr: plain(r.stderr), ms: Date.now() - t0 }
 }
 
 const report = (what: string, ms: number) => console.log(`    ${what}: ${(ms / 1000).toFixed(1)} s`)

@@ -3,11 +3,12 @@
 # /usr/local/sbin/codenvy-post-restore; berth runs it in each restored node, all nodes at once,
 # each within 120 s). A restore may change the domain (berth restore --as NEW --domain D) and the
 # addresses; the certificates in the snapshot name the old FQDNs.
-#  - master: its own certificate was already replaced at start (berth-puppetserver); here it waits
-#    for the server and revokes and removes, in the CA, every certificate of a name outside
-#    *.$BERTH_DOMAIN (the copy's old names).
+#  - master: Puppet Server issued itself a certificate for its new FQDN as it started (same CA);
+#    here it waits for the server and revokes and removes, in the CA, every certificate of a name
+#    outside *.$BERTH_DOMAIN: the old names, whose keys the original cluster still holds.
 #  - agent: when the node holds no certificate for its certname (its FQDN now) but one for another
-#    name, its ssl dir is cleared (the old key, certificate, CA copy and CRL); then the agent runs
+#    name, its ssl dir is cleared (the old key, certificate, CA copy and CRL; an agent would also
+#    just request a certificate for the new name, but the old key has no use left); then it runs
 #    again (a new key and request, signed by the master's autosign) and converges the node on
 #    the new names and addresses (the site's page among them). Exit 0 and 2 are success.
 set -euo pipefail
@@ -25,7 +26,7 @@ wait_for_port() { # host port seconds
 }
 
 if [ -d /etc/puppet/puppetserver/ca/signed ]; then
-  wait_for_port 127.0.0.1 8140 100
+  wait_for_port 127.0.0.1 8140 60
   stale=()
   for cert in /etc/puppet/puppetserver/ca/signed/*.pem; do
     [ -e "$cert" ] || continue
@@ -51,7 +52,7 @@ if [ ! -f "$ssldir/certs/$certname.pem" ]; then
   fi
 fi
 
-wait_for_port "$master" 8140 100
+wait_for_port "$master" 8140 60
 rc=0
 puppet agent --test --server "$master" --waitforcert 5 --detailed-exitcodes || rc=$?
 case $rc in
