@@ -177,6 +177,15 @@ curl -fsS "http://$(ip_of site)/" | grep -q "^site site.$DOMAIN " && echo "site 
   fail "site page not served after a restart"
 echo "master memory after the runs: $(docker stats --no-stream --format '{{.MemUsage}}' "$PREFIX-master")"
 echo "install total: $(since "$t0") s"
+# Autosign is for *.$DOMAIN only: a request for another name waits for a person.
+intruder=$(docker exec "$PREFIX-data" sh -c 'puppet agent --test --certname intruder.example.com \
+  --ssldir /tmp/intruder-ssl --server "master.$BERTH_DOMAIN" --waitforcert 0 2>&1; echo "exit $?"')
+if grep -q 'exit 1' <<<"$intruder" && docker exec "$PREFIX-master" test -f /etc/puppet/puppetserver/ca/requests/intruder.example.com.pem &&
+  ! docker exec "$PREFIX-master" test -f /etc/puppet/puppetserver/ca/signed/intruder.example.com.pem; then
+  echo "a request for intruder.example.com is left unsigned"
+else
+  fail "a request outside $DOMAIN was signed: $intruder"
+fi
 
 if [ -n "$COPY_DOMAIN" ]; then
   echo "--- restore as $COPY_DOMAIN"
