@@ -2,7 +2,7 @@
  * berth — the command line. Every cluster command builds a job spec and runs it through the same
  * `runJob` that `berth job run` (and so every dispatcher) uses.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { chalk, minimist } from 'zx'
 import { createRenderer, type Mode } from './cli/render.ts'
@@ -16,7 +16,8 @@ import { runJob } from './engine/job.ts'
 import { compactEvents, readJobLog } from './engine/job-log.ts'
 import { hostChecks, topologyChecks } from './engine/preflight.ts'
 import { watchNodeStarts } from './engine/restart-watch.ts'
-import { parseTopology, readTopology as readTopologyText, SECRET_REF, type Topology } from './engine/topology.ts'
+import { SECRET_REF } from './engine/topology.ts'
+import { loadTopologyFile, type LoadedTopology } from './engine/topology-sources.ts'
 import { buildDemoImage, DEMO_IMAGE } from './image/demo-image.ts'
 import { buildDebianImage } from './image/debian-image.ts'
 import { parseRecipe } from './image/debian-recipe.ts'
@@ -81,7 +82,7 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
 
 const argv = minimist(process.argv.slice(2), {
   boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy', 'compact', 'rewire'],
-  string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz', 'clusters', 'level', 'packages', 'suite', 'mirror'],
+  string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz', 'clusters', 'level', 'ports', 'packages', 'suite', 'mirror'],
   alias: { h: 'help', o: 'output' },
 })
 
@@ -97,15 +98,10 @@ function fail(err: unknown): never {
   process.exit(e.exitCode)
 }
 
-function readTopology(file: string | undefined): Topology {
+/** A topology file, checked (its name in every message), with its files' sources read in. */
+function readTopology(file: string | undefined): LoadedTopology {
   if (!file) throw new BerthError('invalid_job', 'a topology file is required (e.g. examples/codenvy.yaml)')
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new BerthError('invalid_job', `cannot read topology file "${file}": ${(err as Error).message}`)
-  }
-  return parseTopology(text, { file })
+  return loadTopologyFile(file)
 }
 
 /** Cancellation: the first signal stops the job at its next safe point; a second one exits. */
@@ -200,13 +196,7 @@ async function policyCommand(rest: string[]): Promise<void> {
   }
   const level = String(argv.level ?? policy.default)
   if (!(LEVELS as readonly string[]).includes(level)) throw new BerthError('invalid_job', `--level: "${level}" is not one of ${LEVELS.join(', ')}`)
-  let text: string
-  try {
-    text = readFileSync(rest[1], 'utf8')
-  } catch (err) {
-    throw new BerthError('invalid_job', `cannot read topology file "${rest[1]}": ${(err as Error).message}`)
-  }
-  const { file } = readTopologyText(text, { file: rest[1] })
+  const { file } = readTopology(rest[1])
   const issues = checkPolicy(file, level as Level, policy)
   if (argv.json) process.stdout.write(JSON.stringify({ ok: !issues.length, level, issues }) + '\n')
   else if (!issues.length) process.stdout.write(`${rest[1]}: allowed by policy "${level}"\n`)
@@ -247,11 +237,11 @@ async function main(): Promise<void> {
   const concurrency = argv.concurrency ? Number(argv.concurrency) : undefined
   switch (cmd) {
     case 'install': {
-      const topology = readTopology(rest[0])
+      const { topology, data } = readTopology(rest[0])
       return runCli({
         kind: 'install',
         cluster: topology.name,
-        topology: readFileSync(rest[0], 'utf8'),
+        topology: data,
         options: { plan: argv.plan, keepFailed: argv['keep-failed'], concurrency },
       })
     }
@@ -279,12 +269,11 @@ async function main(): Promise<void> {
       if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth snapshots <cluster>')
       return runCli({ kind: 'snapshots', cluster: rest[0] })
     case 'restore':
-      if (!rest[0] || !rest[1]) throw new BerthError('invalid_job', 'usage: berth restore <cluster> <snapshot> [--as NEW] [--domain D]')
-      return runCli({ kind: 'restore', cluster: rest[0], snapshot: rest[1], options: { as: argv.as, domain: argv.domain, concurrency } })
+      if (!rest[0] || !rest[1]) throw new BerthError('invalid_job', 'usage: berth restore <cluster> <snapshot> [--as NEW] [--domain D] [--ports offset:N|none]')
+      return runCli({ kind: 'restore', cluster: rest[0], snapshot: rest[1], options: { as: argv.as, domain: argv.domain, ports: argv.ports, concurrency } })
     case 'upgrade': {
       if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth upgrade <cluster> --image IMAGE | <topology.yaml>')
-      const topology = rest[1] ? readFileSync(rest[1], 'utf8') : undefined
-      if (rest[1]) readTopology(rest[1]) // refuse a bad file here, with its name in the messages
+      const topology = rest[1] ? readTopology(rest[1]).data : undefined
       return runCli({ kind: 'upgrade', cluster: rest[0], topology, options: { image: argv.image, concurrency } })
     }
     case 'export':
@@ -297,7 +286,7 @@ async function main(): Promise<void> {
       const engine = createEngine()
       const probe = (await engine.inspectImage(DEMO_IMAGE).catch(() => null)) ? DEMO_IMAGE : null
       let checks = await hostChecks(engine, probe)
-      if (rest[0] && checks[0]?.status !== 'fail') checks = checks.concat(await topologyChecks(engine, readTopology(rest[0])))
+      if (rest[0] && checks[0]?.status !== 'fail') checks = checks.concat(await topologyChecks(engine, readTopology(rest[0]).topology))
       if (argv.json) process.stdout.write(JSON.stringify({ ok: !checks.some((c) => c.status === 'fail'), checks }) + '\n')
       const ok = argv.json ? !checks.some((c) => c.status === 'fail') : printChecks(checks)
       process.exit(ok ? 0 : 3)

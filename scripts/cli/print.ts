@@ -75,6 +75,7 @@ export function printResult(result: ResultEvent, logFile?: string): void {
         `  ${n.name.padEnd(14)} ${n.state.padEnd(8)} ${(n.ip ?? '-').padEnd(15)} ${n.hostname.padEnd(27)} ${String(n.phase).padEnd(5)} ${n.bootstrap.padEnd(9)} ${health.padEnd(9)} ${n.image}`
       )
     }
+    for (const n of s.nodes) if (n.published?.length) w(`  ${n.name} publishes ${n.published.join(', ')}`)
     for (const d of s.drift ?? []) w(chalk.yellow(`! ${d.node ? `node ${d.node}: ` : ''}${d.problem}`))
     if (s.drift?.length) w(chalk.yellow(`the cluster is not what berth made it: berth repair ${s.cluster} mends it (exit code 8)`))
     return
@@ -82,7 +83,10 @@ export function printResult(result: ResultEvent, logFile?: string): void {
   const restored = (data as { restored?: string } | undefined)?.restored
   const what = restored && restored !== result.cluster ? `${result.cluster} → ${restored}` : result.cluster
   w(chalk.green(`✓ ${result.kind} ${what} in ${(result.ms / 1000).toFixed(1)} s`))
-  for (const n of result.nodes ?? []) w(`  ${n.name.padEnd(14)} ${(n.ip ?? '-').padEnd(15)} ${n.hostname}`)
+  for (const n of result.nodes ?? []) w(`  ${n.name.padEnd(14)} ${(n.ip ?? '-').padEnd(15)} ${n.hostname}${n.published?.length ? `  ${n.published.join(' ')}` : ''}`)
+  for (const g of (data as { ports?: { port: string; unansweredMs: number | null }[] } | undefined)?.ports ?? []) {
+    w(`  port ${g.port}: ${g.unansweredMs === null ? 'moved (not measured: the engine is not on this machine)' : `did not answer for ${(g.unansweredMs / 1000).toFixed(2)} s during the swap`}`)
+  }
 }
 
 export function printChecks(checks: Check[]): boolean {

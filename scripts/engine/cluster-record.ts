@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { berthHome } from './context.ts'
 import { BerthError } from './errors.ts'
 import type { Topology } from './topology.ts'
+import { ExpandedTopology } from './topology-record.ts'
 
 const file = (cluster: string) => join(berthHome(), 'clusters', cluster, 'topology.json')
 const ownerFile = (cluster: string) => join(berthHome(), 'clusters', cluster, 'owner.json')
@@ -73,7 +74,7 @@ export async function saveTopology(topology: Topology): Promise<void> {
 
 export async function loadTopology(cluster: string): Promise<Topology> {
   try {
-    return JSON.parse(await readFile(file(cluster), 'utf8')) as Topology
+    return ExpandedTopology.parse(JSON.parse(await readFile(file(cluster), 'utf8')))
   } catch {
     throw new BerthError(
       'not_found',

@@ -106,6 +106,17 @@ class Tail {
   }
 }
 
+/** The text of a non-TTY container's log stream (8-byte frame headers dropped). */
+function demuxed(buf: Buffer): string {
+  const parts: Buffer[] = []
+  for (let i = 0; i + 8 <= buf.length; ) {
+    const size = buf.readUInt32BE(i + 4)
+    parts.push(buf.subarray(i + 8, i + 8 + size))
+    i += 8 + size
+  }
+  return Buffer.concat(parts).toString('utf8')
+}
+
 export class DockerEngine {
   readonly docker: Docker
 
@@ -167,9 +178,10 @@ export class DockerEngine {
     return images.flatMap((i) => (i.RepoTags?.length && i.RepoTags[0] !== '<none>:<none>' ? i.RepoTags : [i.Id]))
   }
 
-  async removeImage(ref: string): Promise<void> {
+  /** Removes an image; `force: false` leaves one a container still uses (Docker refuses). */
+  async removeImage(ref: string, opts: { force?: boolean } = {}): Promise<void> {
     try {
-      await call(`Removing image "${ref}"`, () => this.docker.getImage(ref).remove({ force: true }))
+      await call(`Removing image "${ref}"`, () => this.docker.getImage(ref).remove({ force: opts.force ?? true }))
     } catch (err) {
       if (!(err instanceof BerthError && err.code === 'not_found')) throw err
     }
@@ -299,6 +311,29 @@ export class DockerEngine {
     }
   }
 
+  /**
+   * Starts a container that runs a command and ends, waits for it (killed after `timeoutMs`), and
+   * returns its exit code and its output (stdout and stderr, the last 8 KiB).
+   */
+  async runToEnd(id: string, timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const c = this.docker.getContainer(id)
+    await this.startContainer(id)
+    const timer = setTimeout(() => c.kill().catch(() => {}), timeoutMs)
+    try {
+      const r = (await call(`Waiting for container "${id.slice(0, 12)}"`, () => c.wait(), true)) as { StatusCode: number }
+      const logs = (await call('Reading its output', () => c.logs({ stdout: true, stderr: true, follow: false }), true)) as unknown as Buffer
+      return { exitCode: r.StatusCode, output: demuxed(logs).slice(-8192) }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** The last lines a container's process wrote (stdout and stderr). */
+  async logTail(id: string, lines: number): Promise<string> {
+    const logs = (await call(`Reading the output of "${id.slice(0, 12)}"`, () => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: lines }), true)) as unknown as Buffer
+    return demuxed(logs)
+  }
+
   async stopContainer(id: string, name = id, timeoutSeconds = 10): Promise<void> {
     try {
       await call(`Stopping container "${name}"`, () =>
@@ -347,15 +382,17 @@ export class DockerEngine {
    */
   async commitContainer(
     id: string,
-    opts: { repo: string; tag: string; labels: Labels; name?: string; blankEnv?: string[] }
+    /** Without repo and tag, the image is left untagged (known by the id this returns). */
+    opts: { repo?: string; tag?: string; labels: Labels; name?: string; blankEnv?: string[] }
   ): Promise<string> {
     const changes = [
       ...Object.entries(opts.labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`),
       // The image keeps the container's config: these variables' values must not go with it.
       ...(opts.blankEnv ?? []).map((k) => `ENV ${k}=`),
     ]
-    const out = await call(`Committing container "${opts.name ?? id}" as ${opts.repo}:${opts.tag}`, () =>
-      this.docker.getContainer(id).commit({ repo: opts.repo, tag: opts.tag, pause: false, changes })
+    const as = opts.repo ? ` as ${opts.repo}:${opts.tag}` : ''
+    const out = await call(`Committing container "${opts.name ?? id}"${as}`, () =>
+      this.docker.getContainer(id).commit({ ...(opts.repo ? { repo: opts.repo, tag: opts.tag } : {}), pause: false, changes })
     )
     return (out as { Id: string }).Id
   }
@@ -574,10 +611,11 @@ export class DockerEngine {
   async writeFiles(
     id: string,
     dir: string,
-    files: { name: string; content: string | Buffer; mode?: number }[]
+    files: { name: string; content: string | Buffer; mode?: number; uid?: number; gid?: number }[]
   ): Promise<void> {
     const pack = tar.pack()
-    for (const f of files) pack.entry({ name: f.name, mode: f.mode ?? 0o644 }, f.content)
+    // Docker keeps the owner the tar header names (uid 0 unless given).
+    for (const f of files) pack.entry({ name: f.name, mode: f.mode ?? 0o644, uid: f.uid ?? 0, gid: f.gid ?? 0 }, f.content)
     pack.finalize()
     const chunks: Buffer[] = []
     for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c)
@@ -586,6 +624,18 @@ export class DockerEngine {
       () => this.docker.getContainer(id).putArchive(Buffer.concat(chunks), { path: dir }),
       true
     )
+  }
+
+  /** The events of a past window (ms since the epoch), filtered: a finite list. */
+  async pastEvents(filters: Record<string, string[]>, since: number, until: number): Promise<{ Action: string; id?: string }[]> {
+    const stream = await call(
+      'Reading engine events',
+      () => this.docker.getEvents({ filters, since: (since / 1000).toFixed(3), until: (until / 1000).toFixed(3) } as never) as unknown as Promise<NodeJS.ReadableStream>,
+      true
+    )
+    let text = ''
+    for await (const chunk of stream as AsyncIterable<Buffer>) text += chunk.toString('utf8')
+    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line))
   }
 
   /** Docker's event stream, filtered. The caller destroys the stream when done. */

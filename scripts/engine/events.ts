@@ -10,6 +10,7 @@ export type Step =
   | 'network'
   | 'volume'
   | 'create'
+  | 'files'
   | 'start'
   | 'hosts'
   | 'verify'
@@ -58,6 +59,8 @@ export interface NodeSummary {
   ip: string | null
   id: string
   state?: string
+  /** Where its published ports are reached from the host (http://127.0.0.1:8080). */
+  published?: string[]
 }
 
 export interface ResultEvent {

@@ -5,7 +5,7 @@
  * together.
  */
 import { createReadStream } from 'node:fs'
-import { bootstrapNode, waitHealthy } from './bootstrap.ts'
+import { bootstrapNode, explainNodeFailure, waitHealthy } from './bootstrap.ts'
 import { claimOwner, readOwner, releaseOwner, saveNetworkRecord, saveTopology } from './cluster-record.ts'
 import { readHosts, writeHosts, writeMarker } from './container-files.ts'
 import { checkpoint, note, type JobContext } from './context.ts'
@@ -15,8 +15,10 @@ import type { NodeSummary } from './events.ts'
 import { managedBlock, withManagedBlock, type HostEntry } from './hosts.ts'
 import { LABEL, clusterFilter, containerName, staged } from './labels.ts'
 import { createClusterNetwork } from './network.ts'
-import { createOptions, readCluster, volumeSource, type ClusterState, type NodeState } from './nodes.ts'
+import { createOptions, publishedPorts, readCluster, volumeSource, type ClusterState, type NodeState } from './nodes.ts'
+import { writeNodeFiles } from './node-files.ts'
 import { mapLimit } from './pool.ts'
+import { publishedUrl } from './runtime-keys.ts'
 import { preflight, privilegedRefusal } from './preflight.ts'
 import type { NodeSpec, Topology } from './topology.ts'
 import { loadSecrets } from './secrets.ts'
@@ -105,7 +107,7 @@ async function installOnce(
 ): Promise<InstallResult> {
   const { steps } = ctx
   await steps.timed('preflight', undefined, async () => {
-    await preflight(ctx, topology)
+    await preflight(ctx, topology, { publish: !opts.stage })
     await loadSecrets(ctx, topology)
   })
   checkpoint(ctx)
@@ -182,6 +184,8 @@ async function installOnce(
         ...placementOf(topology, plan.network.name, addresses?.get(node.name), hosts),
         image: from?.images.get(node.name),
         volumes: volumes.names,
+        // Staged beside the running cluster, whose nodes hold the ports until the swap.
+        unpublished: !!stage,
       }
       const { options } = createOptions(topology, node, placement, ctx.job, ctx.secrets)
       if (from) options.Labels = { ...options.Labels, [LABEL.snapshot]: from.snapshot }
@@ -192,6 +196,8 @@ async function installOnce(
       const id = await steps.timed('create', node.name, () => ctx.engine.createContainer(options))
       created.containers.push({ id, name: node.name })
       ids.set(node.name, id)
+      // A snapshot's image already holds the files, as they were when it was taken.
+      if (!from) await writeNodeFiles(ctx, node, id)
       await steps.timed('start', node.name, () => startNode(ctx, node, id))
       if (from?.bootstrapped.has(node.name)) {
         await writeMarker(ctx, id, { job: ctx.job, at: new Date().toISOString(), ms: 0, snapshot: from.snapshot })
@@ -333,6 +339,12 @@ async function rollout(
   hosts: HostEntry[] | undefined
 ): Promise<void> {
   const ready = new Map(units.map((u) => [u.node.name, deferred()]))
+  const t0 = Date.now()
+  // A node whose process the kernel killed for memory fails saying so, whatever step noticed.
+  const explained = async (u: Unit, err: unknown) => {
+    const id = ids.get(u.node.name)
+    return id ? explainNodeFailure(ctx, u.node, id, t0, err) : err
+  }
   // Awaited only after the phases below: until then a failure is held, never an unhandled
   // rejection (which would end the process before the cleanup and the result).
   const upAll = settledLater(mapLimit(units, ctx.concurrency, async (u) => {
@@ -345,7 +357,8 @@ async function rollout(
         await ctx.steps.timed('verify', u.node.name, () => verifyNode(ctx, topology, u.node.name, id, hosts))
       }
       d.resolve()
-    } catch (err) {
+    } catch (e) {
+      const err = await explained(u, e)
       d.reject(err)
       throw err
     }
@@ -366,8 +379,12 @@ async function rollout(
           await ready.get(u.node.name)!.promise
           checkpoint(ctx)
           const id = ids.get(u.node.name) as string
-          if (u.bootstrap) await bootstrapNode(ctx, u.node, id)
-          if (u.health) await waitHealthy(ctx, u.node, id)
+          try {
+            if (u.bootstrap) await bootstrapNode(ctx, u.node, id)
+            if (u.health) await waitHealthy(ctx, u.node, id)
+          } catch (err) {
+            throw await explained(u, err)
+          }
         }
       )
     }
@@ -548,6 +565,7 @@ export async function summarize(
     const c = byId.get(ids.get(n.name) ?? '')
     if (!c) return []
     const ip = c.NetworkSettings?.Networks?.[network]?.IPAddress || null
-    return [{ name: n.name, hostname: n.hostname, ip, id: c.Id.slice(0, 12), state: c.State }]
+    const published = publishedPorts(c).map(publishedUrl)
+    return [{ name: n.name, hostname: n.hostname, ip, id: c.Id.slice(0, 12), state: c.State, ...(published.length ? { published } : {}) }]
   })
 }

@@ -49,6 +49,8 @@ export const JobOptions = z.strictObject({
   /** restore: beside the original under another name, and/or another domain. */
   as: clusterName.optional(),
   domain: z.string().min(1).max(200).optional(),
+  /** restore: the published ports of the restored nodes: each host port + N, or none at all. */
+  ports: z.string().regex(/^(offset:\d{1,5}|none)$/, 'is not offset:N or none').optional(),
   /** upgrade: the new image of every node on the cluster's default image. */
   image: imageRef.optional(),
   /** export: the file to write; import: the file to read. An absolute path on the Docker host,

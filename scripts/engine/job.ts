@@ -244,9 +244,10 @@ export async function runJob(
         const r = await restoreCluster(ctx, cluster, requireSnapshot(spec), {
           as: spec.options.as,
           domain: spec.options.domain,
+          ports: spec.options.ports,
         })
         nodes = r.nodes
-        data = { restored: r.cluster, snapshot: r.manifest.id }
+        data = { restored: r.cluster, snapshot: r.manifest.id, ...(r.ports ? { ports: r.ports } : {}) }
         break
       }
     }

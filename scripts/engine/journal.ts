@@ -37,6 +37,8 @@ export type JournalRecord =
       op: 'swap'
       renames: { id: string; from: string; to: string }[]
       old: { ids: string[]; network: string | null; volumes: string[] }
+      /** Old nodes the swap stops (their published ports move to the restored ones). */
+      stopped?: string[]
       topology: unknown
     }
   | { op: 'swapped' }

@@ -12,8 +12,10 @@ import type { ContainerInspect } from './docker.ts'
 import { BerthError } from './errors.ts'
 import type { NodeSummary } from './events.ts'
 import { LABEL, clusterFilter, containerName, networkName } from './labels.ts'
-import { readCluster, type ClusterState, type NodeState } from './nodes.ts'
+import { publishedPorts, readCluster, type ClusterState, type NodeState } from './nodes.ts'
 import { mapLimit } from './pool.ts'
+import { publishedUrl } from './runtime-keys.ts'
+import type { NodeSpec } from './topology.ts'
 import { verifyHosts, wireHosts, type WiredCluster } from './wiring.ts'
 
 export interface NodeStatus {
@@ -24,9 +26,11 @@ export interface NodeStatus {
   state: string
   ip: string | null
   image: string
-  bootstrap: 'done' | 'pending' | 'unknown'
+  bootstrap: 'done' | 'pending' | 'none' | 'unknown'
   health: 'healthy' | 'unhealthy' | 'none' | 'unknown'
   healthOutput?: string
+  /** Where its published ports are reached from the host (http://127.0.0.1:8080). */
+  published: string[]
   id: string
 }
 
@@ -61,8 +65,12 @@ function sorted(state: ClusterState): NodeState[] {
   return [...state.nodes.values()].sort((a, b) => a.phase - b.phase || a.name.localeCompare(b.name))
 }
 
-/** The health command and timeouts as berth set them on the container. */
-function healthTarget(node: NodeState, info: ContainerInspect): HealthTarget {
+/**
+ * The node's health check: as the topology installed last says (a tcp or http probe lives only
+ * there), else as berth set it on the container.
+ */
+function healthTarget(node: NodeState, info: ContainerInspect, recorded: NodeSpec | undefined): HealthTarget {
+  if (recorded) return { name: node.name, timeoutSeconds: 120, healthcheck: recorded.healthcheck }
   const test = info.Config.Healthcheck?.Test ?? []
   const cmd = test[0] === 'CMD' ? test.slice(1) : test[0] === 'CMD-SHELL' ? ['sh', '-c', test[1]] : []
   const timeout = (info.Config.Healthcheck?.Timeout ?? 5e9) / 1e9
@@ -85,9 +93,12 @@ function wired(state: ClusterState): WiredCluster {
 
 export async function clusterStatus(ctx: JobContext, cluster: string): Promise<ClusterStatus> {
   const state = await requireCluster(ctx, cluster)
+  const recorded = await loadTopology(cluster).catch(() => null)
+  const specOf = (name: string) => recorded?.nodes.find((s) => s.name === name)
   const nodes = await mapLimit(sorted(state), ctx.concurrency, async (n): Promise<NodeStatus> => {
     const info = await ctx.engine.inspectContainer(n.id)
-    const target = healthTarget(n, info)
+    const spec = specOf(n.name)
+    const target = healthTarget(n, info, spec)
     const running = info.State.Running && !info.State.Paused
     let health: NodeStatus['health'] = target.healthcheck ? 'unknown' : 'none'
     let healthOutput: string | undefined
@@ -105,9 +116,10 @@ export async function clusterStatus(ctx: JobContext, cluster: string): Promise<C
       state: info.State.Paused ? 'paused' : info.State.Status,
       ip: (n.network && info.NetworkSettings.Networks?.[n.network]?.IPAddress) || null,
       image: info.Config.Image,
-      bootstrap: marker ? 'done' : 'pending',
+      bootstrap: marker ? 'done' : spec && !spec.bootstrap ? 'none' : 'pending',
       health,
       healthOutput,
+      published: publishedPorts(info).map(publishedUrl),
       id: n.id.slice(0, 12),
     }
   })
@@ -209,8 +221,9 @@ export async function startCluster(ctx: JobContext, cluster: string): Promise<vo
   const mode = state.network?.Labels?.[LABEL.mode]
   if (mode === 'dynamic') await ctx.steps.timed('hosts', undefined, () => wireHosts(ctx, wired(state), ids))
   await ctx.steps.timed('verify', undefined, () => verifyHosts(ctx, wired(state), ids))
+  const recorded = await loadTopology(cluster).catch(() => null)
   await mapLimit(nodes, ctx.concurrency, async (n) =>
-    waitHealthy(ctx, healthTarget(n, await ctx.engine.inspectContainer(n.id)), n.id)
+    waitHealthy(ctx, healthTarget(n, await ctx.engine.inspectContainer(n.id), recorded?.nodes.find((s) => s.name === n.name)), n.id)
   )
 }
 
@@ -223,6 +236,16 @@ export async function rewireCluster(ctx: JobContext, cluster: string): Promise<v
 }
 
 /** Removes containers and network; volumes (berth's own, never external ones) only when asked. */
+/**
+ * The untagged images a restore committed for nodes with published ports (restore-ports.ts) that
+ * no container uses any more. Snapshot images are tagged and never match.
+ */
+export async function removeSwapImages(ctx: JobContext, cluster: string): Promise<void> {
+  for (const ref of await ctx.engine.listImages([...clusterFilter(cluster), LABEL.restore])) {
+    await ctx.engine.removeImage(ref, { force: false }).catch(() => {}) // still used by a node: kept
+  }
+}
+
 export async function destroyCluster(
   ctx: JobContext,
   cluster: string,
@@ -241,6 +264,7 @@ export async function destroyCluster(
     ctx.steps.timed('remove', c.Labels?.[LABEL.node], () => ctx.engine.removeContainer(c.Id, c.Names[0]))
   )
   for (const n of nets) await ctx.steps.timed('network', undefined, () => ctx.engine.removeNetwork(n.Id))
+  await removeSwapImages(ctx, cluster)
   let volumes = 0
   if (opts.volumes) {
     await mapLimit(vols, ctx.concurrency, (v) => ctx.engine.removeVolume(v.Name))

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto'
 import type { ContainerCreateOptions, ContainerInfo, DockerEngine, NetworkInspect } from './docker.ts'
 import { extraHosts, type HostEntry } from './hosts.ts'
 import { BERTH_VERSION, LABEL, clusterFilter, containerName, networkName, volumeName } from './labels.ts'
+import type { PortMapping } from './runtime-keys.ts'
 import type { NodeSpec, Topology } from './topology.ts'
 
 export interface Placement {
@@ -19,6 +20,8 @@ export interface Placement {
   /** Static mode: the node's pinned address and every entry of the cluster's hosts. */
   ip?: string
   hosts?: HostEntry[]
+  /** Create without publishing its ports (a restore's rehearsal beside the running cluster). */
+  unpublished?: boolean
 }
 
 export function volumeSource(topology: Topology, node: NodeSpec, v: NodeSpec['volumes'][number]) {
@@ -26,6 +29,38 @@ export function volumeSource(topology: Topology, node: NodeSpec, v: NodeSpec['vo
 }
 
 const seconds = (s: number) => Math.round(s * 1e9)
+
+type Listed = { Ports?: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] }
+type Inspected = { NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> } }
+
+/** The ports a container publishes, from a listing (`Ports`) or an inspect (`NetworkSettings.Ports`). */
+export function publishedPorts(c: Listed | Inspected): PortMapping[] {
+  const out: PortMapping[] = []
+  const listed = (c as Listed).Ports
+  if (Array.isArray(listed)) {
+    for (const p of listed) {
+      // Docker lists a port bound on 0.0.0.0 twice (IPv4 and IPv6): once is enough.
+      if (!p.PublicPort || p.IP === '::') continue
+      out.push({ hostIp: p.IP ?? '0.0.0.0', hostPort: p.PublicPort, containerPort: p.PrivatePort, protocol: p.Type as 'tcp' | 'udp' })
+    }
+  } else {
+    for (const [key, bindings] of Object.entries((c as Inspected).NetworkSettings?.Ports ?? {})) {
+      const [port, protocol] = key.split('/')
+      for (const b of bindings ?? []) {
+        if (b.HostIp === '::') continue
+        out.push({ hostIp: b.HostIp || '0.0.0.0', hostPort: Number(b.HostPort), containerPort: Number(port), protocol: protocol as 'tcp' | 'udp' })
+      }
+    }
+  }
+  return out.sort((a, b) => a.hostPort - b.hostPort)
+}
+
+/** Docker's PortBindings: per container port, the host sockets it is published on. */
+export function portBindings(ports: PortMapping[]): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {}
+  for (const p of ports) (out[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) })
+  return out
+}
 
 export function createOptions(
   topology: Topology,
@@ -49,24 +84,36 @@ export function createOptions(
     `BERTH_DOMAIN=${topology.domain}`,
     `BERTH_HOSTNAME=${node.hostname}`,
   ]
-  const build = (network: string, source: (v: NodeSpec['volumes'][number]) => string, env: string[]): ContainerCreateOptions => ({
+  const hc = node.healthcheck
+  const portKey = (p: PortMapping) => `${p.containerPort}/${p.protocol}`
+  const build = (network: string, source: (v: NodeSpec['volumes'][number]) => string, env: string[], publish: boolean): ContainerCreateOptions => ({
     Hostname: node.hostname,
     Image: node.image,
     Env: env,
-    ...(node.healthcheck
+    // Each key only when the topology sets it: a node written before the key existed keeps its
+    // definition hash (and is not rebuilt by a newer berth).
+    ...(node.command ? { Cmd: node.command } : {}),
+    ...(node.entrypoint ? { Entrypoint: node.entrypoint } : {}),
+    ...(node.user ? { User: node.user } : {}),
+    ...(node.workdir ? { WorkingDir: node.workdir } : {}),
+    ...(Object.keys(node.labels).length ? { Labels: node.labels } : {}),
+    ...(node.ports.length ? { ExposedPorts: Object.fromEntries(node.ports.map((p) => [portKey(p), {}])) } : {}),
+    ...(hc?.cmd
       ? {
           Healthcheck: {
-            Test: ['CMD', ...node.healthcheck.cmd],
-            Interval: seconds(node.healthcheck.intervalSeconds),
-            Timeout: seconds(node.healthcheck.timeoutSeconds),
-            Retries: node.healthcheck.retries,
-            StartPeriod: seconds(node.healthcheck.startPeriodSeconds),
+            Test: ['CMD', ...hc.cmd],
+            Interval: seconds(hc.intervalSeconds),
+            Timeout: seconds(hc.timeoutSeconds),
+            Retries: hc.retries,
+            StartPeriod: seconds(hc.startPeriodSeconds),
           },
         }
       : {}),
     HostConfig: {
       NetworkMode: network,
-      ...(placement.hosts ? { ExtraHosts: extraHosts(placement.hosts) } : {}),
+      ...(placement.hosts || node.extraHosts.length
+        ? { ExtraHosts: [...extraHosts(placement.hosts ?? []), ...node.extraHosts.map((h) => `${h.name}:${h.ip}`)] }
+        : {}),
       Privileged: node.privileged,
       CapAdd: node.capAdd.length ? node.capAdd : undefined,
       Mounts: node.volumes.map((v) => ({
@@ -75,6 +122,17 @@ export function createOptions(
         Target: v.target,
         ReadOnly: v.readOnly,
       })),
+      ...(node.init ? { Init: true } : {}),
+      ...(publish && node.ports.length ? { PortBindings: portBindings(node.ports) } : {}),
+      ...(node.tmpfs.length ? { Tmpfs: Object.fromEntries(node.tmpfs.map((t) => [t.target, t.options])) } : {}),
+      ...(node.shmSize ? { ShmSize: node.shmSize } : {}),
+      ...(Object.keys(node.sysctls).length ? { Sysctls: node.sysctls } : {}),
+      ...(node.ulimits.length ? { Ulimits: node.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) } : {}),
+      // No swap beyond the limit: a node over it is killed, not slowed down.
+      ...(node.resources.memory ? { Memory: node.resources.memory, MemorySwap: node.resources.memory } : {}),
+      ...(node.resources.cpus ? { NanoCpus: Math.round(node.resources.cpus * 1e9) } : {}),
+      ...(node.resources.pids ? { PidsLimit: node.resources.pids } : {}),
+      ...(node.restart.name !== 'no' ? { RestartPolicy: { Name: node.restart.name, MaximumRetryCount: node.restart.maxRetries } } : {}),
     },
     NetworkingConfig: {
       EndpointsConfig: {
@@ -85,7 +143,8 @@ export function createOptions(
   const spec = build(
     placement.network,
     (v) => placement.volumes?.get(v.name) ?? volumeSource(topology, node, v),
-    [...plainEnv, ...secretEnv.map(([k, ref]) => `${k}=${valueOf(ref)}`)]
+    [...plainEnv, ...secretEnv.map(([k, ref]) => `${k}=${valueOf(ref)}`)],
+    !placement.unpublished
   )
   // The hash is of the node's definition, not of Docker's names for things: the bootstrap
   // command is part of it; the image is the topology's even when a restore creates the node from
@@ -94,9 +153,11 @@ export function createOptions(
   // A secret counts by a hash of its value: a rotated secret rebuilds the node, and the label
   // Docker shows holds no value.
   const sealed = secretEnv.map(([k, ref]) => `${k}=sha256:${createHash('sha256').update(valueOf(ref)).digest('hex')}`)
-  const logical = build('cluster', (v) => (v.external ? v.name : `volume:${v.name}`), [...plainEnv, ...sealed])
+  // Files count by their content, owner and mode: a changed file rebuilds the node.
+  const logical = build('cluster', (v) => (v.external ? v.name : `volume:${v.name}`), [...plainEnv, ...sealed], true)
+  const files = node.files.map((f) => ({ ...f, data: createHash('sha256').update(f.data).digest('hex') }))
   const hash = createHash('sha256')
-    .update(JSON.stringify({ spec: logical, bootstrap: node.bootstrap }))
+    .update(JSON.stringify({ spec: logical, bootstrap: node.bootstrap, ...(files.length ? { files } : {}) }))
     .digest('hex')
     .slice(0, 16)
   const options: ContainerCreateOptions = {
@@ -104,6 +165,7 @@ export function createOptions(
     Image: placement.image ?? node.image,
     name: containerName(topology.name, node.name),
     Labels: {
+      ...node.labels,
       [LABEL.cluster]: topology.name,
       [LABEL.node]: node.name,
       [LABEL.role]: node.role,

@@ -18,6 +18,7 @@
 import { z } from 'zod'
 import { BerthError } from './errors.ts'
 import { anyMatch, CLUSTER_PATTERN } from './patterns.ts'
+import { isIPv4, isRootUser, showPort, type PortMapping } from './runtime-keys.ts'
 import { CAPABILITIES, MAX_NODES, type TopologyFileData } from './topology.ts'
 
 export const LEVELS = ['restricted', 'baseline', 'privileged'] as const
@@ -60,7 +61,24 @@ const capability = z.string().transform((s, ctx) => {
 // `*` is a fine pattern: snapshot images are refused before any pattern is looked at.
 const imagePattern = z.string().min(1).max(255)
 
-const LevelSettings = (defaults: { capabilities: string[]; maxNodes: number }) =>
+/** The namespaced sysctls Kubernetes calls safe: they touch only the container's own namespaces. */
+export const SAFE_SYSCTLS = [
+  'kernel.shm_rmid_forced',
+  'net.ipv4.ip_local_port_range',
+  'net.ipv4.ip_local_reserved_ports',
+  'net.ipv4.ip_unprivileged_port_start',
+  'net.ipv4.ping_group_range',
+  'net.ipv4.tcp_syncookies',
+  'net.ipv4.tcp_keepalive_time',
+  'net.ipv4.tcp_keepalive_intvl',
+  'net.ipv4.tcp_keepalive_probes',
+  'net.ipv4.tcp_fin_timeout',
+]
+
+const portRangePattern = z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'is not a port or range like 8000-8999')
+const hostAddress = z.string().refine(isIPv4, 'is not an IPv4 address')
+
+const LevelSettings = (defaults: { capabilities: string[]; maxNodes: number; requireMemoryLimit: boolean; rootUser: boolean }) =>
   z.strictObject({
     /** Image references a topology may name (`*` matches anything). */
     images: z.array(imagePattern).default(DEFAULT_IMAGES),
@@ -72,13 +90,26 @@ const LevelSettings = (defaults: { capabilities: string[]; maxNodes: number }) =
     secrets: z.array(z.string().min(1).max(80)).default([]),
     /** Nodes in one cluster, after `count`. */
     maxNodes: z.number().int().min(1).max(MAX_NODES).default(defaults.maxNodes),
+    /** Where ports may be published: host addresses (0.0.0.0 is every one) and host port ranges. */
+    ports: z
+      .strictObject({
+        addresses: z.array(hostAddress).default(['127.0.0.1']),
+        ranges: z.array(portRangePattern).default(['1024-65535']),
+      })
+      .prefault({}),
+    /** Sysctls a node may set (names or globs). */
+    sysctls: z.array(z.string().min(1).max(128)).default(SAFE_SYSCTLS),
+    /** Every node must set resources.memory. */
+    requireMemoryLimit: z.boolean().default(defaults.requireMemoryLimit),
+    /** A node may set user: root (or 0). */
+    rootUser: z.boolean().default(defaults.rootUser),
   })
 
 export const PolicyConfig = z.strictObject({
   /** The level of every entry that names none (admin tokens: privileged). */
   default: z.enum(SHARED_LEVELS).default('restricted'),
-  restricted: LevelSettings({ capabilities: ['NET_BIND_SERVICE'], maxNodes: 32 }).prefault({}),
-  baseline: LevelSettings({ capabilities: [...BASELINE_CAPABILITIES], maxNodes: 64 }).prefault({}),
+  restricted: LevelSettings({ capabilities: ['NET_BIND_SERVICE'], maxNodes: 32, requireMemoryLimit: true, rootUser: false }).prefault({}),
+  baseline: LevelSettings({ capabilities: [...BASELINE_CAPABILITIES], maxNodes: 64, requireMemoryLimit: false, rootUser: true }).prefault({}),
   /** The admin's per-cluster overrides: the level of every job on a cluster whose name matches
    *  (the first pattern that matches, in file order), whoever asks. */
   clusters: z
@@ -102,7 +133,8 @@ export function levelFor(policy: Policy, entryLevel: Level, cluster: string): Le
 export interface PolicyIssue {
   /** Where in the topology file (`nodes[2].capAdd[0]`), or the job's field (`options.image`). */
   path: string
-  /** Which rule said no: privileged, capabilities, images, externalVolumes, secrets, maxNodes. */
+  /** Which rule said no: privileged, capabilities, images, externalVolumes, secrets, maxNodes,
+   *  ports, sysctls, requireMemoryLimit, rootUser. */
   rule: string
   message: string
 }
@@ -135,8 +167,32 @@ export function checkPolicy(file: TopologyFileData, level: Level, policy: Policy
     const issue = ref === undefined ? null : imageIssue(ref, level, policy, path)
     if (issue) issues.push(issue)
   }
-  type Part = { privileged?: boolean; capAdd?: string[]; env?: Record<string, unknown>; image?: string }
+  type Part = {
+    privileged?: boolean
+    capAdd?: string[]
+    env?: Record<string, unknown>
+    image?: string
+    user?: string
+    sysctls?: Record<string, string>
+    ports?: PortMapping[]
+  }
+  const inRanges = (port: number) =>
+    rules.ports.ranges.some((r) => {
+      const [a, b = a] = r.split('-').map(Number)
+      return port >= a && port <= b
+    })
   const node = (n: Part, at: string) => {
+    if (n.user && isRootUser(n.user) && !rules.rootUser) say(`${at}user`, 'rootUser', `user "${n.user}" is root, which policy "${level}" does not allow a topology to ask for`)
+    for (const key of Object.keys(n.sysctls ?? {})) {
+      if (!anyMatch(rules.sysctls, key)) say(`${at}sysctls.${key}`, 'sysctls', `${key} is not allowed by policy "${level}" (allowed: ${allowed(rules.sysctls)})`)
+    }
+    for (const p of n.ports ?? []) {
+      if (!rules.ports.addresses.includes(p.hostIp) && !rules.ports.addresses.includes('0.0.0.0')) {
+        say(`${at}ports`, 'ports', `${showPort(p)}: host address ${p.hostIp} is not allowed by policy "${level}" (allowed: ${allowed(rules.ports.addresses)})`)
+      } else if (!inRanges(p.hostPort)) {
+        say(`${at}ports`, 'ports', `${showPort(p)}: host port ${p.hostPort} is not allowed by policy "${level}" (allowed: ${allowed(rules.ports.ranges)})`)
+      }
+    }
     image(n.image, `${at}image`)
     if (n.privileged) say(`${at}privileged`, 'privileged', `privileged: true is not allowed by policy "${level}" (only an admin token at level privileged may run privileged nodes)`)
     n.capAdd?.forEach((cap, i) => {
@@ -158,6 +214,9 @@ export function checkPolicy(file: TopologyFileData, level: Level, policy: Policy
   file.nodes.forEach((n, i) => {
     total += n.count ?? 1
     node(n, `nodes[${i}].`)
+    if (rules.requireMemoryLimit && !(n.resources?.memory ?? file.defaults?.resources?.memory)) {
+      say(`nodes[${i}].resources.memory`, 'requireMemoryLimit', `node "${n.name}" has no memory limit; policy "${level}" requires one (set resources.memory on the node or in defaults)`)
+    }
     n.volumes?.forEach((v, j) => {
       if (v.external && !anyMatch(rules.externalVolumes, v.name)) {
         say(`nodes[${i}].volumes[${j}]`, 'externalVolumes', `external volume "${v.name}" is not allowed by policy "${level}" (allowed: ${allowed(rules.externalVolumes)})`)

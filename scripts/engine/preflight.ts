@@ -8,6 +8,8 @@ import type { DockerEngine } from './docker.ts'
 import { BerthError } from './errors.ts'
 import { LABEL, containerName, networkName } from './labels.ts'
 import { chooseSubnet, usedSubnets } from './network.ts'
+import { bindProblem, engineInThisNetns } from './host-ports.ts'
+import { portsClash, showPort, type PortMapping } from './runtime-keys.ts'
 import type { Topology } from './topology.ts'
 
 export interface Check {
@@ -140,9 +142,13 @@ export async function hostChecks(engine: DockerEngine, probeImage: string | null
   return checks
 }
 
-/** Checks of one topology against the host: images, volumes, subnet, names, privileged. */
-export async function topologyChecks(engine: DockerEngine, topology: Topology): Promise<Check[]> {
-  const checks: Check[] = []
+/**
+ * Checks of one topology against the host: images, volumes, subnet, names, privileged, memory,
+ * CPUs, and published ports (unless `publish` is false: a restore's rehearsal publishes none).
+ */
+export async function topologyChecks(engine: DockerEngine, topology: Topology, opts: { publish?: boolean } = {}): Promise<Check[]> {
+  const checks: Check[] = [...(await resourceChecks(engine, topology))]
+  if (opts.publish !== false) checks.push(...(await portChecks(engine, topology)))
   const images = [...new Set(topology.nodes.map((n) => n.image))]
   const present = await Promise.all(images.map((i) => engine.inspectImage(i)))
   images.forEach((image, i) => {
@@ -236,14 +242,74 @@ async function foreignVolumes(engine: DockerEngine, topology: Topology, level: s
   return checks
 }
 
+/** Memory limits that add up to more than the host has; a node asking for more CPUs than it has. */
+async function resourceChecks(engine: DockerEngine, topology: Topology): Promise<Check[]> {
+  const limited = topology.nodes.filter((n) => n.resources.memory || n.resources.cpus)
+  if (!limited.length) return []
+  const info = await engine.info()
+  const checks: Check[] = []
+  const sum = limited.reduce((a, n) => a + (n.resources.memory ?? 0), 0)
+  if (sum > info.MemTotal) {
+    checks.push({
+      name: 'memory',
+      status: 'fail',
+      message: `the nodes' memory limits add up to ${gib(sum)}; the Docker host has ${gib(info.MemTotal)} in all`,
+      hint: 'lower resources.memory, or use a larger host',
+    })
+  }
+  for (const n of limited) {
+    if (n.resources.cpus && n.resources.cpus > info.NCPU) {
+      checks.push({ name: 'cpus', status: 'fail', message: `node "${n.name}": resources.cpus is ${n.resources.cpus}; the Docker host has ${info.NCPU} CPUs` })
+    }
+  }
+  return checks
+}
+
+const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`
+
+/**
+ * Published ports that cannot be had: taken by a running container of another cluster (named),
+ * or — when the engine's network namespace is this process's — bound by a process on the host,
+ * or on an address the host does not have. A remote engine's own processes cannot be seen from
+ * here: Docker's refusal at start names the port then.
+ */
+async function portChecks(engine: DockerEngine, topology: Topology): Promise<Check[]> {
+  const wanted = topology.nodes.flatMap((n) => n.ports.map((p) => ({ node: n.name, port: p })))
+  if (!wanted.length) return []
+  const checks: Check[] = []
+  const running = await engine.docker.listContainers({ filters: { status: ['running', 'paused', 'restarting'] } })
+  const ownPorts: PortMapping[] = []
+  for (const { node, port } of wanted) {
+    for (const c of running) {
+      const held = (c.Ports ?? []).filter((p) => p.PublicPort).map((p): PortMapping => ({ hostIp: p.IP && p.IP !== '::' ? p.IP : '0.0.0.0', hostPort: p.PublicPort, containerPort: p.PrivatePort, protocol: p.Type as 'tcp' | 'udp' }))
+      const clash = held.find((h) => portsClash(h, port))
+      if (!clash) continue
+      if (c.Labels?.[LABEL.cluster] === topology.name) {
+        ownPorts.push(clash)
+        continue
+      }
+      const name = (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, '')
+      checks.push({ name: 'port', status: 'fail', message: `node "${node}": host port ${showPort(port)} is taken by container "${name}"`, hint: 'publish another host port, or stop that container' })
+    }
+  }
+  if (await engineInThisNetns(engine)) {
+    for (const { node, port } of wanted) {
+      if (ownPorts.some((o) => portsClash(o, port)) || checks.some((c) => c.message.startsWith(`node "${node}": host port ${showPort(port)}`))) continue
+      const problem = await bindProblem(port)
+      if (problem) checks.push({ name: 'port', status: 'fail', message: `node "${node}": host port ${showPort(port)} ${problem}` })
+    }
+  }
+  return checks
+}
+
 /** Install's preflight: the same checks as doctor, stopping with every failure named. */
-export async function preflight(ctx: JobContext, topology: Topology): Promise<void> {
+export async function preflight(ctx: JobContext, topology: Topology, opts: { publish?: boolean } = {}): Promise<void> {
   try {
     await ctx.engine.version()
   } catch (err) {
     throw new BerthError('preflight', (err as Error).message, { step: 'preflight', cause: err })
   }
-  const failed = (await topologyChecks(ctx.engine, topology)).filter((c) => c.status === 'fail')
+  const failed = (await topologyChecks(ctx.engine, topology, opts)).filter((c) => c.status === 'fail')
   if (ctx.admission && ctx.admission.level !== 'privileged') failed.push(...(await foreignVolumes(ctx.engine, topology, ctx.admission.level)))
   if (failed.length) {
     const lines = failed.map((c) => `${c.message}${c.hint ? ` — ${c.hint}` : ''}`)

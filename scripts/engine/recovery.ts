@@ -23,6 +23,7 @@ import type { JobContext } from './context.ts'
 import { engineGone } from './docker.ts'
 import { BerthError } from './errors.ts'
 import { dropJournal, readJournal, type Stamped } from './journal.ts'
+import { ExpandedTopology } from './topology-record.ts'
 import { LABEL, clusterFilter } from './labels.ts'
 import { sweepLeftovers } from './snapshot.ts'
 
@@ -181,7 +182,14 @@ async function recoverRestore(ctx: JobContext, cluster: string, job: string, rec
       const info = await ctx.engine.inspectVolume(name)
       if (info?.Labels?.[LABEL.cluster] === cluster) await ctx.engine.removeVolume(name)
     }
-    await saveTopology(swap.topology as Parameters<typeof saveTopology>[0])
+    // The rehearsals of nodes that publish ports: their finals took their place.
+    for (const c of await ctx.engine.listContainers([...clusterFilter(cluster), `${LABEL.restore}=${stage.id}`])) {
+      if (!c.Names?.includes(`/${cluster}.${c.Labels[LABEL.node]}`)) await ctx.engine.removeContainer(c.Id)
+    }
+    const { removeSwapImages } = await import('./lifecycle.ts')
+    await removeSwapImages(ctx, cluster)
+    // Read as any stored topology is: one journalled by an older berth gets today's defaults.
+    await saveTopology(ExpandedTopology.parse(swap.topology))
     say(`finished the restore's swap: the old nodes, network and volumes removed`)
     return
   }
@@ -197,6 +205,14 @@ async function recoverRestore(ctx: JobContext, cluster: string, job: string, rec
   const filter = [...clusterFilter(cluster), `${LABEL.restore}=${stage.id}`]
   const staged = await ctx.engine.listContainers(filter)
   for (const c of staged) await ctx.engine.removeContainer(c.Id)
+  // Old nodes the swap had stopped to free their ports (now that the staged ones let go of them).
+  for (const id of swap?.stopped ?? []) {
+    const info = await ctx.engine.inspectContainer(id).catch(() => null)
+    if (info && !info.State.Running) {
+      await ctx.engine.startContainer(id)
+      say(`started ${info.Name.replace(/^\//, '')} again (the swap had stopped it to move its ports)`)
+    }
+  }
   for (const n of await ctx.engine.listNetworks(filter)) await ctx.engine.removeNetwork(n.Id)
   for (const v of await ctx.engine.listVolumes(filter)) await ctx.engine.removeVolume(v.Name)
   say(`removed what the restore had staged beside the cluster (.r${stage.id}: ${staged.length} container(s))`)

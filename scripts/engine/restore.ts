@@ -14,10 +14,13 @@ import type { NodeSummary } from './events.ts'
 import { installCluster, summarize, type SnapshotSource } from './install.ts'
 import { saveTopology } from './cluster-record.ts'
 import { LABEL, clusterFilter, containerName, staged } from './labels.ts'
-import { destroyCluster } from './lifecycle.ts'
+import { destroyCluster, removeSwapImages } from './lifecycle.ts'
 import { readCluster, type ClusterState } from './nodes.ts'
+import { finalName, movePorts, movePortsBack, preparePublished, type PortGap, type Published } from './restore-ports.ts'
+import { wireHosts } from './wiring.ts'
 import { mapLimit } from './pool.ts'
 import { fileDigest, markInUse, readManifest, runHook, snapshotDir, type SnapshotManifest } from './snapshot.ts'
+import { topologyChecks } from './preflight.ts'
 import { validateTopology, type Topology } from './topology.ts'
 
 /** Refuses a damaged snapshot, naming the damaged part. Reads every archive in full. */
@@ -42,11 +45,21 @@ export async function verifySnapshot(ctx: JobContext, manifest: SnapshotManifest
   })
 }
 
+export interface RestoreResult {
+  cluster: string
+  nodes: NodeSummary[]
+  manifest: SnapshotManifest
+  /** A restore over a running cluster: how long each published port did not answer. */
+  ports?: PortGap[]
+}
+
 export interface RestoreOptions {
   /** Restore beside the original, as a cluster of this name. */
   as?: string
   /** The restored cluster's domain (hostnames `<node>.<domain>`); the snapshot's by default. */
   domain?: string
+  /** `offset:N`: every published host port + N; `none`: no port published. */
+  ports?: string
 }
 
 export async function restoreCluster(
@@ -54,7 +67,7 @@ export async function restoreCluster(
   cluster: string,
   snapshot: string,
   opts: RestoreOptions = {}
-): Promise<{ cluster: string; nodes: NodeSummary[]; manifest: SnapshotManifest }> {
+): Promise<RestoreResult> {
   const manifest = await readManifest(cluster, snapshot)
   const release = await markInUse(cluster, snapshot, ctx.job)
   try {
@@ -68,13 +81,14 @@ async function restoreVerified(
   ctx: JobContext,
   manifest: SnapshotManifest,
   opts: RestoreOptions
-): Promise<{ cluster: string; nodes: NodeSummary[]; manifest: SnapshotManifest }> {
+): Promise<RestoreResult> {
   const cluster = manifest.cluster
   await ctx.steps.timed('verify', undefined, () => verifySnapshot(ctx, manifest))
   checkpoint(ctx)
 
   const target = opts.as ?? cluster
-  const topology = await targetTopology(ctx, manifest, target, opts.domain)
+  const topology = withPorts(await targetTopology(ctx, manifest, target, opts.domain), opts.ports)
+  if (opts.as && opts.as !== cluster && !opts.ports) await refuseTakenPorts(ctx, topology)
   const existing = await readCluster(ctx.engine, target)
   const leftVolumes = await ctx.engine.listVolumes(clusterFilter(target))
   const from = sourceOf(manifest)
@@ -138,63 +152,95 @@ async function restoreOver(
   from: SnapshotSource,
   original: ClusterState,
   manifest: SnapshotManifest
-): Promise<{ cluster: string; nodes: NodeSummary[]; manifest: SnapshotManifest }> {
+): Promise<RestoreResult> {
   const stage = Math.random().toString(36).slice(2, 8)
   ctx.log(`restore over running cluster "${topology.name}": staging as .r${stage}`)
   note(ctx, { op: 'stage', id: stage })
   let ids: Map<string, string>
+  let gaps: PortGap[] = []
   try {
     await installCluster(ctx, topology, { from, stage })
     const listed = await ctx.engine.listContainers([...clusterFilter(topology.name), `${LABEL.restore}=${stage}`])
     ids = new Map(listed.map((c) => [c.Labels[LABEL.node], c.Id]))
     await afterRestore(ctx, topology, ids)
     checkpoint(ctx)
-    await ctx.steps.timed('swap', undefined, () => swapNames(ctx, topology, original, ids, stage))
+    const originals = new Map([...original.nodes].map(([name, n]) => [name, n.id]))
+    const published = await preparePublished(ctx, topology, stage, ids, originals)
+    checkpoint(ctx)
+    gaps = await ctx.steps.timed('swap', undefined, () => swapNames(ctx, topology, original, ids, stage, published))
+    for (const p of published) ids.set(p.node, p.final)
     note(ctx, { op: 'swapped' })
   } catch (err) {
     await removeStaged(ctx, topology.name, stage)
     throw err
   }
   await removeOriginal(ctx, original)
+  // The rehearsals of published nodes, stopped at the swap: their finals took over.
+  for (const c of await ctx.engine.listContainers([...clusterFilter(topology.name), `${LABEL.restore}=${stage}`])) {
+    if (!c.Names?.some((n) => n === `/${containerName(topology.name, c.Labels[LABEL.node])}`)) await ctx.engine.removeContainer(c.Id)
+  }
   await saveTopology(topology)
   const state = await readCluster(ctx.engine, topology.name)
-  return { cluster: topology.name, nodes: await summarize(ctx, topology, ids, state.network?.Name ?? ''), manifest }
+  return { cluster: topology.name, nodes: await summarize(ctx, topology, ids, state.network?.Name ?? ''), manifest, ...(gaps.length ? { ports: gaps } : {}) }
 }
 
-/** Renames the running nodes aside and the staged ones into their names; undone on failure. */
+/**
+ * Renames the running nodes aside and the staged ones into their names; a node that publishes
+ * ports gets its final container instead of its rehearsal (the ports move at this point: see
+ * restore-ports.ts). In dynamic mode a final has a new address: every node's hosts are rewired.
+ * Undone on failure.
+ */
 async function swapNames(
   ctx: JobContext,
   topology: Topology,
   original: ClusterState,
   stagedIds: Map<string, string>,
-  stage: string
-): Promise<void> {
+  stage: string,
+  published: Published[]
+): Promise<PortGap[]> {
   const done: { id: string; back: string }[] = []
   const volumes = new Set<string>()
   for (const n of original.nodes.values()) for (const v of n.mounts.values()) volumes.add(v)
+  const finals = new Map(published.map((p) => [p.node, p.final]))
+  const incoming = topology.nodes.map((n) => {
+    const final = finals.get(n.name)
+    return final
+      ? { id: final, from: finalName(topology.name, n.name, stage), to: containerName(topology.name, n.name) }
+      : { id: stagedIds.get(n.name) as string, from: staged(containerName(topology.name, n.name), stage), to: containerName(topology.name, n.name) }
+  })
   note(ctx, {
     op: 'swap',
     renames: [
       ...[...original.nodes].map(([name, n]) => ({ id: n.id, from: containerName(topology.name, name), to: `${containerName(topology.name, name)}.old${stage}` })),
-      ...topology.nodes.map((n) => ({ id: stagedIds.get(n.name) as string, from: staged(containerName(topology.name, n.name), stage), to: containerName(topology.name, n.name) })),
+      ...incoming,
     ],
     old: { ids: [...original.nodes.values()].map((n) => n.id), network: original.network?.Id ?? null, volumes: [...volumes] },
+    stopped: published.flatMap((p) => (p.original ? [p.original] : [])),
     topology,
   })
+  let moved = false
   try {
     for (const [name, n] of original.nodes) {
       const canonical = containerName(topology.name, name)
       await ctx.engine.renameContainer(n.id, `${canonical}.old${stage}`)
       done.push({ id: n.id, back: canonical })
     }
-    for (const node of topology.nodes) {
-      const id = stagedIds.get(node.name) as string
-      await ctx.engine.renameContainer(id, containerName(topology.name, node.name))
-      done.push({ id, back: staged(containerName(topology.name, node.name), stage) })
+    moved = published.length > 0
+    const gaps = moved ? await movePorts(ctx, topology, published) : []
+    for (const r of incoming) {
+      await ctx.engine.renameContainer(r.id, r.to)
+      done.push({ id: r.id, back: r.from })
     }
+    if (moved && topology.network.mode === 'dynamic') {
+      const ids = new Map(incoming.map((r, i) => [topology.nodes[i].name, r.id]))
+      const network = (await readCluster(ctx.engine, topology.name)).network?.Name ?? ''
+      await ctx.steps.timed('hosts', undefined, () => wireHosts(ctx, { name: topology.name, network, nodes: topology.nodes }, ids))
+    }
+    return gaps
   } catch (err) {
     // Put every name back, newest first, so the original is the cluster again.
     for (const d of done.reverse()) await ctx.engine.renameContainer(d.id, d.back).catch(() => {})
+    if (moved) await movePortsBack(ctx, published)
     throw err
   }
 }
@@ -206,6 +252,7 @@ async function removeOriginal(ctx: JobContext, original: ClusterState): Promise<
   await mapLimit([...original.nodes.values()], ctx.concurrency, (n) =>
     ctx.steps.timed('remove', n.name, () => ctx.engine.removeContainer(n.id, n.name))
   )
+  await removeSwapImages(ctx, original.name)
   if (original.network) await ctx.engine.removeNetwork(original.network.Id)
   for (const name of volumes) {
     const info = await ctx.engine.inspectVolume(name)
@@ -221,6 +268,33 @@ async function removeStaged(ctx: JobContext, cluster: string, stage: string): Pr
   await Promise.all(containers.map((c) => ctx.engine.removeContainer(c.Id)))
   for (const n of await ctx.engine.listNetworks(filter)) await ctx.engine.removeNetwork(n.Id)
   for (const v of await ctx.engine.listVolumes(filter)) await ctx.engine.removeVolume(v.Name)
+  await removeSwapImages(ctx, cluster)
+}
+
+/** The topology with its published ports moved by `offset:N`, or dropped (`none`). */
+function withPorts(topology: Topology, ports: string | undefined): Topology {
+  if (!ports) return topology
+  const offset = ports === 'none' ? null : Number(ports.slice('offset:'.length))
+  const nodes = topology.nodes.map((n) => {
+    if (offset === null) return { ...n, ports: [] }
+    const moved = n.ports.map((p) => ({ ...p, hostPort: p.hostPort + offset }))
+    const over = moved.find((p) => p.hostPort > 65535)
+    if (over) throw new BerthError('invalid_job', `--ports ${ports}: node "${n.name}" would publish host port ${over.hostPort}, past 65535`)
+    return { ...n, ports: moved }
+  })
+  return { ...topology, nodes }
+}
+
+/** A copy beside the original cannot take the original's ports: say which, and what to do. */
+async function refuseTakenPorts(ctx: JobContext, topology: Topology): Promise<void> {
+  if (!topology.nodes.some((n) => n.ports.length)) return
+  const taken = (await topologyChecks(ctx.engine, topology)).filter((c) => c.name === 'port' && c.status === 'fail')
+  if (!taken.length) return
+  throw new BerthError(
+    'conflict',
+    `the restored copy "${topology.name}" would publish host ports that are taken:\n${taken.map((c) => c.message).join('\n')}\nrestore it with --ports offset:N (every host port + N) or --ports none; nothing was changed`,
+    { step: 'preflight' }
+  )
 }
 
 /**

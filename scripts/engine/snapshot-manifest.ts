@@ -10,7 +10,9 @@
 import { z } from 'zod'
 import { CLUSTER_NAME, SNAPSHOT_ID } from './labels.ts'
 import type { SnapshotManifest } from './snapshot.ts'
-import { errorMap, formatPath, HOSTNAME_LABEL } from './topology.ts'
+import { formatPath, HOSTNAME_LABEL } from './topology.ts'
+import { errorMap } from './topology-kit.ts'
+import { ExpandedTopology, not, quote } from './topology-record.ts'
 
 export const MANIFEST = 'manifest.json'
 /** A manifest is read into memory whole: bounded, whatever a file claims. */
@@ -20,66 +22,13 @@ export const VOLUME_FILE = /^volumes\/[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.tar$/
 
 export const snapshotImage = (cluster: string, node: string) => `berth-snap/${cluster}.${node}`
 
-const quote = (v: unknown) => {
-  const s = JSON.stringify(v) ?? String(v)
-  return s.length > 80 ? `${s.slice(0, 80)}…` : s
-}
-
 // The topology's own wording (expected …, got …), and "required" for whatever is missing.
 const manifestErrors: z.core.$ZodErrorMap = (iss) =>
   iss.input === undefined ? 'required' : errorMap(iss)
 
-/** A schema's own message for a value that is there; a missing one falls through to "required". */
-const not = (what: string) => (iss: { input?: unknown }) =>
-  iss.input === undefined ? undefined : `${quote(iss.input)} is not ${what}`
-
 const count = z.number().int().min(0)
-const argv = z.array(z.string())
 const isoTime = z.iso.datetime({ error: not('an ISO date and time') })
 const nodeName = z.string().regex(HOSTNAME_LABEL, { error: not('a node name') })
-
-// The topology as snapshot.ts wrote it: expanded, one entry per node (NodeSpec).
-const ExpandedNode = z.object({
-  name: nodeName,
-  role: z.string(),
-  hostname: z.string().min(1),
-  index: count,
-  phase: z.number().int(),
-  image: z.string().min(1),
-  privileged: z.boolean(),
-  capAdd: z.array(z.string()),
-  env: z.record(z.string(), z.string()),
-  // Snapshots taken before secrets existed have no such key.
-  secrets: z.record(z.string(), z.string()).default({}),
-  volumes: z.array(
-    z.object({
-      name: z.string().min(1),
-      target: z.string().min(1),
-      external: z.boolean(),
-      readOnly: z.boolean(),
-    })
-  ),
-  bootstrap: argv.nullable(),
-  timeoutSeconds: z.number().int().min(1),
-  healthcheck: z
-    .object({
-      cmd: argv,
-      intervalSeconds: count,
-      timeoutSeconds: count,
-      retries: count,
-      startPeriodSeconds: count,
-    })
-    .nullable(),
-})
-
-const ExpandedTopology = z.object({
-  name: z.string().regex(CLUSTER_NAME, { error: not('a cluster name') }),
-  domain: z.string().min(1),
-  image: z.string().min(1),
-  network: z.object({ mode: z.enum(['static', 'dynamic']), subnet: z.string().nullable() }),
-  nodes: z.array(ExpandedNode).min(1),
-  hooks: z.object({ preSnapshot: argv.nullable(), postRestore: argv.nullable() }),
-})
 
 const ManifestSchema: z.ZodType<SnapshotManifest> = z
   .object({

@@ -14,6 +14,33 @@ import { z } from 'zod'
 import { formatCidr, parseCidr } from './cidr.ts'
 import { BerthError } from './errors.ts'
 import { CLUSTER_NAME } from './labels.ts'
+import { didYouMean, errorMap, intIn, oneOf, show } from './topology-kit.ts'
+import {
+  FILE_KEYS,
+  PORT_KEYS,
+  byteSize,
+  extraHostsKey,
+  filesKey,
+  labels,
+  absolutePath,
+  portsClash,
+  portsKey,
+  processArgv,
+  resourcesKey,
+  restartKey,
+  showPort,
+  sysctlsKey,
+  tmpfsKey,
+  ulimitsKey,
+  user,
+  type ExtraHost,
+  type NodeFile,
+  type PortMapping,
+  type Resources,
+  type RestartPolicy,
+  type Tmpfs,
+  type Ulimit,
+} from './runtime-keys.ts'
 
 export interface VolumeMount {
   name: string
@@ -22,12 +49,26 @@ export interface VolumeMount {
   readOnly: boolean
 }
 
+/**
+ * A node's health: exactly one of `cmd` (run in the node, also given to Docker as its
+ * HEALTHCHECK), `tcp` (a port accepting connections) or `http` (a GET answered with `expect`).
+ * `tcp` and `http` need nothing inside the image: berth probes the node's address itself.
+ */
 export interface Healthcheck {
-  cmd: string[]
+  cmd?: string[]
+  tcp?: number
+  http?: { port: number; path: string; expect: number }
   intervalSeconds: number
   timeoutSeconds: number
   retries: number
   startPeriodSeconds: number
+}
+
+/** How a bootstrap's exit is judged: the codes that mean success, and tries after a failure. */
+export interface BootstrapPolicy {
+  okExitCodes: number[]
+  retries: number
+  retryDelaySeconds: number
 }
 
 export interface NodeSpec {
@@ -50,8 +91,26 @@ export interface NodeSpec {
   volumes: VolumeMount[]
   /** argv; a string in the file becomes ['sh', '-c', string]. */
   bootstrap: string[] | null
+  bootstrapPolicy: BootstrapPolicy
   timeoutSeconds: number
   healthcheck: Healthcheck | null
+  /** The container's process: argv, or null for the image's own. */
+  command: string[] | null
+  entrypoint: string[] | null
+  init: boolean
+  user: string | null
+  workdir: string | null
+  labels: Record<string, string>
+  extraHosts: ExtraHost[]
+  tmpfs: Tmpfs[]
+  shmSize: number | null
+  sysctls: Record<string, string>
+  ulimits: Ulimit[]
+  resources: Resources
+  restart: RestartPolicy
+  /** Published ports, one entry per port (ranges expanded). */
+  ports: PortMapping[]
+  files: NodeFile[]
 }
 
 export interface Topology {
@@ -140,98 +199,6 @@ export function staticCapacity(size: number): number {
   return Math.max(0, size / 2 - STATIC_FIRST_HOST)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Messages
-
-function show(v: unknown): string {
-  if (v === undefined) return 'nothing'
-  if (v === null) return 'null'
-  if (Array.isArray(v)) return 'a list'
-  if (v instanceof Uint8Array) return 'binary data'
-  if (typeof v === 'object') return 'a mapping'
-  if (typeof v === 'string') {
-    return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v)
-  }
-  return String(v)
-}
-
-const EXPECTED: Record<string, string> = {
-  string: 'a string',
-  number: 'a number',
-  int: 'an integer',
-  boolean: 'true or false',
-  array: 'a list',
-  object: 'a mapping',
-  record: 'a mapping',
-  null: 'null',
-}
-
-// The fallback for issues no schema below words itself; a missing key reads "required".
-export const errorMap: z.core.$ZodErrorMap = (iss) => {
-  if (iss.input === undefined && (iss.code === 'invalid_type' || iss.code === 'invalid_union')) {
-    return 'required'
-  }
-  switch (iss.code) {
-    case 'invalid_type':
-      return `expected ${EXPECTED[iss.expected] ?? iss.expected}, got ${show(iss.input)}`
-    case 'too_small':
-      if (iss.origin === 'string') return 'must not be empty'
-      if (iss.origin === 'array') return `must have at least ${iss.minimum} item(s)`
-      return `must be at least ${iss.minimum}, got ${show(iss.input)}`
-    case 'too_big':
-      if (iss.origin === 'array') return `must have at most ${iss.maximum} item(s)`
-      return `must be at most ${iss.maximum}, got ${show(iss.input)}`
-    case 'invalid_value':
-      return `must be one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}, got ${show(iss.input)}`
-    default:
-      return undefined
-  }
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i]
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    prev = row
-  }
-  return prev[b.length]
-}
-
-/** ` (did you mean "x"?)` for the closest candidate within edit distance 2, else ''. */
-function didYouMean(word: string, candidates: readonly string[]): string {
-  let best: string | undefined
-  let bestDistance = 3
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase())
-    if (d < bestDistance) {
-      best = c
-      bestDistance = d
-    }
-  }
-  return best === undefined ? '' : ` (did you mean ${JSON.stringify(best)}?)`
-}
-
-// ---------------------------------------------------------------------------------------------
-// Schema pieces
-
-/** A union whose own message says what was expected, used when no single branch fits the type. */
-function oneOf<const T extends readonly [z.ZodType, ...z.ZodType[]]>(options: T, expected: string) {
-  return z.union(options, {
-    error: (iss) => (iss.input === undefined ? 'required' : `${expected}, got ${show(iss.input)}`),
-  })
-}
-
-function intIn(min: number, max: number) {
-  const error = (iss: { input?: unknown }) =>
-    iss.input === undefined
-      ? 'required'
-      : `must be an integer from ${min} to ${max}, got ${show(iss.input)}`
-  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error })
-}
-
 const hostnameLabel = z.string().regex(HOSTNAME_LABEL, {
   error: (iss) =>
     `${show(iss.input)} is not a valid hostname label (lowercase letters, digits and '-', not starting or ending with '-')`,
@@ -306,18 +273,63 @@ const optionalCommand = oneOf(
   `${COMMAND}, or null for none`
 ).transform((cmd) => (cmd === null || cmd === false ? null : toArgv(cmd)))
 
-const HealthcheckEntry = z.strictObject({
-  cmd: command,
-  intervalSeconds: intIn(1, 86400).default(10),
-  timeoutSeconds: intIn(1, 86400).default(5),
-  // Docker reads 0 retries as "use the default (3)": refuse it rather than surprise.
-  retries: intIn(1, 100).default(3),
-  startPeriodSeconds: intIn(0, 86400).default(0),
-})
+const HTTP_PROBE = /^http:\/\/:(\d{1,5})(\/[^\s#]*)?$/
+const HealthcheckFields = z.strictObject({
+    cmd: command.optional(),
+    tcp: intIn(1, 65535).optional(),
+    http: z
+      .string()
+      .transform((url, ctx) => {
+        const m = HTTP_PROBE.exec(url)
+        if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) {
+          ctx.addIssue({ code: 'custom', message: `${show(url)} is not a probe URL: write "http://:PORT/path" (the node's own address is filled in)` })
+          return z.NEVER
+        }
+        return { port: Number(m[1]), path: m[2] ?? '/' }
+      })
+      .optional(),
+    expect: intIn(100, 599).optional(),
+    intervalSeconds: intIn(1, 86400).default(10),
+    timeoutSeconds: intIn(1, 86400).default(5),
+    // Docker reads 0 retries as "use the default (3)": refuse it rather than surprise.
+    retries: intIn(1, 100).default(3),
+    startPeriodSeconds: intIn(0, 86400).default(0),
+  })
+const HealthcheckEntry = HealthcheckFields.transform((h, ctx): Healthcheck => {
+    const kinds = (['cmd', 'tcp', 'http'] as const).filter((k) => h[k] !== undefined)
+    if (kinds.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: kinds.length ? `set one of ${kinds.join(', ')}, not both` : 'set one of cmd, tcp or http' })
+      return z.NEVER
+    }
+    if (h.expect !== undefined && !h.http) {
+      ctx.addIssue({ code: 'custom', path: ['expect'], message: 'expect goes with http' })
+      return z.NEVER
+    }
+    const { expect, http, ...rest } = h
+    return { ...rest, ...(http ? { http: { ...http, expect: expect ?? 200 } } : {}) }
+  })
 const healthcheck = oneOf(
   [HealthcheckEntry, z.null(), z.literal(false)],
-  'expected a healthcheck ({ cmd: … }), or null for none'
+  'expected a healthcheck ({ cmd: … }, { tcp: PORT } or { http: "http://:PORT/path" }), or null for none'
 ).transform((h): Healthcheck | null => (h === null || h === false ? null : h))
+
+const BootstrapEntry = z.strictObject({
+  command,
+  okExitCodes: z.array(intIn(0, 255)).min(1).default([0]),
+  retries: intIn(0, 100).default(0),
+  retryDelaySeconds: intIn(0, 3600).default(5),
+})
+export const DEFAULT_BOOTSTRAP_POLICY: BootstrapPolicy = { okExitCodes: [0], retries: 0, retryDelaySeconds: 5 }
+/** A command, null for none, or { command, okExitCodes, retries, retryDelaySeconds }. */
+const bootstrapKey = oneOf(
+  [z.string().min(1), argv, z.null(), z.literal(false), BootstrapEntry],
+  `${COMMAND}, { command, okExitCodes, retries, retryDelaySeconds }, or null for none`
+).transform((b): { argv: string[] | null; policy: BootstrapPolicy } => {
+  if (b === null || b === false) return { argv: null, policy: DEFAULT_BOOTSTRAP_POLICY }
+  if (typeof b === 'string' || Array.isArray(b)) return { argv: toArgv(b), policy: DEFAULT_BOOTSTRAP_POLICY }
+  const { command: cmd, ...policy } = b
+  return { argv: cmd, policy }
+})
 
 function normalisePath(p: string): string {
   const out: string[] = []
@@ -475,14 +487,33 @@ const Network = z.strictObject({
   subnet: subnet.optional(),
 })
 
+/** What a product asks of its containers (runtime-keys.ts): allowed in defaults and on a node. */
+const runtimeKeys = {
+  command: processArgv.optional(),
+  entrypoint: processArgv.optional(),
+  init: z.boolean().optional(),
+  user: user.optional(),
+  workdir: absolutePath('workdir').optional(),
+  labels: labels.optional(),
+  extraHosts: extraHostsKey.optional(),
+  tmpfs: tmpfsKey.optional(),
+  shmSize: byteSize(1024, 'a size for /dev/shm').optional(),
+  sysctls: sysctlsKey.optional(),
+  ulimits: ulimitsKey.optional(),
+  resources: resourcesKey.optional(),
+  restart: restartKey.optional(),
+  files: filesKey.optional(),
+}
+
 const Defaults = z.strictObject({
   image: imageRef.optional(),
-  bootstrap: optionalCommand.optional(),
+  bootstrap: bootstrapKey.optional(),
   timeoutSeconds: intIn(1, 86400).optional(),
   env: env.optional(),
   capAdd: z.array(capability).optional(),
   healthcheck: healthcheck.optional(),
   privileged: z.boolean().optional(),
+  ...runtimeKeys,
 })
 
 const NodeEntry = z.strictObject({
@@ -494,9 +525,11 @@ const NodeEntry = z.strictObject({
   capAdd: z.array(capability).optional(),
   env: env.optional(),
   volumes: z.array(volume).optional(),
-  bootstrap: optionalCommand.optional(),
+  bootstrap: bootstrapKey.optional(),
   timeoutSeconds: intIn(1, 86400).optional(),
   healthcheck: healthcheck.optional(),
+  ports: portsKey.optional(),
+  ...runtimeKeys,
 })
 
 const Hooks = z.strictObject({
@@ -524,9 +557,16 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(TopologyFile.shape),
   network: Object.keys(Network.shape),
   defaults: Object.keys(Defaults.shape),
-  'defaults.healthcheck': Object.keys(HealthcheckEntry.shape),
+  'defaults.healthcheck': Object.keys(HealthcheckFields.shape),
+  'defaults.bootstrap': Object.keys(BootstrapEntry.shape),
+  'defaults.resources': Object.keys(resourcesKey.shape),
+  'defaults.files[]': FILE_KEYS,
   'nodes[]': Object.keys(NodeEntry.shape),
-  'nodes[].healthcheck': Object.keys(HealthcheckEntry.shape),
+  'nodes[].healthcheck': Object.keys(HealthcheckFields.shape),
+  'nodes[].bootstrap': Object.keys(BootstrapEntry.shape),
+  'nodes[].resources': Object.keys(resourcesKey.shape),
+  'nodes[].files[]': FILE_KEYS,
+  'nodes[].ports[]': PORT_KEYS,
   'nodes[].volumes[]': Object.keys(VolumeEntry.shape),
   hooks: Object.keys(Hooks.shape),
 }
@@ -613,6 +653,11 @@ interface NodeParts {
   /** The entry sets an image (valid or not: an invalid one is reported by the schema). */
   hasImage: boolean
   volumes: (VolumeMount | undefined)[]
+  /** Each list as written on the node; `undefined` where invalid. */
+  ports?: PortMapping[]
+  files?: NodeFile[]
+  tmpfs?: Tmpfs[]
+  extraHosts?: ExtraHost[]
 }
 
 /** What the second pass needs of the file; `undefined` where that part is invalid. */
@@ -636,6 +681,10 @@ function partsOf(file: FileData): Parts {
       count: n.count ?? null,
       hasImage: n.image !== undefined,
       volumes: n.volumes ?? [],
+      ports: n.ports ?? [],
+      files: n.files ?? [],
+      tmpfs: n.tmpfs ?? [],
+      extraHosts: n.extraHosts ?? [],
     })),
   }
 }
@@ -673,6 +722,10 @@ function salvage(input: unknown): Parts {
         count: optionalPart(NodeEntry.shape.count, n.count),
         hasImage: n.image !== undefined,
         volumes: Array.isArray(n.volumes) ? n.volumes.map((v) => part(volume, v)) : [],
+        ports: n.ports === undefined ? [] : part(portsKey, n.ports),
+        files: n.files === undefined ? [] : part(filesKey, n.files),
+        tmpfs: n.tmpfs === undefined ? [] : part(tmpfsKey, n.tmpfs),
+        extraHosts: n.extraHosts === undefined ? [] : part(extraHostsKey, n.extraHosts),
       }
     }),
   }
@@ -700,7 +753,80 @@ function crossCheck(parts: Parts): RawIssue[] {
   checkImages(parts, issues)
   checkVolumes(parts, issues)
   checkSubnet(parts, total, count, issues)
+  checkPorts(parts, issues)
+  checkFiles(parts, issues)
+  checkExtraHosts(parts, issues)
   return issues
+}
+
+/** Two nodes, or two copies of a counted node, may not publish the same host port. */
+function checkPorts(parts: Parts, issues: RawIssue[]): void {
+  const taken: { port: PortMapping; owner: string }[] = []
+  parts.nodes.forEach((node, i) => {
+    if (!node.ports?.length || node.name === undefined) return
+    if (node.count != null && node.count > 1) {
+      issues.push({ path: ['nodes', i, 'ports'], message: `"${node.name}" has count ${node.count}: every copy would publish ${showPort(node.ports[0])}; give each copy its own node entry` })
+      return
+    }
+    for (const port of node.ports) {
+      const clash = taken.find((t) => portsClash(t.port, port))
+      if (clash) {
+        const whose = clash.owner === node.name ? 'twice by this node' : `also by node "${clash.owner}"`
+        issues.push({ path: ['nodes', i, 'ports'], message: `host port ${showPort(port)} is published ${whose}` })
+      } else taken.push({ port, owner: node.name })
+    }
+  })
+}
+
+/** Every file's target: a real path, not Docker's, not twice, not hidden by a volume or tmpfs. */
+function checkFiles(parts: Parts, issues: RawIssue[]): void {
+  const defaultFiles = parts.defaults?.files ?? []
+  const checkList = (files: NodeFile[], at: Path, node: NodeParts | null) => {
+    const seen = new Set<string>()
+    files.forEach((f, j) => {
+      const path = [...at, j, 'target']
+      const problem = targetProblem(f.target)
+      if (problem) return issues.push({ path, message: problem })
+      if (seen.has(f.target)) return issues.push({ path, message: `"${f.target}" is written twice` })
+      seen.add(f.target)
+      const under = (dir: string) => f.target === dir || f.target.startsWith(`${dir}/`)
+      const mount = [
+        ...(node?.volumes ?? []).flatMap((v) => (v && under(v.target) ? [`volume "${v.name}" at ${v.target}`] : [])),
+        ...(node?.tmpfs ?? []).flatMap((t) => (under(t.target) ? [`the tmpfs at ${t.target}`] : [])),
+      ][0]
+      if (mount) issues.push({ path, message: `"${f.target}" would be hidden by ${mount}: files go into the container's own filesystem` })
+    })
+  }
+  checkList(defaultFiles, ['defaults', 'files'], null)
+  parts.nodes.forEach((node, i) => {
+    if (!node.files) return
+    checkList(node.files, ['nodes', i, 'files'], node)
+    // A default file is written into every node: check it against each node's mounts too.
+    const own = new Set(node.files.map((f) => f.target))
+    const inherited = defaultFiles.filter((f) => !own.has(f.target) && !targetProblem(f.target))
+    const before = issues.length
+    checkList(inherited, ['nodes', i, 'files'], node)
+    for (const issue of issues.slice(before)) issue.path = ['defaults', 'files']
+  })
+}
+
+/** An extra host may name something outside the cluster, never one of its nodes. */
+function checkExtraHosts(parts: Parts, issues: RawIssue[]): void {
+  const names = new Map<string, string>()
+  for (const node of parts.nodes) {
+    if (node.name === undefined || node.count === undefined) continue
+    for (const n of namesOf({ name: node.name, count: node.count })) {
+      names.set(n, n)
+      if (parts.domain) names.set(`${n}.${parts.domain}`, n)
+    }
+  }
+  const check = (hosts: ExtraHost[] | undefined, at: Path) =>
+    hosts?.forEach((h) => {
+      const node = names.get(h.name.toLowerCase())
+      if (node) issues.push({ path: at, message: `"${h.name}" is node "${node}" of this cluster: an extra host may not shadow a node` })
+    })
+  check(parts.defaults?.extraHosts, ['defaults', 'extraHosts'])
+  parts.nodes.forEach((node, i) => check(node.extraHosts, ['nodes', i, 'extraHosts']))
 }
 
 /** Duplicates and hostname lengths, after `count` expansion. Returns the expanded node count. */
@@ -830,6 +956,16 @@ function mergeCaps(...lists: (string[] | undefined)[]): string[] {
   return [...all].sort()
 }
 
+/** Defaults' items, then the node's, one per key (the node's wins, in its place). */
+function mergeBy<T>(key: (t: T) => string, ...lists: (T[] | undefined)[]): T[] {
+  const out = new Map<string, T>()
+  for (const item of lists.flatMap((l) => l ?? [])) {
+    out.delete(key(item))
+    out.set(key(item), structuredClone(item))
+  }
+  return [...out.values()]
+}
+
 function expand(file: FileData): Topology {
   const defaults: DefaultsData = file.defaults ?? {}
   const nodes: NodeSpec[] = []
@@ -838,6 +974,7 @@ function expand(file: FileData): Topology {
       const bootstrap = entry.bootstrap !== undefined ? entry.bootstrap : defaults.bootstrap
       const health = entry.healthcheck !== undefined ? entry.healthcheck : defaults.healthcheck
       const env = { ...defaults.env, ...entry.env }
+      const pick = <K extends keyof DefaultsData & keyof typeof entry>(key: K) => structuredClone(entry[key] ?? defaults[key])
       nodes.push({
         name,
         role: entry.name,
@@ -852,9 +989,29 @@ function expand(file: FileData): Topology {
           Object.entries(env).flatMap(([k, v]) => (typeof v === 'object' ? [[k, v.secret]] : []))
         ),
         volumes: (entry.volumes ?? []).map((v) => ({ ...v })),
-        bootstrap: bootstrap ? [...bootstrap] : null,
+        bootstrap: bootstrap?.argv ? [...bootstrap.argv] : null,
+        bootstrapPolicy: { ...(bootstrap?.policy ?? DEFAULT_BOOTSTRAP_POLICY) },
         timeoutSeconds: entry.timeoutSeconds ?? defaults.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
-        healthcheck: health ? { ...health, cmd: [...health.cmd] } : null,
+        healthcheck: health ? structuredClone(health) : null,
+        command: pick('command') ?? null,
+        entrypoint: pick('entrypoint') ?? null,
+        init: pick('init') ?? false,
+        user: pick('user') ?? null,
+        workdir: pick('workdir') ?? null,
+        labels: { ...defaults.labels, ...entry.labels },
+        extraHosts: mergeBy((h) => h.name, defaults.extraHosts, entry.extraHosts),
+        tmpfs: mergeBy((t) => t.target, defaults.tmpfs, entry.tmpfs),
+        shmSize: pick('shmSize') ?? null,
+        sysctls: { ...defaults.sysctls, ...entry.sysctls },
+        ulimits: mergeBy((u) => u.name, defaults.ulimits, entry.ulimits),
+        resources: {
+          memory: entry.resources?.memory ?? defaults.resources?.memory ?? null,
+          cpus: entry.resources?.cpus ?? defaults.resources?.cpus ?? null,
+          pids: entry.resources?.pids ?? defaults.resources?.pids ?? null,
+        },
+        restart: pick('restart') ?? { name: 'no', maxRetries: 0 },
+        ports: (entry.ports ?? []).map((p) => ({ ...p })),
+        files: mergeBy((f) => f.target, defaults.files, entry.files),
       })
     }
   }
@@ -909,10 +1066,19 @@ export function readTopology(
   opts: { file?: string; format?: 'yaml' | 'json' } = {}
 ): { file: TopologyFileData; topology: Topology } {
   if (typeof input !== 'string') return checkTopology(input, opts)
+  return checkTopology(parseTopologyText(input, opts), { file: opts.file ?? 'topology' })
+}
+
+/** The text's data, not yet checked: YAML (merge keys allowed) or JSON, by the file's name. */
+export function parseTopologyText(text: string, opts: { file?: string; format?: 'yaml' | 'json' } = {}): unknown {
   const file = opts.file ?? 'topology'
   const format = opts.format ?? (opts.file?.toLowerCase().endsWith('.json') ? 'json' : 'yaml')
-  const data = format === 'json' ? readJson(input, file) : readYaml(input, file)
-  return checkTopology(data, { file })
+  return format === 'json' ? readJson(text, file) : readYaml(text, file)
+}
+
+/** The error listing these issues, as the topology's own checks throw it. */
+export function topologyError(issues: TopologyIssue[]): BerthError {
+  return invalid(issues)
 }
 
 export function parseTopology(

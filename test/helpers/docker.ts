@@ -24,7 +24,11 @@ export async function removeTestClusters(prefix: string): Promise<void> {
   await Promise.all(nets.filter((n) => mine(n.Labels)).map((n) => engine.removeNetwork(n.Id)))
   const vols = await engine.listVolumes([LABEL.cluster])
   await Promise.all(vols.filter((v) => mine(v.Labels)).map((v) => engine.removeVolume(v.Name)))
-  const images = await engine.docker.listImages({ filters: { label: [LABEL.snapshot] } })
+  // Snapshot images, and the untagged ones a restore commits for nodes with published ports.
+  const images = [
+    ...(await engine.docker.listImages({ filters: { label: [LABEL.snapshot] } })),
+    ...(await engine.docker.listImages({ filters: { label: [LABEL.restore] } })),
+  ]
   for (const i of images.filter((i) => mine(i.Labels))) {
     const tags = (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>')
     for (const tag of tags.length ? tags : [i.Id]) await engine.removeImage(tag)
@@ -103,6 +107,8 @@ export function cheLike(name: string, extra: Record<string, unknown> = {}) {
     name,
     image: 'berth/demo:1',
     domain: 'che.local',
+    // The host policy's "restricted" level (every non-admin token's) requires a memory limit.
+    defaults: { resources: { memory: '64m' } },
     nodes: [
       {
         name: 'che',

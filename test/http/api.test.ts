@@ -84,6 +84,13 @@ Api('refuses a bad body or topology with 422 naming the field, creating nothing'
   assert.is(topo.status, 422)
   assert.match((await topo.json()).error.message, /nodes\[0\]\.name: "Data_1" is not a valid hostname label/)
   assert.is((await call('POST', '/v1/jobs', { token: tokens.admin, body: '{nope' })).status, 422)
+  // A path on the host is never read for a job from the service: files come as content.
+  const source = await call('POST', '/v1/jobs', {
+    token: tokens.admin,
+    body: { kind: 'install', cluster: 't-http-src', topology: cheLike('t-http-src', { nodes: [{ name: 'che', files: [{ target: '/x', source: '/etc/shadow' }] }] }) },
+  })
+  assert.is(source.status, 422)
+  assert.match((await source.json()).error.message, 'nodes[0].files[0].source: source is read only from a topology file on disk')
   assert.equal(await store.listJobs({}), [])
 })
 

@@ -27,7 +27,7 @@ test('berth policy check says what the policy refuses, path by path, and exits 7
   const config = join(home, 'serve.yaml')
   writeFileSync(config, 'policy:\n  restricted:\n    capabilities: [NET_BIND_SERVICE, CHOWN]\n  clusters:\n    lab-*: baseline\n')
   const t = join(home, 'chown.yaml')
-  writeFileSync(t, 'name: x\nimage: berth/demo:1\ndomain: x.local\nnodes:\n  - { name: a, capAdd: [CHOWN] }\n')
+  writeFileSync(t, 'name: x\nimage: berth/demo:1\ndomain: x.local\ndefaults: { resources: { memory: 64m } }\nnodes:\n  - { name: a, capAdd: [CHOWN] }\n')
   assert.is((await sh`node ${BIN} policy check ${t}`).exitCode, 7)
   assert.is((await sh`node ${BIN} policy check ${t} --config ${config}`).exitCode, 0)
   const badLevel = await sh`node ${BIN} policy check ${t} --level root`

@@ -66,7 +66,7 @@ async function removeMine(): Promise<void> {
   for (const v of (await engine.listVolumes([LABEL.cluster])).filter((v) => mine(v.Labels))) await engine.removeVolume(v.Name)
 }
 
-const demo = (name: string, nodes: object[]) => JSON.stringify({ name, image: 'berth/demo:1', domain: 'jira.test', nodes })
+const demo = (name: string, nodes: object[]) => JSON.stringify({ name, image: 'berth/demo:1', domain: 'jira.test', defaults: { resources: { memory: '64m' } }, nodes })
 const STANDALONE = ['/opt/demo/bootstrap.sh', '--standalone']
 
 const Jira = suite('POST /hooks/jira (real SQLite, real installs, comments to a real HTTP receiver)')

@@ -81,6 +81,7 @@ Sched.before(hook(async () => {
     name: PAIR,
     image: 'berth/demo:1',
     domain: 'sched.local',
+    defaults: { resources: { memory: '64m' } },
     nodes: [{ name: 'app', volumes: ['data:/srv/data'] }, { name: 'db' }],
   })
   const done = await finished(pair.id)
@@ -224,7 +225,7 @@ Sched('a seconds cron added with the CLI is picked up by a running scheduler, fi
 })
 
 Sched('a run while a snapshot of the cluster is queued or running is skipped, audited, and makes no job', async () => {
-  const blocker = await install({ name: SLOW, image: 'berth/demo:1', domain: 'sched.local', nodes: [{ name: 'slow', bootstrap: 'sleep 8' }] })
+  const blocker = await install({ name: SLOW, image: 'berth/demo:1', domain: 'sched.local', defaults: { resources: { memory: '64m' } }, nodes: [{ name: 'slow', bootstrap: 'sleep 8' }] })
   await until('the install holds the cluster', async () => ((await store.getJob(blocker.id))?.state === 'running' ? true : undefined))
   await addSchedule(store, parseSchedule({ cluster: SLOW, cron: '*/2 * * * * *', name: 't-sched-overlap' }))
   const scheduler = new Scheduler({ store, queue, policy: DEFAULT_POLICY, graceMs: H, reloadMs: 500 })

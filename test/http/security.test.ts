@@ -52,6 +52,7 @@ const topo = (name: string, node: Record<string, unknown>, extra: Record<string,
   name,
   image: 'berth/demo:1',
   domain: 'sec.local',
+  defaults: { resources: { memory: '32m' } },
   nodes: [{ name: 'app', bootstrap: 'true', ...node }],
   ...extra,
 })
@@ -81,6 +82,12 @@ const ATTACKS: { cluster: string; topology: object; path: string; message: RegEx
     topology: topo('t-sec-cap', { capAdd: ['NET_ADMIN'] }),
     path: 'nodes[0].capAdd[0]',
     message: /^NET_ADMIN is not allowed by policy "restricted"/,
+  },
+  {
+    cluster: 't-sec-port',
+    topology: topo('t-sec-port', { ports: ['0.0.0.0:18499:80'] }),
+    path: 'nodes[0].ports',
+    message: /^0\.0\.0\.0:18499\/tcp: host address 0\.0\.0\.0 is not allowed by policy "restricted" \(allowed: 127\.0\.0\.1\)$/,
   },
 ]
 

@@ -8,12 +8,13 @@ import { readTopology } from '../../scripts/engine/topology.ts'
 const check = (t: object, level: Level = 'restricted', policy = DEFAULT_POLICY) =>
   checkPolicy(readTopology(t as Record<string, unknown>).file, level, policy).map((i) => `${i.path}: ${i.message}`)
 
-const base = { name: 'p', image: 'berth/demo:1', domain: 'p.local' }
+const memory = { resources: { memory: '64m' } }
+const base = { name: 'p', image: 'berth/demo:1', domain: 'p.local', defaults: memory }
 
 test('restricted refuses what escapes to the host, naming the path in the file and the rule', () => {
   const t = {
     ...base,
-    defaults: { capAdd: ['NET_ADMIN'] },
+    defaults: { capAdd: ['NET_ADMIN'], ...memory },
     nodes: [
       { name: 'a' },
       { name: 'b', count: 2, privileged: true },
@@ -84,3 +85,31 @@ test('levels: a cluster override (first match) wins over the entry; admin tokens
 })
 
 test.run()
+
+test('restricted: ports only on the allowed addresses and ranges, safe sysctls only, no root user, a memory limit on every node', () => {
+  const t = {
+    name: 'p',
+    image: 'berth/demo:1',
+    domain: 'p.local',
+    nodes: [
+      { name: 'web', ports: ['8080:80', '0.0.0.0:8443:443', '80:8000'], resources: { memory: '128m' } },
+      { name: 'db', user: 'root', sysctls: { 'net.ipv4.tcp_keepalive_time': 600, 'net.core.somaxconn': 1024 } },
+      { name: 'ok', user: '1000:1000', resources: { memory: '1g' } },
+    ],
+  }
+  assert.equal(check(t), [
+    'nodes[0].ports: 0.0.0.0:8443/tcp: host address 0.0.0.0 is not allowed by policy "restricted" (allowed: 127.0.0.1)',
+    'nodes[0].ports: 127.0.0.1:80/tcp: host port 80 is not allowed by policy "restricted" (allowed: 1024-65535)',
+    'nodes[1].user: user "root" is root, which policy "restricted" does not allow a topology to ask for',
+    'nodes[1].sysctls.net.core.somaxconn: net.core.somaxconn is not allowed by policy "restricted" (allowed: kernel.shm_rmid_forced, net.ipv4.ip_local_port_range, net.ipv4.ip_local_reserved_ports, net.ipv4.ip_unprivileged_port_start, net.ipv4.ping_group_range, net.ipv4.tcp_syncookies, net.ipv4.tcp_keepalive_time, net.ipv4.tcp_keepalive_intvl, net.ipv4.tcp_keepalive_probes, net.ipv4.tcp_fin_timeout)',
+    'nodes[1].resources.memory: node "db" has no memory limit; policy "restricted" requires one (set resources.memory on the node or in defaults)',
+  ])
+  // Baseline lets root and no memory limit through; its ports and sysctls are the same by default.
+  assert.equal(check(t, 'baseline').map((l) => l.split(':')[0]), ['nodes[0].ports', 'nodes[0].ports', 'nodes[1].sysctls.net.core.somaxconn'])
+  const wide = PolicyConfig.parse({ restricted: { ports: { addresses: ['0.0.0.0'], ranges: ['80', '8000-9000'] }, sysctls: ['net.*'], requireMemoryLimit: false, rootUser: true } })
+  assert.equal(check(t, 'restricted', wide), [])
+  assert.equal(
+    PolicyConfig.safeParse({ restricted: { ports: { addresses: ['localhost'], ranges: ['http'] } } }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    ['restricted.ports.addresses.0: is not an IPv4 address', 'restricted.ports.ranges.0: is not a port or range like 8000-8999']
+  )
+})

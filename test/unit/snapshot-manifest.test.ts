@@ -27,6 +27,22 @@ function manifest() {
       retries: 3,
       startPeriodSeconds: 0,
     },
+    bootstrapPolicy: { okExitCodes: [0, 2], retries: 3, retryDelaySeconds: 5 },
+    command: ['sleep', 'infinity'],
+    entrypoint: null,
+    init: true,
+    user: null,
+    workdir: null,
+    labels: { app: name },
+    extraHosts: [],
+    tmpfs: [],
+    shmSize: null,
+    sysctls: {},
+    ulimits: [],
+    resources: { memory: 67108864, cpus: null, pids: null },
+    restart: { name: 'unless-stopped', maxRetries: 0 },
+    ports: index === 0 ? [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }] : [],
+    files: [{ target: '/etc/app.conf', data: Buffer.from('a=1\n').toString('base64'), mode: 0o640, owner: null }],
   })
   return {
     format: 1,
@@ -94,6 +110,18 @@ test('a manifest from before secrets existed passes, with none', () => {
   const r = checkManifest(m)
   assert.ok(r.ok)
   assert.equal(r.ok && r.manifest.topology.nodes.map((n) => n.secrets), [{}, {}])
+})
+
+test('a manifest from before the runtime keys passes, each with the default that berth used then', () => {
+  const m = manifest()
+  const newer = ['bootstrapPolicy', 'command', 'entrypoint', 'init', 'user', 'workdir', 'labels', 'extraHosts', 'tmpfs', 'shmSize', 'sysctls', 'ulimits', 'resources', 'restart', 'ports', 'files']
+  for (const n of m.topology.nodes) for (const k of newer) delete (n as Record<string, unknown>)[k]
+  const r = checkManifest(m)
+  assert.ok(r.ok)
+  const n = r.ok ? r.manifest.topology.nodes[0] : null
+  assert.equal(n?.bootstrapPolicy, { okExitCodes: [0], retries: 0, retryDelaySeconds: 5 })
+  assert.equal([n?.command, n?.init, n?.ports, n?.files, n?.restart], [null, false, [], [], { name: 'no', maxRetries: 0 }])
+  assert.equal(n?.resources, { memory: null, cpus: null, pids: null })
 })
 
 test('an empty object names the first missing keys and counts the rest', () => {

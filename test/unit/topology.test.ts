@@ -92,7 +92,7 @@ test('the codenvy example gives every node the defaults and the runner its capab
   assert.equal(t.hooks, { preSnapshot: ['sh', '-c', 'sync'], postRestore: null })
 })
 
-test('the che example is one node with its workspace volume', () => {
+test('the che example is one node with its workspace volume and its IDE port on this host', () => {
   const t = example('che.yaml')
   assert.is(t.name, 'che')
   assert.is(t.nodes.length, 1)
@@ -102,7 +102,8 @@ test('the che example is one node with its workspace volume', () => {
     { name: 'workspace', target: '/projects', external: false, readOnly: false },
   ])
   assert.equal(che.bootstrap, ['/opt/demo/bootstrap.sh', '--standalone'])
-  assert.equal(che.healthcheck?.cmd, ['/opt/demo/health.sh'])
+  assert.equal(che.healthcheck?.http, { port: 8080, path: '/health', expect: 200 })
+  assert.equal(che.ports, [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 8080, protocol: 'tcp' }])
   assert.is(che.timeoutSeconds, 300)
   assert.equal(phasesOf(t), [[0]])
 })
@@ -549,7 +550,7 @@ test('a phase outside 0..99 is refused', () => {
 test('a bootstrap that is neither a command nor null is refused', () => {
   refuses(
     base({ nodes: [{ name: 'a', bootstrap: true }] }),
-    'nodes[0].bootstrap: expected a command: a string (run by sh -c) or a list of arguments, or null for none, got true'
+    'nodes[0].bootstrap: expected a command: a string (run by sh -c) or a list of arguments, { command, okExitCodes, retries, retryDelaySeconds }, or null for none, got true'
   )
   refuses(
     base({ nodes: [{ name: 'a', bootstrap: ['/x', 3] }] }),

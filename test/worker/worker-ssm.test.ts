@@ -28,6 +28,7 @@ const topology = {
   name: CLUSTER,
   image: 'berth/demo:1',
   domain: 'edge.local',
+  defaults: { resources: { memory: '64m' } },
   nodes: [
     { name: 'api', bootstrap: 'echo api > /tmp/role' },
     { name: 'db', bootstrap: 'echo db > /tmp/role' },

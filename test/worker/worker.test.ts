@@ -57,7 +57,7 @@ test('GET /healthz answers from workerd', async () => {
 
 test('the host policy holds on the Worker: the POLICY binding\'s override refuses a SYS_ADMIN node naming the path, nothing recorded', async () => {
   const before = await jobCount()
-  const topology = { name: 't-wk-locked-a', image: 'berth/demo:1', domain: 'w.local', nodes: [{ name: 'pwn', capAdd: ['SYS_ADMIN'] }] }
+  const topology = { name: 't-wk-locked-a', image: 'berth/demo:1', domain: 'w.local', nodes: [{ name: 'pwn', capAdd: ['SYS_ADMIN'], resources: { memory: '64m' } }] }
   const res = await call('POST', '/v1/jobs', { token: adminToken, body: { kind: 'install', cluster: 't-wk-locked-a', topology } })
   assert.is(res.status, 403)
   const { error } = (await res.json()) as { error: { code: string; issues: { path: string; message: string }[] } }

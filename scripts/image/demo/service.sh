@@ -25,6 +25,12 @@ docroot() {
   mkdir -p "$dir"
   printf 'role=%s\nnode=%s\n' "$ROLE" "$NODE" >"$dir/health"
   if [ "$ROLE" = data ]; then ln -sf "$RECORDS" "$dir/records"; fi
+  # A node with workspaces (Che) lists them at "/": httpd runs cgi-bin/index.cgi for a directory
+  # without an index.html.
+  if [ -d /projects ]; then
+    mkdir -p "$dir/cgi-bin"
+    cp /opt/demo/workspaces.cgi "$dir/cgi-bin/index.cgi"
+  fi
   echo "$dir"
 }
 
