@@ -19,6 +19,8 @@ import { watchNodeStarts } from './engine/restart-watch.ts'
 import { SECRET_REF } from './engine/topology.ts'
 import { loadTopologyFile, type LoadedTopology } from './engine/topology-sources.ts'
 import { buildDemoImage, DEMO_IMAGE } from './image/demo-image.ts'
+import { buildDebianImage } from './image/debian-image.ts'
+import { parseRecipe } from './image/debian-recipe.ts'
 import { runDemo } from './cli/demo.ts'
 import { printChecks, printResult } from './cli/print.ts'
 import { rewireOnStarts } from './cli/rewire-daemon.ts'
@@ -44,6 +46,9 @@ usage:
   berth import FILE.tar                                  (every checksum verified first)
   berth doctor  [topology.yaml]
   berth image build-demo [--force]
+  berth image build-debian --tag T --packages a,b,c [--suite bookworm] [--mirror URL] [--force]
+                                    (mmdebstrap minbase + packages → docker import; reused
+                                     while its recipe is unchanged)
   berth job run [--spec-b64 B64] [--compact]
                                     (job spec as JSON on stdin otherwise; NDJSON events out;
                                      --compact: failures, one line per phase and the result)
@@ -77,7 +82,7 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
 
 const argv = minimist(process.argv.slice(2), {
   boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy', 'compact', 'rewire'],
-  string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz', 'clusters', 'level', 'ports'],
+  string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz', 'clusters', 'level', 'ports', 'packages', 'suite', 'mirror'],
   alias: { h: 'help', o: 'output' },
 })
 
@@ -287,12 +292,28 @@ async function main(): Promise<void> {
       process.exit(ok ? 0 : 3)
     }
     case 'image': {
-      if (rest[0] !== 'build-demo') throw new BerthError('invalid_job', 'usage: berth image build-demo [--force]')
       const t0 = Date.now()
-      const r = await buildDemoImage(createEngine(), { force: argv.force })
-      const line = r.built ? `built ${r.image} (${r.id.slice(7, 19)}) in ${Date.now() - t0} ms` : `${r.image} is up to date (${r.id.slice(7, 19)})`
-      process.stdout.write((argv.json ? JSON.stringify(r) : line) + '\n')
-      return
+      if (rest[0] === 'build-demo') {
+        const r = await buildDemoImage(createEngine(), { force: argv.force })
+        const line = r.built ? `built ${r.image} (${r.id.slice(7, 19)}) in ${Date.now() - t0} ms` : `${r.image} is up to date (${r.id.slice(7, 19)})`
+        process.stdout.write((argv.json ? JSON.stringify(r) : line) + '\n')
+        return
+      }
+      if (rest[0] === 'build-debian') {
+        const ac = abortOnSignals()
+        const input = { tag: argv.tag, packages: argv.packages, suite: argv.suite, mirror: argv.mirror }
+        // Checked before the engine is asked anything: a wrong option is exit 2 on any host.
+        parseRecipe(input)
+        const r = await buildDebianImage(createEngine(), input, {
+          force: argv.force,
+          signal: ac.signal,
+          progress: (line) => process.stderr.write(`image: ${line}\n`),
+        })
+        const line = r.built ? `built ${r.image} (${r.id.slice(7, 19)}) in ${Date.now() - t0} ms` : `${r.image} is up to date (${r.id.slice(7, 19)})`
+        process.stdout.write((argv.json ? JSON.stringify(r) : line) + '\n')
+        return
+      }
+      throw new BerthError('invalid_job', 'usage: berth image build-demo [--force] | berth image build-debian --tag T --packages a,b,c [--suite S] [--mirror URL] [--force]')
     }
     case 'job': {
       if (rest[0] === 'log') {

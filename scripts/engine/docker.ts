@@ -187,6 +187,20 @@ export class DockerEngine {
     }
   }
 
+  /**
+   * Removes an image nothing uses (not forced: the engine refuses while a container runs on it,
+   * which is the point). True when it is gone.
+   */
+  async removeImageIfUnused(ref: string): Promise<boolean> {
+    try {
+      await call(`Removing image "${ref}" if unused`, () => this.docker.getImage(ref).remove())
+      return true
+    } catch (err) {
+      if (err instanceof BerthError && err.code === 'not_found') return true
+      return false
+    }
+  }
+
   // ── networks ──────────────────────────────────────────────────────────────
   listNetworks(labels: string[] = []) {
     const filters: Record<string, string[]> = labels.length ? { label: labels } : {}
