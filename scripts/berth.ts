@@ -58,6 +58,7 @@ usage:
   berth watch --rewire              (daemon: rewires those clusters here, each as a logged job;
                                      for SSM hosts — the stack installs it as berth-rewire.service)
   berth demo    [--mode static|dynamic] [--destroy]
+  berth demo --puppet [--destroy]   (the same with real Puppet: examples/codenvy-puppet)
   berth serve [--config FILE]       (the job API; see the README for the file and environment)
   berth token create --name N --scopes read,install,snapshot,restore,admin
                     [--clusters 'team-a-*,shared'] [--level restricted|baseline|privileged]
@@ -81,7 +82,7 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
             130 cancelled`
 
 const argv = minimist(process.argv.slice(2), {
-  boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy', 'compact', 'rewire'],
+  boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy', 'compact', 'rewire', 'puppet'],
   string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz', 'clusters', 'level', 'ports', 'packages', 'suite', 'mirror'],
   alias: { h: 'help', o: 'output' },
 })
@@ -385,6 +386,7 @@ async function main(): Promise<void> {
     case 'schedule':
       return scheduleCommand(rest, { cron: argv.cron, keep: argv.keep, tz: argv.tz, name: argv.name, json: argv.json })
     case 'demo':
+      if (argv.puppet) return (await import('./cli/puppet-demo.ts')).runPuppetDemo({ destroy: argv.destroy, output: outputMode() })
       return runDemo({ mode: argv.mode === 'dynamic' ? 'dynamic' : 'static', destroy: argv.destroy, output: outputMode() })
     default:
       process.stderr.write(`unknown command "${cmd}"\n\n${USAGE}\n`)

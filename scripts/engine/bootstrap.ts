@@ -176,6 +176,12 @@ export async function waitHealthy(ctx: JobContext, node: HealthTarget, id: strin
     checkpoint(ctx)
     last = await probeHealth(ctx, node, id)
     if (last.ok) break
+    // A node whose process ended will not become healthy: said now, not at the deadline.
+    const state = (await ctx.engine.inspectContainer(id).catch(() => null))?.State
+    if (state && (!state.Running || state.Restarting) && !state.Paused) {
+      ctx.steps.fail('health', node.name, `its process ended (exit code ${state.ExitCode})`)
+      throw new BerthError('health_failed', `node "${node.name}" is not healthy: its process ended (exit code ${state.ExitCode})`, { node: node.name, step: 'health', output: last.output })
+    }
     if (Date.now() + delay > deadline) {
       ctx.steps.fail('health', node.name, last.output.slice(0, 200))
       throw new BerthError(

@@ -251,7 +251,7 @@ async function installOnce(
         if (fresh.has(node.name)) return { node, up: () => createAndStart(node), bootstrap: needsBootstrap(node), health: true }
         if (item.action === 'start') return { node, up: () => startKept(node), bootstrap: !!item.bootstrap, health: true }
         if (item.action === 'reconnect') return { node, up: () => reconnect(node), bootstrap: !!item.bootstrap, health: true }
-        if (item.action === 'rewire') return { node, up: () => rewire(node), bootstrap: false, health: true }
+        if (item.action === 'rewire') return { node, up: () => rewire(node), bootstrap: !!item.bootstrap, health: true }
         // Kept and healthy (probed while planning): checked, not touched.
         return { node, bootstrap: !!item.bootstrap, health: !!item.bootstrap }
       })

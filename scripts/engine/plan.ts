@@ -161,6 +161,16 @@ export function plan(topology: Topology, o: Observed, inputs: PlanInputs): Plann
     if (wrong.length) return item('rewire', `/etc/hosts is wrong: ${wrong[0]}`)
     return item('keep', 'unchanged and healthy')
   })
+  // A node rebuilt or made in some phase: kept nodes of later phases that pull from it run again.
+  const changed = items.filter((i) => (i.action === 'create' || i.action === 'replace') && existing)
+  const firstChanged = Math.min(...changed.map((i) => topology.nodes.find((n) => n.name === i.node)!.phase))
+  for (const [i, node] of topology.nodes.entries()) {
+    const item = items[i]
+    if (!node.bootstrap || !node.bootstrapPolicy.rerun || node.phase <= firstChanged) continue
+    if (!['keep', 'start', 'reconnect', 'rewire'].includes(item.action) || item.bootstrap) continue
+    const by = changed.find((c) => topology.nodes.find((n) => n.name === c.node)!.phase < node.phase)!.node
+    Object.assign(item, { bootstrap: true, reason: `${item.reason}; bootstrap again (rerun): node ${by} of an earlier phase is ${changed.find((c) => c.node === by)!.action === 'create' ? 'made' : 'rebuilt'}` })
+  }
   const wanted = new Set(topology.nodes.map((n) => n.name))
   for (const n of o.nodes.keys()) {
     if (!wanted.has(n)) items.push({ node: n, action: 'remove', reason: 'no longer in the topology' })

@@ -37,7 +37,7 @@ const ExpandedNode = z.object({
   volumes: z.array(z.object({ name: z.string().min(1), target: z.string().min(1), external: z.boolean(), readOnly: z.boolean() })),
   bootstrap: argv.nullable(),
   bootstrapPolicy: z
-    .object({ okExitCodes: z.array(int).min(1), retries: count, retryDelaySeconds: count })
+    .object({ okExitCodes: z.array(int).min(1), retries: count, retryDelaySeconds: count, rerun: z.boolean().default(false) })
     .default(DEFAULT_BOOTSTRAP_POLICY),
   timeoutSeconds: z.number().int().min(1),
   healthcheck: z

@@ -69,6 +69,12 @@ export interface BootstrapPolicy {
   okExitCodes: number[]
   retries: number
   retryDelaySeconds: number
+  /**
+   * Run again on a node that is kept whenever the same install rebuilds or creates a node of an
+   * earlier phase: configuration pulled from a server (a Puppet agent's run) is pulled again when
+   * the server changed.
+   */
+  rerun: boolean
 }
 
 export interface NodeSpec {
@@ -318,12 +324,13 @@ const BootstrapEntry = z.strictObject({
   okExitCodes: z.array(intIn(0, 255)).min(1).default([0]),
   retries: intIn(0, 100).default(0),
   retryDelaySeconds: intIn(0, 3600).default(5),
+  rerun: z.boolean().default(false),
 })
-export const DEFAULT_BOOTSTRAP_POLICY: BootstrapPolicy = { okExitCodes: [0], retries: 0, retryDelaySeconds: 5 }
+export const DEFAULT_BOOTSTRAP_POLICY: BootstrapPolicy = { okExitCodes: [0], retries: 0, retryDelaySeconds: 5, rerun: false }
 /** A command, null for none, or { command, okExitCodes, retries, retryDelaySeconds }. */
 const bootstrapKey = oneOf(
   [z.string().min(1), argv, z.null(), z.literal(false), BootstrapEntry],
-  `${COMMAND}, { command, okExitCodes, retries, retryDelaySeconds }, or null for none`
+  `${COMMAND}, { command, okExitCodes, retries, retryDelaySeconds, rerun }, or null for none`
 ).transform((b): { argv: string[] | null; policy: BootstrapPolicy } => {
   if (b === null || b === false) return { argv: null, policy: DEFAULT_BOOTSTRAP_POLICY }
   if (typeof b === 'string' || Array.isArray(b)) return { argv: toArgv(b), policy: DEFAULT_BOOTSTRAP_POLICY }

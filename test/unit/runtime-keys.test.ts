@@ -68,7 +68,7 @@ test('every form of the new keys becomes one value the engine uses as it is', ()
     ['127.0.0.1:8080->80/tcp', '0.0.0.0:8443->443/tcp', '127.0.0.1:6000->7000/udp', '127.0.0.1:6001->7001/udp', '127.0.0.1:19000->9000/tcp']
   )
   assert.equal(n.files, [{ target: '/etc/app.conf', data: Buffer.from('a=1\n').toString('base64'), mode: 0o640, owner: 'app' }])
-  assert.equal([n.bootstrap, n.bootstrapPolicy], [['sh', '-c', 'puppet agent --test'], { okExitCodes: [0, 2], retries: 5, retryDelaySeconds: 3 }])
+  assert.equal([n.bootstrap, n.bootstrapPolicy], [['sh', '-c', 'puppet agent --test'], { okExitCodes: [0, 2], retries: 5, retryDelaySeconds: 3, rerun: false }])
   assert.equal(n.healthcheck?.http, { port: 80, path: '/status', expect: 204 })
 })
 

@@ -27,7 +27,7 @@ function manifest() {
       retries: 3,
       startPeriodSeconds: 0,
     },
-    bootstrapPolicy: { okExitCodes: [0, 2], retries: 3, retryDelaySeconds: 5 },
+    bootstrapPolicy: { okExitCodes: [0, 2], retries: 3, retryDelaySeconds: 5, rerun: true },
     command: ['sleep', 'infinity'],
     entrypoint: null,
     init: true,
@@ -119,7 +119,7 @@ test('a manifest from before the runtime keys passes, each with the default that
   const r = checkManifest(m)
   assert.ok(r.ok)
   const n = r.ok ? r.manifest.topology.nodes[0] : null
-  assert.equal(n?.bootstrapPolicy, { okExitCodes: [0], retries: 0, retryDelaySeconds: 5 })
+  assert.equal(n?.bootstrapPolicy, { okExitCodes: [0], retries: 0, retryDelaySeconds: 5, rerun: false })
   assert.equal([n?.command, n?.init, n?.ports, n?.files, n?.restart], [null, false, [], [], { name: 'no', maxRetries: 0 }])
   assert.equal(n?.resources, { memory: null, cpus: null, pids: null })
 })

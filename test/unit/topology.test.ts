@@ -550,7 +550,7 @@ test('a phase outside 0..99 is refused', () => {
 test('a bootstrap that is neither a command nor null is refused', () => {
   refuses(
     base({ nodes: [{ name: 'a', bootstrap: true }] }),
-    'nodes[0].bootstrap: expected a command: a string (run by sh -c) or a list of arguments, { command, okExitCodes, retries, retryDelaySeconds }, or null for none, got true'
+    'nodes[0].bootstrap: expected a command: a string (run by sh -c) or a list of arguments, { command, okExitCodes, retries, retryDelaySeconds, rerun }, or null for none, got true'
   )
   refuses(
     base({ nodes: [{ name: 'a', bootstrap: ['/x', 3] }] }),

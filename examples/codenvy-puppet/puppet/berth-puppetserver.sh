@@ -19,6 +19,10 @@ set -a
 . /etc/default/puppetserver
 set +a
 install -d -o puppet -g puppet -m 0755 /run/puppetserver
+# The CA and the ssl dir are volumes (codenvy-puppet.yaml): a new volume at a path the image lacks
+# is root's, and Puppet Server runs as puppet.
+install -d -o puppet -g puppet -m 0750 /etc/puppet/puppetserver/ca
+chown puppet:puppet /var/lib/puppet/ssl
 cd "$INSTALL_DIR"
 umask 027
 # shellcheck disable=SC2086 # JAVA_ARGS and TK_ARGS are word lists, as Debian's unit reads them
