@@ -9,6 +9,7 @@ import { join, relative } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import YAML from 'yaml'
+import { loadTopologyFile } from '../../scripts/engine/topology-sources.ts'
 
 const DIR = new URL('../../examples/codenvy-puppet/', import.meta.url).pathname
 const topology = YAML.parse(readFileSync(join(DIR, 'codenvy-puppet.yaml'), 'utf8'))
@@ -28,12 +29,15 @@ function walk(dir: string): string[] {
 }
 
 const master = topology.nodes.find((n: { name: string }) => n.name === 'master')
-const masterFiles: FileEntry[] = master.files
+/** What the master gets: the defaults' files and its own. */
+const masterFiles: FileEntry[] = [...(topology.defaults.files ?? []), ...master.files]
+/** As berth expands it: every node's files, the defaults' merged in, sources read in. */
+const expanded = loadTopologyFile(join(DIR, 'codenvy-puppet.yaml')).topology
 
 test('every file entry names an existing source, with an octal mode', () => {
-  for (const node of topology.nodes) {
+  for (const node of [topology.defaults, ...topology.nodes]) {
     for (const f of (node.files ?? []) as FileEntry[]) {
-      assert.ok(statSync(join(DIR, f.source)).isFile(), `${node.name}: ${f.source}`)
+      assert.ok(statSync(join(DIR, f.source)).isFile(), `${node.name ?? 'defaults'}: ${f.source}`)
       assert.match(f.target, /^\//)
       assert.match(f.mode ?? '0644', /^0[0-7]{3}$/)
     }
@@ -51,20 +55,21 @@ test('every file of the Puppet tree is written into the master, code under the p
 })
 
 test('every node carries the postRestore hook, executable, and the master runs its wrapper', () => {
-  const hook = topology.hooks.postRestore[0]
-  for (const node of topology.nodes) {
-    const entry = (node.files as FileEntry[]).find((f) => f.target === hook)
+  const hook = expanded.hooks.postRestore![0]
+  for (const node of expanded.nodes) {
+    const entry = node.files.find((f) => f.target === hook)
     assert.ok(entry, `${node.name} has ${hook}`)
-    assert.is(entry!.mode, '0755')
+    assert.is(entry!.mode, 0o755)
   }
-  assert.equal(master.command, ['/usr/local/sbin/berth-puppetserver'])
-  assert.ok(masterFiles.some((f) => f.target === master.command[0] && f.mode === '0755'))
+  const m = expanded.nodes.find((n) => n.name === 'master')!
+  assert.equal(m.command, ['/usr/local/sbin/berth-puppetserver'])
+  assert.ok(m.files.some((f) => f.target === m.command![0] && f.mode === 0o755))
 })
 
 test('every role has its class and its Hiera settings', () => {
   const common = YAML.parse(readFileSync(join(DIR, 'puppet/data/common.yaml'), 'utf8'))
-  for (const node of topology.nodes) {
-    const role = node.name as string
+  for (const node of expanded.nodes) {
+    const role = node.role
     const klass = readFileSync(join(DIR, `puppet/modules/codenvy/manifests/${role}.pp`), 'utf8')
     assert.match(klass, new RegExp(`^class codenvy::${role} \\(`, 'm'))
     assert.type(common[`codenvy::${role}::port`], 'number', `codenvy::${role}::port`)
