@@ -92,7 +92,7 @@ async function berth(): Promise<BerthRun> {
   await runJob({ kind: 'destroy', cluster: CLUSTER, options: { volumes: true } }, { engine, emit: () => {}, logDir: null })
   const t0 = performance.now()
   const events = await new Promise<JobEvent[]>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'job', 'run'], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [BIN, 'job', 'run'], { stdio: ['pipe', 'pipe', 'ignore'] })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.on('error', reject)
