@@ -210,4 +210,18 @@ Product('restore --as: refused on the taken ports, naming them; --ports offset:N
   assert.equal((await engine.inspectContainer('t-prod-bare.web')).HostConfig.PortBindings ?? {}, {})
 })
 
+Product('upgrade to another image: the port follows each rebuilt node, and the page answers after', async () => {
+  const C = 't-prod-web'
+  await engine.docker.getImage('berth/demo:1').tag({ repo: 'berth/demo', tag: 'product-next' })
+  try {
+    const r = await run({ kind: 'upgrade', cluster: C, options: { image: 'berth/demo:product-next' } })
+    assert.ok(r.result.ok, r.result.message)
+    assert.is((await engine.inspectContainer(`${C}.web`)).Config.Image, 'berth/demo:product-next')
+    assert.is((await get(BASE_PORT + 1)).text, 'changed\n')
+  } finally {
+    await run({ kind: 'destroy', cluster: C, options: { volumes: true } })
+    await engine.removeImage('berth/demo:product-next', { force: false }).catch(() => {})
+  }
+})
+
 Product.run()
