@@ -59,7 +59,7 @@ usage:
                                      for SSM hosts — the stack installs it as berth-rewire.service)
   berth demo    [--mode static|dynamic] [--destroy]
   berth demo --puppet [--destroy]   (the same with real Puppet: examples/codenvy-puppet)
-  berth serve [--config FILE]       (the job API; see the README for the file and environment)
+  berth serve [--config FILE]       (the job API; its file and environment: docs/http-api.md)
   berth token create --name N --scopes read,install,snapshot,restore,admin
                     [--clusters 'team-a-*,shared'] [--level restricted|baseline|privileged]
   berth token list | berth token revoke <id|name>

@@ -1,6 +1,6 @@
 /**
  * What an SSM Run Command invocation's Status / StatusDetails means for a berth job on that host
- * (research/chatops-ssm-edge.md §2.4). StatusDetails is the finer of the two and is read first;
+ * (docs/edge.md, "The SSM dispatcher"). StatusDetails is the finer of the two and is read first;
  * AWS spells it with spaces ("Delivery Timed Out"), some SDK docs and our endpoint without, and
  * both "Cancelled" and "Canceled" occur: keys are compared without spaces, in lower case.
  * Runtime-neutral: the Worker bundles it.
@@ -31,7 +31,7 @@ export interface HostStatus {
 
 type Row = Omit<HostStatus, 'message'> & { message: (c: StatusContext) => string }
 
-/** Every documented Status and StatusDetails value (§2.4), by normalised key. */
+/** Every documented Status and StatusDetails value, by normalised key. */
 export const SSM_STATUS_TABLE: Readonly<Record<string, Row>> = {
   pending: {
     state: 'queued',

@@ -39,7 +39,7 @@ import {
 } from './dispatcher.ts'
 import { hostStatus, type StatusContext } from './ssm-status.ts'
 
-/** GetCommandInvocation returns only the first 24,000 characters of stdout (research §2.5). */
+/** GetCommandInvocation returns only the first 24,000 characters of stdout (docs/edge.md: why jobs run --compact). */
 export const SSM_STDOUT_LIMIT = 24_000
 
 export type SsmTarget = { instanceIds: string[] } | { tags: Record<string, string> }
@@ -53,7 +53,7 @@ export interface SsmDispatcherOptions {
   /** Attempts per call of the client made here, which retries adaptively (throttling). */
   maxAttempts?: number
   documentName?: string
-  /** Send through AWS-RunShellScript instead of berth's document (root on the host: §2.8). */
+  /** Send through AWS-RunShellScript instead of berth's document (whoever may send it is root on the host: infra/ssm/README.md). */
   useRunShellScript?: boolean
   target: SsmTarget
   /** SendCommand MaxConcurrency / MaxErrors: a count or a percentage ("10%"). */
@@ -194,7 +194,7 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
         region: o.region,
         credentials: o.credentials,
         endpoint: o.endpoint,
-        // Throttling comes with fast polling and fan-outs (research §2.7): the adaptive mode
+        // Throttling comes with fast polling and fan-outs: the adaptive mode
         // slows the client down as well as retrying.
         retryMode: 'adaptive',
         maxAttempts: o.maxAttempts ?? 8,
@@ -377,7 +377,7 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
       token = page.NextToken
     } while (token)
     const targets = command?.TargetCount ?? 0
-    // Right after SendCommand the list may be empty, or short (research §2.6), even when the
+    // Right after SendCommand the list may be empty, or short, even when the
     // command has already ended: not yet, rather than none. No targets at all once it has ended.
     if (targets > 0 ? hosts.length < targets : !TERMINAL_COMMAND.has(command?.Status ?? '')) {
       return { events: [] }
@@ -461,7 +461,7 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
         endedAt: timeOf(o.ExecutionEndDateTime),
       }
     } catch (err) {
-      // Right after SendCommand the invocation may not exist yet (research §2.6): not yet.
+      // Right after SendCommand the invocation may not exist yet: not yet.
       if (errName(err) === 'InvocationDoesNotExist') {
         return { host, status: 'Pending', details: 'Pending', stdout: '', stderr: '' }
       }

@@ -21,7 +21,7 @@ export type ErrorCode =
   | 'cancelled'
   | 'internal'
 
-/** Process exit codes, one per family of failure (documented in the README). */
+/** Process exit codes, one per family of failure (documented in docs/cli.md, "Exit codes"). */
 export const EXIT_CODES: Record<ErrorCode, number> = {
   invalid_topology: 2,
   invalid_job: 2,

@@ -1,5 +1,5 @@
 /**
- * The job contract (DESIGN.md): a JSON spec in, job events out, the last one the result.
+ * The job contract (docs/http-api.md, "The job contract"): a JSON spec in, job events out, the last one the result.
  * The CLI, `berth job run` and every dispatcher go through `runJob`: there is one engine.
  */
 import { existsSync, mkdirSync } from 'node:fs'

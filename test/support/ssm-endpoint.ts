@@ -4,7 +4,7 @@
  * with `bash -c`, the way the SSM agent runs AWS-RunShellScript. Instances are fake (an id and
  * tags); each gets its own working directory under `workDir`.
  *
- * Behaviour follows research/chatops-ssm-edge.md §2: statuses, the 24,000/8,000/2,500
+ * Behaviour follows AWS's Run Command API (docs/edge.md, "Tested on the wire"): statuses, the 24,000/8,000/2,500
  * character output limits, InvocationDoesNotExist for a while after SendCommand, throttling.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -21,7 +21,7 @@ export const TEST_CREDENTIALS: SigV4Credentials = {
   secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
 }
 
-// Limits of GetCommandInvocation and CommandPlugin.Output (research §2.5).
+// Limits of GetCommandInvocation and CommandPlugin.Output.
 export const STDOUT_LIMIT = 24_000
 export const STDERR_LIMIT = 8_000
 export const PLUGIN_OUTPUT_LIMIT = 2_500
@@ -91,7 +91,7 @@ export interface FakeInvocation {
   instanceId: string
   status: InvocationStatus
   statusDetails: string
-  /** -1 until the script has finished (research §2.4). */
+  /** -1 until the script has finished. */
   responseCode: number
   /** Full captured output; the API returns only the first STDOUT_LIMIT/STDERR_LIMIT chars. */
   stdout: string

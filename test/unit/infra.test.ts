@@ -387,7 +387,7 @@ iam(
       for (const a of toArray<string>(s.Action)) assert.not.ok(a.includes('*'), `action ${a}`)
     }
     const send = statements.filter((s) => toArray<string>(s.Action).includes('ssm:SendCommand'))
-    assert.ok(send.length >= 2, 'SendCommand needs the document and the instances (research §2.8)')
+    assert.ok(send.length >= 2, 'SendCommand needs the document and the instances (infra/iam/README.md)')
     const documents: string[] = []
     const instances: string[] = []
     for (const s of send) {
