@@ -9,7 +9,6 @@ import { serve } from '@hono/node-server'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import { chmodSync, closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { createApp } from './app.ts'
 import { AutoRewire } from './auto-rewire.ts'
 import type { ServerConfig } from './config.ts'
@@ -20,6 +19,7 @@ import { Notifier } from './notify.ts'
 import { JobQueue } from './queue.ts'
 import { Scheduler } from './scheduler.ts'
 import { openSqliteStore } from './store/sqlite.ts'
+import { packagePath } from '../scripts/engine/package-root.ts'
 
 export { readConfig } from './config.ts'
 
@@ -28,7 +28,7 @@ function dispatcherFor(config: ServerConfig): ZxDispatcher | SsmDispatcher {
   const d = config.dispatch
   if (d.mode === 'ssh') return new ZxDispatcher({ ...d, graceMs })
   if (d.mode === 'ssm') return new SsmDispatcher(d)
-  const bin = fileURLToPath(new URL('../bin/berth.mjs', import.meta.url))
+  const bin = packagePath('bin', 'berth.mjs')
   return new ZxDispatcher({ mode: 'local', berth: d.berth ?? [process.execPath, bin], graceMs })
 }
 

@@ -4,27 +4,27 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { chalk, minimist } from 'zx'
-import { createRenderer, type Mode } from './cli/render.ts'
-import { berthHome } from './engine/context.ts'
-import { createEngine } from './engine/docker.ts'
+import minimist from 'minimist'
+import type { Mode } from './cli/render.ts'
 import { asBerthError, BerthError, EXIT_CODES } from './engine/errors.ts'
-import { CLUSTER_PATTERN } from './engine/patterns.ts'
-import { LEVELS, type Level } from './engine/policy.ts'
 import type { JobEvent } from './engine/events.ts'
-import { runJob } from './engine/job.ts'
-import { compactEvents, readJobLog } from './engine/job-log.ts'
-import { hostChecks, topologyChecks } from './engine/preflight.ts'
-import { watchNodeStarts } from './engine/restart-watch.ts'
-import { SECRET_REF } from './engine/topology.ts'
-import { loadTopologyFile, type LoadedTopology } from './engine/topology-sources.ts'
-import { buildDemoImage, DEMO_IMAGE } from './image/demo-image.ts'
-import { buildDebianImage } from './image/debian-image.ts'
-import { parseRecipe } from './image/debian-recipe.ts'
-import { runDemo } from './cli/demo.ts'
-import { printChecks, printResult } from './cli/print.ts'
-import { rewireOnStarts } from './cli/rewire-daemon.ts'
-import { scheduleCommand } from './cli/schedule.ts'
+import { BERTH_VERSION } from './engine/labels.ts'
+import { CLUSTER_PATTERN } from './engine/patterns.ts'
+import type { LoadedTopology } from './engine/topology-sources.ts'
+
+// Each command loads what it needs when it runs (`--help` loads nothing): the engine, zod, yaml
+// and dockerode are most of a start's time.
+const cli = {
+  render: () => import('./cli/render.ts'),
+  print: () => import('./cli/print.ts'),
+  color: () => import('./cli/color.ts'),
+  context: () => import('./engine/context.ts'),
+  docker: () => import('./engine/docker.ts'),
+  job: () => import('./engine/job.ts'),
+  jobLog: () => import('./engine/job-log.ts'),
+  policy: () => import('./engine/policy.ts'),
+  topologySources: () => import('./engine/topology-sources.ts'),
+}
 
 const USAGE = `berth — install multi-node container clusters on Docker
 
@@ -72,6 +72,7 @@ usage:
   berth schedule list | berth schedule rm <name>
 
 common flags:
+  --version  berth's version, and whether the compiled CLI runs (dist/) or the sources
   --json     NDJSON job events on stdout (one object per line, the last one the result)
   --plain    plain progress lines even on a terminal
   -h, --help
@@ -82,7 +83,7 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
             130 cancelled`
 
 const argv = minimist(process.argv.slice(2), {
-  boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'destroy', 'compact', 'rewire', 'puppet'],
+  boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'version', 'destroy', 'compact', 'rewire', 'puppet'],
   string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz', 'clusters', 'level', 'ports', 'packages', 'suite', 'mirror'],
   alias: { h: 'help', o: 'output' },
 })
@@ -93,16 +94,17 @@ function outputMode(): Mode {
   return 'tty'
 }
 
-function fail(err: unknown): never {
+async function fail(err: unknown): Promise<never> {
   const e = asBerthError(err)
-  process.stderr.write(`${chalk.red('error:')} ${e.message}\n`)
+  const { color } = await cli.color()
+  process.stderr.write(`${color.red('error:')} ${e.message}\n`)
   process.exit(e.exitCode)
 }
 
 /** A topology file, checked (its name in every message), with its files' sources read in. */
-function readTopology(file: string | undefined): LoadedTopology {
+async function readTopology(file: string | undefined): Promise<LoadedTopology> {
   if (!file) throw new BerthError('invalid_job', 'a topology file is required (e.g. examples/codenvy.yaml)')
-  return loadTopologyFile(file)
+  return (await cli.topologySources()).loadTopologyFile(file)
 }
 
 /** Cancellation: the first signal stops the job at its next safe point; a second one exits. */
@@ -122,6 +124,7 @@ function abortOnSignals(): AbortController {
 /** Runs one job with the chosen output and exits with its code. */
 async function runCli(spec: Record<string, unknown>): Promise<never> {
   const mode = outputMode()
+  const [{ createRenderer }, { printResult }, { berthHome }, { createEngine }, { runJob }] = await Promise.all([cli.render(), cli.print(), cli.context(), cli.docker(), cli.job()])
   const renderer = createRenderer(mode)
   const ac = abortOnSignals()
   const engine = createEngine()
@@ -143,6 +146,7 @@ async function runCli(spec: Record<string, unknown>): Promise<never> {
 async function tokenCommand(rest: string[]): Promise<void> {
   const { openSqliteStore } = await import('../functions/store/sqlite.ts')
   const { hashToken, newToken, SCOPES } = await import('../functions/middleware/auth.ts')
+  const [{ berthHome }, { LEVELS }] = await Promise.all([cli.context(), cli.policy()])
   const store = await openSqliteStore(join(berthHome(), 'berth.db'))
   try {
     if (rest[0] === 'create') {
@@ -185,7 +189,7 @@ async function tokenCommand(rest: string[]): Promise<void> {
  */
 async function policyCommand(rest: string[]): Promise<void> {
   if (rest[0] !== 'check' || !rest[1]) throw new BerthError('invalid_job', 'usage: berth policy check <topology.yaml> [--level L] [--config FILE]')
-  const { checkPolicy, DEFAULT_POLICY } = await import('./engine/policy.ts')
+  const { checkPolicy, DEFAULT_POLICY, LEVELS } = await cli.policy()
   let policy = DEFAULT_POLICY
   if (argv.config || process.env.BERTH_CONFIG) {
     const { readConfig } = await import('../functions/config.ts')
@@ -197,8 +201,8 @@ async function policyCommand(rest: string[]): Promise<void> {
   }
   const level = String(argv.level ?? policy.default)
   if (!(LEVELS as readonly string[]).includes(level)) throw new BerthError('invalid_job', `--level: "${level}" is not one of ${LEVELS.join(', ')}`)
-  const { file } = readTopology(rest[1])
-  const issues = checkPolicy(file, level as Level, policy)
+  const { file } = await readTopology(rest[1])
+  const issues = checkPolicy(file, level as (typeof LEVELS)[number], policy)
   if (argv.json) process.stdout.write(JSON.stringify({ ok: !issues.length, level, issues }) + '\n')
   else if (!issues.length) process.stdout.write(`${rest[1]}: allowed by policy "${level}"\n`)
   else process.stdout.write(`${rest[1]}: refused by policy "${level}":\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}\n`)
@@ -209,6 +213,7 @@ async function policyCommand(rest: string[]): Promise<void> {
 async function secretCommand(rest: string[]): Promise<void> {
   const name = rest[1]
   if (rest[0] !== 'set' || !name) throw new BerthError('invalid_job', 'usage: berth secret set <name>   (the value on stdin)')
+  const { SECRET_REF } = await import('./engine/topology.ts')
   if (!SECRET_REF.test(`file:${name}`)) throw new BerthError('invalid_job', `"${name}" is not a secret name (letters, digits, '_', '.', '-'; at most 64)`)
   const { secretsDir } = await import('./engine/secrets.ts')
   const value = (await readStdin()).replace(/\r?\n$/, '')
@@ -231,6 +236,11 @@ async function main(): Promise<void> {
   // cleaned up and told its result: it is said on stderr, and the job's own flow decides.
   process.on('unhandledRejection', (err) => process.stderr.write(`berth: a rejection nobody awaited yet: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`))
   const [cmd, ...rest] = argv._.map(String)
+  if (argv.version || cmd === 'version') {
+    // Which code runs: the compiled CLI in dist/, or the sources (bin/berth.mjs says why).
+    process.stdout.write(`berth ${BERTH_VERSION} (${import.meta.url.endsWith('/dist/berth.js') ? 'compiled' : 'sources'})\n`)
+    process.exit(0)
+  }
   if (!cmd || argv.help) {
     process.stdout.write(USAGE + '\n')
     process.exit(cmd || argv.help ? 0 : 2)
@@ -238,7 +248,7 @@ async function main(): Promise<void> {
   const concurrency = argv.concurrency ? Number(argv.concurrency) : undefined
   switch (cmd) {
     case 'install': {
-      const { topology, data } = readTopology(rest[0])
+      const { topology, data } = await readTopology(rest[0])
       return runCli({
         kind: 'install',
         cluster: topology.name,
@@ -274,7 +284,7 @@ async function main(): Promise<void> {
       return runCli({ kind: 'restore', cluster: rest[0], snapshot: rest[1], options: { as: argv.as, domain: argv.domain, ports: argv.ports, concurrency } })
     case 'upgrade': {
       if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth upgrade <cluster> --image IMAGE | <topology.yaml>')
-      const topology = rest[1] ? readTopology(rest[1]).data : undefined
+      const topology = rest[1] ? (await readTopology(rest[1])).data : undefined
       return runCli({ kind: 'upgrade', cluster: rest[0], topology, options: { image: argv.image, concurrency } })
     }
     case 'export':
@@ -284,23 +294,27 @@ async function main(): Promise<void> {
       if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth import FILE.tar')
       return runCli({ kind: 'import', options: { file: resolve(rest[0]) } })
     case 'doctor': {
+      const [{ createEngine }, { DEMO_IMAGE }, { hostChecks, topologyChecks }, { printChecks }] = await Promise.all([cli.docker(), import('./image/demo-image.ts'), import('./engine/preflight.ts'), cli.print()])
       const engine = createEngine()
       const probe = (await engine.inspectImage(DEMO_IMAGE).catch(() => null)) ? DEMO_IMAGE : null
       let checks = await hostChecks(engine, probe)
-      if (rest[0] && checks[0]?.status !== 'fail') checks = checks.concat(await topologyChecks(engine, readTopology(rest[0]).topology))
+      if (rest[0] && checks[0]?.status !== 'fail') checks = checks.concat(await topologyChecks(engine, (await readTopology(rest[0])).topology))
       if (argv.json) process.stdout.write(JSON.stringify({ ok: !checks.some((c) => c.status === 'fail'), checks }) + '\n')
       const ok = argv.json ? !checks.some((c) => c.status === 'fail') : printChecks(checks)
       process.exit(ok ? 0 : 3)
     }
     case 'image': {
       const t0 = Date.now()
+      const { createEngine } = await cli.docker()
       if (rest[0] === 'build-demo') {
+        const { buildDemoImage } = await import('./image/demo-image.ts')
         const r = await buildDemoImage(createEngine(), { force: argv.force })
         const line = r.built ? `built ${r.image} (${r.id.slice(7, 19)}) in ${Date.now() - t0} ms` : `${r.image} is up to date (${r.id.slice(7, 19)})`
         process.stdout.write((argv.json ? JSON.stringify(r) : line) + '\n')
         return
       }
       if (rest[0] === 'build-debian') {
+        const [{ parseRecipe }, { buildDebianImage }] = await Promise.all([import('./image/debian-recipe.ts'), import('./image/debian-image.ts')])
         const ac = abortOnSignals()
         const input = { tag: argv.tag, packages: argv.packages, suite: argv.suite, mirror: argv.mirror }
         // Checked before the engine is asked anything: a wrong option is exit 2 on any host.
@@ -320,6 +334,7 @@ async function main(): Promise<void> {
       if (rest[0] === 'log') {
         if (!rest[1]) throw new BerthError('invalid_job', 'usage: berth job log <job>')
         // Chunk by chunk through the same reader as the `log` kind: a log may be large.
+        const { readJobLog } = await cli.jobLog()
         for (let offset: number | null = 0; offset !== null; ) {
           const chunk = readJobLog(rest[1], offset)
           process.stdout.write(chunk.text)
@@ -335,6 +350,7 @@ async function main(): Promise<void> {
       } catch (err) {
         spec = { invalid: `the job spec is not JSON: ${(err as Error).message}` }
       }
+      const [{ createEngine }, { runJob }, { compactEvents }] = await Promise.all([cli.docker(), cli.job(), cli.jobLog()])
       const ac = abortOnSignals()
       const print = (e: JobEvent) => process.stdout.write(JSON.stringify(e) + '\n')
       const { exitCode } = await runJob(spec, {
@@ -346,13 +362,14 @@ async function main(): Promise<void> {
       process.exit(exitCode)
     }
     case 'watch': {
+      const { createEngine } = await cli.docker()
       const ac = abortOnSignals()
       // Ends with its stdin, so a watch started over ssh ends with the connection (not the
       // --rewire daemon: systemd gives it /dev/null).
       if (!argv.rewire && !process.stdin.isTTY) process.stdin.on('end', () => ac.abort()).resume()
       const print = (line: object) => process.stdout.write(JSON.stringify(line) + '\n')
-      if (argv.rewire) await rewireOnStarts(createEngine(), { signal: ac.signal, report: print })
-      else await watchNodeStarts(createEngine(), print, ac.signal)
+      if (argv.rewire) await (await import('./cli/rewire-daemon.ts')).rewireOnStarts(createEngine(), { signal: ac.signal, report: print })
+      else await (await import('./engine/restart-watch.ts')).watchNodeStarts(createEngine(), print, ac.signal)
       // The stream ended by itself (the Docker daemon restarted): a non-zero exit, so that
       // whoever runs it (berth serve, systemd) starts it again.
       process.exit(ac.signal.aborted ? 0 : 1)
@@ -384,10 +401,10 @@ async function main(): Promise<void> {
     case 'secret':
       return secretCommand(rest)
     case 'schedule':
-      return scheduleCommand(rest, { cron: argv.cron, keep: argv.keep, tz: argv.tz, name: argv.name, json: argv.json })
+      return (await import('./cli/schedule.ts')).scheduleCommand(rest, { cron: argv.cron, keep: argv.keep, tz: argv.tz, name: argv.name, json: argv.json })
     case 'demo':
       if (argv.puppet) return (await import('./cli/puppet-demo.ts')).runPuppetDemo({ destroy: argv.destroy, output: outputMode() })
-      return runDemo({ mode: argv.mode === 'dynamic' ? 'dynamic' : 'static', destroy: argv.destroy, output: outputMode() })
+      return (await import('./cli/demo.ts')).runDemo({ mode: argv.mode === 'dynamic' ? 'dynamic' : 'static', destroy: argv.destroy, output: outputMode() })
     default:
       process.stderr.write(`unknown command "${cmd}"\n\n${USAGE}\n`)
       process.exit(2)

@@ -14,6 +14,8 @@ passed=0; failed=0; skipped=0
 limit=${BERTH_TEST_TIMEOUT:-1200}
 uvu() { timeout --kill-after=20 "$limit" node_modules/.bin/tsx node_modules/uvu/bin.js "$@"; }
 started=$SECONDS
+# The CLI the tests spawn (bin/berth.mjs) is the compiled one, built from the sources as they are.
+node scripts/build.mjs --quiet || { echo "the build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
 # Adds one uvu run's counts (its output in $1, its exit code in $2, its name in $3).
 count() {

@@ -5,13 +5,13 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { now, type SqlValue } from './rows.ts'
 import { SqlStore, type SqlDriver } from './sql-store.ts'
+import { packagePath } from '../../scripts/engine/package-root.ts'
 
-const defaultMigrationsDir = fileURLToPath(new URL('../../infra/migrations/', import.meta.url))
+const defaultMigrationsDir = packagePath('infra', 'migrations') + '/'
 
 export async function openSqliteStore(
   file: string,

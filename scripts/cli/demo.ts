@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import YAML from 'yaml'
-import { chalk } from 'zx'
+import { color } from './color.ts'
 import { createEngine } from '../engine/docker.ts'
 import type { JobEvent } from '../engine/events.ts'
 import { runJob } from '../engine/job.ts'
@@ -16,25 +16,26 @@ import { parseTopology } from '../engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from '../image/demo-image.ts'
 import { printResult } from './print.ts'
 import { createRenderer, type Mode } from './render.ts'
+import { packagePath } from '../engine/package-root.ts'
 
 const say = (s: string) => process.stdout.write(s + '\n')
 
 export async function runDemo(opts: { mode: 'static' | 'dynamic'; destroy?: boolean; output: Mode }): Promise<never> {
   const engine = createEngine()
-  say(chalk.bold('1/6 host'))
+  say(color.bold('1/6 host'))
   const checks = await hostChecks(engine, null)
-  const mark = { ok: chalk.green('✓'), warn: chalk.yellow('!'), fail: chalk.red('✗'), skip: chalk.dim('-') }
+  const mark = { ok: color.green('✓'), warn: color.yellow('!'), fail: color.red('✗'), skip: color.dim('-') }
   for (const c of checks) say(`  ${mark[c.status]} ${c.name}: ${c.message}`)
   if (checks.some((c) => c.status === 'fail')) process.exit(3)
 
-  say(chalk.bold(`2/6 image ${DEMO_IMAGE} (offline, from busybox-static)`))
+  say(color.bold(`2/6 image ${DEMO_IMAGE} (offline, from busybox-static)`))
   const image = await buildDemoImage(engine)
   say(`  ${image.built ? 'built' : 'up to date'}: ${image.id.slice(7, 19)}`)
 
-  const file = new URL('../../examples/codenvy.yaml', import.meta.url)
+  const file = packagePath('examples', 'codenvy.yaml')
   const text = readFileSync(file, 'utf8')
   const topology = parseTopology(text, { file: 'examples/codenvy.yaml' })
-  say(chalk.bold(`3/6 install ${topology.name}: ${topology.nodes.length} nodes, ${opts.mode} mode`))
+  say(color.bold(`3/6 install ${topology.name}: ${topology.nodes.length} nodes, ${opts.mode} mode`))
   const renderer = createRenderer(opts.output)
   const run = async (spec: Record<string, unknown>) => {
     const r = await runJob(spec, {
@@ -50,7 +51,7 @@ export async function runDemo(opts: { mode: 'static' | 'dynamic'; destroy?: bool
   const raw = { ...(YAML.parse(text) as object), network: { mode: opts.mode } }
   await run({ kind: 'install', cluster: topology.name, topology: raw })
 
-  say(chalk.bold('4/6 check'))
+  say(color.bold('4/6 check'))
   await run({ kind: 'status', cluster: topology.name })
   const api = (await engine.listContainers([`berth.cluster=${topology.name}`, 'berth.node=api']))[0]
   if (api) {
@@ -59,7 +60,7 @@ export async function runDemo(opts: { mode: 'static' | 'dynamic'; destroy?: bool
     for (const line of (conf?.toString() ?? '(missing)').trim().split('\n')) say(`    ${line}`)
   }
 
-  say(chalk.bold('5/6 snapshot: data written into a volume and into a container layer, then one consistent snapshot'))
+  say(color.bold('5/6 snapshot: data written into a volume and into a container layer, then one consistent snapshot'))
   const node = async (name: string) =>
     (await engine.listContainers([`berth.cluster=${topology.name}`, `berth.node=${name}`]))[0].Id
   const proof = [
@@ -75,19 +76,19 @@ export async function runDemo(opts: { mode: 'static' | 'dynamic'; destroy?: bool
   const snap = await run({ kind: 'snapshot', cluster: topology.name, options: { keep: 3 } })
   const id = (snap.data as { snapshot: { id: string } }).snapshot.id
 
-  say(chalk.bold(`6/6 disaster and restore: destroy ${topology.name} with its volumes, restore ${id}`))
+  say(color.bold(`6/6 disaster and restore: destroy ${topology.name} with its volumes, restore ${id}`))
   await run({ kind: 'destroy', cluster: topology.name, options: { volumes: true } })
   await run({ kind: 'restore', cluster: topology.name, snapshot: id })
   for (const p of proof) {
     const got = (await engine.exec(await node(p.node), ['sha256sum', p.path])).stdout.split(' ')[0]
     const ok = got === sums.get(`${p.node}:${p.path}`)
-    say(`  ${ok ? chalk.green('✓') : chalk.red('✗')} ${p.node}:${p.path} sha256 ${got.slice(0, 16)}… ${ok ? 'identical after restore' : 'DIFFERS'}`)
+    say(`  ${ok ? color.green('✓') : color.red('✗')} ${p.node}:${p.path} sha256 ${got.slice(0, 16)}… ${ok ? 'identical after restore' : 'DIFFERS'}`)
     if (!ok) process.exit(1)
   }
   if (opts.destroy) {
     await run({ kind: 'destroy', cluster: topology.name, options: { volumes: true } })
   } else {
-    say(chalk.dim(`\nthe cluster is running: berth status ${topology.name} · berth snapshots ${topology.name} · berth destroy ${topology.name} --volumes`))
+    say(color.dim(`\nthe cluster is running: berth status ${topology.name} · berth snapshots ${topology.name} · berth destroy ${topology.name} --volumes`))
   }
   process.exit(0)
 }

@@ -5,8 +5,7 @@
  * fetched through its published port with each role's line, a snapshot, a destroy, a restore, and
  * `puppet agent --test` on every restored node against the restored server.
  */
-import { fileURLToPath } from 'node:url'
-import { chalk } from 'zx'
+import { color } from './color.ts'
 import { createEngine, type DockerEngine } from '../engine/docker.ts'
 import type { JobEvent } from '../engine/events.ts'
 import { runJob } from '../engine/job.ts'
@@ -14,8 +13,9 @@ import { loadTopologyFile } from '../engine/topology-sources.ts'
 import { buildDebianImage, type DebianImageResult } from '../image/debian-image.ts'
 import { printResult } from './print.ts'
 import { createRenderer, type Mode } from './render.ts'
+import { packagePath } from '../engine/package-root.ts'
 
-export const PUPPET_EXAMPLE = fileURLToPath(new URL('../../examples/codenvy-puppet/codenvy-puppet.yaml', import.meta.url))
+export const PUPPET_EXAMPLE = packagePath('examples', 'codenvy-puppet', 'codenvy-puppet.yaml')
 
 /** The example's one image: Puppet server and agent, nginx for the site (Debian bookworm). */
 export const PUPPET_IMAGE = {
@@ -32,7 +32,7 @@ const say = (s: string) => process.stdout.write(s + '\n')
 
 export async function runPuppetDemo(opts: { destroy?: boolean; output: Mode }): Promise<never> {
   const engine = createEngine()
-  say(chalk.bold(`1/6 image ${PUPPET_IMAGE.tag} (Debian bookworm: ${PUPPET_IMAGE.packages.join(', ')})`))
+  say(color.bold(`1/6 image ${PUPPET_IMAGE.tag} (Debian bookworm: ${PUPPET_IMAGE.packages.join(', ')})`))
   const image = await ensurePuppetImage(engine, (line) => say(`  ${line}`))
   say(`  ${image.built ? `built in ${image.seconds.toFixed(0)} s` : 'up to date'}: ${image.id.slice(7, 19)}`)
 
@@ -46,33 +46,33 @@ export async function runPuppetDemo(opts: { destroy?: boolean; output: Mode }): 
     if (r.exitCode !== 0) process.exit(r.exitCode)
     return r.result
   }
-  say(chalk.bold(`2/6 install ${cluster}: the Puppet server first, then ${topology.nodes.length - 1} agents`))
+  say(color.bold(`2/6 install ${cluster}: the Puppet server first, then ${topology.nodes.length - 1} agents`))
   const installed = await run({ kind: 'install', cluster, topology: data })
   const url = installed.nodes?.flatMap((n) => n.published ?? [])[0]
   if (!url) throw new Error('the site publishes no port')
 
-  say(chalk.bold(`3/6 the site's page, written by Puppet from what the server knows: ${url}`))
+  say(color.bold(`3/6 the site's page, written by Puppet from what the server knows: ${url}`))
   const page = await (await fetch(`${url}/`, { signal: AbortSignal.timeout(10_000) })).text()
   for (const line of page.split('\n').filter((l) => /^\w+ \S+\.\S+ [\d.]+$/.test(l.trim()))) say(`  ${line.trim()}`)
 
-  say(chalk.bold('4/6 snapshot'))
+  say(color.bold('4/6 snapshot'))
   const snap = await run({ kind: 'snapshot', cluster, options: { keep: 3 } })
   const id = (snap.data as { snapshot: { id: string } }).snapshot.id
 
-  say(chalk.bold(`5/6 destroy ${cluster} with its volumes, restore ${id}`))
+  say(color.bold(`5/6 destroy ${cluster} with its volumes, restore ${id}`))
   await run({ kind: 'destroy', cluster, options: { volumes: true } })
   await run({ kind: 'restore', cluster, snapshot: id })
 
-  say(chalk.bold('6/6 puppet agent --test on every restored node, against the restored server'))
+  say(color.bold('6/6 puppet agent --test on every restored node, against the restored server'))
   let failed = 0
   for (const node of topology.nodes.filter((n) => n.bootstrap)) {
     const r = await engine.exec(`${cluster}.${node.name}`, ['sh', '-c', `puppet agent --test --server master.${topology.domain} --detailed-exitcodes >/dev/null 2>&1; echo $?`], { timeoutMs: 300_000 })
     const code = r.stdout.trim()
     const ok = code === '0' || code === '2'
     if (!ok) failed++
-    say(`  ${ok ? chalk.green('✓') : chalk.red('✗')} ${node.hostname}: exit ${code}${code === '0' ? ' (nothing to change: its certificate and configuration came back)' : ''}`)
+    say(`  ${ok ? color.green('✓') : color.red('✗')} ${node.hostname}: exit ${code}${code === '0' ? ' (nothing to change: its certificate and configuration came back)' : ''}`)
   }
   if (opts.destroy) await run({ kind: 'destroy', cluster, options: { volumes: true } })
-  else say(chalk.dim(`\nthe cluster is running: ${url} · berth status ${cluster} · berth destroy ${cluster} --volumes`))
+  else say(color.dim(`\nthe cluster is running: ${url} · berth status ${cluster} · berth destroy ${cluster} --volumes`))
   process.exit(failed ? 1 : 0)
 }

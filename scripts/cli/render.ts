@@ -2,7 +2,7 @@
  * How job events reach a person: a live per-node table on a terminal, one plain line per event
  * otherwise, NDJSON with --json (the same lines `berth job run` prints for dispatchers).
  */
-import { chalk } from 'zx'
+import { color } from './color.ts'
 import type { JobEvent, StepEvent } from '../engine/events.ts'
 
 export type Mode = 'json' | 'tty' | 'plain'
@@ -14,7 +14,7 @@ export interface Renderer {
 }
 
 const mark = (s: StepEvent['state']) =>
-  s === 'done' ? chalk.green('✓') : s === 'fail' ? chalk.red('✗') : s === 'skip' ? chalk.dim('-') : chalk.cyan('…')
+  s === 'done' ? color.green('✓') : s === 'fail' ? color.red('✗') : s === 'skip' ? color.dim('-') : color.cyan('…')
 
 function plainLine(e: JobEvent): string | null {
   if (e.type === 'result') return null
@@ -45,8 +45,8 @@ export function createRenderer(mode: Mode, out: NodeJS.WriteStream = process.std
     timer = undefined
     if (drawn) out.write(`\x1b[${drawn}A\x1b[J`)
     const lines = [...rows.entries()].map(([node, e]) => {
-      const ms = e.ms !== undefined ? chalk.dim(` ${e.ms}ms`) : ''
-      const msg = e.msg ? chalk.dim(`  ${e.msg.slice(0, 60)}`) : ''
+      const ms = e.ms !== undefined ? color.dim(` ${e.ms}ms`) : ''
+      const msg = e.msg ? color.dim(`  ${e.msg.slice(0, 60)}`) : ''
       return `${mark(e.state)} ${node.padEnd(14)} ${e.step.padEnd(9)}${ms}${msg}`
     })
     out.write(lines.join('\n') + (lines.length ? '\n' : ''))

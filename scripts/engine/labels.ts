@@ -2,6 +2,8 @@
  * Every resource berth creates carries these labels, so the state of a cluster is read back from
  * Docker (no state file to drift) and whatever a crash leaves behind can be found and removed.
  */
+import pkg from '../../package.json' with { type: 'json' }
+
 export const LABEL = {
   cluster: 'berth.cluster',
   node: 'berth.node',
@@ -19,7 +21,8 @@ export const LABEL = {
   version: 'berth.version',
 } as const
 
-export const BERTH_VERSION = '0.1.0'
+/** berth's version: package.json's, read in when the code is loaded or bundled (CLI, Worker). */
+export const BERTH_VERSION: string = pkg.version
 
 // The cluster name becomes part of container, network and volume names: keep it short.
 export const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/

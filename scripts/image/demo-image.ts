@@ -9,12 +9,12 @@ import { createHash } from 'node:crypto'
 import { open, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import createDebug from 'debug'
 import tar from 'tar-stream'
 import type { DockerEngine } from '../engine/docker.ts'
 import { BerthError } from '../engine/errors.ts'
+import { packagePath } from '../engine/package-root.ts'
 
 const log = createDebug('berth:image')
 
@@ -23,7 +23,7 @@ export const DEMO_HASH_LABEL = 'berth.demo.hash'
 
 const REPO = 'berth/demo'
 const TAG = '1'
-const SCRIPTS_DIR = fileURLToPath(new URL('./demo/', import.meta.url))
+const SCRIPTS_DIR = packagePath('scripts', 'image', 'demo') + '/'
 const FIX = 'apt-get install busybox-static'
 const PT_INTERP = 3
 // Every entry gets this mtime: the same inputs must give the same bytes, hence the same hash.

@@ -7,11 +7,9 @@
  * endpoint (test/support/ssm-endpoint.ts) can run it as a document of its fleet.
  */
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { packagePath } from '../engine/package-root.ts'
 
-export const BERTH_DOCUMENT_FILE = fileURLToPath(
-  new URL('../../infra/ssm/berth-job-run.json', import.meta.url)
-)
+export const BERTH_DOCUMENT_FILE = packagePath('infra', 'ssm', 'berth-job-run.json')
 
 export interface SsmDocumentParameter {
   type: string

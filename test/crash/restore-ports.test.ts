@@ -17,7 +17,7 @@ import { engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.t
 import { assertCluster, mark, marks, phaseIn, run, smallTopology, walkScenario } from './walk.ts'
 
 const home = mkdtempSync(join(tmpdir(), 'berth-crash-restore-ports-'))
-const C = 't-crash-rp'
+const C = 't-crash-pm'
 const PORT = 18650
 const topology = smallTopology(C, 'dynamic', {
   nodes: [

@@ -21,6 +21,7 @@ import { listSnapshots } from '../../scripts/engine/snapshot.ts'
 import { hostsProblems, type HostEntry } from '../../scripts/engine/hosts.ts'
 import { validateTopology, type Topology } from '../../scripts/engine/topology.ts'
 import type { DockerEngine } from '../../scripts/engine/docker.ts'
+import { withTimeout } from '../helpers/async.ts'
 import { engine } from '../helpers/docker.ts'
 
 const mainEngine = engine
@@ -193,25 +194,33 @@ export async function walkScenario(home: string, s: Scenario): Promise<WalkRepor
     const nexts: Next[] = FULL ? ['again', 'status'] : [i % 2 ? 'status' : 'again']
     for (const next of nexts) {
       const what = `${s.name}, killed after ${p.step} ${p.state} #${p.n} (phase ${p.phase}), then ${next}`
-      await s.prepare()
-      const killed = await runProcess(s.spec, { BERTH_HOME: home, BERTH_FAULT: `kill-after:${p.step}:${p.state}:${p.n}` })
-      assert.is(killed.signal, 'SIGKILL', `${what}: the job was killed (exit ${killed.code}: ${killed.stderr.slice(-500)})`)
+      // A kill point that hangs fails here, naming itself, instead of stalling the tier.
+      await withTimeout(killAndRecover(s, home, p, next, what), KILL_POINT_TIMEOUT_MS, what)
       runs++
-      if (next === 'again') {
-        const again = await run(s.spec)
-        assert.ok((s.acceptAgain ?? ((r) => r.ok))(again.result), `${what}: ${again.result.message}`)
-        await s.again()
-      } else {
-        const status = await run(s.statusSpec ?? { kind: 'status', cluster: s.cluster })
-        await s.status(status.exitCode, status.result)
-      }
-      await assertNothingLeft(home, s.cluster, what)
     }
   }
   const report = { scenario: s.name, points: points.length, runs, ms: Date.now() - t0 }
   reports.push(report)
   console.log(`  ${s.name}: ${points.length} kill points, ${runs} kills, every one recovered (${(report.ms / 1000).toFixed(0)} s)`)
   return report
+}
+
+/** How long one kill point may take: prepare, the killed run, the next command, the checks. */
+const KILL_POINT_TIMEOUT_MS = 180_000
+
+async function killAndRecover(s: Scenario, home: string, p: KillPoint, next: Next, what: string): Promise<void> {
+  await s.prepare()
+  const killed = await runProcess(s.spec, { BERTH_HOME: home, BERTH_FAULT: `kill-after:${p.step}:${p.state}:${p.n}` })
+  assert.is(killed.signal, 'SIGKILL', `${what}: the job was killed (exit ${killed.code}: ${killed.stderr.slice(-500)})`)
+  if (next === 'again') {
+    const again = await run(s.spec)
+    assert.ok((s.acceptAgain ?? ((r) => r.ok))(again.result), `${what}: ${again.result.message}`)
+    await s.again()
+  } else {
+    const status = await run(s.statusSpec ?? { kind: 'status', cluster: s.cluster })
+    await s.status(status.exitCode, status.result)
+  }
+  await assertNothingLeft(home, s.cluster, what)
 }
 
 /** The node's own /etc/hosts names every peer at the address Docker gives it, on every node. */
