@@ -5,7 +5,7 @@
 import { z } from 'zod'
 import { clusterName, EXPORT_FILE, JobOptions } from '../scripts/engine/job-spec.ts'
 import { SNAPSHOT_ID } from '../scripts/engine/labels.ts'
-import { KIND_SCOPE, type HttpKind } from './principal.ts'
+import { HTTP_KINDS } from '../scripts/engine/job-kinds.ts'
 
 /** Over HTTP an export goes to $BERTH_HOME/exports on the host, never to a path the caller picks. */
 const HttpJobOptions = JobOptions.extend({
@@ -13,7 +13,7 @@ const HttpJobOptions = JobOptions.extend({
 })
 
 export const JobRequest = z.strictObject({
-  kind: z.enum(Object.keys(KIND_SCOPE) as [HttpKind, ...HttpKind[]]),
+  kind: z.enum(HTTP_KINDS),
   cluster: clusterName,
   topology: z
     .union([z.string(), z.record(z.string(), z.unknown())])

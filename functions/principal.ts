@@ -7,25 +7,10 @@
  */
 import type { Level } from '../scripts/engine/policy.ts'
 import { anyMatch } from '../scripts/engine/patterns.ts'
+import { KIND_SCOPE, type HttpKind } from '../scripts/engine/job-kinds.ts'
 import type { Scope } from './middleware/auth.ts'
 
-/** Which scope each job kind needs over HTTP (restore and destroy have their own). */
-export const KIND_SCOPE = {
-  install: 'install',
-  repair: 'install',
-  start: 'install',
-  stop: 'install',
-  rewire: 'install',
-  upgrade: 'install',
-  status: 'read',
-  snapshots: 'read',
-  snapshot: 'snapshot',
-  export: 'snapshot',
-  restore: 'restore',
-  destroy: 'restore',
-  'snapshot-rm': 'restore',
-} as const satisfies Record<string, Scope>
-export type HttpKind = keyof typeof KIND_SCOPE
+export { KIND_SCOPE, type HttpKind }
 
 /**
  * A right over one cluster: a job kind; `read` (see it, its jobs and logs); `prune` (remove

@@ -9,6 +9,7 @@ import type { Mode } from './cli/render.ts'
 import { asBerthError, BerthError, EXIT_CODES } from './engine/errors.ts'
 import type { JobEvent } from './engine/events.ts'
 import { BERTH_VERSION } from './engine/labels.ts'
+import { KIND_USAGE } from './engine/job-kinds.ts'
 import { CLUSTER_PATTERN } from './engine/patterns.ts'
 import type { LoadedTopology } from './engine/topology-sources.ts'
 
@@ -29,21 +30,7 @@ const cli = {
 const USAGE = `berth — install multi-node container clusters on Docker
 
 usage:
-  berth install <topology.yaml> [--plan] [--keep-failed] [--concurrency N]
-  berth clusters                    (every cluster on this Docker host)
-  berth status  <cluster>           (exit 8: drift — nodes missing, paused, off their network…)
-  berth repair  <cluster>           (mends drift: converges on what was installed last)
-  berth stop    <cluster>
-  berth start   <cluster>           (dynamic mode: rewires every /etc/hosts)
-  berth rewire  <cluster>           (dynamic mode: rewrite /etc/hosts from current IPs)
-  berth destroy <cluster> [--volumes]
-  berth snapshot <cluster> [--tag T] [--keep N]
-  berth snapshots <cluster>
-  berth snapshot rm <cluster> <snapshot>
-  berth restore <cluster> <snapshot> [--as NEW] [--domain D]
-  berth upgrade <cluster> --image IMAGE | <topology.yaml>   (snapshot first; rolls back on failure)
-  berth export <cluster> <snapshot> -o FILE.tar          (one file: manifest, volumes, images)
-  berth import FILE.tar                                  (every checksum verified first)
+${KIND_USAGE}
   berth doctor  [topology.yaml]
   berth image build-demo [--force]
   berth image build-debian --tag T --packages a,b,c [--suite bookworm] [--mirror URL] [--force]
@@ -52,7 +39,6 @@ usage:
   berth job run [--spec-b64 B64] [--compact]
                                     (job spec as JSON on stdin otherwise; NDJSON events out;
                                      --compact: failures, one line per phase and the result)
-  berth job log <job>               (the job's full log on this host: lines and events)
   berth watch                       (NDJSON: dynamic-mode nodes started outside berth; ends
                                      when stdin closes — berth serve runs it to auto-rewire)
   berth watch --rewire              (daemon: rewires those clusters here, each as a logged job;

@@ -9,6 +9,7 @@ import { SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
 import { CLUSTER_PATTERN } from '../../scripts/engine/patterns.ts'
 import { SHARED_LEVELS } from '../../scripts/engine/policy.ts'
 import { SLACK_VERBS } from './slack-command.ts'
+import { HOOK_KINDS } from '../../scripts/engine/job-kinds.ts'
 
 const secret = z.string().min(8, 'must be at least 8 characters (or env:NAME)')
 
@@ -80,7 +81,7 @@ export const GenericHook = z.strictObject({
   level,
   /** The job this hook starts: fixed here, nothing is taken from the payload. */
   job: z.strictObject({
-    kind: z.enum(['install', 'snapshot', 'restore', 'start', 'stop', 'rewire', 'upgrade']),
+    kind: z.enum(HOOK_KINDS),
     cluster: clusterName,
     topologyRef: clusterName.optional(),
     snapshot: z.string().regex(SNAPSHOT_ID).optional(),

@@ -7,12 +7,14 @@ import type { ResultEvent } from '../../scripts/engine/events.ts'
 import { CLUSTER_NAME, SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
 import { anyMatch } from '../../scripts/engine/patterns.ts'
 import type { Level } from '../../scripts/engine/policy.ts'
+import { SLACK_KINDS, type SlackKind } from '../../scripts/engine/job-kinds.ts'
 import type { JobRequestBody } from '../job-request.ts'
 import { highest, type Principal, type Right } from '../principal.ts'
 import type { JobRecord } from '../store/store.ts'
 
-export const SLACK_VERBS = ['install', 'snapshot', 'restore', 'destroy', 'status', 'jobs', 'help'] as const
-export type SlackVerb = (typeof SLACK_VERBS)[number]
+/** The job kinds Slack starts by name (the table in job-kinds.ts), then `jobs` and `help`. */
+export const SLACK_VERBS = [...SLACK_KINDS, 'jobs', 'help'] as const
+export type SlackVerb = SlackKind | 'jobs' | 'help'
 
 export type SlackCommand =
   | { verb: 'help' }

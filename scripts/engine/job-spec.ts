@@ -8,31 +8,9 @@ import { BerthError } from './errors.ts'
 import { CLUSTER_NAME, SNAPSHOT_ID } from './labels.ts'
 import { LEVELS } from './policy.ts'
 import { imageRef } from './topology.ts'
+import { JOB_KINDS } from './job-kinds.ts'
 
-export const JOB_KINDS = [
-  'install',
-  'repair',
-  'status',
-  'start',
-  'stop',
-  'rewire',
-  'destroy',
-  'snapshot',
-  'snapshots',
-  'snapshot-rm',
-  'restore',
-  'upgrade',
-  'export',
-  'import',
-  'clusters',
-  'log',
-] as const
-
-/**
- * Kinds that hold no cluster in the queue and take no lock up front: they read (import takes its
- * cluster's lock once the file names the cluster).
- */
-export const READ_ONLY = new Set<string>(['status', 'snapshots', 'clusters', 'import', 'log'])
+export { JOB_KINDS, READ_ONLY } from './job-kinds.ts'
 
 export const JOB_ID = /^[A-Za-z0-9_.-]{1,64}$/
 

@@ -17,6 +17,7 @@ import { BERTH_VERSION } from './labels.ts'
 import { recoverCluster } from './recovery.ts'
 import { clusterStatus, destroyCluster, listClusters, rewireCluster, startCluster, stopCluster, summaries } from './lifecycle.ts'
 import { EXPORT_FILE, JOB_ID, parseJobSpec, READ_ONLY, type JobSpec } from './job-spec.ts'
+import { NEEDS_CLUSTER } from './job-kinds.ts'
 import { restoreCluster } from './restore.ts'
 import {
   pruneSnapshots,
@@ -132,7 +133,7 @@ export async function runJob(
     spec = parseJobSpec(input)
     ctx.admission = spec.admission
     ctx.concurrency = spec.options.concurrency ?? DEFAULT_CONCURRENCY
-    if (!spec.cluster && spec.kind !== 'import' && spec.kind !== 'clusters' && spec.kind !== 'log') {
+    if (!spec.cluster && NEEDS_CLUSTER.has(spec.kind)) {
       throw new BerthError('invalid_job', `cluster: required for kind "${spec.kind}"`)
     }
     let cluster = spec.cluster ?? ''
