@@ -7,6 +7,7 @@
  * a post is skipped and the reason recorded instead.
  */
 import type { ResultEvent } from '../scripts/engine/events.ts'
+import type { Channel } from './channels.ts'
 import type { JobRecord, NotificationRecord, NotificationStage, Store } from './store/store.ts'
 
 export interface JiraTarget {
@@ -39,6 +40,12 @@ export interface SlackTarget {
   responseUrl: string
   issuedAt: string
   earlierPosts?: string
+}
+
+/** One channel's way of posting a report, and why it would not take one now (or null). */
+interface ChannelDriver {
+  cannotPost(n: NotificationRecord, stage: NotificationStage, attempts: number): string | null
+  post(n: NotificationRecord, text: string): Promise<void>
 }
 
 // One lane per response_url: posts leave one after another in the order they were asked for, so
@@ -161,9 +168,33 @@ export class Notifier {
     this.o.log?.(`notify ${job.id} (${n.channel}): ${lastError}`)
   }
 
-  /** Why Slack would not take another post on this response_url, or null. */
+  /** How each channel posts, and why it would not take a post now (or null). */
+  private readonly channels: Record<Channel, ChannelDriver> = {
+    slack: {
+      cannotPost: (n, stage, attempts) => this.slackCannotPost(n, stage, attempts),
+      post: (n, text) => postSlack(n.target.responseUrl, { response_type: 'ephemeral', replace_original: false, text }, this.fetch),
+    },
+    jira: {
+      cannotPost: () => null,
+      post: async (n, text) => {
+        const jira = this.o.jira
+        if (!jira) throw new Error('no Jira connection is configured (hooks.jira.baseUrl)')
+        if (!n.target.issueKey) throw new Error('the notification names no issue')
+        return postJiraComment(jira, n.target.issueKey, text, this.fetch)
+      },
+    },
+  }
+
   private cannotPost(n: NotificationRecord, stage: NotificationStage, attempts: number): string | null {
-    if (n.channel !== 'slack') return null
+    return this.channels[n.channel].cannotPost(n, stage, attempts)
+  }
+
+  private post(n: NotificationRecord, text: string): Promise<void> {
+    return this.channels[n.channel].post(n, text)
+  }
+
+  /** Why Slack would not take another post on this response_url, or null. */
+  private slackCannotPost(n: NotificationRecord, stage: NotificationStage, attempts: number): string | null {
     const t = n.target as Partial<SlackTarget>
     const issued = Date.parse(t.issuedAt ?? '')
     if (!Number.isNaN(issued) && this.now() - issued > SLACK_URL_TTL_MS) return 'the response_url is older than 30 minutes'
@@ -174,15 +205,6 @@ export class Notifier {
     return null
   }
 
-  private async post(n: NotificationRecord, text: string): Promise<void> {
-    if (n.channel === 'slack') {
-      return postSlack(n.target.responseUrl, { response_type: 'ephemeral', replace_original: false, text }, this.fetch)
-    }
-    const jira = this.o.jira
-    if (!jira) throw new Error('no Jira connection is configured (hooks.jira.baseUrl)')
-    if (!n.target.issueKey) throw new Error('the notification names no issue')
-    return postJiraComment(jira, n.target.issueKey, text, this.fetch)
-  }
 }
 
 /**

@@ -11,9 +11,10 @@ import type { Dispatcher, DispatchSpec } from './dispatch/dispatcher.ts'
 import { JobError } from './errors.ts'
 import { startable } from './queue-policy.ts'
 import type { JobEventRecord, JobRecord, JobState, NewJob, Store } from './store/store.ts'
+import type { Channel } from './channels.ts'
 
 export interface NotifyTarget {
-  channel: 'slack' | 'jira'
+  channel: Channel
   /** Slack: { responseUrl, … }; Jira: { issueKey }. */
   target: Record<string, string>
 }

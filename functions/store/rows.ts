@@ -2,6 +2,7 @@
  * The tables' rows as SQLite and D1 both return them, and their records: one mapping for both
  * stores. Runtime-neutral.
  */
+import type { Channel } from '../channels.ts'
 import type {
   AuditRecord,
   JobEventRecord,
@@ -105,7 +106,7 @@ export const toEvent = (r: EventRow): JobEventRecord => ({
 export interface NotificationRow {
   id: number
   job_id: string
-  channel: 'slack' | 'jira'
+  channel: Channel
   target: string
   sent: string
   attempts: number

@@ -3,6 +3,7 @@
  * entry implements it over better-sqlite3 (`sqlite.ts`), the Worker over D1, against one schema
  * (`infra/migrations/`). Every method is async because D1 is.
  */
+import type { Channel } from '../channels.ts'
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted'
 
@@ -75,7 +76,7 @@ export type NotificationStage = 'started' | 'finished'
 export interface NotificationRecord {
   id: number
   jobId: string
-  channel: 'slack' | 'jira'
+  channel: Channel
   /** Slack: { responseUrl }; Jira: { issueKey }. */
   target: Record<string, string>
   /** Stages delivered so far. */
@@ -159,7 +160,7 @@ export interface Store {
   touchToken(id: string): Promise<void>
   /** All tokens ever created, revoked ones included. */
   countTokens(): Promise<number>
-  addNotification(n: { jobId: string; channel: 'slack' | 'jira'; target: Record<string, string> }): Promise<NotificationRecord>
+  addNotification(n: { jobId: string; channel: Channel; target: Record<string, string> }): Promise<NotificationRecord>
   notificationsFor(jobId: string): Promise<NotificationRecord[]>
   updateNotification(id: number, patch: { sent?: NotificationStage[]; attempts?: number; lastError?: string | null }): Promise<void>
   /** Rejects with StoreConflictError when the name is taken. */
