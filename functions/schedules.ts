@@ -12,7 +12,7 @@ import { Cron } from 'croner'
 import { z } from 'zod'
 import { BerthError } from '../scripts/engine/errors.ts'
 import { clusterName } from '../scripts/engine/job-spec.ts'
-import { hashToken } from './middleware/auth.ts'
+import { sha256Hex } from './sha256.ts'
 import type { JobRecord, ScheduleRecord, Store } from './store/store.ts'
 import { fixedPrincipal } from './principal.ts'
 import { submitJob, type SubmitDeps } from './submit.ts'
@@ -197,7 +197,7 @@ export async function runSchedule(deps: ScheduleDeps, s: ScheduleRecord, schedul
       who,
       source: 'scheduler',
       idempotencyKey: `${actor}:${at}`,
-      bodyHash: await hashToken(JSON.stringify(body)),
+      bodyHash: await sha256Hex(JSON.stringify(body)),
     })
     return { ...base, outcome: 'queued', job, existing }
   } catch (err) {

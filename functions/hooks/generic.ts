@@ -14,7 +14,7 @@
  */
 import { Hono } from 'hono'
 import { invalid, notFound, unauthorized } from '../errors.ts'
-import { hashToken as sha256Hex } from '../middleware/auth.ts'
+import { sha256Hex } from '../sha256.ts'
 import { fixedPrincipal, type Right } from '../principal.ts'
 import { view } from '../routes/jobs.ts'
 import { submitJob, type JobRequestBody } from '../submit.ts'

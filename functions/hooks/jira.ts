@@ -15,7 +15,7 @@
 import { Hono } from 'hono'
 import YAML from 'yaml'
 import { forbidden, invalid, JobError, notFound, unauthorized } from '../errors.ts'
-import { hashToken as sha256Hex } from '../middleware/auth.ts'
+import { sha256Hex } from '../sha256.ts'
 import { postJiraComment } from '../notify.ts'
 import { fixedPrincipal, highest } from '../principal.ts'
 import { view } from '../routes/jobs.ts'

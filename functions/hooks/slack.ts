@@ -8,7 +8,7 @@
 import { Hono, type Context } from 'hono'
 import type { ResultEvent } from '../../scripts/engine/events.ts'
 import { forbidden, invalid, JobError, notFound, unauthorized } from '../errors.ts'
-import { hashToken } from '../middleware/auth.ts'
+import { sha256Hex } from '../sha256.ts'
 import { postSlack, reserveSlack, type SlackTarget } from '../notify.ts'
 import type { JobRecord } from '../store/store.ts'
 import { submitJob, type Submitter } from '../submit.ts'
@@ -122,8 +122,8 @@ class SlackHandlers {
       case 'snapshot': {
         const trigger = form.get('trigger_id')
         const out = await this.submit(cmd, from, {
-          idempotencyKey: trigger && TRIGGER_ID.test(trigger) ? `slack:${trigger}` : `slack:${await hashToken(`${ts}${raw}`)}`,
-          bodyHash: await hashToken(raw),
+          idempotencyKey: trigger && TRIGGER_ID.test(trigger) ? `slack:${trigger}` : `slack:${await sha256Hex(`${ts}${raw}`)}`,
+          bodyHash: await sha256Hex(raw),
           target: !responseUrl ? null : { responseUrl, issuedAt: new Date(ts * 1000).toISOString() },
         })
         return say(c, out.text)
@@ -174,7 +174,7 @@ class SlackHandlers {
     }
 
     const value = action.value as string
-    const sealedHash = await hashToken(value)
+    const sealedHash = await sha256Hex(value)
     const cmd: JobCommand = req.verb === 'restore' ? { verb: 'restore', cluster: req.cluster, snapshot: req.snapshot ?? '' } : { verb: 'destroy', cluster: req.cluster }
     // The "accepted" that replaces the buttons takes its place before the job can start.
     const accepted = responseUrl ? reserveSlack(responseUrl) : null

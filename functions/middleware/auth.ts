@@ -11,6 +11,7 @@ import { forbidden, unauthorized } from '../errors.ts'
 import { tokenPrincipal, type Principal, type TokenGrant } from '../principal.ts'
 import type { Store } from '../store/store.ts'
 import type { FailureLimiter } from './failures.ts'
+import { sha256Hex } from '../sha256.ts'
 
 export const SCOPES = ['read', 'install', 'snapshot', 'restore', 'admin'] as const
 export type Scope = (typeof SCOPES)[number]
@@ -24,25 +25,8 @@ export interface Caller extends TokenGrant {
 /** What the routes of /v1 read from the context. */
 export type AuthEnv = { Variables: { caller: Caller; who: Principal; client: string } }
 
-/**
- * node:crypto's synchronous hash when the runtime has one (Node ≥ 20.16, found at run time, so
- * nothing here imports node:*). Web Crypto's digest is a round trip through the thread pool:
- * twice per POST /v1/jobs (token, body), it was about half of the request's time on Node.
- */
-const nodeCrypto = (
-  globalThis as {
-    process?: { getBuiltinModule?: (id: string) => unknown }
-  }
-).process?.getBuiltinModule?.('node:crypto') as
-  | { createHash(alg: 'sha256'): { update(s: string): { digest(enc: 'hex'): string } } }
-  | undefined
-
-/** SHA-256 of the text (UTF-8), in hex. */
-export async function hashToken(token: string): Promise<string> {
-  if (nodeCrypto) return nodeCrypto.createHash('sha256').update(token).digest('hex')
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token))
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')
-}
+/** A token as the store keeps it: its SHA-256, in hex (the token itself is never stored). */
+export const hashToken = (token: string): Promise<string> => sha256Hex(token)
 
 /** A new token: 32 random bytes, base64url, with a recognisable prefix. */
 export function newToken(): string {

@@ -8,7 +8,8 @@ import type { z } from 'zod'
 import { readLogVia } from '../dispatch/dispatcher.ts'
 import { conflict, forbidden, fromHost, invalid, notFound } from '../errors.ts'
 import { JobRequest } from '../job-request.ts'
-import { hashToken, requireScope, type AuthEnv } from '../middleware/auth.ts'
+import { requireScope, type AuthEnv } from '../middleware/auth.ts'
+import { sha256Hex } from '../sha256.ts'
 import type { Principal } from '../principal.ts'
 import type { JobRecord, JobState, Store } from '../store/store.ts'
 import { submitJob, type SubmitDeps } from '../submit.ts'
@@ -38,7 +39,7 @@ export function jobRoutes(deps: SubmitDeps) {
       who: c.get('who'),
       source: c.get('client'),
       idempotencyKey: c.req.header('idempotency-key') ?? null,
-      bodyHash: await hashToken(raw),
+      bodyHash: await sha256Hex(raw),
       noWait: c.req.query('queue') === 'false',
     })
     return c.json({ ok: true, job: view(job) }, 202)

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert'
 import { $ } from 'zx'
 import { createApp } from '../../functions/app.ts'
 import { ZxDispatcher } from '../../functions/dispatch/zx.ts'
-import { hashToken } from '../../functions/middleware/auth.ts'
+import { sha256Hex } from '../../functions/sha256.ts'
 import { JobQueue } from '../../functions/queue.ts'
 import { Scheduler } from '../../functions/scheduler.ts'
 import { addSchedule, parseSchedule, snapshotTag } from '../../functions/schedules.ts'
@@ -57,7 +57,7 @@ const skipsOf = async (schedule: string) =>
 
 async function install(topology: Record<string, unknown> & { name: string }): Promise<JobRecord> {
   const body = { kind: 'install' as const, cluster: topology.name, topology }
-  const { job } = await submitJob({ store, queue, policy: DEFAULT_POLICY }, body, { who: adminWho(), source: null, idempotencyKey: null, bodyHash: await hashToken(JSON.stringify(body)) })
+  const { job } = await submitJob({ store, queue, policy: DEFAULT_POLICY }, body, { who: adminWho(), source: null, idempotencyKey: null, bodyHash: await sha256Hex(JSON.stringify(body)) })
   return job
 }
 

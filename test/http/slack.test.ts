@@ -15,6 +15,7 @@ import { ZxDispatcher } from '../../functions/dispatch/zx.ts'
 import { HooksConfig } from '../../functions/hooks/config.ts'
 import { sealConfirm } from '../../functions/hooks/slack-confirm.ts'
 import { hashToken, newToken } from '../../functions/middleware/auth.ts'
+import { sha256Hex } from '../../functions/sha256.ts'
 import { Notifier, postSlack } from '../../functions/notify.ts'
 import { JobQueue } from '../../functions/queue.ts'
 import { openSqliteStore, type SqliteStore } from '../../functions/store/sqlite.ts'
@@ -270,7 +271,7 @@ Slack('installs a real 2-node cluster: acknowledged within 3 s with the job id a
 
   const job = (await store.getJob(id))!
   assert.equal([job.kind, job.cluster, job.requestedBy, job.source, job.idempotencyKey], ['install', 't-slack-a', 'slack:U0OPS', 'slack:C0OPS', `slack:${trigger}`])
-  assert.is(job.bodyHash, await hashToken(res.body), 'bodyHash is the sha256 of the raw body')
+  assert.is(job.bodyHash, await sha256Hex(res.body), 'bodyHash is the sha256 of the raw body')
   const [n] = await store.notificationsFor(id)
   assert.equal([n.channel, n.target.responseUrl], ['slack', res.url])
 
@@ -428,7 +429,7 @@ Slack('restore waits for Confirm: forged, foreign, expired and cancelled clicks 
   assert.is((await store.listJobs({})).length, jobsBefore + 1, 'one job for two clicks')
   const [job] = await store.listJobs({ cluster: 't-slack-r', limit: 1 })
   assert.equal([job.kind, job.requestedBy, (job.spec as { snapshot: string }).snapshot], ['restore', 'slack:U0OPS', 's1'])
-  assert.is(job.idempotencyKey, `slack-confirm:${await hashToken(value)}`)
+  assert.is(job.idempotencyKey, `slack-confirm:${await sha256Hex(value)}`)
   const third = await click(value, { url })
   assert.is(third.status, 200)
   assert.is((await store.listJobs({})).length, jobsBefore + 1, 'a late third click: still one job')
