@@ -190,27 +190,35 @@ export async function walkScenario(home: string, s: Scenario): Promise<WalkRepor
   assert.is(clean.code, 0, `${s.name}: the clean run: ${clean.stderr.slice(-2000)}`)
   const points = pointsOf(clean.events, s.phaseOf)
   let runs = 0
+  const unreached: string[] = []
   for (const [i, p] of points.entries()) {
     const nexts: Next[] = FULL ? ['again', 'status'] : [i % 2 ? 'status' : 'again']
     for (const next of nexts) {
       const what = `${s.name}, killed after ${p.step} ${p.state} #${p.n} (phase ${p.phase}), then ${next}`
       // A kill point that hangs fails here, naming itself, instead of stalling the tier.
-      await withTimeout(killAndRecover(s, home, p, next, what), KILL_POINT_TIMEOUT_MS, what)
-      runs++
+      const outcome = await withTimeout(killAndRecover(s, home, p, next, what), KILL_POINT_TIMEOUT_MS, what)
+      if (outcome === 'unreached') unreached.push(`${p.step} ${p.state} #${p.n}`)
+      else runs++
     }
   }
+  // An event of the clean run that another run need not repeat (a subnet taken meanwhile by a
+  // parallel test makes a `network fail` and a retry) is not reached; a few such, no more.
+  assert.ok(unreached.length <= Math.max(1, Math.floor(points.length / 10)), `${s.name}: kill points not reached: ${unreached.join(', ')}`)
   const report = { scenario: s.name, points: points.length, runs, ms: Date.now() - t0 }
   reports.push(report)
-  console.log(`  ${s.name}: ${points.length} kill points, ${runs} kills, every one recovered (${(report.ms / 1000).toFixed(0)} s)`)
+  const missed = unreached.length ? `; not reached (the clean run's event came from a race): ${unreached.join(', ')}` : ''
+  console.log(`  ${s.name}: ${points.length} kill points, ${runs} kills, every one recovered (${(report.ms / 1000).toFixed(0)} s)${missed}`)
   return report
 }
 
 /** How long one kill point may take: prepare, the killed run, the next command, the checks. */
 const KILL_POINT_TIMEOUT_MS = 180_000
 
-async function killAndRecover(s: Scenario, home: string, p: KillPoint, next: Next, what: string): Promise<void> {
+async function killAndRecover(s: Scenario, home: string, p: KillPoint, next: Next, what: string): Promise<'recovered' | 'unreached'> {
   await s.prepare()
   const killed = await runProcess(s.spec, { BERTH_HOME: home, BERTH_FAULT: `kill-after:${p.step}:${p.state}:${p.n}` })
+  const seen = killed.events.filter((e) => e.type === 'step' && (e as StepEvent).step === p.step && (e as StepEvent).state === p.state).length
+  if (killed.signal === null && killed.code === 0 && seen < p.n) return 'unreached'
   assert.is(killed.signal, 'SIGKILL', `${what}: the job was killed (exit ${killed.code}: ${killed.stderr.slice(-500)})`)
   if (next === 'again') {
     const again = await run(s.spec)
@@ -221,6 +229,7 @@ async function killAndRecover(s: Scenario, home: string, p: KillPoint, next: Nex
     await s.status(status.exitCode, status.result)
   }
   await assertNothingLeft(home, s.cluster, what)
+  return 'recovered'
 }
 
 /** The node's own /etc/hosts names every peer at the address Docker gives it, on every node. */
