@@ -134,6 +134,10 @@ async function debootstrapInto(
   })
 
   const tar = new PassThrough()
+  // Destroyed with the failure below: the import, when it started, hears it through its own
+  // stream; when mmdebstrap failed before its first byte, nobody reads it, and the error is ours
+  // to throw, not the stream's to crash the process with.
+  tar.on('error', () => {})
   let bytes = 0
   let importing: Promise<void> | undefined
   child.stdout.on('data', (chunk: Buffer) => {
