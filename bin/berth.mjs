@@ -13,9 +13,13 @@ const dist = new URL('dist/berth.js', root)
 
 function compiledIsCurrent() {
   if (!existsSync(dist)) return false
+  // An installed package (npm pack, then npm install) ships dist/ without the sources: it has
+  // nothing else to run, whatever times npm gave the files it wrote (package.json, an input for
+  // the version, is written after dist/).
+  if (!existsSync(new URL('scripts/berth.ts', root))) return true
   const built = statSync(dist).mtimeMs
   const inputs = JSON.parse(readFileSync(new URL('dist/inputs.json', root), 'utf8'))
-  // A source that is not here (an installed package ships dist/ alone) cannot be newer.
+  // A source that is not here cannot be newer.
   return inputs.every((file) => (statSync(new URL(file, root), { throwIfNoEntry: false })?.mtimeMs ?? 0) <= built)
 }
 

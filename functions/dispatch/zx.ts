@@ -17,7 +17,7 @@ import {
 const log = createDebug('berth:dispatch')
 
 interface Common {
-  /** argv that starts berth on the target: ['node', '/opt/berth/bin/berth.mjs'] or ['berth']. */
+  /** argv that starts berth on the target: ['node', '/opt/berth/lib/node_modules/berth/bin/berth.mjs'] or ['berth']. */
   berth: string[]
   /** How long a cancelled job may take to clean up before it is killed. */
   graceMs?: number

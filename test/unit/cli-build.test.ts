@@ -5,7 +5,8 @@
  * without the sources: it runs the compiled CLI.
  */
 import { execFileSync } from 'node:child_process'
-import { cpSync, mkdtempSync, rmSync, symlinkSync, utimesSync } from 'node:fs'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync } from 'node:fs'
+import { builtinModules } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'uvu'
@@ -39,9 +40,33 @@ test('a source edited after the build: the sources run (never a stale build); th
   assert.is(version(copy), `berth ${pkg.version} (compiled)`)
 })
 
+test('every package dist/ loads at run time is among the dependencies an installed package gets', () => {
+  // What esbuild left out of the bundle (scripts/build.mjs EXTERNAL, and what bundled code
+  // requires): import … from "x", import("x"), require("x"), but not Node's own modules. esbuild
+  // writes them with double quotes (the bundled packages' comments quote theirs singly).
+  const files = [join(copy, 'dist', 'berth.js'), ...readdirSync(join(copy, 'dist', 'chunks')).map((f) => join(copy, 'dist', 'chunks', f))]
+  const loaded = new Set<string>()
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8')
+    for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|(?<![\w$.])(?:__)?require\s*\(\s*)"((?:@[\w.-]+\/)?[\w-][\w.-]*(?:\/[\w./-]*)?)"/g)) {
+      const name = m[1].startsWith('@') ? m[1].split('/').slice(0, 2).join('/') : m[1].split('/')[0]
+      if (name.startsWith('node:') || builtinModules.includes(name)) continue
+      loaded.add(name)
+    }
+  }
+  for (const external of ['better-sqlite3', 'ssh2', '@aws-sdk/client-ssm']) assert.ok(loaded.has(external), `the scan sees ${external}`)
+  const missing = [...loaded].filter((name) => !(name in pkg.dependencies))
+  assert.equal(missing, [], `dist/ loads ${missing.join(', ')}: list it in package.json's dependencies`)
+})
+
 test('an installed package (dist/ without the sources) runs the compiled CLI; its help and a real command work', () => {
   rmSync(join(copy, 'scripts'), { recursive: true })
   rmSync(join(copy, 'functions'), { recursive: true })
+  assert.is(version(copy), `berth ${pkg.version} (compiled)`)
+  // npm install writes package.json after dist/ (an input of the build: the version): without
+  // the sources, the compiled CLI is all there is, whatever the times.
+  const later = new Date(Date.now() + 60_000)
+  utimesSync(join(copy, 'package.json'), later, later)
   assert.is(version(copy), `berth ${pkg.version} (compiled)`)
   const help = execFileSync(process.execPath, [join(copy, 'bin', 'berth.mjs'), '--help'], { encoding: 'utf8' })
   assert.match(help, /^berth — install multi-node container clusters on Docker/)

@@ -4,6 +4,7 @@
  * a policy wider than the code needs) is checked here.
  */
 import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import {
   chmodSync,
   existsSync,
@@ -531,26 +532,37 @@ cfn('every ${} in a !Sub names a parameter, a resource or a pseudo parameter', (
   }
 })
 
-cfn('the UserData is valid bash once substituted, and installs the berth the document runs', () => {
-  const t = stack()
-  const [[, host]] = resourcesOfType(t, 'AWS::EC2::Instance')
+/** The host's UserData as the shell gets it, CloudFormation's !Sub done with these values. */
+function userData(params: Record<string, string> = {}): string {
+  const [[, host]] = resourcesOfType(stack(), 'AWS::EC2::Instance')
   const sub = host.Properties.UserData['Fn::Base64']['Fn::Sub'] as string
   const sample: Record<string, string> = {
-    BerthSource: 'https://example.com/berth-0.1.0.tgz',
-    BerthRef: 'main',
+    BerthPackage: 'https://example.com/berth-0.1.0.tgz',
+    BerthPackageSha256: 'a'.repeat(64),
     'AWS::Region': 'eu-west-1',
     'AWS::URLSuffix': 'amazonaws.com',
+    ...params,
   }
-  const script = sub
+  return sub
     .replace(/\$\{!([^}]*)\}/g, '\u0001$1\u0002')
     .replace(/\$\{([^}]*)\}/g, (whole, name: string) => sample[name] ?? whole)
     .replace(/\u0001([^\u0002]*)\u0002/g, '${$1}')
+}
+
+cfn('the UserData is valid bash once substituted, and installs the berth the document runs', () => {
+  const script = userData()
   const r = spawnSync('bash', ['-n'], { input: script, encoding: 'utf8' })
   assert.is(r.status, 0, r.stderr)
   assert.ok(script.startsWith('#!/bin/bash\n'))
   assert.match(script, /apt-get install [^\n]*docker\.io/)
   assert.match(script, /node_20\.x/)
-  assert.match(script, /npm ci --omit=dev/)
+  // berth is its npm pack tarball, checked when a sha256 is given, installed with npm install -g
+  // under /opt/berth (the layout test/package/install.test.ts installs and runs), never a checkout.
+  assert.match(script, /curl -fsSL -o "\$package" "\$BERTH_PACKAGE"\n/)
+  assert.match(script, /echo "\$BERTH_PACKAGE_SHA256  \$package" \| sha256sum --check --strict -\n/)
+  assert.match(script, /\nnpm install -g --prefix \/opt\/berth --allow-scripts=better-sqlite3 --no-audit --no-fund "\$package"\n/)
+  assert.not.match(script, /git clone|npm ci/)
+  assert.match(script, /apt-get install [^\n]*python3 make g\+\+/)
   assert.match(script, /REGION='eu-west-1'\n/)
   assert.ok(
     script.includes(
@@ -559,6 +571,7 @@ cfn('the UserData is valid bash once substituted, and installs the berth the doc
   )
   assert.match(script, new RegExp(`cat > ${BERTH_PATH} <<'WRAPPER'\n#!/bin/sh\n`))
   assert.match(script, /export BERTH_HOME="\$\{BERTH_HOME:-\/var\/lib\/berth\}"/)
+  assert.match(script, /\nexec \/usr\/bin\/node \/opt\/berth\/lib\/node_modules\/berth\/bin\/berth\.mjs "\$@"\nWRAPPER\n/)
   // The auto-rewire daemon, through the same wrapper (so the same BERTH_HOME and locks as jobs).
   const unit = script.match(/cat > \/etc\/systemd\/system\/berth-rewire\.service <<'UNIT'\n([\s\S]*?)\nUNIT\n/)?.[1]
   assert.ok(unit, 'a berth-rewire unit is written')
@@ -566,6 +579,50 @@ cfn('the UserData is valid bash once substituted, and installs the berth the doc
   assert.match(unit!, /^Restart=always$/m)
   assert.match(unit!, /^After=docker\.service$/m)
   assert.match(script, /systemctl enable --now berth-rewire\.service/)
+})
+
+cfn("the host's install lines: the package downloaded, its sha256 checked when given, then npm install -g", () => {
+  const script = userData()
+  const from = script.indexOf('package=$(mktemp')
+  const to = script.indexOf('rm -f "$package"\n', from)
+  assert.ok(from > 0 && to > from, 'the install lines are in the UserData')
+  const dir = mkdtempSync(join(tmpdir(), 'berth-userdata-'))
+  // curl and npm stand-ins: curl writes "the package" to its -o file; npm says what it was given.
+  const prelude = [
+    `curl() { [ "$1 $2" = '-fsSL -o' ] && printf 'the package' > "$3"; }`,
+    `npm() { printf '%s\\n' "$@" > '${dir}/npm-args'; }`,
+  ].join('\n')
+  const install = script.slice(from, to + 'rm -f "$package"\n'.length).replaceAll('/opt/berth', `${dir}/opt`)
+  const run = (sha256: string) => {
+    rmSync(join(dir, 'npm-args'), { force: true })
+    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', `${prelude}\nBERTH_PACKAGE=https://example.com/berth-0.1.0.tgz\nBERTH_PACKAGE_SHA256=${sha256}\n${install}`], {
+      encoding: 'utf8',
+      env: { ...process.env, TMPDIR: dir },
+    })
+    const npm = existsSync(join(dir, 'npm-args')) ? readFileSync(join(dir, 'npm-args'), 'utf8').trim().split('\n') : null
+    return { status: r.status, stderr: r.stderr, out: r.stdout + r.stderr, npm }
+  }
+  try {
+    const right = createHash('sha256').update('the package').digest('hex')
+    for (const sha256 of [right, '']) {
+      const r = run(sha256)
+      assert.is(r.status, 0, r.stderr)
+      assert.equal(r.npm!.slice(0, -1), ['install', '-g', '--prefix', `${dir}/opt`, '--allow-scripts=better-sqlite3', '--no-audit', '--no-fund'])
+      assert.match(r.npm!.at(-1)!, new RegExp(`^${dir}/tmp\\.[^/]+\\.tgz$`))
+      assert.not.ok(existsSync(r.npm!.at(-1)!), 'the downloaded tarball is removed')
+    }
+    const wrong = run('b'.repeat(64))
+    assert.is.not(wrong.status, 0)
+    assert.match(wrong.out, /did NOT match/)
+    assert.is(wrong.npm, null, 'npm never sees a package whose sha256 differs')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  const p = stack().Parameters
+  assert.is(p.BerthPackageSha256.Default, '')
+  for (const ok of ['', 'f'.repeat(64), '0123456789abcdef'.repeat(4)]) assert.match(ok, new RegExp(p.BerthPackageSha256.AllowedPattern))
+  for (const bad of ['A'.repeat(64), 'a'.repeat(63), `${'a'.repeat(64)} `]) assert.not.match(bad, new RegExp(p.BerthPackageSha256.AllowedPattern))
+  for (const bad of ['http://example.com/berth.tgz', "https://example.com/b'.tgz", 'https://a b']) assert.not.match(bad, new RegExp(p.BerthPackage.AllowedPattern))
 })
 
 cfn.run()
