@@ -335,7 +335,7 @@ export interface components {
     schemas: {
         JobRequest: {
             /** @enum {string} */
-            kind: "install" | "repair" | "start" | "stop" | "rewire" | "upgrade" | "status" | "snapshots" | "snapshot" | "export" | "restore" | "destroy" | "snapshot-rm";
+            kind: "install" | "repair" | "status" | "start" | "stop" | "rewire" | "destroy" | "snapshot" | "snapshots" | "snapshot-rm" | "restore" | "upgrade" | "export";
             cluster: string;
             /** @description the topology, as YAML/JSON text or an object; required for install unless topologyRef names a stored one */
             topology?: string | {
