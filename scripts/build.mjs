@@ -1,8 +1,9 @@
 /**
  * npm run build (and `npm ci`, through `prepare`): the CLI compiled to dist/ with esbuild — one
  * entry (dist/berth.js) and the chunks each command loads when it runs, the packages bundled in
- * (fewer files to find and read at start) but for EXTERNAL. dist/inputs.json lists the sources it was built from: bin/berth.mjs runs the
- * sources instead (through tsx) while any of them is newer than the build.
+ * (fewer files to find and read at start) but for EXTERNAL. dist/inputs.json lists the sources
+ * it was built from: bin/berth.mjs runs the sources instead (through tsx) while any of them is
+ * newer than the build.
  */
 import { build } from 'esbuild'
 import { rmSync, writeFileSync } from 'node:fs'
