@@ -185,9 +185,15 @@ export interface Scenario {
  */
 export async function walkScenario(home: string, s: Scenario): Promise<WalkReport> {
   const t0 = Date.now()
-  await s.prepare()
-  const clean = await runProcess(s.spec, { BERTH_HOME: home })
-  assert.is(clean.code, 0, `${s.name}: the clean run: ${clean.stderr.slice(-2000)}`)
+  // The kill points come from a clean run that met no race: one whose step failed and was retried
+  // (a subnet a parallel test had just taken) gives points another run need not repeat.
+  let clean: Awaited<ReturnType<typeof runProcess>>
+  for (let attempt = 1; ; attempt++) {
+    await s.prepare()
+    clean = await runProcess(s.spec, { BERTH_HOME: home })
+    assert.is(clean.code, 0, `${s.name}: the clean run: ${clean.stderr.slice(-2000)}`)
+    if (attempt === 3 || !clean.events.some((e) => e.type === 'step' && (e as StepEvent).state === 'fail')) break
+  }
   const points = pointsOf(clean.events, s.phaseOf)
   let runs = 0
   const unreached: string[] = []
@@ -202,8 +208,8 @@ export async function walkScenario(home: string, s: Scenario): Promise<WalkRepor
     }
   }
   // An event of the clean run that another run need not repeat (a subnet taken meanwhile by a
-  // parallel test makes a `network fail` and a retry) is not reached; a few such, no more.
-  assert.ok(unreached.length <= Math.max(1, Math.floor(points.length / 10)), `${s.name}: kill points not reached: ${unreached.join(', ')}`)
+  // parallel test makes a `network fail`, its cleanup and a retry) is not reached; a few such.
+  assert.ok(unreached.length <= Math.max(3, Math.floor(points.length / 10)), `${s.name}: kill points not reached: ${unreached.join(', ')}`)
   const report = { scenario: s.name, points: points.length, runs, ms: Date.now() - t0 }
   reports.push(report)
   const missed = unreached.length ? `; not reached (the clean run's event came from a race): ${unreached.join(', ')}` : ''
