@@ -500,7 +500,7 @@ async function cleanup(ctx: JobContext, created: Created): Promise<boolean> {
   await Promise.all(created.volumes.map((v) => remove(`volume ${v}`, () => ctx.engine.removeVolume(v))))
   if (created.network) {
     if (ctx.left.length) ctx.left.push(`network ${created.network.slice(0, 12)}`)
-    else await remove(`network ${created.network.slice(0, 12)}`, () => ctx.engine.removeNetwork(created.network!))
+    else await remove(`network ${created.network.slice(0, 12)}`, async () => void (await ctx.engine.removeNetwork(created.network!)))
   }
   if (problems.length) {
     ctx.log(`cleanup left: ${problems.join('; ')}`)

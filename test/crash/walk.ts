@@ -93,7 +93,15 @@ export async function assertNothingLeft(home: string, cluster: string, what: str
   assert.equal(paused.map((c) => c.Names[0]), [], `${what}: paused nodes`)
   const strays = containers.filter((c) => !c.Names.includes(`/${cluster}.${c.Labels[LABEL.node]}`))
   assert.equal(strays.map((c) => c.Names[0]), [], `${what}: containers that are not nodes`)
-  const nets = (await engine.listNetworks([`${LABEL.cluster}=${cluster}`])).filter((n) => mine(cluster)(n.Labels))
+  const labelled = (await engine.listNetworks([`${LABEL.cluster}=${cluster}`])).filter((n) => mine(cluster)(n.Labels))
+  // A network with no node is a leftover — unless Docker refuses to remove it for endpoints it
+  // no longer has (moby#42119, Docker 20.10): then berth leaves it, and so may the job.
+  const nets: typeof labelled = []
+  for (const n of labelled) {
+    const attached = Object.keys((await engine.inspectNetwork(n.Id)).Containers ?? {})
+    if (!containers.length && !attached.length && (await engine.removeNetwork(n.Id)) === 'stuck') console.log(`  ${what}: network ${n.Name} is stuck in Docker (moby#42119), not counted`)
+    else nets.push(n)
+  }
   assert.ok(nets.length <= 1, `${what}: ${nets.length} networks (${nets.map((n) => n.Name)})`)
   if (!containers.length) assert.is(nets.length, 0, `${what}: a network without nodes`)
   const mounted = new Set(containers.flatMap((c) => (c.Mounts ?? []).map((m) => m.Name)))
