@@ -116,6 +116,7 @@ async function berth(): Promise<BerthRun> {
   if (!restore.result.ok) throw new Error(`restore over the running cluster: ${restore.result.message}`)
   const gapMs = (restore.result.data as { ports?: { unansweredMs: number | null }[] }).ports?.[0]?.unansweredMs ?? null
   await quietJob({ kind: 'destroy', cluster: CLUSTER, options: { volumes: true } })
+  await quietJob({ kind: 'snapshot-rm', cluster: CLUSTER, snapshot: 'bench' })
   return { seconds, steps: events.filter((e): e is StepEvent => e.type === 'step'), gapMs }
 }
 
