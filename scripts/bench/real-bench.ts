@@ -89,11 +89,14 @@ interface BerthRun {
   gapMs: number | null
 }
 
+/** A job in this process, nothing printed. */
+const quietJob = (spec: object) => runJob(spec, { engine, emit: () => {}, logDir: null })
+
 async function berth(): Promise<BerthRun> {
   const { data } = loadTopologyFile(PUPPET_EXAMPLE)
   const topology = { ...data, name: CLUSTER } as { name: string; nodes: { ports?: string[] }[] }
   for (const n of topology.nodes) if (n.ports) n.ports = ['18980:80']
-  await runJob({ kind: 'destroy', cluster: CLUSTER, options: { volumes: true } }, { engine, emit: () => {}, logDir: null })
+  await quietJob({ kind: 'destroy', cluster: CLUSTER, options: { volumes: true } })
   const t0 = performance.now()
   const events = await new Promise<JobEvent[]>((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'job', 'run'], { stdio: ['pipe', 'pipe', 'ignore'] })
@@ -109,7 +112,6 @@ async function berth(): Promise<BerthRun> {
     child.stdin.end(JSON.stringify({ kind: 'install', cluster: CLUSTER, topology }))
   })
   const seconds = (performance.now() - t0) / 1000
-  const quietJob = (spec: object) => runJob(spec, { engine, emit: () => {}, logDir: null })
   const snap = await quietJob({ kind: 'snapshot', cluster: CLUSTER, options: { tag: 'bench' } })
   if (!snap.result.ok) throw new Error(`snapshot: ${snap.result.message}`)
   const restore = await quietJob({ kind: 'restore', cluster: CLUSTER, snapshot: 'bench' })
