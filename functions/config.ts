@@ -9,6 +9,7 @@ import YAML from 'yaml'
 import { z } from 'zod'
 import { berthHome } from '../scripts/engine/context.ts'
 import { PolicyConfig } from '../scripts/engine/policy.ts'
+import { formatPath, issueLines, rawIssues, type Path } from '../scripts/engine/zod-issues.ts'
 import { HooksConfig, resolveSecrets } from './hooks/config.ts'
 
 const argvWord = z.string().min(1).max(4096)
@@ -131,12 +132,12 @@ export function readConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
   }
   const r = ServerConfigSchema.safeParse({ home: berthHome(), ...fromFile, ...fromEnv })
   if (!r.success) {
-    const where = (path: PropertyKey[]) => {
-      const key = path.join('.')
+    const where = (path: Path) => {
+      const key = formatPath(path)
       const envName = Object.entries(ENV).find(([, [k]]) => k === path[0])?.[0]
       return envName && fromEnv[path[0] as string] !== undefined ? `${envName} (${key})` : file ? `${file}: ${key || '(file)'}` : key
     }
-    throw new ConfigError(r.error.issues.map((i) => `${where(i.path)}: ${i.message}`).join('\n'))
+    throw new ConfigError(issueLines(rawIssues(r.error.issues, { knownKeys: (path) => (path.length === 0 ? Object.keys(ServerConfigSchema.shape) : []) }).map((i) => ({ path: where(i.path), message: i.message }))))
   }
   try {
     return { ...r.data, hooks: resolveSecrets(r.data.hooks, env) }

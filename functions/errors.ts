@@ -5,20 +5,18 @@
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ResultEvent } from '../scripts/engine/events.ts'
+import type { Issue } from '../scripts/engine/zod-issues.ts'
 
-export interface ErrorIssue {
-  path: string
-  message: string
-}
+export type { Issue } from '../scripts/engine/zod-issues.ts'
 
 export class JobError extends HTTPException {
   readonly code: string
   /** Each problem at its path (a topology's, a request's), where there are several. */
-  readonly issues?: ErrorIssue[]
+  readonly issues?: Issue[]
 
   readonly headers?: Record<string, string>
 
-  constructor(status: ContentfulStatusCode, code: string, message: string, issues?: ErrorIssue[], headers?: Record<string, string>) {
+  constructor(status: ContentfulStatusCode, code: string, message: string, issues?: Issue[], headers?: Record<string, string>) {
     super(status, { message })
     this.code = code
     if (issues?.length) this.issues = issues
@@ -32,9 +30,9 @@ export class JobError extends HTTPException {
 }
 
 export const unauthorized = (message = 'a valid bearer token is required') => new JobError(401, 'unauthorized', message)
-export const forbidden = (message: string, issues?: ErrorIssue[]) => new JobError(403, 'forbidden', message, issues)
+export const forbidden = (message: string, issues?: Issue[]) => new JobError(403, 'forbidden', message, issues)
 export const notFound = (message: string) => new JobError(404, 'not_found', message)
-export const invalid = (message: string, issues?: ErrorIssue[]) => new JobError(422, 'invalid_request', message, issues)
+export const invalid = (message: string, issues?: Issue[]) => new JobError(422, 'invalid_request', message, issues)
 export const conflict = (message: string) => new JobError(409, 'conflict', message)
 
 /** The data of a read the host answered (a GET's `inspect`), or the failure as the right status:

@@ -12,6 +12,7 @@ import { Cron } from 'croner'
 import { z } from 'zod'
 import { BerthError } from '../scripts/engine/errors.ts'
 import { clusterName } from '../scripts/engine/job-spec.ts'
+import { issueLines, zodIssues } from '../scripts/engine/zod-issues.ts'
 import { sha256Hex } from './sha256.ts'
 import type { JobRecord, ScheduleRecord, Store } from './store/store.ts'
 import { fixedPrincipal } from './principal.ts'
@@ -86,8 +87,8 @@ export const ScheduleRequest = z.strictObject({
 export function parseSchedule(input: unknown): NewSchedule {
   const r = ScheduleRequest.safeParse(input)
   if (!r.success) {
-    const issues = r.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }))
-    throw new BerthError('invalid_job', issues.map((i) => `${i.path}: ${i.message}`).join('; '), { issues })
+    const issues = zodIssues(r.error, '(body)')
+    throw new BerthError('invalid_job', issueLines(issues, '; '), { issues })
   }
   const { cluster, cron, keep, tz, name } = r.data
   return {

@@ -12,6 +12,7 @@ import { SsmDispatcher, type SsmTarget } from './dispatch/ssm.ts'
 import { EdgeQueue } from './edge-queue.ts'
 import { JobError } from './errors.ts'
 import { PolicyConfig } from '../scripts/engine/policy.ts'
+import { formatPath, issueLines, rawIssues } from '../scripts/engine/zod-issues.ts'
 import { HooksConfig, resolveSecrets } from './hooks/config.ts'
 import { Notifier } from './notify.ts'
 import { describeRun, tickSchedules } from './schedules.ts'
@@ -82,8 +83,8 @@ export function readWorkerConfig(env: Env): WorkerConfig {
   })
   if (!parsed.success) {
     const names: Record<string, string> = { hooks: 'HOOKS', policy: 'POLICY', adminTokenHash: 'BERTH_ADMIN_TOKEN_SHA256', maxClusters: 'BERTH_MAX_CLUSTERS', scheduleGraceSeconds: 'BERTH_SCHEDULE_GRACE_SECONDS' }
-    const issues = parsed.error.issues.map((i) => `${[names[String(i.path[0])], ...i.path.slice(1)].join('.')}: ${withoutValues(i.message)}`)
-    throw misconfigured(issues.join('; '))
+    const issues = rawIssues(parsed.error.issues).map((i) => ({ path: formatPath([names[String(i.path[0])], ...i.path.slice(1)]), message: withoutValues(i.message) }))
+    throw misconfigured(issueLines(issues, '; '))
   }
   const strings = Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === 'string')) as Record<string, string>
   try {

@@ -4,7 +4,6 @@
  */
 import { Hono, type Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
-import type { z } from 'zod'
 import { readLogVia } from '../dispatch/dispatcher.ts'
 import { conflict, forbidden, fromHost, invalid, notFound } from '../errors.ts'
 import { JobRequest } from '../job-request.ts'
@@ -14,10 +13,7 @@ import type { Principal } from '../principal.ts'
 import type { JobRecord, JobState, Store } from '../store/store.ts'
 import { submitJob, type SubmitDeps } from '../submit.ts'
 import { listLimit } from './paging.ts'
-
-function issuesMessage(err: z.ZodError): string {
-  return err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')
-}
+import { issueLines, zodIssues } from '../../scripts/engine/zod-issues.ts'
 
 const STATES: readonly JobState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted']
 
@@ -34,7 +30,10 @@ export function jobRoutes(deps: SubmitDeps) {
       throw invalid('the body is not JSON')
     }
     const parsed = JobRequest.safeParse(body)
-    if (!parsed.success) throw invalid(issuesMessage(parsed.error))
+    if (!parsed.success) {
+      const issues = zodIssues(parsed.error, '(body)')
+      throw invalid(issueLines(issues, '; '), issues)
+    }
     const { job } = await submitJob(deps, parsed.data, {
       who: c.get('who'),
       source: c.get('client'),

@@ -6,6 +6,7 @@
 import { join } from 'node:path'
 import { berthHome } from '../engine/context.ts'
 import { BerthError } from '../engine/errors.ts'
+import { issueLines } from '../engine/zod-issues.ts'
 
 export interface ScheduleFlags {
   cron?: string
@@ -44,7 +45,7 @@ async function specFromFlags(cluster: string, flags: ScheduleFlags) {
   } catch (err) {
     const issues = err instanceof BerthError ? err.info.issues : undefined
     if (!issues) throw err
-    const message = issues.map((i) => `${FLAG[i.path] ?? i.path}: ${i.message}`).join('\n')
+    const message = issueLines(issues.map((i) => ({ path: FLAG[i.path] ?? i.path, message: i.message })))
     throw new BerthError('invalid_job', message, { issues })
   }
 }

@@ -1,3 +1,5 @@
+import type { Issue } from './zod-issues.ts'
+
 /**
  * One error family for the engine. A `code` is stable (callers and the HTTP layer branch on it);
  * the message is for people and names the field, node or step at fault.
@@ -48,7 +50,7 @@ export interface ErrorDetails {
   /** Captured output of the failing node (tail), when there is one. */
   output?: string
   exitCode?: number
-  issues?: { path: string; message: string }[]
+  issues?: Issue[]
   cause?: unknown
 }
 

@@ -9,6 +9,7 @@ import { CLUSTER_NAME, SNAPSHOT_ID } from './labels.ts'
 import { LEVELS } from './policy.ts'
 import { imageRef } from './topology.ts'
 import { JOB_KINDS } from './job-kinds.ts'
+import { issueLines, zodIssues } from './zod-issues.ts'
 
 export { JOB_KINDS, READ_ONLY } from './job-kinds.ts'
 
@@ -72,8 +73,8 @@ export type JobSpec = z.infer<typeof JobSpecSchema>
 export function parseJobSpec(input: unknown): JobSpec {
   const r = JobSpecSchema.safeParse(input)
   if (r.success) return r.data
-  const issues = r.error.issues.map((i) => ({ path: i.path.join('.') || '(spec)', message: i.message }))
-  throw new BerthError('invalid_job', issues.map((i) => `${i.path}: ${i.message}`).join('\n'), { issues })
+  const issues = zodIssues(r.error, '(spec)')
+  throw new BerthError('invalid_job', issueLines(issues), { issues })
 }
 
 /** A bare file name (what the HTTP API allows): it lives in $BERTH_HOME/exports. */

@@ -20,6 +20,7 @@ import { BerthError } from './errors.ts'
 import { anyMatch, CLUSTER_PATTERN } from './patterns.ts'
 import { isIPv4, isRootUser, showPort, type PortMapping } from './runtime-keys.ts'
 import { CAPABILITIES, MAX_NODES, type TopologyFileData } from './topology.ts'
+import { issueLines } from './zod-issues.ts'
 
 export const LEVELS = ['restricted', 'baseline', 'privileged'] as const
 export type Level = (typeof LEVELS)[number]
@@ -231,9 +232,8 @@ export function checkPolicy(file: TopologyFileData, level: Level, policy: Policy
 
 /** The refusal as the engine's error (the CLI's `berth policy check`, and a job's failure). */
 export function policyError(level: Level, issues: PolicyIssue[]): BerthError {
-  return new BerthError(
-    'forbidden',
-    issues.map((i) => `${i.path}: ${i.message}`).join('\n'),
-    { issues: issues.map(({ path, message }) => ({ path, message })), step: `policy:${level}` }
-  )
+  return new BerthError('forbidden', issueLines(issues), {
+    issues: issues.map(({ path, message }) => ({ path, message })),
+    step: `policy:${level}`,
+  })
 }

@@ -10,7 +10,8 @@
 import { z } from 'zod'
 import { CLUSTER_NAME, SNAPSHOT_ID } from './labels.ts'
 import type { SnapshotManifest } from './snapshot.ts'
-import { formatPath, HOSTNAME_LABEL } from './topology.ts'
+import { HOSTNAME_LABEL } from './topology.ts'
+import { issueLines, zodIssues } from './zod-issues.ts'
 import { errorMap } from './topology-kit.ts'
 import { ExpandedTopology, not, quote } from './topology-record.ts'
 
@@ -118,11 +119,9 @@ const SHOWN = 3
 export function checkManifest(value: unknown): ManifestCheck {
   const r = ManifestSchema.safeParse(value, { error: manifestErrors })
   if (r.success) return { ok: true, manifest: r.data }
-  const issues = r.error.issues.map((i) =>
-    i.path.length ? `${formatPath(i.path)}: ${i.message}` : i.message
-  )
+  const issues = zodIssues(r.error, '')
   const more = issues.length > SHOWN ? `; and ${issues.length - SHOWN} more` : ''
-  return { ok: false, why: `${MANIFEST}: ${issues.slice(0, SHOWN).join('; ')}${more}` }
+  return { ok: false, why: `${MANIFEST}: ${issueLines(issues.slice(0, SHOWN), '; ')}${more}` }
 }
 
 /** Checks a manifest's text: JSON first, then the schema. */

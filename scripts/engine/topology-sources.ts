@@ -8,7 +8,8 @@ import { readFileSync, realpathSync, statSync } from 'node:fs'
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path'
 import { BerthError } from './errors.ts'
 import { MAX_FILE_BYTES } from './runtime-keys.ts'
-import { checkTopology, parseTopologyText, topologyError, type Topology, type TopologyFileData, type TopologyIssue } from './topology.ts'
+import { checkTopology, parseTopologyText, topologyError, type Topology, type TopologyFileData } from './topology.ts'
+import type { Issue } from './zod-issues.ts'
 
 export interface LoadedTopology {
   /** The topology as data, sources read in. */
@@ -34,12 +35,12 @@ export function loadTopologyFile(path: string): LoadedTopology {
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** Replaces every `source` with its content, in place; the problems, by path. */
-function readSources(data: unknown, dir: string): TopologyIssue[] {
+function readSources(data: unknown, dir: string): Issue[] {
   if (!isMapping(data)) return []
   const lists: [string, unknown][] = []
   if (isMapping(data.defaults)) lists.push(['defaults.files', data.defaults.files])
   if (Array.isArray(data.nodes)) data.nodes.forEach((n, i) => isMapping(n) && lists.push([`nodes[${i}].files`, n.files]))
-  const issues: TopologyIssue[] = []
+  const issues: Issue[] = []
   const root = realpathSync(dir)
   for (const [at, files] of lists) {
     if (!Array.isArray(files)) continue

@@ -15,6 +15,7 @@ import { formatCidr, parseCidr } from './cidr.ts'
 import { BerthError } from './errors.ts'
 import { CLUSTER_NAME } from './labels.ts'
 import { didYouMean, errorMap, intIn, oneOf, show } from './topology-kit.ts'
+import { formatPath, issueLines, rawIssues, written, type Issue, type Path, type RawIssue } from './zod-issues.ts'
 import {
   FILE_KEYS,
   PORT_KEYS,
@@ -129,10 +130,6 @@ export interface Topology {
   hooks: { preSnapshot: string[] | null; postRestore: string[] | null }
 }
 
-export interface TopologyIssue {
-  path: string
-  message: string
-}
 
 /** RFC 1123 label, lower case only: Docker keeps the case, resolvers and people do not. */
 export const HOSTNAME_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
@@ -581,51 +578,11 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
 // ---------------------------------------------------------------------------------------------
 // Issues
 
-type Path = readonly PropertyKey[]
-interface RawIssue {
-  path: Path
-  message: string
-}
-
-export function formatPath(path: Path): string {
-  return path
-    .map((p, i) => {
-      if (typeof p === 'number') return `[${p}]`
-      const key = String(p)
-      if (/^[A-Za-z_$][\w$-]*$/.test(key)) return i === 0 ? key : `.${key}`
-      return `[${JSON.stringify(key)}]`
-    })
-    .join('')
-}
-
 function shapeOf(path: Path): string {
   return formatPath(path.map((p) => (typeof p === 'number' ? 0 : p))).replace(/\[0\]/g, '[]')
 }
 
-// Zod reports a failed union as one issue holding every branch's issues. The branch to explain
-// is the one whose type matched (a mapping given for a volume → the mapping form's issues);
-// when none or several matched, the union's own message says what was expected.
-function isTypeMismatch(iss: z.core.$ZodIssue): boolean {
-  return iss.path.length === 0 && (iss.code === 'invalid_type' || iss.code === 'invalid_value')
-}
-
-function collectIssues(issues: readonly z.core.$ZodIssue[], base: Path, out: RawIssue[]): void {
-  for (const iss of issues) {
-    const path = [...base, ...iss.path]
-    if (iss.code === 'unrecognized_keys') {
-      const known = KNOWN_KEYS[shapeOf(path)] ?? []
-      for (const key of iss.keys) {
-        out.push({ path: [...path, key], message: `unknown key${didYouMean(key, known)}` })
-      }
-    } else if (iss.code === 'invalid_union') {
-      const fitting = iss.errors.filter((branch) => !branch.every(isTypeMismatch))
-      if (fitting.length === 1) collectIssues(fitting[0], path, out)
-      else out.push({ path, message: iss.message })
-    } else {
-      out.push({ path, message: iss.message })
-    }
-  }
-}
+const knownKeys = (path: Path) => KNOWN_KEYS[shapeOf(path)] ?? []
 
 const TOP_ORDER = Object.keys(TopologyFile.shape)
 
@@ -641,12 +598,8 @@ function sortIssues(issues: RawIssue[]): RawIssue[] {
     .map((x) => x.issue)
 }
 
-function invalid(issues: TopologyIssue[]): BerthError {
-  return new BerthError(
-    'invalid_topology',
-    issues.map((i) => `${i.path}: ${i.message}`).join('\n'),
-    { issues }
-  )
+function invalid(issues: Issue[]): BerthError {
+  return new BerthError('invalid_topology', issueLines(issues), { issues })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1055,14 +1008,11 @@ export function checkTopology(
   opts: { file?: string } = {}
 ): { file: TopologyFileData; topology: Topology } {
   const result = TopologyFile.safeParse(input, { error: errorMap })
-  const raw: RawIssue[] = []
-  if (!result.success) collectIssues(result.error.issues, [], raw)
+  const raw: RawIssue[] = result.success ? [] : rawIssues(result.error.issues, { knownKeys })
   raw.push(...crossCheck(result.success ? partsOf(result.data) : salvage(input)))
   if (raw.length > 0) {
     const root = opts.file ?? 'topology'
-    throw invalid(
-      sortIssues(raw).map((i) => ({ path: formatPath(i.path) || root, message: i.message }))
-    )
+    throw invalid(written(sortIssues(raw), root))
   }
   return { file: result.data!, topology: expand(result.data!) }
 }
@@ -1084,7 +1034,7 @@ export function parseTopologyText(text: string, opts: { file?: string; format?: 
 }
 
 /** The error listing these issues, as the topology's own checks throw it. */
-export function topologyError(issues: TopologyIssue[]): BerthError {
+export function topologyError(issues: Issue[]): BerthError {
   return invalid(issues)
 }
 

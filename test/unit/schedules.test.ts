@@ -47,7 +47,7 @@ Parse('refuses a bad cron, zone, keep or name with a message naming the field', 
   assert.match(invalid({ cluster: 'c', cron: '0 2 * * *', keep: 1.5 }), /^keep: /)
   assert.match(invalid({ cluster: 'c', cron: '0 2 * * *', name: 'Nightly_1' }), /^name: is not a valid cluster name/)
   assert.match(invalid({ cluster: '../etc', cron: '0 2 * * *' }), /^cluster: /)
-  assert.match(invalid({ cluster: 'c', cron: '0 2 * * *', command: 'rm -rf /' }), /Unrecognized key: "command"/)
+  assert.match(invalid({ cluster: 'c', cron: '0 2 * * *', command: 'rm -rf /' }), /^command: unknown key/)
   assert.match(invalid({ cluster: 'c' }), /^cron: /)
 })
 
