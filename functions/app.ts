@@ -9,7 +9,7 @@ import { secureHeaders } from 'hono/secure-headers'
 import { BerthError } from '../scripts/engine/errors.ts'
 import { DEFAULT_POLICY, type Policy } from '../scripts/engine/policy.ts'
 import { parseTopology } from '../scripts/engine/topology.ts'
-import { forbidden, invalid, JobError, notFound } from './errors.ts'
+import { forbidden, internalError, invalid, JobError, notFound } from './errors.ts'
 import type { HooksConfig } from './hooks/config.ts'
 import { hookRoutes } from './hooks/routes.ts'
 import { DEFAULT_HOST_READS, withSharedReads, type HostReadLimits } from './host-reads.ts'
@@ -73,7 +73,7 @@ export function createApp(deps: AppDeps) {
     bodyLimit({
       maxSize: deps.maxBody ?? 1024 * 1024,
       onError: () => {
-        throw new JobError(413, 'body_too_large', `the body is larger than ${deps.maxBody ?? 1024 * 1024} bytes`)
+        throw new JobError('body_too_large', `the body is larger than ${deps.maxBody ?? 1024 * 1024} bytes`)
       },
     })
   )
@@ -133,10 +133,10 @@ export function createApp(deps: AppDeps) {
     // A client that went away in the middle of its upload: one line, not a stack.
     if (isAborted(err)) {
       log(`request aborted by the client: ${c.req.method} ${c.req.path} (${err.message})`)
-      return new JobError(400, 'aborted', 'the request body was not received whole').getResponse()
+      return new JobError('aborted', 'the request body was not received whole').getResponse()
     }
     console.error(err)
-    return Response.json({ ok: false, error: { code: 'internal', message: 'internal error' } }, { status: 500 })
+    return internalError()
   })
   return app
 }

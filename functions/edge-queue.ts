@@ -8,6 +8,7 @@
  * Every change of state is a guarded transition in the store, so a request and a cron tick in two
  * isolates never both start or both finish one job.
  */
+import { isResultCode } from '../scripts/engine/errors.ts'
 import type { ResultEvent } from '../scripts/engine/events.ts'
 import { newJobId } from '../scripts/engine/labels.ts'
 import { syntheticResult, type DispatchSpec, type RemoteDispatcher } from './dispatch/dispatcher.ts'
@@ -75,7 +76,7 @@ export class EdgeQueue implements Queue {
     } catch (err) {
       // As JobQueue's dispatcher would answer: a failed result naming why it was not sent.
       const e = err as Error & { code?: unknown }
-      return syntheticResult(full, Date.now(), typeof e.code === 'string' ? e.code : 'dispatch_failed', `not sent to the host: ${e.message}`)
+      return syntheticResult(full, Date.now(), isResultCode(e.code) ? e.code : 'dispatch_failed', `not sent to the host: ${e.message}`)
     }
     const every = this.o.inspectEveryMs ?? 1000
     const deadline = Date.now() + (this.o.inspectTimeoutMs ?? 25_000)
@@ -86,7 +87,7 @@ export class EdgeQueue implements Queue {
       await new Promise((r) => setTimeout(r, every))
     }
     await dispatcher.cancel(ref).catch((e) => this.o.log?.(`inspect ${full.id}: not cancelled: ${e}`))
-    throw new JobError(504, 'host_timeout', `the host did not answer "${spec.kind}" within ${Math.round((this.o.inspectTimeoutMs ?? 25_000) / 1000)} s`)
+    throw new JobError('host_timeout', `the host did not answer "${spec.kind}" within ${Math.round((this.o.inspectTimeoutMs ?? 25_000) / 1000)} s`)
   }
 
   async isBusy(cluster: string): Promise<boolean> {

@@ -11,6 +11,7 @@ import { z } from 'zod'
 import pkg from '../package.json' with { type: 'json' }
 import { BERTH_VERSION } from '../scripts/engine/labels.ts'
 import { TopologyFile } from '../scripts/engine/topology.ts'
+import { API_ERRORS } from './errors.ts'
 import { SCOPES } from './middleware/auth.ts'
 import { JobRequest } from './job-request.ts'
 import { KIND_SCOPE } from './principal.ts'
@@ -209,7 +210,7 @@ export function openApiDocument() {
               type: 'object',
               required: ['code', 'message'],
               properties: {
-                code: { type: 'string', description: 'stable: unauthorized, forbidden, not_found, conflict, invalid_request, body_too_large, too_many_failures, too_many_jobs, …' },
+                code: { type: 'string', enum: Object.keys(API_ERRORS), description: `stable; with its status: ${Object.entries(API_ERRORS).map(([code, [status, what]]) => `${code} (${status}: ${what})`).join('; ')}` },
                 message: { type: 'string' },
                 issues: {
                   type: 'array',

@@ -65,7 +65,7 @@ export class JobQueue implements Queue {
    * report it (Slack, Jira) is recorded before it can start, so "started" always finds it.
    */
   async submit(job: Omit<NewJob, 'id'>, notify: NotifyTarget[] = []): Promise<JobRecord> {
-    if (!this.accepting) throw new JobError(503, 'draining', 'the server is shutting down; submit again in a moment')
+    if (!this.accepting) throw new JobError('draining', 'the server is shutting down; submit again in a moment')
     const record = await this.o.store.createJob({ id: newJobId(), ...job })
     for (const n of notify) await this.o.store.addNotification({ jobId: record.id, ...n })
     this.kick()

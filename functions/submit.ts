@@ -80,7 +80,7 @@ export async function submitJob(
 
   const same = (seen: JobRecord) => {
     if (seen.bodyHash !== s.bodyHash) {
-      throw new JobError(422, 'idempotency_mismatch', 'this Idempotency-Key was used with a different body')
+      throw new JobError('idempotency_mismatch', 'this Idempotency-Key was used with a different body')
     }
     return { job: seen, existing: true }
   }
@@ -93,7 +93,7 @@ export async function submitJob(
   const max = deps.maxQueuedPerActor ?? DEFAULT_MAX_QUEUED_PER_ACTOR
   const waiting = await store.countJobs({ requestedBy: actor, states: ['queued'] })
   if (waiting >= max) {
-    throw new JobError(429, 'too_many_jobs', `${actor} has ${waiting} jobs waiting already (at most ${max}); wait for them to start`)
+    throw new JobError('too_many_jobs', `${actor} has ${waiting} jobs waiting already (at most ${max}); wait for them to start`)
   }
   const spec = {
     kind: req.kind,

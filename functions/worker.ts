@@ -10,7 +10,7 @@ import { createApp } from './app.ts'
 import type { RemoteDispatcher } from './dispatch/dispatcher.ts'
 import { SsmDispatcher, type SsmTarget } from './dispatch/ssm.ts'
 import { EdgeQueue } from './edge-queue.ts'
-import { JobError } from './errors.ts'
+import { internalError, JobError } from './errors.ts'
 import { PolicyConfig } from '../scripts/engine/policy.ts'
 import { formatPath, issueLines, rawIssues } from '../scripts/engine/zod-issues.ts'
 import { HooksConfig, resolveSecrets } from './hooks/config.ts'
@@ -40,7 +40,7 @@ export interface ScheduledController {
   cron: string
 }
 
-const misconfigured = (message: string) => new JobError(503, 'misconfigured', message)
+const misconfigured = (message: string) => new JobError('misconfigured', message)
 
 /** A configuration problem said without the value at fault (berth's messages quote values). */
 const withoutValues = (message: string) => message.replace(/"[^"]*"/g, 'the value')
@@ -94,7 +94,7 @@ export function readWorkerConfig(env: Env): WorkerConfig {
   }
 }
 
-const notConfigured = (message: string) => new JobError(503, 'dispatch_not_configured', `dispatch not configured: ${message}`)
+const notConfigured = (message: string) => new JobError('dispatch_not_configured', `dispatch not configured: ${message}`)
 
 /**
  * The dispatcher that sends jobs to the Docker host: SSM Run Command, from the bindings. Asked
@@ -190,7 +190,7 @@ async function bootstrapAdmin(rt: Runtime): Promise<void> {
 const errorResponse = (err: unknown) => {
   if (err instanceof JobError) return err.getResponse()
   console.error(err)
-  return Response.json({ ok: false, error: { code: 'internal', message: 'internal error' } }, { status: 500 })
+  return internalError()
 }
 
 export default {

@@ -3,6 +3,7 @@
  * (no node:* imports): the Worker build imports this file for the SSM dispatcher.
  */
 import type { JobEvent, ResultEvent } from '../../scripts/engine/events.ts'
+import type { ResultCode } from '../../scripts/engine/errors.ts'
 
 export interface DispatchSpec {
   id: string
@@ -118,7 +119,7 @@ function isJobEvent(v: unknown): v is JobEvent {
 export function syntheticResult(
   spec: DispatchSpec,
   startedAt: number,
-  code: string,
+  code: ResultCode,
   message: string
 ): ResultEvent {
   const now = Date.now()

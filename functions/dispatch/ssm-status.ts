@@ -5,6 +5,7 @@
  * both "Cancelled" and "Canceled" occur: keys are compared without spaces, in lower case.
  * Runtime-neutral: the Worker bundles it.
  */
+import type { ResultCode } from '../../scripts/engine/errors.ts'
 
 /** The job's state as far as this host goes. */
 export type HostJobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
@@ -25,7 +26,7 @@ export interface HostStatus {
    * For an ending that SSM decided (not berth): the result code. Absent where berth's own result
    * event is the answer (Success, Failed, and Cancelled when berth got to say so).
    */
-  code?: string
+  code?: ResultCode
   message: string
 }
 

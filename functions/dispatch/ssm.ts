@@ -27,6 +27,7 @@ import {
   type SSMClientConfig,
 } from '@aws-sdk/client-ssm'
 import type { JobEvent, ResultEvent } from '../../scripts/engine/events.ts'
+import type { ResultCode } from '../../scripts/engine/errors.ts'
 import { newJobId } from '../../scripts/engine/labels.ts'
 import {
   ndjsonReader,
@@ -73,7 +74,7 @@ export interface SsmDispatcherOptions {
 /** A failure to talk to SSM, with a stable code (the Worker's queue stores `code`). */
 export class SsmDispatchError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ResultCode,
     message: string,
     options?: { cause?: unknown }
   ) {
@@ -137,7 +138,7 @@ export interface HostOutcome {
   details: string
   exitCode: number | null
   ok: boolean
-  code?: string
+  code?: ResultCode
   message?: string
   nodes?: ResultEvent['nodes']
   data?: unknown
@@ -478,7 +479,7 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
     const status = hostStatus(inv.status, inv.details, this.#context(inv.host))
     const exitCode = inv.responseCode !== undefined && inv.responseCode >= 0 ? inv.responseCode : null
     const said = parsed.result
-    const made = (code: string, message: string): ResultEvent => ({
+    const made = (code: ResultCode, message: string): ResultEvent => ({
       ...syntheticResult(spec, 0, code, message),
       // From what SSM reported, so that every poll puts together the same result.
       t: inv.endedAt ?? said?.t ?? parsed.events.at(-1)?.t ?? Date.now(),
@@ -597,7 +598,7 @@ export function asDispatchError(err: unknown, op: string, where: string): SsmDis
   const name = errName(err)
   const text = (err as Error)?.message ?? String(err)
   const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts
-  const make = (code: string, message: string) => new SsmDispatchError(code, message, { cause: err })
+  const make = (code: ResultCode, message: string) => new SsmDispatchError(code, message, { cause: err })
   if (AUTH_ERRORS.has(name)) {
     return make(
       'dispatch_auth',

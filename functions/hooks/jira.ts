@@ -109,7 +109,7 @@ async function jiraGroups(jira: { baseUrl?: string; authorization?: string }, ac
   const res = await fetch(url, { headers: { accept: 'application/json', authorization: jira.authorization }, signal: AbortSignal.timeout(10_000) })
   if (!res.ok) {
     await res.body?.cancel()
-    throw new JobError(502, 'jira_unreachable', `could not read the groups of account ${accountId} from Jira (HTTP ${res.status}); nothing was installed`)
+    throw new JobError('jira_unreachable', `could not read the groups of account ${accountId} from Jira (HTTP ${res.status}); nothing was installed`)
   }
   const body = (await res.json()) as unknown
   return Array.isArray(body) ? body.map((g) => (g as { name?: unknown })?.name).filter((n): n is string => typeof n === 'string') : []

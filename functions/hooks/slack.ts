@@ -245,7 +245,7 @@ class SlackHandlers {
   private async status(c: Context, cluster: string, responseUrl: string | null): Promise<Message> {
     const read = this.deps.queue.inspect({ kind: 'status', cluster }).then(
       (r) => statusText(cluster, r),
-      (e) => statusText(cluster, { ok: false, code: 'failed', message: String(e) } as ResultEvent)
+      (e) => statusText(cluster, { ok: false, code: 'internal', message: String(e) } as ResultEvent)
     )
     const quick = await within(read, ANSWER_BUDGET_MS)
     if (quick !== undefined) return { response_type: 'ephemeral', text: quick }

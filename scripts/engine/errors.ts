@@ -23,6 +23,26 @@ export type ErrorCode =
   | 'cancelled'
   | 'internal'
 
+/** How getting a job to a host failed, where no berth on the host said why (a job's result). */
+export const DISPATCH_CODES = [
+  'dispatch_failed', // not sent, or no result came back (the transport said why)
+  'dispatch_lost', // the edge never finished handing the job to the host
+  'dispatch_not_configured', // the Worker has no dispatch to a host
+  'misconfigured', // the Worker's bindings are not valid
+  'dispatch_auth', // the cloud API refused the credentials
+  'access_denied', // the credentials may not do it (IAM)
+  'throttled',
+  'unreachable', // the host's agent cannot be reached
+  'terminated', // the host went away while it ran the job
+  'invalid_platform', // the host cannot run the document
+  'no_targets', // no host matched the target
+  'invalid_ref', // a dispatch reference berth did not make
+] as const
+export type DispatchCode = (typeof DISPATCH_CODES)[number]
+
+/** A failed result's code: the engine's, or the dispatch's when no engine answered. */
+export type ResultCode = ErrorCode | DispatchCode
+
 /** Process exit codes, one per family of failure (documented in docs/cli.md, "Exit codes"). */
 export const EXIT_CODES: Record<ErrorCode, number> = {
   invalid_topology: 2,
@@ -42,6 +62,11 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   timeout: 1,
   internal: 1,
   cancelled: 130,
+}
+
+/** A code a failed result may carry (what a thrown error's `code` is checked with). */
+export function isResultCode(v: unknown): v is ResultCode {
+  return typeof v === 'string' && (Object.hasOwn(EXIT_CODES, v) || (DISPATCH_CODES as readonly string[]).includes(v))
 }
 
 export interface ErrorDetails {

@@ -2,6 +2,8 @@
  * Job events: one small JSON object per line on stdout (the SSM bridge reads only the first
  * 24,000 characters of stdout, so events stay compact and logs go elsewhere).
  */
+import type { ResultCode } from './errors.ts'
+
 export type StepState = 'start' | 'done' | 'fail' | 'skip'
 
 export type Step =
@@ -71,7 +73,8 @@ export interface ResultEvent {
   cluster: string
   ok: boolean
   ms: number
-  code?: string
+  /** Of a failure: what kind of failure (the exit code follows from it). */
+  code?: ResultCode
   message?: string
   node?: string
   step?: string

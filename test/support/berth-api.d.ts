@@ -661,8 +661,11 @@ export interface components {
             /** @enum {boolean} */
             ok: false;
             error: {
-                /** @description stable: unauthorized, forbidden, not_found, conflict, invalid_request, body_too_large, too_many_failures, too_many_jobs, … */
-                code: string;
+                /**
+                 * @description stable; with its status: aborted (400: the request body was not received whole); unauthorized (401: no bearer token, or not a valid one); forbidden (403: the token's scope or grants, or the host policy, do not allow it); not_found (404: no such route, job, cluster, schedule or topology); conflict (409: the cluster, schedule or job is in a state that does not allow it); body_too_large (413: the body is larger than the limit); invalid_request (422: the body or a parameter is wrong: `issues` names each field); idempotency_mismatch (422: an Idempotency-Key used again with another body); too_many_failures (429: too many failed authentications from one client: Retry-After); too_many_jobs (429: too many jobs waiting for one caller); internal (500: a bug: the server logs it); host_failed (502: the Docker host answered a read with a failure); jira_unreachable (502: Jira could not be asked who the user is); dispatch_not_configured (503: the Worker has no dispatch to a host); draining (503: the server is shutting down); host_unavailable (503: the Docker host is not reachable); misconfigured (503: the Worker's bindings are not valid); host_timeout (504: the Docker host did not answer in time)
+                 * @enum {string}
+                 */
+                code: "aborted" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "body_too_large" | "invalid_request" | "idempotency_mismatch" | "too_many_failures" | "too_many_jobs" | "internal" | "host_failed" | "jira_unreachable" | "dispatch_not_configured" | "draining" | "host_unavailable" | "misconfigured" | "host_timeout";
                 message: string;
                 /** @description each problem at its path, for a refused or invalid topology */
                 issues?: {

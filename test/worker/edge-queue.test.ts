@@ -165,7 +165,7 @@ test('a failed command fails the job; one that says cancelled is cancelled', asy
 
 test('a start the dispatcher refuses fails the job with its code and frees the cluster', async () => {
   const { store, d, queue, changes, submit } = setup()
-  d.failStart = new JobError(503, 'dispatch_not_configured', 'dispatch not configured')
+  d.failStart = new JobError('dispatch_not_configured', 'dispatch not configured')
   const job = await submit('codenvy')
   const failed = await state(store, job.id)
   assert.equal([failed.state, failed.attempts, failed.dispatchRef], ['failed', 1, null])
