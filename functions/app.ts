@@ -24,6 +24,7 @@ import { jobRoutes } from './routes/jobs.ts'
 import { scheduleRoutes } from './routes/schedules.ts'
 import type { Store } from './store/store.ts'
 import { DEFAULT_MAX_QUEUED_PER_ACTOR, type SubmitDeps } from './submit.ts'
+import { silentLogger, type Logger } from '../scripts/engine/logger.ts'
 
 export interface AppDeps {
   store: Store
@@ -44,7 +45,7 @@ export interface AppDeps {
   hostReads?: HostReadLimits
   maxQueuedPerActor?: number
   /** Where the service says what it refuses (the failure limits). */
-  log?: (line: string) => void
+  log?: Logger
 }
 
 /** What every route and hook builds jobs with. */
@@ -58,9 +59,9 @@ export function createApp(deps: AppDeps) {
     policy: deps.policy ?? DEFAULT_POLICY,
     maxQueuedPerActor: deps.maxQueuedPerActor ?? DEFAULT_MAX_QUEUED_PER_ACTOR,
   }
-  const log = deps.log ?? ((line: string) => console.log(line))
+  const log = deps.log ?? silentLogger
   const limiter = new FailureLimiter(deps.authFailures ?? DEFAULT_FAILURE_LIMITS, (key, failures, until) => {
-    log(`auth: ${failures} failed authentications from ${key}; refusing it with 429 until ${until.toISOString()}`)
+    log.warn(`auth: ${failures} failed authentications from ${key}; refusing it with 429 until ${until.toISOString()}`)
     void store
       .audit({ actor: key, source: null, action: 'auth.limit', target: null, outcome: 'refused', detail: { failures, until: until.toISOString() } })
       .catch(() => {})
@@ -132,10 +133,10 @@ export function createApp(deps: AppDeps) {
     if ('getResponse' in err) return (err as { getResponse(): Response }).getResponse()
     // A client that went away in the middle of its upload: one line, not a stack.
     if (isAborted(err)) {
-      log(`request aborted by the client: ${c.req.method} ${c.req.path} (${err.message})`)
+      log.info(`request aborted by the client: ${c.req.method} ${c.req.path} (${err.message})`)
       return new JobError('aborted', 'the request body was not received whole').getResponse()
     }
-    console.error(err)
+    log.error(`internal error: ${c.req.method} ${c.req.path}: ${err.stack ?? err}`)
     return internalError()
   })
   return app

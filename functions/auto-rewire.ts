@@ -9,6 +9,7 @@
  */
 import type { JobQueue } from './queue.ts'
 import type { Store } from './store/store.ts'
+import { silentLogger, type Logger } from '../scripts/engine/logger.ts'
 
 export interface WatchSource {
   watch(onLine: (value: unknown) => void, signal: AbortSignal): Promise<number | null>
@@ -28,13 +29,18 @@ export class AutoRewire {
   private readonly pending = new Map<string, { timer: NodeJS.Timeout; nodes: Set<string> }>()
   private loop: Promise<void> = Promise.resolve()
 
+  /** Where this class says what went wrong (the server's logger; nowhere by default). */
+  private get log(): Logger {
+    return this.o.log ?? silentLogger
+  }
+
   constructor(
     private readonly o: {
       source: WatchSource
       store: Store
       queue: JobQueue
       settleMs?: number
-      log?: (line: string) => void
+      log?: Logger
     }
   ) {}
 
@@ -55,10 +61,10 @@ export class AutoRewire {
       const t0 = Date.now()
       const code = await this.o.source
         .watch((v) => isNodeStarted(v) && this.seen(v), this.abort.signal)
-        .catch((e) => (this.o.log?.(`auto-rewire: watch failed: ${e}`), null))
+        .catch((e) => (this.log.warn(`auto-rewire: watch failed: ${e}`), null))
       if (this.abort.signal.aborted) return
       if (Date.now() - t0 > 30_000) backoff = 1000
-      this.o.log?.(`auto-rewire: the watch ended (exit ${code}); again in ${backoff / 1000} s`)
+      this.log.warn(`auto-rewire: the watch ended (exit ${code}); again in ${backoff / 1000} s`)
       await new Promise((r) => setTimeout(r, backoff))
       backoff = Math.min(backoff * 2, 30_000)
     }
@@ -73,7 +79,7 @@ export class AutoRewire {
     const nodes = new Set([e.node])
     const timer = setTimeout(() => {
       this.pending.delete(e.cluster)
-      this.queue(e.cluster, [...nodes]).catch((err) => this.o.log?.(`auto-rewire ${e.cluster}: ${err}`))
+      this.queue(e.cluster, [...nodes]).catch((err) => this.log.warn(`auto-rewire: ${err}`, { cluster: e.cluster }))
     }, this.o.settleMs ?? 500)
     this.pending.set(e.cluster, { timer, nodes })
   }
@@ -85,6 +91,6 @@ export class AutoRewire {
     const spec = { kind: 'rewire', cluster }
     const job = await queue.submit({ kind: 'rewire', cluster, spec, requestedBy: 'auto-rewire', source: 'docker events', idempotencyKey: null, bodyHash: null })
     await store.audit({ actor: 'auto-rewire', source: 'docker events', action: 'job.rewire', target: cluster, outcome: 'accepted', detail: { job: job.id, started: nodes } })
-    this.o.log?.(`auto-rewire: ${cluster}: ${nodes.join(', ')} started outside berth; job ${job.id}`)
+    this.log.info(`auto-rewire: ${nodes.join(', ')} started outside berth`, { job: job.id, cluster })
   }
 }

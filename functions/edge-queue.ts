@@ -16,13 +16,14 @@ import { JobError } from './errors.ts'
 import { startable } from './queue-policy.ts'
 import type { InspectSpec, Listener, NotifyTarget, Queue } from './queue.ts'
 import type { JobRecord, JobState, NewJob, Store } from './store/store.ts'
+import { silentLogger, type Logger } from '../scripts/engine/logger.ts'
 
 export interface EdgeQueueOptions {
   store: Store
   /** Asked for only when a job is started, polled or cancelled: it may throw (not configured). */
   dispatcher: () => RemoteDispatcher
   maxClusters: number
-  log?: (line: string) => void
+  log?: Logger
   /** Told when a job starts and when it ends (Slack/Jira reports). Must not throw or block. */
   onChange?: (job: JobRecord, stage: 'started' | 'finished') => void
   /** How long `inspect` (a GET answered by a job on the host) may take; a Worker has ~30 s. */
@@ -50,6 +51,12 @@ export class EdgeQueue implements Queue {
   #pass: Promise<void> = Promise.resolve()
 
   constructor(private readonly o: EdgeQueueOptions) {}
+
+  /** Where this class says what went wrong (the server's logger; nowhere by default). */
+  private get log(): Logger {
+    return this.o.log ?? silentLogger
+  }
+
 
   async submit(job: Omit<NewJob, 'id'>, notify: NotifyTarget[] = []): Promise<JobRecord> {
     const record = await this.o.store.createJob({ id: newJobId(), ...job })
@@ -86,7 +93,7 @@ export class EdgeQueue implements Queue {
       if (Date.now() + every > deadline) break
       await new Promise((r) => setTimeout(r, every))
     }
-    await dispatcher.cancel(ref).catch((e) => this.o.log?.(`inspect ${full.id}: not cancelled: ${e}`))
+    await dispatcher.cancel(ref).catch((e) => this.log.warn(`inspect: not cancelled: ${e}`, { job: full.id }))
     throw new JobError('host_timeout', `the host did not answer "${spec.kind}" within ${Math.round((this.o.inspectTimeoutMs ?? 25_000) / 1000)} s`)
   }
 
@@ -132,7 +139,7 @@ export class EdgeQueue implements Queue {
           await this.#follow(job)
         } catch (err) {
           // A poll that fails (throttled, network) is tried again on the next tick.
-          this.o.log?.(`job ${job.id}: not polled: ${(err as Error).message}`)
+          this.log.warn(`not polled: ${(err as Error).message}`, { job: job.id, cluster: job.cluster })
         }
       }
       await this.#startQueued()
@@ -149,19 +156,19 @@ export class EdgeQueue implements Queue {
     let timer: ReturnType<typeof setTimeout> | undefined
     const overdue = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        this.o.log?.('queue: the previous pass has not ended; this one goes ahead')
+        this.log.warn('queue: the previous pass has not ended; this one goes ahead')
         resolve()
       }, this.o.passWaitMs ?? 20_000)
     })
     const run = Promise.race([previous, overdue])
       .finally(() => clearTimeout(timer))
       .then(fn)
-    this.#pass = run.catch((e) => this.o.log?.(`queue: ${e}`))
+    this.#pass = run.catch((e) => this.log.error(`queue: ${e}`))
     return run
   }
 
   #background(p: Promise<void>): void {
-    const tracked = p.catch((e) => this.o.log?.(`queue: ${e}`))
+    const tracked = p.catch((e) => this.log.error(`queue: ${e}`))
     this.#work.add(tracked)
     void tracked.finally(() => this.#work.delete(tracked))
   }
@@ -193,7 +200,7 @@ export class EdgeQueue implements Queue {
     }
     if (!(await this.o.store.transitionJob(job.id, ['running'], 'running', { dispatchRef: ref }))) {
       // Cancelled while it was being sent: the command is out there now, so stop it.
-      await this.o.dispatcher().cancel(ref).catch((e) => this.o.log?.(`job ${job.id}: not cancelled: ${e}`))
+      await this.o.dispatcher().cancel(ref).catch((e) => this.log.warn(`not cancelled: ${e}`, { job: job.id, cluster: job.cluster }))
       return
     }
     this.#changed({ ...job, dispatchRef: ref }, 'started')
@@ -230,7 +237,7 @@ export class EdgeQueue implements Queue {
     try {
       this.o.onChange?.(job, stage)
     } catch (e) {
-      this.o.log?.(`job ${job.id}: ${stage} not reported: ${e}`)
+      this.log.warn(`${stage} not reported: ${e}`, { job: job.id, cluster: job.cluster })
     }
   }
 }

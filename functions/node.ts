@@ -20,16 +20,17 @@ import { JobQueue } from './queue.ts'
 import { Scheduler } from './scheduler.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 import { packagePath } from '../scripts/engine/package-root.ts'
+import { processLogger, type Logger } from '../scripts/engine/logger.ts'
 
 export { readConfig } from './config.ts'
 
-function dispatcherFor(config: ServerConfig): ZxDispatcher | SsmDispatcher {
+function dispatcherFor(config: ServerConfig, log: Logger): ZxDispatcher | SsmDispatcher {
   const graceMs = config.graceSeconds * 1000
   const d = config.dispatch
-  if (d.mode === 'ssh') return new ZxDispatcher({ ...d, graceMs })
-  if (d.mode === 'ssm') return new SsmDispatcher(d)
+  if (d.mode === 'ssh') return new ZxDispatcher({ ...d, graceMs, log })
+  if (d.mode === 'ssm') return new SsmDispatcher({ ...d, log })
   const bin = packagePath('bin', 'berth.mjs')
-  return new ZxDispatcher({ mode: 'local', berth: d.berth ?? [process.execPath, bin], graceMs })
+  return new ZxDispatcher({ mode: 'local', berth: d.berth ?? [process.execPath, bin], graceMs, log })
 }
 
 /**
@@ -47,7 +48,7 @@ function writeAdminToken(home: string, token: string): string {
   return file
 }
 
-export async function startServer(config: ServerConfig, say: (line: string) => void = console.log) {
+export async function startServer(config: ServerConfig, log: Logger = processLogger(process.stdout, process.env)) {
   // Local jobs are child processes: they find the data directory, and the log cap, through the
   // environment.
   process.env.BERTH_HOME = config.home
@@ -58,31 +59,31 @@ export async function startServer(config: ServerConfig, say: (line: string) => v
   chmodSync(config.home, 0o700)
   const dbFile = join(config.home, 'berth.db')
   const store = await openSqliteStore(dbFile)
-  const dispatcher = dispatcherFor(config)
+  const dispatcher = dispatcherFor(config, log)
   const { jira } = config.hooks
   const notifier = new Notifier({
     store,
     jira: jira?.baseUrl && jira.authorization ? { baseUrl: jira.baseUrl, authorization: jira.authorization } : undefined,
-    log: say,
+    log,
   })
   const queue = new JobQueue({
     store,
     dispatcher,
     maxClusters: config.maxClusters,
-    log: say,
+    log,
     onChange: (job, stage) => notifier.jobChanged(job, stage),
   })
   if ((await store.countTokens()) === 0) {
     const token = newToken()
     await store.createToken({ id: crypto.randomUUID(), name: 'admin', hash: await hashToken(token), scopes: ['admin'] })
     await store.audit({ actor: 'berth', source: null, action: 'token.create', target: 'admin', outcome: 'first start', detail: null })
-    say(`first start: an admin token was written to ${writeAdminToken(config.home, token)} (mode 0600; stored here only as a hash): read it, keep it, delete the file`)
+    log.info(`first start: an admin token was written to ${writeAdminToken(config.home, token)} (mode 0600; stored here only as a hash): read it, keep it, delete the file`)
   }
   const resumed = await queue.resume()
-  if (resumed) say(`resuming ${resumed} job(s) interrupted by the last stop`)
+  if (resumed) log.info(`resuming ${resumed} job(s) interrupted by the last stop`)
   // Following Docker's events needs a long-lived stream from the host: local or ssh, not SSM,
   // whose commands are bounded runs.
-  const rewire = config.autoRewire && dispatcher instanceof ZxDispatcher ? new AutoRewire({ source: dispatcher, store, queue, log: say }) : null
+  const rewire = config.autoRewire && dispatcher instanceof ZxDispatcher ? new AutoRewire({ source: dispatcher, store, queue, log }) : null
   rewire?.start()
   const { limits } = config
   const app = createApp({
@@ -96,7 +97,7 @@ export async function startServer(config: ServerConfig, say: (line: string) => v
     authFailures: { max: limits.authFailures, windowMs: limits.authWindowSeconds * 1000 },
     hostReads: { ttlMs: limits.readCacheMs, concurrency: limits.hostReads },
     maxQueuedPerActor: limits.maxQueuedPerActor,
-    log: say,
+    log,
   })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s))
@@ -104,13 +105,13 @@ export async function startServer(config: ServerConfig, say: (line: string) => v
   })
   // After resume (a run caught up now queues behind the jobs the last stop interrupted) and once
   // listening (a server that cannot bind makes no jobs).
-  const scheduler = new Scheduler({ store, queue, policy: config.policy, maxQueuedPerActor: limits.maxQueuedPerActor, graceMs: config.scheduleGraceSeconds * 1000, log: say })
+  const scheduler = new Scheduler({ store, queue, policy: config.policy, maxQueuedPerActor: limits.maxQueuedPerActor, graceMs: config.scheduleGraceSeconds * 1000, log })
   await scheduler.start()
   const d = config.dispatch
   const target = d.mode === 'ssh' ? `ssh ${d.user}@${d.host}` : d.mode === 'ssm' ? `ssm ${d.region} ${JSON.stringify(d.target)}` : 'local'
-  say(`berth serve: http://${config.host}:${config.port} (store ${dbFile}, jobs ${target}${rewire ? ', auto-rewire on' : ''})`)
+  log.info(`berth serve: http://${config.host}:${config.port} (store ${dbFile}, jobs ${target}${rewire ? ', auto-rewire on' : ''})`)
   const stop = async () => {
-    say(`draining: no new jobs; running ones get up to ${config.drainSeconds} s`)
+    log.info(`draining: no new jobs; running ones get up to ${config.drainSeconds} s`)
     server.close()
     await scheduler.stop()
     await rewire?.stop()

@@ -9,6 +9,7 @@
 import type { ResultEvent } from '../scripts/engine/events.ts'
 import type { Channel } from './channels.ts'
 import type { JobRecord, NotificationRecord, NotificationStage, Store } from './store/store.ts'
+import { silentLogger, type Logger } from '../scripts/engine/logger.ts'
 
 export interface JiraTarget {
   baseUrl: string
@@ -24,7 +25,7 @@ export interface NotifierOptions {
   backoffMs?: number[]
   /** Milliseconds since the epoch, for the response_url's 30 minutes (tests move it). */
   now?: () => number
-  log?: (line: string) => void
+  log?: Logger
 }
 
 /** Slack's limits on one response_url (api.slack.com, "Handling slash commands"). */
@@ -111,6 +112,11 @@ export class Notifier {
   /** The last report per job: a job's stages are reported one after another, never at once. */
   private readonly jobs = new Map<string, Promise<void>>()
 
+  /** Where this class says what went wrong (the server's logger; nowhere by default). */
+  private get log(): Logger {
+    return this.o.log ?? silentLogger
+  }
+
   constructor(private readonly o: NotifierOptions) {
     this.fetch = o.fetch ?? ((...a) => fetch(...a))
     this.backoff = o.backoffMs ?? [1000, 4000, 15_000]
@@ -121,7 +127,7 @@ export class Notifier {
   jobChanged(job: JobRecord, stage: NotificationStage): void {
     const p = (this.jobs.get(job.id) ?? Promise.resolve())
       .then(() => this.report(job, stage))
-      .catch((e) => this.o.log?.(`notify ${job.id}: ${e}`))
+      .catch((e) => this.log.warn(`notify: ${e}`, { job: job.id, cluster: job.cluster }))
     this.jobs.set(job.id, p)
     this.inflight.add(p)
     void p.finally(() => {
@@ -165,7 +171,7 @@ export class Notifier {
         await new Promise((r) => setTimeout(r, this.backoff[i]))
       }
     }
-    this.o.log?.(`notify ${job.id} (${n.channel}): ${lastError}`)
+    this.log.warn(`notify (${n.channel}): ${lastError}`, { job: job.id, cluster: job.cluster })
   }
 
   /** How each channel posts, and why it would not take a post now (or null). */

@@ -12,6 +12,7 @@ import { JobError } from './errors.ts'
 import { startable } from './queue-policy.ts'
 import type { JobEventRecord, JobRecord, JobState, NewJob, Store } from './store/store.ts'
 import type { Channel } from './channels.ts'
+import { silentLogger, type Logger } from '../scripts/engine/logger.ts'
 
 export interface NotifyTarget {
   channel: Channel
@@ -32,7 +33,7 @@ export interface QueueOptions {
   maxClusters: number
   /** Read-only jobs (status, snapshots) running at once; default maxClusters. */
   maxReads?: number
-  log?: (line: string) => void
+  log?: Logger
   /** Told when a job starts and when it ends (Slack/Jira reports). Must not throw or block. */
   onChange?: (job: JobRecord, stage: 'started' | 'finished') => void
 }
@@ -59,6 +60,12 @@ export class JobQueue implements Queue {
   private accepting = true
 
   constructor(private readonly o: QueueOptions) {}
+
+  /** Where this class says what went wrong (the server's logger; nowhere by default). */
+  private get log(): Logger {
+    return this.o.log ?? silentLogger
+  }
+
 
   /**
    * Records a job (queued) and starts it when its cluster is free. 503 while draining. Where to
@@ -89,7 +96,7 @@ export class JobQueue implements Queue {
 
   /** Starts whatever can start now. Serialised: two pumps never start the same job. */
   kick(): void {
-    this.pumping = this.pumping.then(() => this.pump()).catch((e) => this.o.log?.(`queue: ${e}`))
+    this.pumping = this.pumping.then(() => this.pump()).catch((e) => this.log.error(`queue: ${e}`))
   }
 
   private async pump(): Promise<void> {
@@ -117,7 +124,7 @@ export class JobQueue implements Queue {
       chain = chain
         .then(() => this.o.store.appendEvent(job.id, event))
         .then((rec) => this.emit(job.id, rec))
-        .catch((e) => this.o.log?.(`job ${job.id}: event not stored: ${e}`))
+        .catch((e) => this.log.warn(`event not stored: ${e}`, { job: job.id, cluster: job.cluster }))
     }
     const spec = { ...(job.spec as object), id: job.id } as DispatchSpec
     void this.o.dispatcher
@@ -174,7 +181,7 @@ export class JobQueue implements Queue {
     try {
       this.o.onChange?.(job, stage)
     } catch (e) {
-      this.o.log?.(`job ${job.id}: ${stage} not reported: ${e}`)
+      this.log.warn(`${stage} not reported: ${e}`, { job: job.id, cluster: job.cluster })
     }
   }
 

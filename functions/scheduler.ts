@@ -6,15 +6,16 @@
  * (schedules.ts), so one made twice is never made twice.
  */
 import type { Cron } from 'croner'
-import { cronOf, describeRun, runDue, type ScheduleDeps } from './schedules.ts'
+import { cronOf, logRun, runDue, type ScheduleDeps } from './schedules.ts'
 import type { ScheduleRecord } from './store/store.ts'
+import { silentLogger, type Logger } from '../scripts/engine/logger.ts'
 
 export interface SchedulerOptions extends ScheduleDeps {
   /** A run missed (server down) at most this long ago is made once at start. */
   graceMs: number
   /** How often the store is read again for schedules added, changed or removed. */
   reloadMs?: number
-  log?: (line: string) => void
+  log?: Logger
 }
 
 export class Scheduler {
@@ -25,6 +26,12 @@ export class Scheduler {
   private stopped = false
 
   constructor(private readonly o: SchedulerOptions) {}
+
+  /** Where this class says what went wrong (the server's logger; nowhere by default). */
+  private get log(): Logger {
+    return this.o.log ?? silentLogger
+  }
+
 
   /** Resolves once the catch-up pass is done and every schedule has its timer. */
   async start(): Promise<void> {
@@ -45,7 +52,7 @@ export class Scheduler {
   private serial(fn: () => Promise<void>): Promise<void> {
     this.chain = this.chain
       .then(() => (this.stopped ? undefined : fn()))
-      .catch((err) => this.o.log?.(`scheduler: ${err}`))
+      .catch((err) => this.log.error(`scheduler: ${err}`))
     return this.chain
   }
 
@@ -64,7 +71,7 @@ export class Scheduler {
 
   private async look(s: ScheduleRecord): Promise<void> {
     const r = await runDue(this.o, s, new Date(), this.o.graceMs)
-    if (r && r.outcome !== 'taken') this.o.log?.(describeRun(r))
+    if (r && r.outcome !== 'taken') logRun(this.log, r)
   }
 
   /** One timer per enabled schedule, remade when its pattern or zone changes. */
@@ -83,7 +90,7 @@ export class Scheduler {
         cron = cronOf(s, () => void this.serial(() => this.fire(name)))
       } catch (err) {
         // Kept (without a timer) so the log says it once, not at every pass.
-        this.o.log?.(`schedule ${name}: cannot read "${s.cron}" (${s.tz}): ${(err as Error).message}`)
+        this.log.warn(`schedule ${name}: cannot read "${s.cron}" (${s.tz}): ${(err as Error).message}`, { cluster: s.cluster })
       }
       this.timers.set(name, { key: keyOf(s), cron })
     }

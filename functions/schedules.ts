@@ -13,6 +13,7 @@ import { z } from 'zod'
 import { BerthError } from '../scripts/engine/errors.ts'
 import { clusterName } from '../scripts/engine/job-spec.ts'
 import { issueLines, zodIssues } from '../scripts/engine/zod-issues.ts'
+import type { Logger } from '../scripts/engine/logger.ts'
 import { sha256Hex } from './sha256.ts'
 import type { JobRecord, ScheduleRecord, Store } from './store/store.ts'
 import { fixedPrincipal } from './principal.ts'
@@ -241,6 +242,12 @@ export async function tickSchedules(deps: ScheduleDeps, now: Date, graceMs: numb
 }
 
 /** One line for a log. */
+/** A run said on the server's log: a failure at warn, with the cluster and the job it queued. */
+export function logRun(log: Logger, r: RunResult): void {
+  const fields = { cluster: r.cluster, ...(r.outcome === 'queued' ? { job: r.job.id } : {}) }
+  log[r.outcome === 'failed' ? 'warn' : 'info'](describeRun(r), fields)
+}
+
 export function describeRun(r: RunResult): string {
   const head = `schedule ${r.schedule} (${r.scheduledAt})`
   switch (r.outcome) {

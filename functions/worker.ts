@@ -15,7 +15,11 @@ import { PolicyConfig } from '../scripts/engine/policy.ts'
 import { formatPath, issueLines, rawIssues } from '../scripts/engine/zod-issues.ts'
 import { HooksConfig, resolveSecrets } from './hooks/config.ts'
 import { Notifier } from './notify.ts'
-import { describeRun, tickSchedules } from './schedules.ts'
+import { logRun, tickSchedules } from './schedules.ts'
+import { createLogger } from '../scripts/engine/logger.ts'
+
+/** The Worker's log: JSON lines, which Cloudflare's logs index by field (`job`, `level`). */
+const workerLog = createLogger({ format: 'json', write: (line) => console.log(line) })
 import { D1Store, type D1Database } from './store/d1.ts'
 import { StoreConflictError } from './store/store.ts'
 
@@ -119,7 +123,7 @@ export function remoteDispatcherFor(env: Env): RemoteDispatcher {
       endpoint: text('SSM_ENDPOINT'),
       ...(text('SSM_DOCUMENT') ? { documentName: text('SSM_DOCUMENT') } : {}),
       target,
-      log: (line) => console.log(line),
+      log: workerLog,
     })
   } catch (err) {
     throw notConfigured(withoutValues((err as Error).message))
@@ -143,7 +147,7 @@ function runtimeFor(env: Env): Runtime {
   if (rt) return rt
   const config = readWorkerConfig(env)
   const store = new D1Store(env.DB)
-  const log = (line: string) => console.log(line)
+  const log = workerLog
   const jira = config.hooks.jira
   const notifier = new Notifier({
     store,
@@ -189,7 +193,7 @@ async function bootstrapAdmin(rt: Runtime): Promise<void> {
 
 const errorResponse = (err: unknown) => {
   if (err instanceof JobError) return err.getResponse()
-  console.error(err)
+  workerLog.error(`internal error: ${(err as Error)?.stack ?? err}`)
   return internalError()
 }
 
@@ -213,7 +217,7 @@ export default {
   async scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
     const rt = runtimeFor(env)
     const runs = await tickSchedules({ store: rt.store, queue: rt.queue, policy: rt.config.policy }, new Date(controller.scheduledTime), rt.config.scheduleGraceSeconds * 1000)
-    for (const r of runs) console.log(describeRun(r))
+    for (const r of runs) logRun(workerLog, r)
     await rt.queue.poll()
     ctx.waitUntil(rt.queue.idle().then(() => rt.notifier.idle()))
   },

@@ -9,6 +9,7 @@ import type { Mode } from './cli/render.ts'
 import { asBerthError, BerthError, EXIT_CODES } from './engine/errors.ts'
 import type { JobEvent } from './engine/events.ts'
 import { BERTH_VERSION } from './engine/labels.ts'
+import { processLogger } from './engine/logger.ts'
 import { KIND_USAGE } from './engine/job-kinds.ts'
 import { CLUSTER_PATTERN } from './engine/patterns.ts'
 import type { LoadedTopology } from './engine/topology-sources.ts'
@@ -113,7 +114,8 @@ async function runCli(spec: Record<string, unknown>): Promise<never> {
   const [{ createRenderer }, { printResult }, { berthHome }, { createEngine }, { runJob }] = await Promise.all([cli.render(), cli.print(), cli.context(), cli.docker(), cli.job()])
   const renderer = createRenderer(mode)
   const ac = abortOnSignals()
-  const engine = createEngine()
+  // Its engine trace (BERTH_LOG_LEVEL=debug) and warnings, on stderr, under the job's id.
+  const engine = createEngine(processLogger(process.stderr, process.env).with(typeof spec.id === 'string' ? { job: spec.id } : {}))
   const { result, exitCode } = await runJob(spec, {
     engine,
     signal: ac.signal,

@@ -39,6 +39,7 @@ import {
   type RemoteDispatcher,
 } from './dispatcher.ts'
 import { hostStatus, type StatusContext } from './ssm-status.ts'
+import { silentLogger, type Logger } from '../../scripts/engine/logger.ts'
 
 /** GetCommandInvocation returns only the first 24,000 characters of stdout (docs/edge.md: why jobs run --compact). */
 export const SSM_STDOUT_LIMIT = 24_000
@@ -68,7 +69,7 @@ export interface SsmDispatcherOptions {
   /** How the host starts berth, for AWS-RunShellScript only (the document names its own). */
   berthCommand?: string
   /** One line per SSM call that went wrong, and per command sent or cancelled. */
-  log?: (line: string) => void
+  log?: Logger
 }
 
 /** A failure to talk to SSM, with a stable code (the Worker's queue stores `code`). */
@@ -525,7 +526,7 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
   }
 
   #log(line: string): void {
-    this.#o.log?.(`berth:ssm ${line}`)
+    (this.#o.log ?? silentLogger).info(`ssm: ${line}`)
   }
 }
 

@@ -3,9 +3,10 @@
  * Node only. The job spec always travels on stdin, never on a command line: the remote command
  * is fixed by configuration and no string from a spec ever reaches a shell.
  */
-import createDebug from 'debug'
 import { $, quote } from 'zx'
 import type { ResultEvent } from '../../scripts/engine/events.ts'
+import { lineBuffer } from '../../scripts/engine/line-buffer.ts'
+import { LOG_LEVELS, silentLogger, type Logger, type LogLevel } from '../../scripts/engine/logger.ts'
 import {
   ndjsonReader,
   syntheticResult,
@@ -14,13 +15,25 @@ import {
   type Dispatcher,
 } from './dispatcher.ts'
 
-const log = createDebug('berth:dispatch')
-
 interface Common {
   /** argv that starts berth on the target: ['node', '/opt/berth/lib/node_modules/berth/bin/berth.mjs'] or ['berth']. */
   berth: string[]
   /** How long a cancelled job may take to clean up before it is killed. */
   graceMs?: number
+  /** Where the children's stderr goes (each job's lines with its id); default: nowhere. */
+  log?: Logger
+}
+
+/** A child's stderr line: its own log line (JSON, from logger.ts) again at its level, else debug. */
+function relay(log: Logger, line: string): void {
+  if (!line.trim()) return
+  try {
+    const { level, msg, time: _time, ...fields } = JSON.parse(line) as { level?: unknown; msg?: unknown; time?: unknown }
+    if (typeof msg === 'string' && (LOG_LEVELS as readonly unknown[]).includes(level)) return log[level as LogLevel](msg, fields)
+  } catch {
+    // not one of berth's log lines: below
+  }
+  log.debug(line)
 }
 
 export type ZxDispatcherConfig =
@@ -111,20 +124,23 @@ export class ZxDispatcher implements Dispatcher {
       c.mode === 'local'
         ? sh`exec sh -c ${JOB_WRAPPER} berth-job ${graceSeconds} ${c.berth}`
         : sh`exec ssh ${this.#sshArgs(['sh', '-c', JOB_WRAPPER, 'berth-job', graceSeconds, ...c.berth])}`
-    const reader = ndjsonReader(onEvent, (line) => log('%s: not an event: %s', spec.id, line))
+    const log = (c.log ?? silentLogger).with({ job: spec.id })
+    const reader = ndjsonReader(onEvent, (line) => log.debug(`not an event: ${line}`))
     proc.stdout.setEncoding('utf8')
     proc.stdout.on('data', (chunk: string) => reader.push(chunk))
     proc.stderr.setEncoding('utf8')
-    proc.stderr.on('data', (chunk: string) => log('%s: %s', spec.id, chunk.trimEnd()))
+    const stderr = lineBuffer((l) => relay(log, l))
+    proc.stderr.on('data', (chunk: string) => stderr.push(chunk))
+    proc.stderr.on('end', () => stderr.flush())
     // The process may die before reading its stdin; the exit code tells that story, not EPIPE.
-    proc.stdin.on('error', (err) => log('%s: stdin: %s', spec.id, err.message))
+    proc.stdin.on('error', (err) => log.debug(`stdin: ${err.message}`))
 
     // The spec is the first line; stdin then stays open: its EOF means cancel.
     proc.stdin.write(JSON.stringify(spec) + '\n')
 
     let killTimer: NodeJS.Timeout | undefined
     const cancel = () => {
-      log('%s: cancelling (%s)', spec.id, this.name)
+      log.info(`cancelling (${this.name})`)
       proc.stdin.end()
       // Grace for the cleanup, then no more: the wrapper escalates on its side too.
       killTimer = setTimeout(() => this.#signal(proc.pid, 'SIGKILL'), this.#graceMs + 2_000)
@@ -171,12 +187,13 @@ export class ZxDispatcher implements Dispatcher {
         try {
           if (l.trim()) onLine(JSON.parse(l))
         } catch {
-          log('watch: not JSON: %s', l)
+          (this.#config.log ?? silentLogger).debug(`watch: not JSON: ${l}`)
         }
       }
     })
     proc.stderr.setEncoding('utf8')
-    proc.stderr.on('data', (chunk: string) => log('watch: %s', chunk.trimEnd()))
+    const stderr = lineBuffer((l) => relay(this.#config.log ?? silentLogger, l))
+    proc.stderr.on('data', (chunk: string) => stderr.push(chunk))
     proc.stdin.on('error', () => {})
     let killTimer: NodeJS.Timeout | undefined
     const stop = () => {

@@ -46,6 +46,7 @@ import { fileURLToPath } from 'node:url'
 import { minimist } from 'zx'
 import type { Dispatcher, DispatchOptions, DispatchSpec } from '../../functions/dispatch/dispatcher.ts'
 import type { JobEvent, ResultEvent } from '../engine/events.ts'
+import { processLogger } from '../engine/logger.ts'
 
 const TARGET = { acceptP99Ms: 10, acceptRate: 500, sseP99Ms: 50 }
 const ROLE_ENV = 'BERTH_API_BENCH_ROLE'
@@ -158,7 +159,7 @@ async function serverMain(): Promise<void> {
   await store.createToken({ id: crypto.randomUUID(), name: 'bench', hash: await hashToken(token), scopes: ['admin'] })
   const dispatcher = new BenchDispatcher()
   // maxClusters far above the number of jobs the bench submits: the limit never holds a job back.
-  const queue = new JobQueue({ store, dispatcher, maxClusters: 1_000_000, log: (l) => console.error(l) })
+  const queue = new JobQueue({ store, dispatcher, maxClusters: 1_000_000, log: processLogger(process.stderr, process.env) })
   const app = createApp({ store, queue })
   // Requests being handled, so the store outlives the last of them (see stop).
   let inFlight = 0

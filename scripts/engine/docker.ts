@@ -3,12 +3,10 @@
  * modem errors are translated once here, by status code, with the original kept as `cause`.
  */
 import Docker from 'dockerode'
-import createDebug from 'debug'
 import { PassThrough, type Readable } from 'node:stream'
 import tar from 'tar-stream'
 import { BerthError } from './errors.ts'
-
-const log = createDebug('berth:engine')
+import { processLogger, type Logger } from './logger.ts'
 
 export interface ExecResult {
   exitCode: number
@@ -75,15 +73,15 @@ export function engineGone(err: unknown): boolean {
   return /socket hang up|daemon is shutting down|Cannot connect to the Docker daemon/i.test(engineMessage(err))
 }
 
-/** Runs one engine call as the triple "Doing x…" / "Done x" / "Failed to do x: …". */
-async function call<T>(what: string, fn: () => Promise<T>, quiet = false): Promise<T> {
-  if (!quiet) log(`${what}…`)
+/** Runs one engine call, traced at debug as "x…" / "x: done" / "x: failed: …". */
+async function traced<T>(log: Logger, what: string, fn: () => Promise<T>, quiet = false): Promise<T> {
+  if (!quiet) log.debug(`${what}…`)
   try {
     const out = await fn()
-    if (!quiet) log(`${what}: done`)
+    if (!quiet) log.debug(`${what}: done`)
     return out
   } catch (err) {
-    log(`${what}: failed: ${engineMessage(err)}`)
+    log.debug(`${what}: failed: ${engineMessage(err)}`)
     throw translate(what, err)
   }
 }
@@ -120,25 +118,33 @@ function demuxed(buf: Buffer): string {
 export class DockerEngine {
   readonly docker: Docker
 
-  constructor(opts: Docker.DockerOptions = {}) {
+  /** Where each engine call is traced (at debug: BERTH_LOG_LEVEL=debug). */
+  readonly log: Logger
+
+  constructor(opts: Docker.DockerOptions = {}, log: Logger = processLogger(process.stderr, process.env)) {
     // DOCKER_HOST is honoured by docker-modem itself when no socketPath/host is given.
     this.docker = new Docker(opts)
+    this.log = log
+  }
+
+  private call<T>(what: string, fn: () => Promise<T>, quiet = false): Promise<T> {
+    return traced(this.log, what, fn, quiet)
   }
 
   // ── engine ────────────────────────────────────────────────────────────────
   version() {
-    return call('Reading the engine version', () => this.docker.version(), true)
+    return this.call('Reading the engine version', () => this.docker.version(), true)
   }
 
   info() {
-    return call('Reading the engine info', () => this.docker.info(), true)
+    return this.call('Reading the engine info', () => this.docker.info(), true)
   }
 
   // ── images ────────────────────────────────────────────────────────────────
   /** The image's inspect data, or null when the engine has no such image. */
   async inspectImage(ref: string): Promise<Docker.ImageInspectInfo | null> {
     try {
-      return await call(`Inspecting image "${ref}"`, () => this.docker.getImage(ref).inspect(), true)
+      return await this.call(`Inspecting image "${ref}"`, () => this.docker.getImage(ref).inspect(), true)
     } catch (err) {
       if (err instanceof BerthError && err.code === 'not_found') return null
       throw err
@@ -155,7 +161,7 @@ export class DockerEngine {
     rootfs: Readable,
     opts: { repo: string; tag: string; changes: string[] }
   ): Promise<void> {
-    await call(`Importing image "${opts.repo}:${opts.tag}"`, async () => {
+    await this.call(`Importing image "${opts.repo}:${opts.tag}"`, async () => {
       const stream = await this.docker.importImage(rootfs as unknown as string, {
         repo: opts.repo,
         tag: opts.tag,
@@ -174,14 +180,14 @@ export class DockerEngine {
 
   /** The images with these labels: their tags (or their ids, when untagged). */
   async listImages(labels: string[]): Promise<string[]> {
-    const images = await call('Listing images', () => this.docker.listImages({ filters: { label: labels } }), true)
+    const images = await this.call('Listing images', () => this.docker.listImages({ filters: { label: labels } }), true)
     return images.flatMap((i) => (i.RepoTags?.length && i.RepoTags[0] !== '<none>:<none>' ? i.RepoTags : [i.Id]))
   }
 
   /** Removes an image; `force: false` leaves one a container still uses (Docker refuses). */
   async removeImage(ref: string, opts: { force?: boolean } = {}): Promise<void> {
     try {
-      await call(`Removing image "${ref}"`, () => this.docker.getImage(ref).remove({ force: opts.force ?? true }))
+      await this.call(`Removing image "${ref}"`, () => this.docker.getImage(ref).remove({ force: opts.force ?? true }))
     } catch (err) {
       if (!(err instanceof BerthError && err.code === 'not_found')) throw err
     }
@@ -193,7 +199,7 @@ export class DockerEngine {
    */
   async removeImageIfUnused(ref: string): Promise<boolean> {
     try {
-      await call(`Removing image "${ref}" if unused`, () => this.docker.getImage(ref).remove())
+      await this.call(`Removing image "${ref}" if unused`, () => this.docker.getImage(ref).remove())
       return true
     } catch (err) {
       if (err instanceof BerthError && err.code === 'not_found') return true
@@ -204,18 +210,18 @@ export class DockerEngine {
   // ── networks ──────────────────────────────────────────────────────────────
   listNetworks(labels: string[] = []) {
     const filters: Record<string, string[]> = labels.length ? { label: labels } : {}
-    return call('Listing networks', () => this.docker.listNetworks({ filters }), true)
+    return this.call('Listing networks', () => this.docker.listNetworks({ filters }), true)
   }
 
   async createNetwork(opts: Docker.NetworkCreateOptions): Promise<string> {
-    const net = await call(`Creating network "${opts.Name}"`, () =>
+    const net = await this.call(`Creating network "${opts.Name}"`, () =>
       this.docker.createNetwork(opts)
     )
     return net.id
   }
 
   inspectNetwork(id: string): Promise<NetworkInspect> {
-    return call(`Inspecting network "${id}"`, () => this.docker.getNetwork(id).inspect(), true)
+    return this.call(`Inspecting network "${id}"`, () => this.docker.getNetwork(id).inspect(), true)
   }
 
   /**
@@ -230,7 +236,7 @@ export class DockerEngine {
     // endpoints ("has active endpoints"): give it a few seconds before calling it a failure.
     for (let delay = 100; ; delay *= 2) {
       try {
-        await call(`Removing network "${id}"`, () => this.docker.getNetwork(id).remove())
+        await this.call(`Removing network "${id}"`, () => this.docker.getNetwork(id).remove())
         return 'removed'
       } catch (err) {
         if (err instanceof BerthError && err.code === 'not_found') return 'removed'
@@ -238,7 +244,7 @@ export class DockerEngine {
         if (delay > 3200) {
           const attached = Object.keys((await this.inspectNetwork(id)).Containers ?? {})
           if (attached.length) throw err
-          log('network %s: Docker counts endpoints it no longer has (moby#42119); left in place', id)
+          this.log.warn(`network ${id}: Docker counts endpoints it no longer has (moby#42119); left in place`)
           return 'stuck'
         }
         await new Promise((r) => setTimeout(r, delay))
@@ -248,7 +254,7 @@ export class DockerEngine {
 
   // ── volumes ───────────────────────────────────────────────────────────────
   async listVolumes(labels: string[] = []) {
-    const out = await call(
+    const out = await this.call(
       'Listing volumes',
       () => this.docker.listVolumes({ filters: labels.length ? { label: labels } : {} }),
       true
@@ -258,7 +264,7 @@ export class DockerEngine {
 
   async inspectVolume(name: string): Promise<Docker.VolumeInspectInfo | null> {
     try {
-      return await call(`Inspecting volume "${name}"`, () => this.docker.getVolume(name).inspect(), true)
+      return await this.call(`Inspecting volume "${name}"`, () => this.docker.getVolume(name).inspect(), true)
     } catch (err) {
       if (err instanceof BerthError && err.code === 'not_found') return null
       throw err
@@ -270,20 +276,20 @@ export class DockerEngine {
    * Slow on a busy host: the daemon walks every volume, container and image to answer.
    */
   async volumeSizes(): Promise<Map<string, number>> {
-    const df = await call('Reading disk usage', () => this.docker.df(), true)
+    const df = await this.call('Reading disk usage', () => this.docker.df(), true)
     const volumes = (df?.Volumes ?? []) as { Name: string; UsageData?: { Size?: number } }[]
     return new Map(volumes.map((v) => [v.Name, v.UsageData?.Size ?? -1]))
   }
 
   async createVolume(name: string, labels: Labels): Promise<void> {
-    await call(`Creating volume "${name}"`, () =>
+    await this.call(`Creating volume "${name}"`, () =>
       this.docker.createVolume({ Name: name, Labels: labels })
     )
   }
 
   async removeVolume(name: string): Promise<void> {
     try {
-      await call(`Removing volume "${name}"`, () => this.docker.getVolume(name).remove({ force: true }))
+      await this.call(`Removing volume "${name}"`, () => this.docker.getVolume(name).remove({ force: true }))
     } catch (err) {
       if (!(err instanceof BerthError && err.code === 'not_found')) throw err
     }
@@ -291,7 +297,7 @@ export class DockerEngine {
 
   // ── containers ────────────────────────────────────────────────────────────
   listContainers(labels: string[], all = true): Promise<ContainerInfo[]> {
-    return call(
+    return this.call(
       'Listing containers',
       () => this.docker.listContainers({ all, filters: { label: labels } }),
       true
@@ -300,7 +306,7 @@ export class DockerEngine {
 
   /** Each container's writable layer in bytes (what `docker commit` copies), by container id. */
   async writableLayerSizes(labels: string[]): Promise<Map<string, number>> {
-    const list = await call(
+    const list = await this.call(
       'Listing container sizes',
       () => this.docker.listContainers({ all: true, size: true, filters: { label: labels } }),
       true
@@ -309,7 +315,7 @@ export class DockerEngine {
   }
 
   async createContainer(opts: ContainerCreateOptions): Promise<string> {
-    const c = await call(`Creating container "${opts.name}"`, () =>
+    const c = await this.call(`Creating container "${opts.name}"`, () =>
       this.docker.createContainer(opts)
     )
     return c.id
@@ -317,7 +323,7 @@ export class DockerEngine {
 
   async startContainer(id: string, name = id): Promise<void> {
     try {
-      await call(`Starting container "${name}"`, () => this.docker.getContainer(id).start())
+      await this.call(`Starting container "${name}"`, () => this.docker.getContainer(id).start())
     } catch (err) {
       if (isStatus(err, 304)) return // already started
       throw err
@@ -333,8 +339,8 @@ export class DockerEngine {
     await this.startContainer(id)
     const timer = setTimeout(() => c.kill().catch(() => {}), timeoutMs)
     try {
-      const r = (await call(`Waiting for container "${id.slice(0, 12)}"`, () => c.wait(), true)) as { StatusCode: number }
-      const logs = (await call('Reading its output', () => c.logs({ stdout: true, stderr: true, follow: false }), true)) as unknown as Buffer
+      const r = (await this.call(`Waiting for container "${id.slice(0, 12)}"`, () => c.wait(), true)) as { StatusCode: number }
+      const logs = (await this.call('Reading its output', () => c.logs({ stdout: true, stderr: true, follow: false }), true)) as unknown as Buffer
       return { exitCode: r.StatusCode, output: demuxed(logs).slice(-8192) }
     } finally {
       clearTimeout(timer)
@@ -343,13 +349,13 @@ export class DockerEngine {
 
   /** The last lines a container's process wrote (stdout and stderr). */
   async logTail(id: string, lines: number): Promise<string> {
-    const logs = (await call(`Reading the output of "${id.slice(0, 12)}"`, () => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: lines }), true)) as unknown as Buffer
+    const logs = (await this.call(`Reading the output of "${id.slice(0, 12)}"`, () => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: lines }), true)) as unknown as Buffer
     return demuxed(logs)
   }
 
   async stopContainer(id: string, name = id, timeoutSeconds = 10): Promise<void> {
     try {
-      await call(`Stopping container "${name}"`, () =>
+      await this.call(`Stopping container "${name}"`, () =>
         this.docker.getContainer(id).stop({ t: timeoutSeconds })
       )
     } catch (err) {
@@ -359,14 +365,14 @@ export class DockerEngine {
   }
 
   async restartContainer(id: string, name = id, timeoutSeconds = 10): Promise<void> {
-    await call(`Restarting container "${name}"`, () =>
+    await this.call(`Restarting container "${name}"`, () =>
       this.docker.getContainer(id).restart({ t: timeoutSeconds })
     )
   }
 
   async removeContainer(id: string, name = id): Promise<void> {
     try {
-      await call(`Removing container "${name}"`, () =>
+      await this.call(`Removing container "${name}"`, () =>
         this.docker.getContainer(id).remove({ force: true, v: false })
       )
     } catch (err) {
@@ -378,15 +384,15 @@ export class DockerEngine {
   }
 
   async renameContainer(id: string, name: string): Promise<void> {
-    await call(`Renaming container "${id.slice(0, 12)}" to "${name}"`, () => this.docker.getContainer(id).rename({ name }))
+    await this.call(`Renaming container "${id.slice(0, 12)}" to "${name}"`, () => this.docker.getContainer(id).rename({ name }))
   }
 
   async pauseContainer(id: string, name = id): Promise<void> {
-    await call(`Pausing container "${name}"`, () => this.docker.getContainer(id).pause())
+    await this.call(`Pausing container "${name}"`, () => this.docker.getContainer(id).pause())
   }
 
   async unpauseContainer(id: string, name = id): Promise<void> {
-    await call(`Unpausing container "${name}"`, () => this.docker.getContainer(id).unpause())
+    await this.call(`Unpausing container "${name}"`, () => this.docker.getContainer(id).unpause())
   }
 
   /**
@@ -404,7 +410,7 @@ export class DockerEngine {
       ...(opts.blankEnv ?? []).map((k) => `ENV ${k}=`),
     ]
     const as = opts.repo ? ` as ${opts.repo}:${opts.tag}` : ''
-    const out = await call(`Committing container "${opts.name ?? id}"${as}`, () =>
+    const out = await this.call(`Committing container "${opts.name ?? id}"${as}`, () =>
       this.docker.getContainer(id).commit({ ...(opts.repo ? { repo: opts.repo, tag: opts.tag } : {}), pause: false, changes })
     )
     return (out as { Id: string }).Id
@@ -412,18 +418,18 @@ export class DockerEngine {
 
   /** A path of a container as a tar stream (the archive API: works with any image, on stopped containers). */
   archiveStream(id: string, path: string): Promise<NodeJS.ReadableStream> {
-    return call(`Archiving "${path}" of "${id.slice(0, 12)}"`, () => this.docker.getContainer(id).getArchive({ path }), true)
+    return this.call(`Archiving "${path}" of "${id.slice(0, 12)}"`, () => this.docker.getContainer(id).getArchive({ path }), true)
   }
 
   /** Extracts a tar stream into a directory of a container. */
   async extractStream(id: string, dir: string, tarStream: NodeJS.ReadableStream): Promise<void> {
-    await call(`Extracting into "${id.slice(0, 12)}:${dir}"`, () =>
+    await this.call(`Extracting into "${id.slice(0, 12)}:${dir}"`, () =>
       this.docker.getContainer(id).putArchive(tarStream as unknown as Buffer, { path: dir })
     )
   }
 
   inspectContainer(id: string): Promise<ContainerInspect> {
-    return call(`Inspecting container "${id}"`, () => this.docker.getContainer(id).inspect(), true)
+    return this.call(`Inspecting container "${id}"`, () => this.docker.getContainer(id).inspect(), true)
   }
 
   /**
@@ -438,7 +444,7 @@ export class DockerEngine {
     const err = new Tail(max)
     const container = this.docker.getContainer(id)
     const what = `Exec ${JSON.stringify(cmd[0])} in "${id.slice(0, 12)}"`
-    const exec = await call(
+    const exec = await this.call(
       what,
       () =>
         container.exec({
@@ -452,7 +458,7 @@ export class DockerEngine {
       true
     )
     opts.onCreate?.(exec.id)
-    const stream = await call(what, () => exec.start({ hijack: true, stdin: false }), true)
+    const stream = await this.call(what, () => exec.start({ hijack: true, stdin: false }), true)
     const stdout = new PassThrough()
     const stderr = new PassThrough()
     stdout.setEncoding('utf8')
@@ -504,10 +510,10 @@ export class DockerEngine {
       return { exitCode: -1, stdout: out.toString(), stderr: err.toString(), ms, timedOut, cancelled }
     }
     // The stream has ended; the daemon may still be recording the exit: poll briefly.
-    let info = await call(what, () => exec.inspect(), true)
+    let info = await this.call(what, () => exec.inspect(), true)
     for (let i = 0; info.Running && i < 50; i++) {
       await new Promise((r) => setTimeout(r, 20))
-      info = await call(what, () => exec.inspect(), true)
+      info = await this.call(what, () => exec.inspect(), true)
     }
     return {
       exitCode: info.ExitCode ?? -1,
@@ -522,7 +528,7 @@ export class DockerEngine {
   /** An exec's state: running or not, its process on the host, its exit code. Null when gone. */
   async inspectExec(id: string): Promise<{ Running: boolean; Pid: number; ExitCode: number | null } | null> {
     try {
-      return await call(`Inspecting exec "${id.slice(0, 12)}"`, () => this.docker.getExec(id).inspect(), true)
+      return await this.call(`Inspecting exec "${id.slice(0, 12)}"`, () => this.docker.getExec(id).inspect(), true)
     } catch (err) {
       if (err instanceof BerthError && err.code === 'not_found') return null
       throw err
@@ -568,7 +574,7 @@ export class DockerEngine {
 
   /** Attaches a container to a network (stopped or running), with its pinned address if any. */
   async connectNetwork(network: string, container: string, ip?: string): Promise<void> {
-    await call(`Connecting "${container.slice(0, 12)}" to network "${network}"`, () =>
+    await this.call(`Connecting "${container.slice(0, 12)}" to network "${network}"`, () =>
       this.docker.getNetwork(network).connect({ Container: container, EndpointConfig: ip ? { IPAMConfig: { IPv4Address: ip } } : {} })
     )
   }
@@ -576,7 +582,7 @@ export class DockerEngine {
   /** Detaches a container from a network, even one that no longer exists. */
   async disconnectNetwork(network: string, container: string): Promise<void> {
     try {
-      await call(`Disconnecting "${container.slice(0, 12)}" from network "${network}"`, () =>
+      await this.call(`Disconnecting "${container.slice(0, 12)}" from network "${network}"`, () =>
         this.docker.getNetwork(network).disconnect({ Container: container, Force: true })
       )
     } catch (err) {
@@ -591,7 +597,7 @@ export class DockerEngine {
   async readFile(id: string, path: string): Promise<Buffer | null> {
     let stream: NodeJS.ReadableStream
     try {
-      stream = await call(
+      stream = await this.call(
         `Reading "${path}" from "${id.slice(0, 12)}"`,
         () => this.docker.getContainer(id).getArchive({ path }),
         true
@@ -632,7 +638,7 @@ export class DockerEngine {
     pack.finalize()
     const chunks: Buffer[] = []
     for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c)
-    await call(
+    await this.call(
       `Writing ${files.map((f) => f.name).join(', ')} into "${id.slice(0, 12)}:${dir}"`,
       () => this.docker.getContainer(id).putArchive(Buffer.concat(chunks), { path: dir }),
       true
@@ -641,7 +647,7 @@ export class DockerEngine {
 
   /** The events of a past window (ms since the epoch), filtered: a finite list. */
   async pastEvents(filters: Record<string, string[]>, since: number, until: number): Promise<{ Action: string; id?: string }[]> {
-    const stream = await call(
+    const stream = await this.call(
       'Reading engine events',
       () => this.docker.getEvents({ filters, since: (since / 1000).toFixed(3), until: (until / 1000).toFixed(3) } as never) as unknown as Promise<NodeJS.ReadableStream>,
       true
@@ -653,7 +659,7 @@ export class DockerEngine {
 
   /** Docker's event stream, filtered. The caller destroys the stream when done. */
   events(filters: Record<string, string[]>, since?: number) {
-    return call(
+    return this.call(
       'Following engine events',
       () =>
         this.docker.getEvents({ filters, since }) as Promise<NodeJS.ReadableStream & Readable>,
@@ -662,6 +668,6 @@ export class DockerEngine {
   }
 }
 
-export function createEngine(): DockerEngine {
-  return new DockerEngine()
+export function createEngine(log?: Logger): DockerEngine {
+  return new DockerEngine({}, log)
 }

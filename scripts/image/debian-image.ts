@@ -8,12 +8,10 @@
 import { execFile, spawn } from 'node:child_process'
 import { PassThrough } from 'node:stream'
 import { promisify } from 'node:util'
-import createDebug from 'debug'
 import type { DockerEngine } from '../engine/docker.ts'
 import { BerthError } from '../engine/errors.ts'
 import { explainFailure, importChanges, mmdebstrapArgs, parseRecipe, RECIPE_LABEL, type Recipe, type RecipeInput } from './debian-recipe.ts'
 
-const log = createDebug('berth:image')
 const run = promisify(execFile)
 
 export interface DebianImageResult {
@@ -44,7 +42,7 @@ export async function buildDebianImage(
   opts: BuildOptions = {}
 ): Promise<DebianImageResult> {
   const recipe = parseRecipe(input)
-  const progress = opts.progress ?? ((line: string) => log(line))
+  const progress = opts.progress ?? ((line: string) => engine.log.debug(line))
   const t0 = Date.now()
 
   const present = await engine.inspectImage(recipe.image)
@@ -65,7 +63,7 @@ export async function buildDebianImage(
   }
   if (present && present.Id !== info.Id) {
     const removed = await engine.removeImageIfUnused(present.Id)
-    log(`${removed ? 'Removed' : 'Kept (in use)'} the replaced image ${present.Id}`)
+    engine.log.debug(`${removed ? 'Removed' : 'Kept (in use)'} the replaced image ${present.Id}`)
   }
   const seconds = (Date.now() - t0) / 1000
   progress(`done: ${recipe.image} (${info.Id.slice(7, 19)}, ${mb(bytes)}) in ${secs(Date.now() - t0)}`)
@@ -129,7 +127,7 @@ async function debootstrapInto(
   let stderr = ''
   child.stderr.setEncoding('utf8')
   child.stderr.on('data', (s: string) => {
-    log(s.trimEnd())
+    engine.log.debug(s.trimEnd())
     stderr = (stderr + s).slice(-64_000)
   })
 

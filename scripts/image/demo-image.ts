@@ -10,13 +10,11 @@ import { open, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { promisify } from 'node:util'
-import createDebug from 'debug'
 import tar from 'tar-stream'
 import type { DockerEngine } from '../engine/docker.ts'
 import { BerthError } from '../engine/errors.ts'
 import { packagePath } from '../engine/package-root.ts'
 
-const log = createDebug('berth:image')
 
 export const DEMO_IMAGE = 'berth/demo:1'
 export const DEMO_HASH_LABEL = 'berth.demo.hash'
@@ -175,11 +173,11 @@ export async function buildDemoImage(
   const { tar: rootfs, hash } = await demoRootfs(opts.busybox)
   const present = await engine.inspectImage(DEMO_IMAGE)
   if (present && !opts.force && present.Config?.Labels?.[DEMO_HASH_LABEL] === hash) {
-    log(`Image "${DEMO_IMAGE}" is up to date (${hash.slice(0, 12)})`)
+    engine.log.debug(`Image "${DEMO_IMAGE}" is up to date (${hash.slice(0, 12)})`)
     return { image: DEMO_IMAGE, id: present.Id, built: false, hash }
   }
 
-  log(`Building image "${DEMO_IMAGE}" (${hash.slice(0, 12)}, ${rootfs.length} bytes)…`)
+  engine.log.debug(`Building image "${DEMO_IMAGE}" (${hash.slice(0, 12)}, ${rootfs.length} bytes)…`)
   await engine.importImage(Readable.from([rootfs]), {
     repo: REPO,
     tag: TAG,
@@ -189,7 +187,7 @@ export async function buildDemoImage(
   if (!info) {
     throw new BerthError('engine', `Image "${DEMO_IMAGE}" is missing right after its import`)
   }
-  log(`Built image "${DEMO_IMAGE}" as ${info.Id}`)
+  engine.log.debug(`Built image "${DEMO_IMAGE}" as ${info.Id}`)
   if (present && present.Id !== info.Id) await pruneImage(engine, present.Id)
   return { image: DEMO_IMAGE, id: info.Id, built: true, hash }
 }
@@ -201,8 +199,8 @@ export async function buildDemoImage(
 async function pruneImage(engine: DockerEngine, id: string): Promise<void> {
   try {
     await engine.docker.getImage(id).remove()
-    log(`Removed the replaced image ${id}`)
+    engine.log.debug(`Removed the replaced image ${id}`)
   } catch (err) {
-    log(`Kept the replaced image ${id}: ${(err as Error).message}`)
+    engine.log.debug(`Kept the replaced image ${id}: ${(err as Error).message}`)
   }
 }

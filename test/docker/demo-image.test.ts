@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import createDebug from 'debug'
+import { processLogger } from '../../scripts/engine/logger.ts'
 import {
   DockerEngine,
   type ContainerCreateOptions,
@@ -22,7 +22,8 @@ import {
   demoRootfs,
 } from '../../scripts/image/demo-image.ts'
 
-const note = createDebug('berth:test')
+const log = processLogger(process.stderr, process.env)
+const note = (line: string) => log.debug(line)
 const engine = new DockerEngine()
 
 const PREFIX = 't-demo-'

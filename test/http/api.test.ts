@@ -48,7 +48,7 @@ Api.before(hook(async () => {
     generic: { nightly: { secret: 'api-test-hook-secret', job: { kind: 'snapshot', cluster: 't-http-nightly' } } },
   })
   // This suite makes many failed authentications on purpose (security.test.ts tests the cap).
-  app = createApp({ store, queue, hooks, authFailures: { max: 10_000, windowMs: 60_000 }, log: () => {} })
+  app = createApp({ store, queue, hooks, authFailures: { max: 10_000, windowMs: 60_000 } })
   tokens.admin = await token('admin', ['admin'])
   tokens.read = await token('reader', ['read'])
   tokens.install = await token('installer', ['install', 'read'])
@@ -307,7 +307,9 @@ Api('malformed, oversize and unsafe requests get 4xx with the envelope and creat
   assert.match((await path.json()).error.message, /options\.file: must be a bare file name/)
   const extra = await call('POST', '/v1/jobs', { token: tokens.admin, body: { kind: 'status', cluster: 't-http-a', shell: 'rm -rf /' } })
   assert.is(extra.status, 422)
-  assert.match((await extra.json()).error.message, /Unrecognized key: "shell"/)
+  const refused = (await extra.json()).error
+  assert.match(refused.message, /shell: unknown key/)
+  assert.equal(refused.issues, [{ path: 'shell', message: 'unknown key' }])
   assert.is((await store.listJobs({})).length, before)
 })
 

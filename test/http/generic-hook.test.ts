@@ -63,7 +63,7 @@ Hooks.before(hook(async () => {
       timed: { secret: TIMED_SECRET, job: { kind: 'snapshot', cluster: 't-ghook-timed', options: { keep: 3 } } },
     },
   })
-  app = createApp({ store, queue, hooks, now: nowSeconds, authFailures: { max: 10_000, windowMs: 60_000 }, log: () => {} })
+  app = createApp({ store, queue, hooks, now: nowSeconds, authFailures: { max: 10_000, windowMs: 60_000 } })
 }))
 
 Hooks.after(hook(async () => {

@@ -92,7 +92,7 @@ Jira.before(hook(async () => {
   notifier = new Notifier({ store, jira: { baseUrl: hooks.jira!.baseUrl!, authorization: AUTHORIZATION }, backoffMs: [100, 200] })
   const dispatcher = new ZxDispatcher({ mode: 'local', berth: [process.execPath, bin], graceMs: 10_000 })
   queue = new JobQueue({ store, dispatcher, maxClusters: 2, onChange: (job, stage) => notifier.jobChanged(job, stage) })
-  app = createApp({ store, queue, hooks, log: () => {} })
+  app = createApp({ store, queue, hooks })
   const by = 'admin'
   await store.putTopology({ name: 't-jira-a', updatedBy: by, text: demo('t-jira-a', [{ name: 'web', bootstrap: STANDALONE }, { name: 'db', bootstrap: STANDALONE }]) })
   // A template: installed under whatever cluster name the issue gives; its bootstrap fails.
@@ -359,7 +359,7 @@ Jira('a rule may name Jira groups: asked of Jira for the labeller, and only thei
         allow: [{ groups: ['berth-operators'], clusters: ['t-jira-*'] }],
       },
     })
-    const groupsApp = createApp({ store, queue, hooks, log: () => {} })
+    const groupsApp = createApp({ store, queue, hooks })
     const send = (body: string) => groupsApp.request('/hooks/jira', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature': sign(body) } })
     groupsApi.answerJson('/rest/api/3/user/groups', [{ name: 'jira-users', groupId: 'g1' }])
     const first = JSON.stringify({ ...fixture('issue-created-labelled'), timestamp: Date.now() })

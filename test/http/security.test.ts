@@ -25,6 +25,7 @@ import { engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.t
 import { finishedJob } from '../helpers/jobs.ts'
 import { commandBody, signedHeaders } from '../helpers/slack.ts'
 import { mintToken } from '../helpers/tokens.ts'
+import { captureLog } from '../helpers/log.ts'
 
 const bin = fileURLToPath(new URL('../../bin/berth.mjs', import.meta.url))
 const SLACK_SECRET = `slack-${randomUUID()}`
@@ -107,7 +108,7 @@ let store: SqliteStore
 let queue: JobQueue
 let dispatcher: CountingDispatcher
 let app: ReturnType<typeof createApp>
-const said: string[] = []
+const said = captureLog()
 const tokens: Record<string, string> = {}
 const call = caller(() => app)
 const finished = (id: string, ms = 90_000) => finishedJob(store, id, ms)
@@ -129,7 +130,7 @@ Sec.before(hook(async () => {
     jira: { secret: JIRA_SECRET, clusterField: 'customfield_10050', allow: [{ projects: ['OPS'], clusters: ['t-sec-*'] }] },
     generic: Object.fromEntries(ATTACKS.map((a) => [a.cluster, { secret: HOOK_SECRET, job: { kind: 'install', cluster: a.cluster } }])),
   })
-  app = createApp({ store, queue, hooks, log: (line) => said.push(line) })
+  app = createApp({ store, queue, hooks, log: said.log })
   tokens.admin = await mintToken(store, 'root', ['admin'])
   tokens.eve = await mintToken(store, 'eve', ['install', 'read'])
   tokens.snap = await mintToken(store, 'snapper', ['snapshot', 'read'])
@@ -334,7 +335,7 @@ Sec('list limits are validated: 1 to 500, or 422', async () => {
 })
 
 Sec('failed authentication is capped per address: 429 with Retry-After, said once in the log and the audit', async () => {
-  const fresh = createApp({ store, queue, log: (line) => said.push(line) })
+  const fresh = createApp({ store, queue, log: said.log })
   const statuses: number[] = []
   let retry: string | null = null
   for (let i = 0; i < 40; i++) {
@@ -346,7 +347,7 @@ Sec('failed authentication is capped per address: 429 with Retry-After, said onc
   assert.ok(Number(retry) >= 1 && Number(retry) <= 60, `Retry-After: ${retry}`)
   // Even the right token waits: the address is refused for the rest of the window.
   assert.is((await fresh.request('/v1/jobs', { headers: { authorization: `Bearer ${tokens.admin}` } })).status, 429)
-  assert.is(said.filter((l) => l.startsWith('auth: 30 failed authentications from address unknown')).length, 1, said.join('\n'))
+  assert.is(said.records.filter((r) => r.level === 'warn' && r.msg.startsWith('auth: 30 failed authentications from address unknown')).length, 1, said.messages().join('\n'))
   assert.is((await store.listAudit({ limit: 50 })).filter((a) => a.action === 'auth.limit').length, 1)
 })
 

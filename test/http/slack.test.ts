@@ -25,6 +25,7 @@ import { hook, withTimeout } from '../helpers/async.ts'
 import { cheLike, engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
 import { startReceiver, type ReceivedPost, type Receiver } from '../helpers/receiver.ts'
 import { clickBody, commandBody, signedHeaders, triggerId, unixNow, type CommandFields } from '../helpers/slack.ts'
+import { captureLog } from '../helpers/log.ts'
 
 const SECRET = `slack-test-${crypto.randomUUID()}`
 const BACKOFF = [60, 120, 240]
@@ -40,7 +41,7 @@ let server: ServerType
 let base: string
 let readToken: string
 let hooks: HooksConfig
-const notifierLog: string[] = []
+const notifierLog = captureLog()
 /** Added to the Notifier's clock: moved forward to age a response_url past its 30 minutes. */
 let clockSkewMs = 0
 
@@ -54,7 +55,7 @@ Slack.before(hook(async () => {
   await withTimeout(ensureDemoImage(), 120_000, 'demo image')
   store = await openSqliteStore(join(home, 'berth.db'))
   receiver = await startReceiver()
-  notifier = new Notifier({ store, backoffMs: BACKOFF, now: () => Date.now() + clockSkewMs, log: (l) => notifierLog.push(l) })
+  notifier = new Notifier({ store, backoffMs: BACKOFF, now: () => Date.now() + clockSkewMs, log: notifierLog.log })
   queue = new JobQueue({
     store,
     dispatcher: new ZxDispatcher({ mode: 'local', berth: [process.execPath, bin], graceMs: 10_000 }),
@@ -483,7 +484,7 @@ Slack('a failing response_url is retried with backoff; the failure is kept on th
     assert.equal(v.job.notifications, [
       { channel: 'slack', sent: [], attempts: 5, lastError: 'finished: not posted: the response_url takes at most 5 posts (5 made)' },
     ])
-    assert.ok(notifierLog.includes(`notify ${deadId} (slack): started: HTTP 503 from slack (attempt 4)`), notifierLog.join('\n'))
+    assert.ok(notifierLog.records.some((r) => r.job === deadId && r.msg === 'notify (slack): started: HTTP 503 from slack (attempt 4)'), notifierLog.messages().join('\n'))
   } finally {
     receiver.failNext(0)
   }
