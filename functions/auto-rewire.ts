@@ -7,6 +7,7 @@
  * and audited like any other job, requested by "auto-rewire".
  * If the watch ends (the daemon restarted, the ssh link broke) it is started again, backing off.
  */
+import { sleep } from '../scripts/engine/retry.ts'
 import type { JobQueue } from './queue.ts'
 import type { Store } from './store/store.ts'
 import { silentLogger, type Logger } from '../scripts/engine/logger.ts'
@@ -65,7 +66,7 @@ export class AutoRewire {
       if (this.abort.signal.aborted) return
       if (Date.now() - t0 > 30_000) backoff = 1000
       this.log.warn(`auto-rewire: the watch ended (exit ${code}); again in ${backoff / 1000} s`)
-      await new Promise((r) => setTimeout(r, backoff))
+      await sleep(backoff, this.abort.signal)
       backoff = Math.min(backoff * 2, 30_000)
     }
   }

@@ -11,6 +11,7 @@
 import { isResultCode } from '../scripts/engine/errors.ts'
 import type { ResultEvent } from '../scripts/engine/events.ts'
 import { newJobId } from '../scripts/engine/labels.ts'
+import { waitFor } from '../scripts/engine/retry.ts'
 import { syntheticResult, type DispatchSpec, type RemoteDispatcher } from './dispatch/dispatcher.ts'
 import { JobError } from './errors.ts'
 import { startable } from './queue-policy.ts'
@@ -87,12 +88,8 @@ export class EdgeQueue implements Queue {
     }
     const every = this.o.inspectEveryMs ?? 1000
     const deadline = Date.now() + (this.o.inspectTimeoutMs ?? 25_000)
-    for (;;) {
-      const { done } = await dispatcher.poll(ref, full)
-      if (done) return done.result
-      if (Date.now() + every > deadline) break
-      await new Promise((r) => setTimeout(r, every))
-    }
+    const done = await waitFor(async () => (await dispatcher.poll(ref, full)).done, { deadline, every })
+    if (done) return done.result
     await dispatcher.cancel(ref).catch((e) => this.log.warn(`inspect: not cancelled: ${e}`, { job: full.id }))
     throw new JobError('host_timeout', `the host did not answer "${spec.kind}" within ${Math.round((this.o.inspectTimeoutMs ?? 25_000) / 1000)} s`)
   }

@@ -7,6 +7,7 @@
  * a post is skipped and the reason recorded instead.
  */
 import type { ResultEvent } from '../scripts/engine/events.ts'
+import { sleep } from '../scripts/engine/retry.ts'
 import type { Channel } from './channels.ts'
 import type { JobRecord, NotificationRecord, NotificationStage, Store } from './store/store.ts'
 import { silentLogger, type Logger } from '../scripts/engine/logger.ts'
@@ -168,7 +169,7 @@ export class Notifier {
         lastError = `${stage}: ${(err as Error).message} (attempt ${i + 1})`
         await this.o.store.updateNotification(n.id, { attempts, lastError })
         if (i >= this.backoff.length) break
-        await new Promise((r) => setTimeout(r, this.backoff[i]))
+        await sleep(this.backoff[i])
       }
     }
     this.log.warn(`notify (${n.channel}): ${lastError}`, { job: job.id, cluster: job.cluster })

@@ -7,6 +7,7 @@
  */
 import type { JobEvent, ResultEvent } from '../scripts/engine/events.ts'
 import { newJobId } from '../scripts/engine/labels.ts'
+import { sleep } from '../scripts/engine/retry.ts'
 import type { Dispatcher, DispatchSpec } from './dispatch/dispatcher.ts'
 import { JobError } from './errors.ts'
 import { startable } from './queue-policy.ts'
@@ -207,7 +208,7 @@ export class JobQueue implements Queue {
   async drain(graceMs: number): Promise<void> {
     this.accepting = false
     const deadline = Date.now() + graceMs
-    while (this.running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    while (this.running.size && Date.now() < deadline) await sleep(100)
     for (const [id, r] of this.running) {
       await this.o.store.transitionJob(id, ['running'], 'interrupted')
       r.abort.abort()

@@ -29,6 +29,7 @@ import {
 import type { JobEvent, ResultEvent } from '../../scripts/engine/events.ts'
 import type { ResultCode } from '../../scripts/engine/errors.ts'
 import { newJobId } from '../../scripts/engine/labels.ts'
+import { sleep } from '../../scripts/engine/retry.ts'
 import {
   ndjsonReader,
   readLogVia,
@@ -155,19 +156,6 @@ export function base64Utf8(text: string): string {
   return btoa(binary)
 }
 
-/** Waits `ms`, or less when `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, { once: true })
-  })
-}
-
 const errName = (err: unknown) => (err as { name?: string } | null)?.name ?? ''
 const timeOf = (iso?: string) => (iso ? Date.parse(iso) || undefined : undefined)
 const lastLine = (text: string) => text.trim().split('\n').pop() ?? ''
@@ -287,7 +275,8 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
             const message = `lost track of the SSM command (${ref}): ${e.message}`
             return { result: syntheticResult(spec, startedAt, e.code, message), exitCode: null }
           }
-          await sleep(this.#o.pollMs, signal)
+          // Once cancelling, a failed poll is tried again at the usual pace, not at once.
+          await sleep(this.#o.pollMs, cancelling ? undefined : signal)
           continue
         }
         for (const e of view.events.slice(emitted)) onEvent(e)

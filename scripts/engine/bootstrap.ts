@@ -8,6 +8,7 @@ import { writeMarker, type BootstrapMarker } from './container-files.ts'
 import { BerthError } from './errors.ts'
 import { lineBuffer } from './line-buffer.ts'
 import { probeNetwork } from './probe.ts'
+import { sleep, waitFor } from './retry.ts'
 import { formatBytes } from './runtime-keys.ts'
 import type { NodeSpec } from './topology.ts'
 
@@ -95,13 +96,6 @@ async function runOnce(ctx: JobContext, node: NodeSpec, id: string, argv: string
   return result
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
-  })
-}
-
 const memoryOf = (node: Pick<NodeSpec, 'resources'>) =>
   node.resources?.memory ? `resources.memory is ${formatBytes(node.resources.memory)}` : 'no memory limit: the host ran out'
 
@@ -172,25 +166,29 @@ export async function waitHealthy(ctx: JobContext, node: HealthTarget, id: strin
   const deadline = t0 + node.timeoutSeconds * 1000
   ctx.steps.start('health', node.name)
   let last = { ok: false, output: '' }
-  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-    checkpoint(ctx)
-    last = await probeHealth(ctx, node, id)
-    if (last.ok) break
-    // A node whose process ended will not become healthy: said now, not at the deadline.
-    const state = (await ctx.engine.inspectContainer(id).catch(() => null))?.State
-    if (state && (!state.Running || state.Restarting) && !state.Paused) {
-      ctx.steps.fail('health', node.name, `its process ended (exit code ${state.ExitCode})`)
-      throw new BerthError('health_failed', `node "${node.name}" is not healthy: its process ended (exit code ${state.ExitCode})`, { node: node.name, step: 'health', output: last.output })
-    }
-    if (Date.now() + delay > deadline) {
-      ctx.steps.fail('health', node.name, last.output.slice(0, 200))
-      throw new BerthError(
-        'health_failed',
-        `node "${node.name}" is not healthy after ${node.timeoutSeconds} s: ${last.output || 'health command failed'}`,
-        { node: node.name, step: 'health', output: last.output }
-      )
-    }
-    await new Promise((r) => setTimeout(r, delay))
+  const healthy = await waitFor(
+    async () => {
+      checkpoint(ctx)
+      last = await probeHealth(ctx, node, id)
+      if (last.ok) return true
+      // A node whose process ended will not become healthy: said now, not at the deadline.
+      const state = (await ctx.engine.inspectContainer(id).catch(() => null))?.State
+      if (state && (!state.Running || state.Restarting) && !state.Paused) {
+        ctx.steps.fail('health', node.name, `its process ended (exit code ${state.ExitCode})`)
+        throw new BerthError('health_failed', `node "${node.name}" is not healthy: its process ended (exit code ${state.ExitCode})`, { node: node.name, step: 'health', output: last.output })
+      }
+      return false
+    },
+    { deadline, every: { initialMs: 50, factor: 2, maxMs: 1000 }, signal: ctx.signal }
+  )
+  if (!healthy) {
+    checkpoint(ctx) // cancelled while waiting
+    ctx.steps.fail('health', node.name, last.output.slice(0, 200))
+    throw new BerthError(
+      'health_failed',
+      `node "${node.name}" is not healthy after ${node.timeoutSeconds} s: ${last.output || 'health command failed'}`,
+      { node: node.name, step: 'health', output: last.output }
+    )
   }
   ctx.steps.done('health', node.name, Date.now() - t0)
 }

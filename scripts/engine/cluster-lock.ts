@@ -10,6 +10,7 @@ import { mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, c
 import { join } from 'node:path'
 import { berthHome, checkpoint, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
+import { sleep } from './retry.ts'
 
 interface Holder {
   pid: number
@@ -101,7 +102,7 @@ export async function lockCluster(
       }
     }
     checkpoint(ctx)
-    await new Promise((r) => setTimeout(r, 200))
+    await sleep(200, ctx.signal)
   }
   if (said) ctx.steps.done('lock', undefined)
   return () => {

@@ -7,6 +7,7 @@ import { PassThrough, type Readable } from 'node:stream'
 import tar from 'tar-stream'
 import { BerthError } from './errors.ts'
 import { processLogger, type Logger } from './logger.ts'
+import { retry, sleep } from './retry.ts'
 
 export interface ExecResult {
   exitCode: number
@@ -234,21 +235,21 @@ export class DockerEngine {
   async removeNetwork(id: string): Promise<'removed' | 'stuck'> {
     // Right after its containers are removed, a busy daemon may still be releasing their
     // endpoints ("has active endpoints"): give it a few seconds before calling it a failure.
-    for (let delay = 100; ; delay *= 2) {
-      try {
-        await this.call(`Removing network "${id}"`, () => this.docker.getNetwork(id).remove())
-        return 'removed'
-      } catch (err) {
-        if (err instanceof BerthError && err.code === 'not_found') return 'removed'
-        if (!/active endpoints/.test((err as Error).message)) throw err
-        if (delay > 3200) {
-          const attached = Object.keys((await this.inspectNetwork(id)).Containers ?? {})
-          if (attached.length) throw err
-          this.log.warn(`network ${id}: Docker counts endpoints it no longer has (moby#42119); left in place`)
-          return 'stuck'
-        }
-        await new Promise((r) => setTimeout(r, delay))
-      }
+    const gone = (err: unknown) => err instanceof BerthError && err.code === 'not_found'
+    const busy = (err: unknown) => /active endpoints/.test((err as Error).message)
+    try {
+      await retry(() => this.call(`Removing network "${id}"`, () => this.docker.getNetwork(id).remove()), {
+        delays: [100, 200, 400, 800, 1600, 3200],
+        retryIf: (err) => !gone(err) && busy(err),
+      })
+      return 'removed'
+    } catch (err) {
+      if (gone(err)) return 'removed'
+      if (!busy(err)) throw err
+      const attached = Object.keys((await this.inspectNetwork(id)).Containers ?? {})
+      if (attached.length) throw err
+      this.log.warn(`network ${id}: Docker counts endpoints it no longer has (moby#42119); left in place`)
+      return 'stuck'
     }
   }
 
@@ -512,7 +513,7 @@ export class DockerEngine {
     // The stream has ended; the daemon may still be recording the exit: poll briefly.
     let info = await this.call(what, () => exec.inspect(), true)
     for (let i = 0; info.Running && i < 50; i++) {
-      await new Promise((r) => setTimeout(r, 20))
+      await sleep(20)
       info = await this.call(what, () => exec.inspect(), true)
     }
     return {
@@ -560,7 +561,7 @@ export class DockerEngine {
     }
     const waitUntil = async (deadline: number) => {
       while (info?.Running && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100))
+        await sleep(100)
         info = await this.inspectExec(execId).catch(() => null)
       }
     }

@@ -18,6 +18,7 @@ import { createClusterNetwork } from './network.ts'
 import { createOptions, publishedPorts, readCluster, volumeSource, type ClusterState, type NodeState } from './nodes.ts'
 import { writeNodeFiles } from './node-files.ts'
 import { mapLimit } from './pool.ts'
+import { retry, sleep } from './retry.ts'
 import { publishedUrl } from './runtime-keys.ts'
 import { preflight, privilegedRefusal } from './preflight.ts'
 import type { NodeSpec, Topology } from './topology.ts'
@@ -87,15 +88,19 @@ export async function installCluster(
   // by then, so that job plans again, without that subnet. (Docker may also still hold the pool
   // of a network removed a moment ago, which no listing shows.)
   const avoid: string[] = []
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await installOnce(ctx, topology, opts, avoid)
-    } catch (err) {
-      if (!(err instanceof SubnetTaken) || attempt >= 8) throw err instanceof SubnetTaken ? err.cause : err
-      avoid.push(err.message)
-      ctx.log(`subnet ${err.message} was taken meanwhile; planning again without it`)
-      await new Promise((r) => setTimeout(r, 100 * attempt))
-    }
+  try {
+    return await retry(() => installOnce(ctx, topology, opts, avoid), {
+      delays: [100, 200, 300, 400, 500, 600, 700], // 8 attempts
+      retryIf: (err) => err instanceof SubnetTaken,
+      onRetry: (err) => {
+        avoid.push((err as SubnetTaken).message)
+        ctx.log(`subnet ${(err as SubnetTaken).message} was taken meanwhile; planning again without it`)
+      },
+      signal: ctx.signal,
+    })
+  } catch (err) {
+    if (ctx.signal?.aborted && err === ctx.signal.reason) checkpoint(ctx) // cancelled while waiting
+    throw err instanceof SubnetTaken ? err.cause : err
   }
 }
 
@@ -530,7 +535,7 @@ async function engineStopping(ctx: JobContext, err: unknown, ids: string[]): Pro
   if (!stopped) return false
   for (const until = Date.now() + 5000; Date.now() < until; ) {
     if (!(await ctx.engine.version().then(() => true, () => false))) return true
-    await new Promise((r) => setTimeout(r, 250))
+    await sleep(250)
   }
   return false
 }

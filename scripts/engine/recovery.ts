@@ -23,6 +23,7 @@ import type { JobContext } from './context.ts'
 import { engineGone } from './docker.ts'
 import { BerthError } from './errors.ts'
 import { dropJournal, readJournal, type Stamped } from './journal.ts'
+import { sleep } from './retry.ts'
 import { ExpandedTopology } from './topology-record.ts'
 import { LABEL, clusterFilter } from './labels.ts'
 import { sweepLeftovers } from './snapshot.ts'
@@ -54,7 +55,7 @@ export async function recoverCluster(ctx: JobContext, cluster: string): Promise<
   ctx.steps.start('recover', undefined, `${begin.kind} job ${begin.job} died on ${cluster}`)
   // Docker finishes a call whose caller died (a create, a pause): what the dead job last asked for
   // lands within a moment. Recovery acts once it has.
-  await new Promise((r) => setTimeout(r, SETTLE_MS))
+  await sleep(SETTLE_MS)
   const done: string[] = []
   const say = (line: string) => {
     done.push(line)
@@ -145,7 +146,7 @@ async function removeCreated(ctx: JobContext, cluster: string, job: string, say:
       }
     } catch (err) {
       if (engineGone(err) || pass >= 10) throw err
-      await new Promise((r) => setTimeout(r, 300))
+      await sleep(300)
     }
   }
   if (removed.containers.size) say(`removed ${removed.containers.size} container(s) it had made: ${[...removed.containers].join(', ')}`)

@@ -17,6 +17,7 @@ import { engineInThisNetns } from './host-ports.ts'
 import { LABEL, containerName, staged } from './labels.ts'
 import { portBindings } from './nodes.ts'
 import { mapLimit } from './pool.ts'
+import { sleep } from './retry.ts'
 import { showPort, type PortMapping } from './runtime-keys.ts'
 import type { NodeSpec, Topology } from './topology.ts'
 
@@ -152,7 +153,7 @@ async function firstAnswer(port: PortMapping, t0: number, over: () => boolean): 
       s.once('close', () => done(null))
     })
     if (at !== null) return at - t0
-    await new Promise((r) => setTimeout(r, 20))
+    await sleep(20)
   }
   return null
 }

@@ -14,7 +14,7 @@ import { wrangler } from './wrangler.ts'
 
 const NODE_ONLY_PACKAGES = ['dockerode', 'docker-modem', 'zx', 'better-sqlite3', 'ssh2', 'cpu-features', 'tar-stream', '@hono/node-server', 'debug']
 /** Our own files that run on Node only: the Node entry and whatever it alone brings. */
-const NODE_ONLY_FILES = [/^functions\/node\.ts$/, /^functions\/config\.ts$/, /^functions\/scheduler\.ts$/, /^functions\/auto-rewire\.ts$/, /^functions\/dispatch\/zx\.ts$/, /^functions\/store\/sqlite\.ts$/, /^scripts\/(?!engine\/(errors|cidr|labels|topology|topology-kit|zod-issues|runtime-keys|job-spec|job-kinds|events|policy|patterns)\.ts$)/]
+const NODE_ONLY_FILES = [/^functions\/node\.ts$/, /^functions\/config\.ts$/, /^functions\/scheduler\.ts$/, /^functions\/auto-rewire\.ts$/, /^functions\/dispatch\/zx\.ts$/, /^functions\/store\/sqlite\.ts$/, /^scripts\/(?!engine\/(errors|cidr|labels|topology|topology-kit|zod-issues|runtime-keys|job-spec|job-kinds|events|policy|patterns|retry|logger)\.ts$)/]
 const MAX_GZIP = 1024 * 1024
 
 interface Metafile {
