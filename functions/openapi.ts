@@ -41,15 +41,10 @@ const malformed = { $ref: '#/components/responses/Malformed' }
  */
 const SERVERS = [{ url: '/', description: 'the origin that served this document: `berth serve` or the Worker' }]
 
-/**
- * package.json's licence. It names none (the package is private) and the repository has no
- * LICENSE file, so no licence is granted: npm's `UNLICENSED`, linked to where npm defines it. A
- * licence written into package.json one day is published here as its SPDX page.
- */
+/** package.json's licence (its SPDX identifier; the text is the LICENSE file), as its SPDX page. */
 function license() {
-  const id = (pkg as { license?: string }).license
-  if (id && id !== 'UNLICENSED' && /^[A-Za-z0-9.+-]+$/.test(id)) return { name: id, url: `https://spdx.org/licenses/${id}.html` }
-  return { name: 'UNLICENSED (private: no licence is granted)', url: 'https://docs.npmjs.com/cli/v10/configuring-npm/package-json#license' }
+  const id = (pkg as { license: string }).license
+  return { name: id, url: `https://spdx.org/licenses/${id}.html` }
 }
 
 type Responses = Record<string, unknown>
