@@ -5,7 +5,7 @@
 import { z } from 'zod'
 import { clusterName, EXPORT_FILE, JobOptions } from '../scripts/engine/job-spec.ts'
 import { SNAPSHOT_ID } from '../scripts/engine/labels.ts'
-import { HTTP_KINDS } from '../scripts/engine/job-kinds.ts'
+import { HTTP_KINDS, optionIssues } from '../scripts/engine/job-kinds.ts'
 
 /** Over HTTP an export goes to $BERTH_HOME/exports on the host, never to a path the caller picks. */
 const HttpJobOptions = JobOptions.extend({
@@ -22,6 +22,8 @@ export const JobRequest = z.strictObject({
   topologyRef: clusterName.optional().describe('the name of a topology stored with PUT /v1/topologies/{name}'),
   snapshot: z.string().regex(SNAPSHOT_ID, 'is not a valid snapshot id').optional(),
   options: HttpJobOptions.optional(),
+}).superRefine((req, ctx) => {
+  for (const issue of optionIssues(req.kind, req.options)) ctx.addIssue({ code: 'custom', ...issue })
 })
 
 export type JobRequestBody = z.infer<typeof JobRequest>

@@ -253,7 +253,7 @@ async function main(): Promise<void> {
     case 'rewire':
     case 'destroy': {
       if (!rest[0]) throw new BerthError('invalid_job', `usage: berth ${cmd} <cluster>`)
-      return runCli({ kind: cmd, cluster: rest[0], options: { volumes: argv.volumes, concurrency } })
+      return runCli({ kind: cmd, cluster: rest[0], options: { ...(cmd === 'destroy' ? { volumes: argv.volumes } : {}), concurrency } })
     }
     case 'snapshot': {
       if (rest[0] === 'rm') {

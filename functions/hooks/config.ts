@@ -9,7 +9,7 @@ import { SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
 import { CLUSTER_PATTERN } from '../../scripts/engine/patterns.ts'
 import { SHARED_LEVELS } from '../../scripts/engine/policy.ts'
 import { SLACK_VERBS } from './slack-command.ts'
-import { HOOK_KINDS } from '../../scripts/engine/job-kinds.ts'
+import { HOOK_KINDS, optionIssues } from '../../scripts/engine/job-kinds.ts'
 
 const secret = z.string().min(8, 'must be at least 8 characters (or env:NAME)')
 
@@ -86,6 +86,9 @@ export const GenericHook = z.strictObject({
     topologyRef: clusterName.optional(),
     snapshot: z.string().regex(SNAPSHOT_ID).optional(),
     options: JobOptions.omit({ file: true }).optional(),
+  }).superRefine((job, ctx) => {
+    // Refused when the config is read, not at the first delivery.
+    for (const issue of optionIssues(job.kind, job.options)) ctx.addIssue({ code: 'custom', ...issue })
   }),
 })
 

@@ -6,6 +6,9 @@
  * entry, or an entry without a field, a type error. Pure: the Worker imports it too.
  */
 
+/** The options a job spec can carry (job-spec.ts's JobOptions has exactly these keys). */
+export type JobOption = 'plan' | 'keepFailed' | 'volumes' | 'concurrency' | 'tag' | 'keep' | 'as' | 'domain' | 'ports' | 'image' | 'file' | 'job' | 'offset'
+
 /** The scopes a job kind can need (`admin` is for tokens and audit, never a job's). */
 export type KindScope = 'read' | 'install' | 'snapshot' | 'restore'
 
@@ -20,31 +23,45 @@ export interface KindInfo {
   hook: boolean
   /** A verb of Slack's `/berth` (besides `jobs` and `help`, which are not jobs). */
   slack: boolean
+  /** The options it takes: any other is refused (`plan` on a destroy must not skip its lock). */
+  options: readonly JobOption[]
   /** `berth <usage>` in the help, with what to know about it. */
   usage: string
 }
 
 export const JOB_KIND_TABLE = {
-  install: { scope: 'install', readOnly: false, cluster: true, slack: true, hook: true, usage: 'install <topology.yaml> [--plan] [--keep-failed] [--concurrency N]' },
-  repair: { scope: 'install', readOnly: false, cluster: true, slack: false, hook: false, usage: 'repair  <cluster>           (mends drift: converges on what was installed last)' },
-  status: { scope: 'read', readOnly: true, cluster: true, slack: true, hook: false, usage: 'status  <cluster>           (exit 8: drift — nodes missing, paused, off their network…)' },
-  start: { scope: 'install', readOnly: false, cluster: true, slack: false, hook: true, usage: 'start   <cluster>           (dynamic mode: rewires every /etc/hosts)' },
-  stop: { scope: 'install', readOnly: false, cluster: true, slack: false, hook: true, usage: 'stop    <cluster>' },
-  rewire: { scope: 'install', readOnly: false, cluster: true, slack: false, hook: true, usage: 'rewire  <cluster>           (dynamic mode: rewrite /etc/hosts from current IPs)' },
-  destroy: { scope: 'restore', readOnly: false, cluster: true, slack: true, hook: false, usage: 'destroy <cluster> [--volumes]' },
-  snapshot: { scope: 'snapshot', readOnly: false, cluster: true, slack: true, hook: true, usage: 'snapshot <cluster> [--tag T] [--keep N]' },
-  snapshots: { scope: 'read', readOnly: true, cluster: true, slack: false, hook: false, usage: 'snapshots <cluster>' },
-  'snapshot-rm': { scope: 'restore', readOnly: false, cluster: true, slack: false, hook: false, usage: 'snapshot rm <cluster> <snapshot>' },
-  restore: { scope: 'restore', readOnly: false, cluster: true, slack: true, hook: true, usage: 'restore <cluster> <snapshot> [--as NEW] [--domain D] [--ports offset:N|none]' },
-  upgrade: { scope: 'install', readOnly: false, cluster: true, slack: false, hook: true, usage: 'upgrade <cluster> --image IMAGE | <topology.yaml>   (snapshot first; rolls back on failure)' },
-  export: { scope: 'snapshot', readOnly: false, cluster: true, slack: false, hook: false, usage: 'export <cluster> <snapshot> -o FILE.tar          (one file: manifest, volumes, images)' },
+  install: { scope: 'install', readOnly: false, cluster: true, slack: true, hook: true, options: ['plan', 'keepFailed', 'concurrency'], usage: 'install <topology.yaml> [--plan] [--keep-failed] [--concurrency N]' },
+  repair: { scope: 'install', readOnly: false, cluster: true, slack: false, hook: false, options: ['plan', 'keepFailed', 'concurrency'], usage: 'repair  <cluster>           (mends drift: converges on what was installed last)' },
+  status: { scope: 'read', readOnly: true, cluster: true, slack: true, hook: false, options: ['concurrency'], usage: 'status  <cluster>           (exit 8: drift — nodes missing, paused, off their network…)' },
+  start: { scope: 'install', readOnly: false, cluster: true, slack: false, hook: true, options: ['concurrency'], usage: 'start   <cluster>           (dynamic mode: rewires every /etc/hosts)' },
+  stop: { scope: 'install', readOnly: false, cluster: true, slack: false, hook: true, options: ['concurrency'], usage: 'stop    <cluster>' },
+  rewire: { scope: 'install', readOnly: false, cluster: true, slack: false, hook: true, options: ['concurrency'], usage: 'rewire  <cluster>           (dynamic mode: rewrite /etc/hosts from current IPs)' },
+  destroy: { scope: 'restore', readOnly: false, cluster: true, slack: true, hook: false, options: ['volumes', 'concurrency'], usage: 'destroy <cluster> [--volumes]' },
+  snapshot: { scope: 'snapshot', readOnly: false, cluster: true, slack: true, hook: true, options: ['tag', 'keep', 'concurrency'], usage: 'snapshot <cluster> [--tag T] [--keep N]' },
+  snapshots: { scope: 'read', readOnly: true, cluster: true, slack: false, hook: false, options: [], usage: 'snapshots <cluster>' },
+  'snapshot-rm': { scope: 'restore', readOnly: false, cluster: true, slack: false, hook: false, options: [], usage: 'snapshot rm <cluster> <snapshot>' },
+  restore: { scope: 'restore', readOnly: false, cluster: true, slack: true, hook: true, options: ['as', 'domain', 'ports', 'concurrency'], usage: 'restore <cluster> <snapshot> [--as NEW] [--domain D] [--ports offset:N|none]' },
+  upgrade: { scope: 'install', readOnly: false, cluster: true, slack: false, hook: true, options: ['image', 'concurrency'], usage: 'upgrade <cluster> --image IMAGE | <topology.yaml>   (snapshot first; rolls back on failure)' },
+  export: { scope: 'snapshot', readOnly: false, cluster: true, slack: false, hook: false, options: ['file'], usage: 'export <cluster> <snapshot> -o FILE.tar          (one file: manifest, volumes, images)' },
   // The cluster is named by the file's manifest; its lock is taken once that is read.
-  import: { scope: null, readOnly: true, cluster: false, slack: false, hook: false, usage: 'import FILE.tar                                  (every checksum verified first)' },
-  clusters: { scope: null, readOnly: true, cluster: false, slack: false, hook: false, usage: 'clusters                    (every cluster on this Docker host)' },
-  log: { scope: null, readOnly: true, cluster: false, slack: false, hook: false, usage: 'job log <job>               (the job\'s full log on this host: lines and events)' },
+  import: { scope: null, readOnly: true, cluster: false, slack: false, hook: false, options: ['file'], usage: 'import FILE.tar                                  (every checksum verified first)' },
+  clusters: { scope: null, readOnly: true, cluster: false, slack: false, hook: false, options: [], usage: 'clusters                    (every cluster on this Docker host)' },
+  log: { scope: null, readOnly: true, cluster: false, slack: false, hook: false, options: ['job', 'offset'], usage: 'job log <job>               (the job\'s full log on this host: lines and events)' },
 } as const satisfies Record<string, KindInfo>
 
 export type JobKind = keyof typeof JOB_KIND_TABLE
+
+/** Each option given (not undefined) that `kind` does not take, at its path. */
+export function optionIssues(kind: JobKind, options: object | undefined): { path: string[]; message: string }[] {
+  if (!Object.hasOwn(JOB_KIND_TABLE, kind)) return []
+  const takes: readonly string[] = JOB_KIND_TABLE[kind].options
+  return Object.entries(options ?? {})
+    .filter(([name, value]) => value !== undefined && !takes.includes(name))
+    .map(([name]) => ({
+      path: ['options', name],
+      message: `not an option of "${kind}" (${takes.length ? `it takes ${takes.join(', ')}` : 'it takes none'})`,
+    }))
+}
 /** The kinds the HTTP API takes: those with a scope. */
 export type HttpKind = { [K in JobKind]: (typeof JOB_KIND_TABLE)[K]['scope'] extends null ? never : K }[JobKind]
 /** The kinds a signed hook may start. */

@@ -8,7 +8,7 @@ import { BerthError } from './errors.ts'
 import { CLUSTER_NAME, SNAPSHOT_ID } from './labels.ts'
 import { LEVELS } from './policy.ts'
 import { imageRef } from './topology.ts'
-import { JOB_KINDS } from './job-kinds.ts'
+import { JOB_KINDS, optionIssues, type JobOption } from './job-kinds.ts'
 import { issueLines, zodIssues } from './zod-issues.ts'
 
 export { JOB_KINDS, READ_ONLY } from './job-kinds.ts'
@@ -40,6 +40,11 @@ export const JobOptions = z.strictObject({
   offset: z.number().int().min(0).optional(),
 })
 
+// JobOptions' keys are exactly the table's JobOption names: one missing on either side fails tsc.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const optionNamesAgree: Same<keyof z.infer<typeof JobOptions>, JobOption> = true
+void optionNamesAgree
+
 /**
  * What the service admitted the job as (functions/admission.ts), for the checks only the host can
  * make: who owns a cluster it creates, whether it may take over or shrink someone's cluster, and
@@ -66,6 +71,8 @@ export const JobSpecSchema = z.strictObject({
   snapshot: z.string().optional(),
   options: JobOptions.default({}),
   admission: Admission.optional(),
+}).superRefine((spec, ctx) => {
+  for (const issue of optionIssues(spec.kind, spec.options)) ctx.addIssue({ code: 'custom', ...issue })
 })
 
 export type JobSpec = z.infer<typeof JobSpecSchema>
