@@ -175,7 +175,7 @@ export class JobQueue implements Queue {
     let set = this.listeners.get(jobId)
     if (!set) this.listeners.set(jobId, (set = new Set()))
     set.add(fn)
-    return () => set!.delete(fn)
+    return () => set.delete(fn)
   }
 
   private changed(job: JobRecord, stage: 'started' | 'finished'): void {

@@ -68,7 +68,7 @@ type WorkerConfig = z.infer<typeof WorkerConfig>
  * hold secrets: the 503 says where, never what.
  */
 function bindingJson(env: Env, name: string): unknown {
-  const text = typeof env[name] === 'string' && (env[name] as string).trim() ? (env[name] as string) : '{}'
+  const text = typeof env[name] === 'string' && env[name].trim() ? env[name] : '{}'
   try {
     return JSON.parse(text)
   } catch (err) {
@@ -106,7 +106,7 @@ const notConfigured = (message: string) => new JobError('dispatch_not_configured
  * records jobs; each job then fails at its start with this 503's code and message.
  */
 export function remoteDispatcherFor(env: Env): RemoteDispatcher {
-  const text = (name: string) => (typeof env[name] === 'string' && (env[name] as string).trim() ? (env[name] as string).trim() : undefined)
+  const text = (name: string) => (typeof env[name] === 'string' && env[name].trim() ? env[name].trim() : undefined)
   const missing = ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'SSM_TARGETS'].filter((n) => !text(n))
   if (missing.length) throw notConfigured(`set ${missing.join(', ')} to reach the Docker host through SSM`)
   let target: SsmTarget

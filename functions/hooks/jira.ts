@@ -111,7 +111,7 @@ async function jiraGroups(jira: { baseUrl?: string; authorization?: string }, ac
     await res.body?.cancel()
     throw new JobError('jira_unreachable', `could not read the groups of account ${accountId} from Jira (HTTP ${res.status}); nothing was installed`)
   }
-  const body = (await res.json()) as unknown
+  const body = await res.json()
   return Array.isArray(body) ? body.map((g) => (g as { name?: unknown })?.name).filter((n): n is string => typeof n === 'string') : []
 }
 

@@ -176,7 +176,7 @@ export function patchSets(patch: JobPatch): { sets: string[]; args: SqlValue[] }
   for (const [key, column] of Object.entries(patchColumns) as [keyof JobPatch, string][]) {
     if (!(key in patch) || patch[key] === undefined) continue
     sets.push(`${column} = ?`)
-    args.push(key === 'result' ? toJson(patch.result) : (patch[key] as SqlValue))
+    args.push(key === 'result' ? toJson(patch.result) : patch[key])
   }
   return { sets, args }
 }

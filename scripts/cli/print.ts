@@ -66,7 +66,7 @@ export function printResult(result: ResultEvent, logFile?: string): void {
     return
   }
   if (data && 'nodes' in data && Array.isArray(data.nodes)) {
-    const s = data as ClusterStatus
+    const s = data
     w(`cluster ${s.cluster}  mode ${s.mode ?? '?'}  network ${s.network ?? '-'} ${s.subnet ?? ''}`)
     w(color.dim('  NODE           STATE    IP              HOSTNAME                    PHASE BOOTSTRAP HEALTH    IMAGE'))
     for (const n of s.nodes) {

@@ -47,7 +47,7 @@ export async function bootstrapNode(ctx: JobContext, node: NodeSpec, id: string)
         { node: node.name, step: 'bootstrap', output: tail(output) }
       )
     }
-    if (okExitCodes.includes(result.exitCode as number)) {
+    if (okExitCodes.includes(result.exitCode)) {
       if (attempt > 1 || result.exitCode !== 0) ctx.log(`bootstrap: exit ${result.exitCode} (success)${attempt > 1 ? `, attempt ${attempt}` : ''}`, node.name)
       break
     }

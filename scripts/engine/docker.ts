@@ -163,7 +163,7 @@ export class DockerEngine {
     opts: { repo: string; tag: string; changes: string[] }
   ): Promise<void> {
     await this.call(`Importing image "${opts.repo}:${opts.tag}"`, async () => {
-      const stream = await this.docker.importImage(rootfs as unknown as string, {
+      const stream = await this.docker.importImage(rootfs, {
         repo: opts.repo,
         tag: opts.tag,
         changes: opts.changes,
@@ -341,7 +341,7 @@ export class DockerEngine {
     const timer = setTimeout(() => c.kill().catch(() => {}), timeoutMs)
     try {
       const r = (await this.call(`Waiting for container "${id.slice(0, 12)}"`, () => c.wait(), true)) as { StatusCode: number }
-      const logs = (await this.call('Reading its output', () => c.logs({ stdout: true, stderr: true, follow: false }), true)) as unknown as Buffer
+      const logs = await this.call('Reading its output', () => c.logs({ stdout: true, stderr: true, follow: false }), true)
       return { exitCode: r.StatusCode, output: demuxed(logs).slice(-8192) }
     } finally {
       clearTimeout(timer)
@@ -350,7 +350,7 @@ export class DockerEngine {
 
   /** The last lines a container's process wrote (stdout and stderr). */
   async logTail(id: string, lines: number): Promise<string> {
-    const logs = (await this.call(`Reading the output of "${id.slice(0, 12)}"`, () => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: lines }), true)) as unknown as Buffer
+    const logs = await this.call(`Reading the output of "${id.slice(0, 12)}"`, () => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: lines }), true)
     return demuxed(logs)
   }
 

@@ -332,7 +332,7 @@ function mappings(hostIp: string, host: string, container: string, protocol: str
   const size = h[1] - h[0] + 1
   if (size !== c[1] - c[0] + 1) return `the host range ${host} and the container range ${container} differ in size`
   if (size > MAX_PORT_RANGE) return `${size} ports in one entry; at most ${MAX_PORT_RANGE}`
-  return Array.from({ length: size }, (_, i) => ({ hostIp, hostPort: h[0] + i, containerPort: c[0] + i, protocol: protocol as 'tcp' | 'udp' }))
+  return Array.from({ length: size }, (_, i) => ({ hostIp, hostPort: h[0] + i, containerPort: c[0] + i, protocol }))
 }
 
 /** "8080:80", "127.0.0.1:8443:443", "5000-5010:5000-5010", "53:53/udp". */

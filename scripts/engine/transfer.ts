@@ -195,7 +195,7 @@ async function addFile(
     source.on('error', (err) => entry.destroy(err))
     // The entry's failure is the callback's to report; unheard, its 'error' would crash node.
     entry.on('error', () => {})
-    source.pipe(h.stream).pipe(entry as unknown as NodeJS.WritableStream)
+    source.pipe(h.stream).pipe(entry)
   })
   return { name, ...h.result() }
 }
@@ -259,7 +259,7 @@ export async function importSnapshot(
   const extract = tar.extract()
   extract.on('error', () => {}) // reported by its iterator, in receive()
   source.on('error', (err: Error) => extract.destroy(err))
-  source.pipe(extract as unknown as NodeJS.WritableStream)
+  source.pipe(extract)
 
   let staging: string | null = null
   const loaded: string[] = []

@@ -101,7 +101,7 @@ function tar(args: string[], io: { stdin?: Readable; stdout?: (s: Readable) => P
   // Every side settles before the outcome is known; tar's own error, when it has one, says most.
   return Promise.allSettled(work).then((results) => {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-    const own = results[0].status === 'rejected' ? (results[0] as PromiseRejectedResult) : failed
+    const own = results[0].status === 'rejected' ? results[0] : failed
     if (own) throw own.reason
   })
 }

@@ -14,11 +14,11 @@ import { spawn } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import * as assert from 'uvu/assert'
-import type { JobEvent, ResultEvent, StepEvent } from '../../scripts/engine/events.ts'
+import type { JobEvent, ResultEvent } from '../../scripts/engine/events.ts'
 import { runJob } from '../../scripts/engine/job.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
 import { listSnapshots } from '../../scripts/engine/snapshot.ts'
-import { hostsProblems, type HostEntry } from '../../scripts/engine/hosts.ts'
+import { hostsProblems } from '../../scripts/engine/hosts.ts'
 import { validateTopology, type Topology } from '../../scripts/engine/topology.ts'
 import type { DockerEngine } from '../../scripts/engine/docker.ts'
 import { withTimeout } from '../helpers/async.ts'
@@ -67,7 +67,7 @@ export function pointsOf(events: JobEvent[], phaseOf: (node: string) => number |
   const out: KillPoint[] = []
   for (const e of events) {
     if (e.type !== 'step') continue
-    const s = e as StepEvent
+    const s = e
     const key = `${s.step}:${s.state}`
     const n = (seen.get(key) ?? 0) + 1
     seen.set(key, n)
@@ -200,7 +200,7 @@ export async function walkScenario(home: string, s: Scenario): Promise<WalkRepor
     await s.prepare()
     clean = await runProcess(s.spec, { BERTH_HOME: home })
     assert.is(clean.code, 0, `${s.name}: the clean run: ${clean.stderr.slice(-2000)}`)
-    if (attempt === 3 || !clean.events.some((e) => e.type === 'step' && (e as StepEvent).state === 'fail')) break
+    if (attempt === 3 || !clean.events.some((e) => e.type === 'step' && e.state === 'fail')) break
   }
   const points = pointsOf(clean.events, s.phaseOf)
   let runs = 0
@@ -231,7 +231,7 @@ const KILL_POINT_TIMEOUT_MS = 180_000
 async function killAndRecover(s: Scenario, home: string, p: KillPoint, next: Next, what: string): Promise<'recovered' | 'unreached'> {
   await s.prepare()
   const killed = await runProcess(s.spec, { BERTH_HOME: home, BERTH_FAULT: `kill-after:${p.step}:${p.state}:${p.n}` })
-  const seen = killed.events.filter((e) => e.type === 'step' && (e as StepEvent).step === p.step && (e as StepEvent).state === p.state).length
+  const seen = killed.events.filter((e) => e.type === 'step' && e.step === p.step && e.state === p.state).length
   if (killed.signal === null && killed.code === 0 && seen < p.n) return 'unreached'
   assert.is(killed.signal, 'SIGKILL', `${what}: the job was killed (exit ${killed.code}: ${killed.stderr.slice(-500)})`)
   if (next === 'again') {
@@ -252,7 +252,7 @@ export async function assertWired(cluster: string, what: string): Promise<void> 
   const entries = containers.map((c) => ({ ip: Object.values(c.NetworkSettings.Networks)[0]?.IPAddress, hostname: c.Labels[LABEL.hostname], short: c.Labels[LABEL.node] }))
   for (const c of containers) {
     const hosts = (await engine.exec(c.Id, ['cat', '/etc/hosts'])).stdout
-    const wrong = hostsProblems(hosts, entries as HostEntry[])
+    const wrong = hostsProblems(hosts, entries)
     assert.equal(wrong, [], `${what}: /etc/hosts of ${c.Labels[LABEL.node]}`)
   }
 }

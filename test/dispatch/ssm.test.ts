@@ -11,7 +11,7 @@ import { promisify } from 'node:util'
 import { GetCommandInvocationCommand, SendCommandCommand } from '@aws-sdk/client-ssm'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { JobEvent, ResultEvent } from '../../scripts/engine/events.ts'
+import type { JobEvent } from '../../scripts/engine/events.ts'
 import type { DispatchSpec } from '../../functions/dispatch/dispatcher.ts'
 import { SsmDispatcher, SsmDispatchError, type SsmDispatcherOptions } from '../../functions/dispatch/ssm.ts'
 import { hook, rejects, until, withTimeout } from '../helpers/async.ts'
@@ -328,7 +328,7 @@ test('answers RemoteDispatcher polls with a list that only grows, the result las
   for (let i = 1; i < seen.length; i++) assert.equal(seen[i].slice(0, seen[i - 1].length), seen[i - 1])
   assert.ok(seen.some((s) => s.length === 0), 'polled before the invocation existed')
   assert.equal(seen.at(-1)!.at(-1), done.result)
-  assert.is((done.result as ResultEvent).ok, true)
+  assert.is(done.result.ok, true)
 })
 
 test('gives up on a command SSM no longer knows once past its timeouts, and cancels it', async () => {
@@ -340,9 +340,9 @@ test('gives up on a command SSM no longer knows once past its timeouts, and canc
   const from = ep.calls.length
   const { events, done } = await d.poll(ref(Date.now() - 1), spec)
   assert.ok(done, 'past them: done')
-  assert.equal([done!.result.ok, done!.result.code, done!.exitCode], [false, 'timeout', null])
-  assert.match(done!.result.message ?? '', /SSM did not end command 0b6e3c1a-\S+ within its timeouts/)
-  assert.equal(events, [done!.result], 'the result is its last event')
+  assert.equal([done.result.ok, done.result.code, done.exitCode], [false, 'timeout', null])
+  assert.match(done.result.message ?? '', /SSM did not end command 0b6e3c1a-\S+ within its timeouts/)
+  assert.equal(events, [done.result], 'the result is its last event')
   assert.ok(ep.calls.slice(from).some((c) => c.op === 'CancelCommand'), 'and it was cancelled')
 })
 

@@ -176,7 +176,7 @@ Doctor('reports the engine, storage, disk and, plainly, that this host refuses p
   assert.ok(byName.has('storage') && byName.has('disk'))
   const priv = byName.get('privileged')
   assert.ok(priv, 'privileged checked')
-  if (priv!.status === 'warn') assert.match(priv!.hint ?? '', /capAdd/)
+  if (priv.status === 'warn') assert.match(priv.hint ?? '', /capAdd/)
   assert.is(byName.get('capAdd')?.status, 'ok')
   assert.is(await leftovers('berth-probe'), 0, 'probe containers removed')
 })

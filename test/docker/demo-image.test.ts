@@ -79,7 +79,7 @@ function run(node: string, cmd: string[]): Promise<ExecResult> {
 async function text(node: string, path: string): Promise<string> {
   const buf = await engine.readFile(ids[node], path)
   assert.ok(buf, `${path} exists on ${node}`)
-  return buf!.toString()
+  return buf.toString()
 }
 
 async function healthy(node: string): Promise<boolean> {

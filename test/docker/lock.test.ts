@@ -58,7 +58,7 @@ Lock('a second job on the cluster waits for the first, says whom it waits for, t
   assert.ok(stopEnd.ok, 'stop succeeded')
   const waiting = stop.find((e) => e.step === 'lock' && e.state === 'start')
   assert.ok(waiting, 'the stop reported that it waited')
-  assert.match(waiting!.msg ?? '', /job j-lock-install \(install, pid \d+/)
+  assert.match(waiting.msg ?? '', /job j-lock-install \(install, pid \d+/)
   const stopWork = stop.find((e) => e.step === 'stop' && e.state === 'start')
   assert.ok(stopWork && stopWork.t >= installEnd.t, 'nothing of the stop ran before the install ended')
   const [node] = await engine.listContainers(['berth.cluster=t-lock'])

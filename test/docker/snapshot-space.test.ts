@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { JobEvent, ResultEvent, StepEvent } from '../../scripts/engine/events.ts'
+import type { JobEvent, StepEvent } from '../../scripts/engine/events.ts'
 import { installCluster } from '../../scripts/engine/install.ts'
 import { runJob } from '../../scripts/engine/job.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
@@ -189,7 +189,7 @@ Space(
     rmSync(filler)
     const again = await snapshotJob('after')
     assert.is(again.exitCode, 0, again.result.message)
-    const data = (again.result as ResultEvent).data as { snapshot: { volumeBytes: number } }
+    const data = again.result.data as { snapshot: { volumeBytes: number } }
     assert.ok(
       data.snapshot.volumeBytes > 12 * 1024 ** 2,
       'with room again, the snapshot is taken whole'

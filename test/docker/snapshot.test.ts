@@ -123,7 +123,7 @@ RoundTrip('--as restores beside the original, in another domain: same data byte 
   const restored = await clusterStatus(ctx, 't-snap-copy')
   assert.ok(restored.nodes.every((n) => n.health === 'healthy' && n.bootstrap === 'done'))
   assert.is.not(restored.subnet, original.subnet, 'the original holds its subnet, so the copy gets another')
-  assert.is(events.filter((e) => e.type === 'step' && (e as StepEvent).step === 'bootstrap').length, 0, 'no bootstrap re-run')
+  assert.is(events.filter((e) => e.type === 'step' && e.step === 'bootstrap').length, 0, 'no bootstrap re-run')
   assert.ok(original.nodes.every((n) => n.state === 'running'), 'the original runs on')
 })
 
@@ -269,8 +269,8 @@ Safety('snapshots taken within one second get ids of their own (-2 after the fir
     if (prev && !/-\d$/.test(prev) && m.id.startsWith(`${prev}-`)) same = [prev, m.id]
   }
   assert.ok(same, `no two in one second: ${JSON.stringify(taken)}`)
-  assert.match(same![0], /^t-safe-keep-\d{8}-\d{6}$/)
-  assert.is(same![1], `${same![0]}-2`)
+  assert.match(same[0], /^t-safe-keep-\d{8}-\d{6}$/)
+  assert.is(same[1], `${same[0]}-2`)
   const listed = (await listSnapshots('t-safe-keep')).map((m) => m.id)
   for (const { id } of taken) assert.ok(listed.includes(id), `${id} is listed`)
   assert.is(new Set(taken.map((t) => t.id)).size, taken.length)

@@ -17,12 +17,12 @@ export async function serve(home: string, env: Record<string, string> = {}, args
   const port = await freePort()
   const proc = spawn(process.execPath, [BIN, 'serve', ...args], { env: { ...process.env, BERTH_HOME: home, PORT: String(port), ...env } })
   let out = ''
-  proc.stdout!.on('data', (d) => (out += d))
-  proc.stderr!.on('data', (d) => (out += d))
+  proc.stdout.on('data', (d) => (out += d))
+  proc.stderr.on('data', (d) => (out += d))
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)))
   await withTimeout(
     new Promise<void>((resolve, reject) => {
-      proc.stdout!.on('data', () => /berth serve: http/.test(out) && resolve())
+      proc.stdout.on('data', () => /berth serve: http/.test(out) && resolve())
       void exited.then((code) => reject(new Error(`berth serve exited (${code}): ${out}`)))
     }),
     30_000,

@@ -290,7 +290,7 @@ Api('every route asks for a token (401) and for its scope (403); the right scope
   }
   const destroyJob = (await store.listJobs({})).find((j) => j.kind === 'destroy')
   assert.ok(destroyJob, 'the destroy with the restore scope was accepted')
-  await finished(destroyJob!.id)
+  await finished(destroyJob.id)
   assert.is((await store.listJobs({})).length, before + 1, 'and nothing else was created')
 })
 

@@ -117,7 +117,7 @@ test('npm install -g into a scratch prefix, from the tarball and the registry: r
   // from, so the one berth needs (better-sqlite3's native addon) is allowed by name, as the
   // CloudFormation host does. npm 11.19 still runs the others (ssh2's optional speed-ups) with a
   // notice; an npm that blocks them leaves ssh2 on its JavaScript fallback.
-  const r = await run('npm', ['install', '-g', '--prefix', prefix, '--allow-scripts=better-sqlite3', '--no-audit', '--no-fund', tarball!], {
+  const r = await run('npm', ['install', '-g', '--prefix', prefix, '--allow-scripts=better-sqlite3', '--no-audit', '--no-fund', tarball], {
     env: { npm_config_update_notifier: 'false' },
   })
   ok(r, 'npm install -g')

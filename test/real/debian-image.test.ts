@@ -65,10 +65,10 @@ Build('a minbase image with one package is built, labelled with its recipe, and 
 
   const info = await engine.inspectImage(TAG)
   assert.ok(info)
-  firstId = info!.Id
+  firstId = info.Id
   assert.is(out.id, firstId)
-  assert.is(info!.Config?.Labels?.[RECIPE_LABEL], parseRecipe({ tag: TAG, packages: 'hello' }).hash)
-  assert.equal(info!.Config?.Cmd, ['sleep', 'infinity'])
+  assert.is(info.Config?.Labels?.[RECIPE_LABEL], parseRecipe({ tag: TAG, packages: 'hello' }).hash)
+  assert.equal(info.Config?.Cmd, ['sleep', 'infinity'])
   const hello = await runIn(TAG, ['hello'])
   assert.is(hello.stdout.trim(), 'Hello, world!')
   const debian = await runIn(TAG, ['cat', '/etc/debian_version'])

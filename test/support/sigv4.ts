@@ -100,7 +100,7 @@ function parseAmzDate(s: string): number {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s)
   if (!m) return NaN
   const [, y, mo, d, h, mi, se] = m.map(Number) as number[]
-  return Date.UTC(y!, mo! - 1, d!, h!, mi!, se!)
+  return Date.UTC(y, mo - 1, d, h, mi, se)
 }
 
 export function verifySigV4(

@@ -310,8 +310,8 @@ export async function startSsmEndpoint(opts: SsmEndpointOptions): Promise<SsmEnd
     const capture = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
       if (inv[stream].length < CAPTURE_LIMIT) inv[stream] += chunk.toString('utf8')
     }
-    child.stdout!.on('data', capture('stdout'))
-    child.stderr!.on('data', capture('stderr'))
+    child.stdout.on('data', capture('stdout'))
+    child.stderr.on('data', capture('stderr'))
     const timeout = later(cmd.executionTimeoutSeconds * secondMs, () => {
       inv.statusDetails = 'ExecutionTimedOut'
       killGroup(inv)
@@ -424,7 +424,7 @@ export async function startSsmEndpoint(opts: SsmEndpointOptions): Promise<SsmEnd
         chosen = chosen.filter((i) => Values.some((k) => k in (i.tags ?? {})))
       else if (Key.startsWith('tag:')) {
         const tag = Key.slice(4)
-        chosen = chosen.filter((i) => i.tags?.[tag] !== undefined && Values.includes(i.tags[tag]!))
+        chosen = chosen.filter((i) => i.tags?.[tag] !== undefined && Values.includes(i.tags[tag]))
       } else throw new ApiError('InvalidTarget', `Target key ${Key} is not supported here.`)
     }
     return chosen.map((i) => i.instanceId)

@@ -59,7 +59,7 @@ test('every node carries the postRestore hook, executable, and the master runs i
   for (const node of expanded.nodes) {
     const entry = node.files.find((f) => f.target === hook)
     assert.ok(entry, `${node.name} has ${hook}`)
-    assert.is(entry!.mode, 0o755)
+    assert.is(entry.mode, 0o755)
   }
   const m = expanded.nodes.find((n) => n.name === 'master')!
   assert.equal(m.command, ['/usr/local/sbin/berth-puppetserver'])

@@ -559,7 +559,7 @@ cfn('the UserData is valid bash once substituted, and installs the berth the doc
   // berth is its npm pack tarball, checked when a sha256 is given, installed with npm install -g
   // under /opt/berth (the layout test/package/install.test.ts installs and runs), never a checkout.
   assert.match(script, /curl -fsSL -o "\$package" "\$BERTH_PACKAGE"\n/)
-  assert.match(script, /echo "\$BERTH_PACKAGE_SHA256  \$package" \| sha256sum --check --strict -\n/)
+  assert.match(script, /echo "\$BERTH_PACKAGE_SHA256 {2}\$package" \| sha256sum --check --strict -\n/)
   assert.match(script, /\nnpm install -g --prefix \/opt\/berth --allow-scripts=better-sqlite3 --no-audit --no-fund "\$package"\n/)
   assert.not.match(script, /git clone|npm ci/)
   assert.match(script, /apt-get install [^\n]*python3 make g\+\+/)
@@ -575,9 +575,9 @@ cfn('the UserData is valid bash once substituted, and installs the berth the doc
   // The auto-rewire daemon, through the same wrapper (so the same BERTH_HOME and locks as jobs).
   const unit = script.match(/cat > \/etc\/systemd\/system\/berth-rewire\.service <<'UNIT'\n([\s\S]*?)\nUNIT\n/)?.[1]
   assert.ok(unit, 'a berth-rewire unit is written')
-  assert.match(unit!, new RegExp(`^ExecStart=${BERTH_PATH} watch --rewire$`, 'm'))
-  assert.match(unit!, /^Restart=always$/m)
-  assert.match(unit!, /^After=docker\.service$/m)
+  assert.match(unit, new RegExp(`^ExecStart=${BERTH_PATH} watch --rewire$`, 'm'))
+  assert.match(unit, /^Restart=always$/m)
+  assert.match(unit, /^After=docker\.service$/m)
   assert.match(script, /systemctl enable --now berth-rewire\.service/)
 })
 
