@@ -40,7 +40,7 @@ const Dispatch = z.discriminatedUnion('mode', [
     ]),
     documentName: z.string().min(3).max(128).default('berth-job-run'),
     /** Another SSM endpoint (tests: the local one). */
-    endpoint: z.string().url().optional(),
+    endpoint: z.url().optional(),
     maxConcurrency: z.union([z.string(), z.number()]).optional(),
     maxErrors: z.union([z.string(), z.number()]).optional(),
     timeoutSeconds: z.number().int().min(30).max(2_592_000).default(600),

@@ -182,7 +182,7 @@ export class JobQueue implements Queue {
     try {
       this.o.onChange?.(job, stage)
     } catch (e) {
-      this.log.warn(`${stage} not reported: ${e}`, { job: job.id, cluster: job.cluster })
+      this.log.warn(`${stage} not reported: ${String(e)}`, { job: job.id, cluster: job.cluster })
     }
   }
 

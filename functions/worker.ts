@@ -111,7 +111,7 @@ export function remoteDispatcherFor(env: Env): RemoteDispatcher {
   if (missing.length) throw notConfigured(`set ${missing.join(', ')} to reach the Docker host through SSM`)
   let target: SsmTarget
   try {
-    target = JSON.parse(text('SSM_TARGETS')!)
+    target = JSON.parse(text('SSM_TARGETS')!) as SsmTarget
   } catch {
     throw notConfigured('SSM_TARGETS is not valid JSON ({"instanceIds":["i-…"]} or {"tags":{…}})')
   }
@@ -193,7 +193,7 @@ async function bootstrapAdmin(rt: Runtime): Promise<void> {
 
 const errorResponse = (err: unknown) => {
   if (err instanceof JobError) return err.getResponse()
-  workerLog.error(`internal error: ${(err as Error)?.stack ?? err}`)
+  workerLog.error(`internal error: ${(err as Error)?.stack ?? String(err)}`)
   return internalError()
 }
 

@@ -69,11 +69,16 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
             8 status: drift (berth repair) · 9 the engine went away (the next command finishes)
             130 cancelled`
 
+const BOOLEAN_OPTIONS = ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'version', 'destroy', 'compact', 'rewire', 'puppet'] as const
+const STRING_OPTIONS = ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz', 'clusters', 'level', 'ports', 'packages', 'suite', 'mirror'] as const
+/** What minimist makes of them: every boolean option is there (false unless given), a string option only when given. */
+type Argv = { _: string[] } & Record<(typeof BOOLEAN_OPTIONS)[number], boolean> & Partial<Record<(typeof STRING_OPTIONS)[number], string>>
+
 const argv = minimist(process.argv.slice(2), {
-  boolean: ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'version', 'destroy', 'compact', 'rewire', 'puppet'],
-  string: ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz', 'clusters', 'level', 'ports', 'packages', 'suite', 'mirror'],
+  boolean: [...BOOLEAN_OPTIONS],
+  string: [...STRING_OPTIONS],
   alias: { h: 'help', o: 'output' },
-})
+}) as Argv
 
 function outputMode(): Mode {
   if (argv.json) return 'json'
@@ -378,8 +383,8 @@ async function main(): Promise<void> {
         await server.stop()
         process.exit(0)
       }
-      process.on('SIGTERM', stop)
-      process.on('SIGINT', stop)
+      process.on('SIGTERM', () => void stop())
+      process.on('SIGINT', () => void stop())
       return
     }
     case 'token':

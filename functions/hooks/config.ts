@@ -45,7 +45,7 @@ const JiraRule = z.strictObject({
 export const SlackConfig = z.strictObject({
   signingSecret: secret,
   /** response_url must start with this (Slack's own host): nothing else is ever posted to. */
-  responseUrlPrefix: z.string().url().default('https://hooks.slack.com/'),
+  responseUrlPrefix: z.url().default('https://hooks.slack.com/'),
   /** Who may do what; nobody may do anything but `help` without a rule. */
   allow: z.array(SlackRule).default([]),
 })
@@ -53,7 +53,7 @@ export const SlackConfig = z.strictObject({
 export const JiraConfig = z.strictObject({
   secret,
   /** For comments back on the issue: https://<site>.atlassian.net */
-  baseUrl: z.string().url().optional(),
+  baseUrl: z.url().optional(),
   /** The Authorization header for the REST API: `Basic <base64 email:token>` or `Bearer <token>`. */
   authorization: z.string().optional(),
   /** Only issues carrying this label start an install. */
@@ -110,7 +110,7 @@ export function resolveSecrets<T>(value: T, env: Record<string, string | undefin
     if (!v) throw new Error(`${path}: the environment variable ${name} is not set`)
     return v as T
   }
-  if (Array.isArray(value)) return value.map((v, i) => resolveSecrets(v, env, `${path}[${i}]`)) as T
+  if (Array.isArray(value)) return (value as unknown[]).map((v, i) => resolveSecrets(v, env, `${path}[${i}]`)) as T
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveSecrets(v, env, `${path}.${k}`)])) as T
   }

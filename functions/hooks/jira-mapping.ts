@@ -117,9 +117,12 @@ export async function jiraRulesFor(
 
 function labelJustAdded(changelog: unknown, label: string): boolean {
   const items = isObject(changelog) && Array.isArray(changelog.items) ? changelog.items : []
-  return items.some(
-    (i) => isObject(i) && i.field === 'labels' && labelsIn(i.toString).includes(label) && !labelsIn(i.fromString).includes(label)
-  )
+  return items.some((i) => {
+    if (!isObject(i)) return false
+    // Jira names the new value `toString`: typed as a plain field, not as Object's method.
+    const item: { field?: unknown; fromString?: unknown; toString?: unknown } = i
+    return item.field === 'labels' && labelsIn(item.toString).includes(label) && !labelsIn(item.fromString).includes(label)
+  })
 }
 
 /**

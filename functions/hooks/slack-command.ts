@@ -42,7 +42,7 @@ export function parseSlackCommand(text: string): SlackCommand | { error: string 
   if (!cluster) return { error: `\`/berth ${verb}\` needs a cluster name` }
   if (!CLUSTER_NAME.test(cluster)) return { error: `"${cluster.slice(0, 60)}" is not a valid cluster name` }
   const extra = () => ({ error: `unexpected "${rest.join(' ').slice(0, 60)}" after \`/berth ${verb} ${cluster}\`` })
-  switch (verb as SlackVerb) {
+  switch (verb as Exclude<SlackVerb, 'help'>) {
     case 'jobs':
     case 'status':
     case 'destroy':

@@ -305,8 +305,8 @@ function readPayload(raw: string): InteractivePayload {
   const text = new URLSearchParams(raw).get('payload')
   if (!text) throw invalid('payload: missing from the interactive request')
   try {
-    const value = JSON.parse(text)
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value as InteractivePayload
+    const value: unknown = JSON.parse(text)
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value
   } catch {
     // answered below
   }

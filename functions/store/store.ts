@@ -23,8 +23,8 @@ export interface JobRecord {
   source: string | null
   idempotencyKey: string | null
   bodyHash: string | null
-  /** The final result event. */
-  result: unknown | null
+  /** The final result event; null until there is one. */
+  result: unknown
   exitCode: number | null
   /** How many times a dispatcher started it (crash resume). */
   attempts: number
@@ -61,7 +61,8 @@ export interface AuditRecord {
   action: string
   target: string | null
   outcome: string
-  detail: unknown | null
+  /** Anything more to record, or null. */
+  detail: unknown
 }
 
 export interface TopologyRecord {

@@ -151,7 +151,10 @@ async function serverMain(): Promise<void> {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (cleanup(), process.exit(130)))
   process.once('disconnect', () => {
     // The bench went away without saying stop (Ctrl-C, a crash): do not leave a server behind.
-    if (!stopping) (cleanup(), process.exit(1))
+    if (!stopping) {
+      cleanup()
+      process.exit(1)
+    }
   })
 
   const store = await openSqliteStore(join(dir, 'berth.db'))
@@ -175,7 +178,7 @@ async function serverMain(): Promise<void> {
     send({ type: 'ready', port: info.port, token })
   ) as Server
 
-  process.on('message', async (m: ToChild) => {
+  const onMessage = async (m: ToChild) => {
     if (m.type === 'stream') {
       dispatcher.plan = m.plan
       return send({ type: 'streaming' })
@@ -206,7 +209,8 @@ async function serverMain(): Promise<void> {
     cleanup()
     send({ type: 'stats', jobs, events, settleMs, held })
     process.disconnect()
-  })
+  }
+  process.on('message', (m: ToChild) => void onMessage(m))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -701,7 +705,7 @@ async function clientMain(): Promise<void> {
           '(latency in ms: autocannon, whole ms; exact: timed by the bench to the µs)'
       )
       row(['run', 'seconds', 'requests', 'req/s', 'p50', 'p90', 'p99', 'max', 'exact p50', 'exact p99', 'non-2xx', 'errors'])
-      row(Array(12).fill('---'))
+      row(Array<string>(12).fill('---'))
       for (const [name, f] of [['accept', idle], ['accept, SSE running', loaded]] as const) {
         row([name, f.duration_s, f.requests, f.rps, f.p50_ms, f.p90_ms, f.p99_ms, f.max_ms,
           f.exact.p50_ms, f.exact.p99_ms, f.non_2xx, f.errors])
@@ -711,7 +715,7 @@ async function clientMain(): Promise<void> {
           'keep-alive connections (ms, from each request\'s due time; from send: the client\'s own lateness left out)'
       )
       row(['run', 'seconds', 'requests', 'req/s', 'p50', 'p90', 'p99', 'max', 'from send p50', 'from send p99', 'sent late p99', 'non-2xx', 'errors'])
-      row(Array(13).fill('---'))
+      row(Array<string>(13).fill('---'))
       row(['accept, steady', even.duration_s, even.requests, even.rps, even.p50_ms, even.p90_ms, even.p99_ms, even.max_ms,
         even.from_send.p50_ms, even.from_send.p99_ms, even.send_late.p99_ms, even.non_2xx, even.errors])
       console.log(
@@ -719,7 +723,7 @@ async function clientMain(): Promise<void> {
           `listeners, ${sse.events} log events ${sse.intervalMs} ms apart + the result, per job`
       )
       row(['run', 'streams complete', 'lags', 'replayed', 'p50', 'p90', 'p99', 'max'])
-      row(Array(8).fill('---'))
+      row(Array<string>(8).fill('---'))
       for (const [name, f] of [['idle', sseIdle], [`under ${rate} req/s`, sseLoad]] as const) {
         row([name, `${f.complete_streams}/${f.streams}`, f.lags, f.replayed, f.p50_ms, f.p90_ms, f.p99_ms, f.max_ms])
       }

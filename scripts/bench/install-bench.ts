@@ -17,7 +17,7 @@ import { validateTopology } from '../engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from '../image/demo-image.ts'
 import { baselineDir, median, timeIt } from './measure.ts'
 
-const argv = minimist(process.argv.slice(2), { string: ['sizes', 'runs', 'concurrency', 'baseline'], boolean: ['json'] })
+const argv = minimist<{ sizes?: string; runs?: string; concurrency?: string; baseline?: string; json: boolean }>(process.argv.slice(2), { string: ['sizes', 'runs', 'concurrency', 'baseline'], boolean: ['json'] })
 const sizes = (argv.sizes ?? '8,32').split(',').map(Number)
 const runs = Number(argv.runs ?? 3)
 const concurrency = argv.concurrency ? Number(argv.concurrency) : undefined

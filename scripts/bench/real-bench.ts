@@ -25,7 +25,7 @@ import { runJob } from '../engine/job.ts'
 import { loadTopologyFile } from '../engine/topology-sources.ts'
 import { baselineDir, median } from './measure.ts'
 
-const argv = minimist(process.argv.slice(2), { string: ['runs', 'baseline'], boolean: ['json'] })
+const argv = minimist<{ runs?: string; baseline?: string; json: boolean }>(process.argv.slice(2), { string: ['runs', 'baseline'], boolean: ['json'] })
 const runs = Number(argv.runs ?? 1)
 const seedDir = baselineDir(argv.baseline, 'install.sh')
 const BIN = new URL('../../bin/berth.mjs', import.meta.url).pathname

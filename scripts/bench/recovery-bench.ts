@@ -20,11 +20,11 @@ import { buildDemoImage } from '../image/demo-image.ts'
 const argv = minimist(process.argv.slice(2), { boolean: ['json'] })
 const BIN = fileURLToPath(new URL('../../bin/berth.mjs', import.meta.url))
 const home = mkdtempSync(join(tmpdir(), 'berth-bench-recovery-'))
-const example = YAML.parse(readFileSync(fileURLToPath(new URL('../../examples/codenvy.yaml', import.meta.url)), 'utf8'))
+const example = YAML.parse(readFileSync(fileURLToPath(new URL('../../examples/codenvy.yaml', import.meta.url)), 'utf8')) as { nodes: object[] }
 const topology = {
   ...example,
   name: 'bench-recovery',
-  nodes: example.nodes.map((n: { capAdd?: string[] }) => ({ ...n, capAdd: undefined })),
+  nodes: example.nodes.map((n) => ({ ...n, capAdd: undefined })),
 }
 
 /** A job in its own process; with `killAfter`, SIGKILLed right after that event. Seconds and exit. */

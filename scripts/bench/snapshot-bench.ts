@@ -40,7 +40,7 @@ import { validateTopology } from '../engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from '../image/demo-image.ts'
 import { baselineDir, median, timeIt } from './measure.ts'
 
-const argv = minimist(process.argv.slice(2), {
+const argv = minimist<{ runs?: string; nodes?: string; mb?: string; concurrency?: string; baseline?: string; json: boolean; steps: boolean }>(process.argv.slice(2), {
   string: ['runs', 'nodes', 'mb', 'concurrency', 'baseline'],
   boolean: ['json', 'steps'],
 })
@@ -284,7 +284,7 @@ if (argv.json) {
       `berth), median of ${runs} runs (seconds; ratio: berth ÷ baseline)`
   )
   row(['operation', 'baseline', 'berth', 'berth/base', 'target', 'met'])
-  row(Array(6).fill('---'))
+  row(Array<string>(6).fill('---'))
   const ops = [
     ['snapshot', result.baseline_snapshot_s, result.berth_snapshot_s, result.snapshot_vs_baseline],
     ['restore', result.baseline_restore_s, result.berth_restore_s, result.restore_vs_baseline],
@@ -302,7 +302,7 @@ if (argv.json) {
     for (const op of ['snapshot', 'restore'] as const) {
       console.log(`\nberth ${op}, per step (ms since it began; medians)`)
       row(['step', 'from', 'to', 'Σ ms', 'n'])
-      row(Array(5).fill('---'))
+      row(Array<string>(5).fill('---'))
       for (const s of result.steps[op]) row([s.step, s.from, s.to, s.sum, s.n])
     }
   }

@@ -70,7 +70,9 @@ export async function rewireOnStarts(
   }
   let listed: Promise<void> = Promise.resolve()
   try {
-    await watchNodeStarts(engine, (e) => seen(e.cluster, e.node), o.signal, () => (listed = catchUp()))
+    await watchNodeStarts(engine, (e) => seen(e.cluster, e.node), o.signal, () => {
+      listed = catchUp()
+    })
     await listed
   } finally {
     for (const p of pending.values()) clearTimeout(p.timer)

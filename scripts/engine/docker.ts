@@ -36,6 +36,15 @@ export type ContainerInfo = Docker.ContainerInfo
 export type ContainerInspect = Docker.ContainerInspectInfo
 export type NetworkInspect = Docker.NetworkInspectInfo
 export type ContainerCreateOptions = Docker.ContainerCreateOptions
+/** An endpoint's IPAM settings (dockerode types the field as any where a container reports it). */
+export type IPAMConfig = Docker.IPAMConfig
+/** What berth reads of the engine's info (GET /info; dockerode types it as any). */
+export interface EngineInfo {
+  Driver: string
+  DockerRootDir: string
+  MemTotal: number
+  NCPU: number
+}
 
 interface ModemError extends Error {
   statusCode?: number
@@ -138,7 +147,7 @@ export class DockerEngine {
   }
 
   info() {
-    return this.call('Reading the engine info', () => this.docker.info(), true)
+    return this.call('Reading the engine info', () => this.docker.info() as Promise<EngineInfo>, true)
   }
 
   // ── images ────────────────────────────────────────────────────────────────
@@ -277,8 +286,9 @@ export class DockerEngine {
    * Slow on a busy host: the daemon walks every volume, container and image to answer.
    */
   async volumeSizes(): Promise<Map<string, number>> {
-    const df = await this.call('Reading disk usage', () => this.docker.df(), true)
-    const volumes = (df?.Volumes ?? []) as { Name: string; UsageData?: { Size?: number } }[]
+    type DiskUsage = { Volumes?: { Name: string; UsageData?: { Size?: number } }[] | null } | null
+    const df = await this.call('Reading disk usage', () => this.docker.df() as Promise<DiskUsage>, true)
+    const volumes = df?.Volumes ?? []
     return new Map(volumes.map((v) => [v.Name, v.UsageData?.Size ?? -1]))
   }
 
@@ -338,7 +348,7 @@ export class DockerEngine {
   async runToEnd(id: string, timeoutMs: number): Promise<{ exitCode: number; output: string }> {
     const c = this.docker.getContainer(id)
     await this.startContainer(id)
-    const timer = setTimeout(() => c.kill().catch(() => {}), timeoutMs)
+    const timer = setTimeout(() => void c.kill().catch(() => {}), timeoutMs)
     try {
       const r = (await this.call(`Waiting for container "${id.slice(0, 12)}"`, () => c.wait(), true)) as { StatusCode: number }
       const logs = await this.call('Reading its output', () => c.logs({ stdout: true, stderr: true, follow: false }), true)
@@ -412,9 +422,9 @@ export class DockerEngine {
     ]
     const as = opts.repo ? ` as ${opts.repo}:${opts.tag}` : ''
     const out = await this.call(`Committing container "${opts.name ?? id}"${as}`, () =>
-      this.docker.getContainer(id).commit({ ...(opts.repo ? { repo: opts.repo, tag: opts.tag } : {}), pause: false, changes })
+      this.docker.getContainer(id).commit({ ...(opts.repo ? { repo: opts.repo, tag: opts.tag } : {}), pause: false, changes }) as Promise<{ Id: string }>
     )
-    return (out as { Id: string }).Id
+    return out.Id
   }
 
   /** A path of a container as a tar stream (the archive API: works with any image, on stopped containers). */
@@ -655,7 +665,7 @@ export class DockerEngine {
     )
     let text = ''
     for await (const chunk of stream as AsyncIterable<Buffer>) text += chunk.toString('utf8')
-    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line))
+    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { Action: string; id?: string })
   }
 
   /** Docker's event stream, filtered. The caller destroys the stream when done. */

@@ -4,7 +4,7 @@
  * cluster's state read back from Docker by label.
  */
 import { createHash } from 'node:crypto'
-import type { ContainerCreateOptions, ContainerInfo, DockerEngine, NetworkInspect } from './docker.ts'
+import type { ContainerCreateOptions, ContainerInfo, DockerEngine, IPAMConfig, NetworkInspect } from './docker.ts'
 import { extraHosts, type HostEntry } from './hosts.ts'
 import { BERTH_VERSION, LABEL, clusterFilter, containerName, networkName, volumeName } from './labels.ts'
 import type { PortMapping } from './runtime-keys.ts'
@@ -220,7 +220,7 @@ export function nodeStateOf(c: ContainerInfo, networks: Set<string>): NodeState 
     job: l[LABEL.job],
     state: c.State,
     ip: settings?.IPAddress || null,
-    pinnedIp: settings?.IPAMConfig?.IPv4Address || null,
+    pinnedIp: (settings?.IPAMConfig as IPAMConfig | undefined)?.IPv4Address || null,
     network,
     mounts: new Map(
       (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => [m.Destination, m.Name as string])

@@ -49,7 +49,7 @@ export function probeHostConfig(
   kind: 'privileged' | 'capadd'
 ): Promise<string | null> {
   let cache = probes.get(engine)
-  if (!cache) probes.set(engine, (cache = new Map()))
+  if (!cache) probes.set(engine, (cache = new Map<string, Promise<string | null>>()))
   const key = `${kind}:${image}`
   const hit = cache.get(key)
   if (hit) return hit

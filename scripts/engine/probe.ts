@@ -82,7 +82,13 @@ const imageReady = new WeakMap<DockerEngine, Promise<unknown>>()
 /** The probe run from a container on the cluster's network: nc for tcp, wget -S for http. */
 async function helperProbe(ctx: JobContext, target: ProbeTarget, hc: Healthcheck): Promise<ProbeResult> {
   let ready = imageReady.get(ctx.engine)
-  if (!ready) imageReady.set(ctx.engine, (ready = buildDemoImage(ctx.engine).catch((e) => (imageReady.delete(ctx.engine), Promise.reject(e)))))
+  if (!ready) {
+    ready = buildDemoImage(ctx.engine).catch((e: unknown) => {
+      imageReady.delete(ctx.engine)
+      throw e
+    })
+    imageReady.set(ctx.engine, ready)
+  }
   await ready
   const seconds = String(hc.timeoutSeconds)
   const cmd = hc.tcp

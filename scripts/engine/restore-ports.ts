@@ -12,7 +12,7 @@ import { connect } from 'node:net'
 import { waitHealthy } from './bootstrap.ts'
 import { readMarker, writeMarker } from './container-files.ts'
 import type { JobContext } from './context.ts'
-import type { ContainerCreateOptions } from './docker.ts'
+import type { ContainerCreateOptions, IPAMConfig } from './docker.ts'
 import { engineInThisNetns } from './host-ports.ts'
 import { LABEL, containerName, staged } from './labels.ts'
 import { portBindings } from './nodes.ts'
@@ -63,7 +63,7 @@ export async function preparePublished(
         blankEnv: Object.keys(node.secrets),
       })
       const network = Object.keys(info.NetworkSettings.Networks ?? {})[0]
-      const pinned = info.NetworkSettings.Networks?.[network]?.IPAMConfig?.IPv4Address
+      const pinned = (info.NetworkSettings.Networks?.[network]?.IPAMConfig as IPAMConfig | undefined)?.IPv4Address
       const options: ContainerCreateOptions = {
         name: finalName(topology.name, node.name, stage),
         Image: image,

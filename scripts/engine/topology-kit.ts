@@ -14,7 +14,9 @@ export function show(v: unknown): string {
   if (typeof v === 'string') {
     return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v)
   }
-  return String(v)
+  // What is left: a number, a bigint or a boolean (YAML and JSON give nothing else).
+  const primitive = v as number | bigint | boolean
+  return String(primitive)
 }
 
 const EXPECTED: Record<string, string> = {

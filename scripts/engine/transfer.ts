@@ -84,8 +84,8 @@ export async function exportSnapshot(
   out: NodeJS.WritableStream | string
 ): Promise<{ bytes: number; sha256: string }> {
   const manifest = await readManifest(cluster, id)
-  const taken = () => new BerthError('conflict', `${out} exists: an export never replaces a file (remove it, or export under another name)`)
-  if (typeof out === 'string' && (await stat(out).catch(() => null))) throw taken()
+  const taken = (file: string) => new BerthError('conflict', `${file} exists: an export never replaces a file (remove it, or export under another name)`)
+  if (typeof out === 'string' && (await stat(out).catch(() => null))) throw taken(out)
   await ctx.steps.timed('verify', undefined, () => verifySnapshot(ctx, manifest))
   checkpoint(ctx)
 
@@ -110,7 +110,7 @@ export async function exportSnapshot(
       : (out as NodeJS.WritableStream)
     writing = pipeline(Readable.from(pack, { objectMode: false }), whole.stream, sink as Writable)
     // A failed sink destroys the pack, which fails the member being written: no hang.
-    writing.catch((err) => pack.destroy(err))
+    writing.catch((err: Error) => pack.destroy(err))
 
     const members: ExportMember[] = []
     const damaged = (member: string, why: string) =>
@@ -157,7 +157,7 @@ export async function exportSnapshot(
     // link, not rename: a file that appeared meanwhile (another export of that name) is kept.
     if (partial) {
       await link(partial, out as string).catch((err) => {
-        throw (err as NodeJS.ErrnoException).code === 'EEXIST' ? taken() : err
+        throw (err as NodeJS.ErrnoException).code === 'EEXIST' ? taken(out as string) : err
       })
       await rm(partial, { force: true })
     }
@@ -524,8 +524,8 @@ async function loadImage(ctx: JobContext, file: string, ref: string): Promise<vo
 
 function parseJson(bytes: Buffer, member: string, damaged: Damaged): Record<string, unknown> {
   try {
-    const v = JSON.parse(bytes.toString('utf8'))
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v
+    const v: unknown = JSON.parse(bytes.toString('utf8'))
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
   } catch {
     // reported below
   }
