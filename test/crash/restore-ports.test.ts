@@ -64,8 +64,8 @@ Walk('restore over the running cluster with a published port: the port is the ol
     async status(code, result) {
       assert.is(code, 0, result.message)
       const seen = await marks(C)
-      assert.ok(seen.length === 1, `every node agrees: ${seen}`)
-      await assertCluster(topology, `restore, then status (${seen})`)
+      assert.ok(seen.length === 1, `every node agrees: ${seen.join(',')}`)
+      await assertCluster(topology, `restore, then status (${seen.join(',')})`)
       assert.is(await portHeldByTheNode('restore, then status'), seen[0])
       assert.equal((await engine.listContainers([`${LABEL.cluster}=${C}`])).length, 3)
     },

@@ -52,8 +52,8 @@ Walk('restore over the running cluster: again, the snapshot\'s data; status, exa
     async status(code, result) {
       assert.is(code, 0, result.message)
       const seen = await marks(S)
-      assert.ok(seen.length === 1, `every node agrees: ${seen}`)
-      await assertCluster(topology, `restore, then status (${seen})`)
+      assert.ok(seen.length === 1, `every node agrees: ${seen.join(',')}`)
+      await assertCluster(topology, `restore, then status (${seen.join(',')})`)
     },
   })
 })

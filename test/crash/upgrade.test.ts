@@ -69,10 +69,10 @@ Walk('upgrade: again, the new definition everywhere; status, the cluster all old
     async status(code, result) {
       assert.is(code, 0, result.message)
       const seen = await releases(U)
-      assert.is(seen.length, 1, `one release everywhere: ${seen}`)
-      await assertCluster(seen[0] === '1' ? v1 : v2, `upgrade, then status (release ${seen})`)
+      assert.is(seen.length, 1, `one release everywhere: ${seen.join(',')}`)
+      await assertCluster(seen[0] === '1' ? v1 : v2, `upgrade, then status (release ${seen.join(',')})`)
       const data = await marks(U)
-      assert.ok(data.includes('A'), `the volume data is kept: ${data}`)
+      assert.ok(data.includes('A'), `the volume data is kept: ${data.join(',')}`)
     },
   })
 })

@@ -102,7 +102,7 @@ export async function assertNothingLeft(home: string, cluster: string, what: str
     if (!containers.length && !attached.length && (await engine.removeNetwork(n.Id)) === 'stuck') console.log(`  ${what}: network ${n.Name} is stuck in Docker (moby#42119), not counted`)
     else nets.push(n)
   }
-  assert.ok(nets.length <= 1, `${what}: ${nets.length} networks (${nets.map((n) => n.Name)})`)
+  assert.ok(nets.length <= 1, `${what}: ${nets.length} networks (${nets.map((n) => n.Name).join(',')})`)
   if (!containers.length) assert.is(nets.length, 0, `${what}: a network without nodes`)
   const mounted = new Set(containers.flatMap((c) => (c.Mounts ?? []).map((m) => m.Name)))
   const volumes = (await engine.listVolumes([`${LABEL.cluster}=${cluster}`])).filter((v) => mine(cluster)(v.Labels))

@@ -120,7 +120,7 @@ Job.run()
 const Invalid = suite('invalid topologies')
 
 const base = () => structuredClone(che('t-bad'))
-const INVALID: [string, (t: any) => unknown, RegExp][] = [
+const INVALID: [string, (t: ReturnType<typeof base>) => unknown, RegExp][] = [
   ['unknown key', (t) => ({ ...t, nodes: [{ ...t.nodes[0], privilegd: true }] }), /nodes\[0\]\.privilegd: unknown key \(did you mean "privileged"\?\)/],
   ['bad hostname label', (t) => ({ ...t, nodes: [{ name: 'Data_1' }] }), /nodes\[0\]\.name: "Data_1" is not a valid hostname label/],
   ['duplicate after expansion', (t) => ({ ...t, nodes: [{ name: 'runner', count: 2 }, { name: 'runner1' }] }), /nodes\[1\]\.name: .*"runner1"/],

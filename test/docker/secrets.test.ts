@@ -73,7 +73,7 @@ Host('a secret reaches the node\'s environment and nothing else: not the log, th
   const snap = await run({ kind: 'snapshot', cluster: 't-hsec-a', options: { tag: 's1' } })
   assert.is(snap.result.ok, true, JSON.stringify(snap.result))
   const image = await engine.inspectImage('berth-snap/t-hsec-a.app:s1')
-  assert.ok(image?.Config.Env.includes('API_KEY='), `the image carries it blank: ${image?.Config.Env}`)
+  assert.ok(image?.Config.Env.includes('API_KEY='), `the image carries it blank: ${image?.Config.Env.join(',')}`)
   assert.not.ok(JSON.stringify(image).includes(SECRET))
   // A restore reads it again on the host.
   await run({ kind: 'destroy', cluster: 't-hsec-a', options: { volumes: true } })

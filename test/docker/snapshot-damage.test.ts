@@ -43,7 +43,7 @@ async function job(
   return withTimeout(
     runJob({ cluster: C, ...spec }, { engine, emit: () => {}, logDir: null }),
     120_000,
-    `${spec.kind} job`
+    `${String(spec.kind)} job`
   )
 }
 

@@ -41,7 +41,7 @@ export interface Sshd {
   user: string
   identityFile: string
   knownHostsFile: string
-  stop(): Promise<void>
+  stop: () => Promise<void>
 }
 
 export async function startSshd(): Promise<Sshd> {

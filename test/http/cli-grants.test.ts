@@ -13,7 +13,7 @@ const BIN = new URL('../../bin/berth.mjs', import.meta.url).pathname
 const EXAMPLES = new URL('../../examples/', import.meta.url).pathname
 const home = mkdtempSync(join(tmpdir(), 'berth-cli-grants-'))
 const sh = $({ quiet: true, nothrow: true, env: { ...process.env, BERTH_HOME: home } })
-const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').trim()
+const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').trim() // eslint-disable-line no-control-regex -- ESC starts the colour codes it strips
 
 test('berth policy check says what the policy refuses, path by path, and exits 7; allowed is 0', async () => {
   const refused = await sh`node ${BIN} policy check ${join(EXAMPLES, 'codenvy.yaml')}`

@@ -214,7 +214,7 @@ Sched('a seconds cron added with the CLI is picked up by a running scheduler, fi
     assert.is(j.state, 'succeeded', JSON.stringify(j.result))
   }
   const made = runs.map((j) => (j.result as { data: { snapshot: { id: string } } }).data.snapshot.id)
-  assert.ok(made.length >= 3 && new Set(made).size === made.length, `one snapshot per run: ${made}`)
+  assert.ok(made.length >= 3 && new Set(made).size === made.length, `one snapshot per run: ${made.join(',')}`)
 
   const listed = await queue.inspect({ kind: 'snapshots', cluster: PAIR })
   const ids = (listed.data as { snapshots: { id: string }[] }).snapshots.map((s) => s.id)

@@ -24,7 +24,7 @@ async function build(tag: string, ...extra: string[]) {
   const t0 = Date.now()
   const r = await sh`node ${BIN} image build-debian --tag ${tag} ${extra}`
   // Colours off: the CLI colours "error:" when it thinks it may.
-  const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '')
+  const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '') // eslint-disable-line no-control-regex -- ESC starts the colour codes it strips
   return { exitCode: r.exitCode, stdout: plain(r.stdout), stderr: plain(r.stderr), ms: Date.now() - t0 }
 }
 

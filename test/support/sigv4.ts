@@ -99,7 +99,7 @@ export function canonicalRequest(req: SignedRequest, signedHeaders: string[]): s
 function parseAmzDate(s: string): number {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s)
   if (!m) return NaN
-  const [, y, mo, d, h, mi, se] = m.map(Number) as number[]
+  const [, y, mo, d, h, mi, se] = m.map(Number)
   return Date.UTC(y, mo - 1, d, h, mi, se)
 }
 

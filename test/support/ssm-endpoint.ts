@@ -175,6 +175,8 @@ const ERRORS = /^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$/
 
 const epochSeconds = (ms: number) => ms / 1000
 const isoOrEmpty = (ms?: number) => (ms === undefined ? '' : new Date(ms).toISOString())
+/** A field of a request's JSON body as text, the way the service echoes or reads it. */
+const fieldText = (v: unknown): string => String(v)
 
 /** "50", "10%" → a count over `total` targets. Concurrency is at least 1. */
 function countOf(spec: string, total: number, atLeastOne: boolean): number {
@@ -583,7 +585,7 @@ export async function startSsmEndpoint(opts: SsmEndpointOptions): Promise<SsmEnd
     if (body.PluginName !== undefined && body.PluginName !== plugin) {
       throw new ApiError(
         'InvalidPluginName',
-        `Plugin ${String(body.PluginName)} is not in the document.`
+        `Plugin ${fieldText(body.PluginName)} is not in the document.`
       )
     }
     const elapsed =
@@ -618,7 +620,7 @@ export async function startSsmEndpoint(opts: SsmEndpointOptions): Promise<SsmEnd
     }
     let from = 0
     if (body.NextToken !== undefined) {
-      from = Number(Buffer.from(String(body.NextToken), 'base64url').toString())
+      from = Number(Buffer.from(fieldText(body.NextToken), 'base64url').toString())
       if (!Number.isInteger(from) || from < 0)
         throw new ApiError('InvalidNextToken', 'The token is invalid.')
     }
@@ -691,7 +693,7 @@ export async function startSsmEndpoint(opts: SsmEndpointOptions): Promise<SsmEnd
     const only = findCommand(body.CommandId)
     const filters = (body.Filters as { key: string; value: string }[] | undefined) ?? []
     const items = (only ? [only] : [...commands.values()])
-      .filter((c) => body.InstanceId === undefined || c.invocations.has(String(body.InstanceId)))
+      .filter((c) => body.InstanceId === undefined || c.invocations.has(fieldText(body.InstanceId)))
       .filter((c) =>
         filters.every(({ key, value }) => {
           if (key === 'Status') return c.status === value

@@ -42,7 +42,7 @@ function walk(dir: string): string[] {
   )
 }
 
-type Json = Record<string, any>
+type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- the parsed template, walked key by key by the assertions
 const stack = () => parseCfnYaml(readFileSync(STACK_FILE, 'utf8')) as Json
 const resourcesOfType = (t: Json, type: string) =>
   Object.entries(t.Resources as Json).filter(([, r]) => r.Type === type)
@@ -546,7 +546,7 @@ function userData(params: Record<string, string> = {}): string {
   return sub
     .replace(/\$\{!([^}]*)\}/g, '\u0001$1\u0002')
     .replace(/\$\{([^}]*)\}/g, (whole, name: string) => sample[name] ?? whole)
-    .replace(/\u0001([^\u0002]*)\u0002/g, '${$1}')
+    .replace(/\u0001([^\u0002]*)\u0002/g, '${$1}') // eslint-disable-line no-control-regex -- \u0001 and \u0002 are the markers put in two lines above
 }
 
 cfn('the UserData is valid bash once substituted, and installs the berth the document runs', () => {

@@ -41,7 +41,10 @@ test('compact output keeps job-level steps, failures, first starts and one line 
   const out: JobEvent[] = []
   const emit = compactEvents((e) => out.push(e))
   emit(step('job', 'start'))
-  for (const n of ['a', 'b', 'c']) emit(step('create', 'start', n)), emit(step('create', 'done', n))
+  for (const n of ['a', 'b', 'c']) {
+    emit(step('create', 'start', n))
+    emit(step('create', 'done', n))
+  }
   emit({ type: 'log', t: t++, job: 'j', msg: 'dropped' })
   emit(step('bootstrap', 'start', 'a'))
   emit(step('bootstrap', 'done', 'a'))
