@@ -20,7 +20,9 @@ function compiledIsCurrent() {
   const built = statSync(dist).mtimeMs
   const inputs = JSON.parse(readFileSync(new URL('dist/inputs.json', root), 'utf8'))
   // A source that is not here cannot be newer.
-  return inputs.every((file) => (statSync(new URL(file, root), { throwIfNoEntry: false })?.mtimeMs ?? 0) <= built)
+  return inputs.every(
+    (file) => (statSync(new URL(file, root), { throwIfNoEntry: false })?.mtimeMs ?? 0) <= built
+  )
 }
 
 if (compiledIsCurrent()) {

@@ -11,7 +11,13 @@
  * Runtime-neutral.
  */
 import type { Admission } from '../scripts/engine/job-spec.ts'
-import { checkPolicy, imageIssue, levelFor, type Policy, type PolicyIssue } from '../scripts/engine/policy.ts'
+import {
+  checkPolicy,
+  imageIssue,
+  levelFor,
+  type Policy,
+  type PolicyIssue,
+} from '../scripts/engine/policy.ts'
 import type { TopologyFileData } from '../scripts/engine/topology.ts'
 import { issueLines } from '../scripts/engine/zod-issues.ts'
 import { forbidden, type JobError } from './errors.ts'
@@ -47,7 +53,10 @@ export function policyAdmission(
     if (issue) issues.push(issue)
   }
   if (issues.length) {
-    const error = forbidden(`refused by the host policy:\n${issueLines(issues)}`, issues.map(({ path, message }) => ({ path, message })))
+    const error = forbidden(
+      `refused by the host policy:\n${issueLines(issues)}`,
+      issues.map(({ path, message }) => ({ path, message }))
+    )
     return { error, rule: `policy:${level}`, issues }
   }
   return { admission: { owner: who.owner, level, remove: who.denies('restore', target) === null } }

@@ -15,7 +15,11 @@ import { hookRoutes } from './hooks/routes.ts'
 import { DEFAULT_HOST_READS, withSharedReads, type HostReadLimits } from './host-reads.ts'
 import { bearerAuth, requireScope, type AuthEnv } from './middleware/auth.ts'
 import { clientAddress, type PeerAddress } from './middleware/client.ts'
-import { DEFAULT_FAILURE_LIMITS, FailureLimiter, type FailureLimits } from './middleware/failures.ts'
+import {
+  DEFAULT_FAILURE_LIMITS,
+  FailureLimiter,
+  type FailureLimits,
+} from './middleware/failures.ts'
 import { openApiDocument } from './openapi.ts'
 import type { Queue } from './queue.ts'
 import { listLimit } from './routes/paging.ts'
@@ -60,13 +64,26 @@ export function createApp(deps: AppDeps) {
     maxQueuedPerActor: deps.maxQueuedPerActor ?? DEFAULT_MAX_QUEUED_PER_ACTOR,
   }
   const log = deps.log ?? silentLogger
-  const limiter = new FailureLimiter(deps.authFailures ?? DEFAULT_FAILURE_LIMITS, (key, failures, until) => {
-    log.warn(`auth: ${failures} failed authentications from ${key}; refusing it with 429 until ${until.toISOString()}`)
-    void store
-      .audit({ actor: key, source: null, action: 'auth.limit', target: null, outcome: 'refused', detail: { failures, until: until.toISOString() } })
-      .catch(() => {})
-  })
-  const client = (c: Parameters<PeerAddress>[0]) => clientAddress(c, deps.peer, deps.trustedProxies ?? [])
+  const limiter = new FailureLimiter(
+    deps.authFailures ?? DEFAULT_FAILURE_LIMITS,
+    (key, failures, until) => {
+      log.warn(
+        `auth: ${failures} failed authentications from ${key}; refusing it with 429 until ${until.toISOString()}`
+      )
+      void store
+        .audit({
+          actor: key,
+          source: null,
+          action: 'auth.limit',
+          target: null,
+          outcome: 'refused',
+          detail: { failures, until: until.toISOString() },
+        })
+        .catch(() => {})
+    }
+  )
+  const client = (c: Parameters<PeerAddress>[0]) =>
+    clientAddress(c, deps.peer, deps.trustedProxies ?? [])
   const app = new Hono<AuthEnv>()
 
   app.use(secureHeaders())
@@ -74,7 +91,10 @@ export function createApp(deps: AppDeps) {
     bodyLimit({
       maxSize: deps.maxBody ?? 1024 * 1024,
       onError: () => {
-        throw new JobError('body_too_large', `the body is larger than ${deps.maxBody ?? 1024 * 1024} bytes`)
+        throw new JobError(
+          'body_too_large',
+          `the body is larger than ${deps.maxBody ?? 1024 * 1024} bytes`
+        )
       },
     })
   )
@@ -99,13 +119,21 @@ export function createApp(deps: AppDeps) {
     const text = await c.req.text()
     try {
       const t = parseTopology(text, { file: `${name}.yaml` })
-      if (t.name !== name) throw invalid(`name: the topology is named "${t.name}", the URL says "${name}"`)
+      if (t.name !== name)
+        throw invalid(`name: the topology is named "${t.name}", the URL says "${name}"`)
     } catch (err) {
       if (err instanceof BerthError) throw invalid(err.message, err.info.issues)
       throw err
     }
     const saved = await store.putTopology({ name, text, updatedBy: who.actor })
-    await store.audit({ actor: who.actor, source: c.get('client'), action: 'topology.put', target: name, outcome: 'ok', detail: null })
+    await store.audit({
+      actor: who.actor,
+      source: c.get('client'),
+      action: 'topology.put',
+      target: name,
+      outcome: 'ok',
+      detail: null,
+    })
     return c.json({ ok: true, topology: saved })
   })
 
@@ -121,12 +149,19 @@ export function createApp(deps: AppDeps) {
     requireScope(c.get('caller'), 'admin')
     const limit = listLimit(c.req.query('limit'), 100, 1000)
     const raw = c.req.query('before')
-    if (raw !== undefined && !/^\d{1,15}$/.test(raw)) throw invalid(`before: "${raw.slice(0, 40)}" is not an audit id`)
-    return c.json({ ok: true, audit: await store.listAudit({ limit, before: raw === undefined ? undefined : Number(raw) }) })
+    if (raw !== undefined && !/^\d{1,15}$/.test(raw))
+      throw invalid(`before: "${raw.slice(0, 40)}" is not an audit id`)
+    return c.json({
+      ok: true,
+      audit: await store.listAudit({ limit, before: raw === undefined ? undefined : Number(raw) }),
+    })
   })
 
   app.route('/v1', v1)
-  app.route('/hooks', hookRoutes({ ...service, hooks: deps.hooks ?? { generic: {} }, now: deps.now, limiter, client }))
+  app.route(
+    '/hooks',
+    hookRoutes({ ...service, hooks: deps.hooks ?? { generic: {} }, now: deps.now, limiter, client })
+  )
   app.notFound(() => notFound('no such route').getResponse())
   app.onError((err, c) => {
     if (err instanceof JobError) return err.getResponse()
@@ -144,5 +179,10 @@ export function createApp(deps: AppDeps) {
 
 function isAborted(err: Error): boolean {
   const code = (err as { code?: unknown }).code
-  return err.name === 'AbortError' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || /aborted|terminated|premature close/i.test(err.message)
+  return (
+    err.name === 'AbortError' ||
+    code === 'ECONNRESET' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    /aborted|terminated|premature close/i.test(err.message)
+  )
 }

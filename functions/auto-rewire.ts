@@ -23,7 +23,10 @@ interface NodeStarted {
 }
 
 const isNodeStarted = (v: unknown): v is NodeStarted =>
-  typeof v === 'object' && v !== null && (v as NodeStarted).type === 'node-started' && typeof (v as NodeStarted).cluster === 'string'
+  typeof v === 'object' &&
+  v !== null &&
+  (v as NodeStarted).type === 'node-started' &&
+  typeof (v as NodeStarted).cluster === 'string'
 
 export class AutoRewire {
   private readonly abort = new AbortController()
@@ -80,18 +83,40 @@ export class AutoRewire {
     const nodes = new Set([e.node])
     const timer = setTimeout(() => {
       this.pending.delete(e.cluster)
-      this.queue(e.cluster, [...nodes]).catch((err) => this.log.warn(`auto-rewire: ${err}`, { cluster: e.cluster }))
+      this.queue(e.cluster, [...nodes]).catch((err) =>
+        this.log.warn(`auto-rewire: ${err}`, { cluster: e.cluster })
+      )
     }, this.o.settleMs ?? 500)
     this.pending.set(e.cluster, { timer, nodes })
   }
 
   private async queue(cluster: string, nodes: string[]): Promise<void> {
     const { store, queue } = this.o
-    const waiting = (await store.jobsInState(['queued'])).some((j) => j.cluster === cluster && j.kind === 'rewire')
+    const waiting = (await store.jobsInState(['queued'])).some(
+      (j) => j.cluster === cluster && j.kind === 'rewire'
+    )
     if (waiting) return
     const spec = { kind: 'rewire', cluster }
-    const job = await queue.submit({ kind: 'rewire', cluster, spec, requestedBy: 'auto-rewire', source: 'docker events', idempotencyKey: null, bodyHash: null })
-    await store.audit({ actor: 'auto-rewire', source: 'docker events', action: 'job.rewire', target: cluster, outcome: 'accepted', detail: { job: job.id, started: nodes } })
-    this.log.info(`auto-rewire: ${nodes.join(', ')} started outside berth`, { job: job.id, cluster })
+    const job = await queue.submit({
+      kind: 'rewire',
+      cluster,
+      spec,
+      requestedBy: 'auto-rewire',
+      source: 'docker events',
+      idempotencyKey: null,
+      bodyHash: null,
+    })
+    await store.audit({
+      actor: 'auto-rewire',
+      source: 'docker events',
+      action: 'job.rewire',
+      target: cluster,
+      outcome: 'accepted',
+      detail: { job: job.id, started: nodes },
+    })
+    this.log.info(`auto-rewire: ${nodes.join(', ')} started outside berth`, {
+      job: job.id,
+      cluster,
+    })
   }
 }

@@ -35,8 +35,16 @@ const Dispatch = z.discriminatedUnion('mode', [
     mode: z.literal('ssm'),
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'is not an AWS region'),
     target: z.union([
-      z.strictObject({ instanceIds: z.array(z.string().regex(/^(i-(\w{8}|\w{17})|mi-\w{17})$/, 'is not an instance id')).min(1) }),
-      z.strictObject({ tags: z.record(z.string().min(1), z.string()).refine((t) => Object.keys(t).length > 0, 'needs at least one tag') }),
+      z.strictObject({
+        instanceIds: z
+          .array(z.string().regex(/^(i-(\w{8}|\w{17})|mi-\w{17})$/, 'is not an instance id'))
+          .min(1),
+      }),
+      z.strictObject({
+        tags: z
+          .record(z.string().min(1), z.string())
+          .refine((t) => Object.keys(t).length > 0, 'needs at least one tag'),
+      }),
     ]),
     documentName: z.string().min(3).max(128).default('berth-job-run'),
     /** Another SSM endpoint (tests: the local one). */
@@ -60,7 +68,12 @@ export const Limits = z.strictObject({
   /** Different host reads running at once (the same read in flight is always shared). */
   hostReads: z.number().int().min(1).max(64).default(4),
   /** A job's log on the host is cut (its tail kept) past this size. */
-  jobLogBytes: z.number().int().min(64 * 1024).max(1024 ** 3).default(20 * 1024 * 1024),
+  jobLogBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(1024 ** 3)
+    .default(20 * 1024 * 1024),
 })
 
 export const ServerConfigSchema = z.strictObject({
@@ -71,17 +84,29 @@ export const ServerConfigSchema = z.strictObject({
   drainSeconds: z.number().int().min(0).max(3600).default(30),
   /** How long a cancelled job may clean up before it is killed. */
   graceSeconds: z.number().int().min(1).max(3600).default(10),
-  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   autoRewire: z.boolean().default(true),
   dispatch: Dispatch.default({ mode: 'local' }),
   /** Slack, Jira and generic signed webhooks; secrets may be written `env:NAME`. */
   hooks: HooksConfig.default({ generic: {} }),
   /** A scheduled run missed while the server was down is run once at start if at most this old. */
-  scheduleGraceSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(6 * 3600),
+  scheduleGraceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .default(6 * 3600),
   /** What jobs may ask of the Docker host, by level (scripts/engine/policy.ts). */
   policy: PolicyConfig.prefault({}),
   /** Proxies whose X-Forwarded-For is believed (their own addresses). */
-  trustedProxies: z.array(z.string().regex(/^[0-9A-Fa-f:.]{2,45}$/, 'is not an IP address')).default([]),
+  trustedProxies: z
+    .array(z.string().regex(/^[0-9A-Fa-f:.]{2,45}$/, 'is not an IP address'))
+    .default([]),
   limits: Limits.prefault({}),
 })
 export type ServerConfig = z.infer<typeof ServerConfigSchema>
@@ -117,7 +142,9 @@ export function readConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
     try {
       parsed = YAML.parse(text)
     } catch (err) {
-      throw new ConfigError(`config file ${file}: not valid YAML or JSON: ${(err as Error).message}`)
+      throw new ConfigError(
+        `config file ${file}: not valid YAML or JSON: ${(err as Error).message}`
+      )
     }
     if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
       throw new ConfigError(`config file ${file}: expected a mapping of settings`)
@@ -128,16 +155,27 @@ export function readConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
   for (const [name, [key, type]] of Object.entries(ENV)) {
     const raw = env[name]
     if (raw === undefined || raw === '') continue
-    fromEnv[key] = type === 'number' ? Number(raw) : type === 'boolean' ? !/^(0|false|no|off)$/i.test(raw) : raw
+    fromEnv[key] =
+      type === 'number' ? Number(raw) : type === 'boolean' ? !/^(0|false|no|off)$/i.test(raw) : raw
   }
   const r = ServerConfigSchema.safeParse({ home: berthHome(), ...fromFile, ...fromEnv })
   if (!r.success) {
     const where = (path: Path) => {
       const key = formatPath(path)
       const envName = Object.entries(ENV).find(([, [k]]) => k === path[0])?.[0]
-      return envName && fromEnv[path[0] as string] !== undefined ? `${envName} (${key})` : file ? `${file}: ${key || '(file)'}` : key
+      return envName && fromEnv[path[0] as string] !== undefined
+        ? `${envName} (${key})`
+        : file
+          ? `${file}: ${key || '(file)'}`
+          : key
     }
-    throw new ConfigError(issueLines(rawIssues(r.error.issues, { knownKeys: (path) => (path.length === 0 ? Object.keys(ServerConfigSchema.shape) : []) }).map((i) => ({ path: where(i.path), message: i.message }))))
+    throw new ConfigError(
+      issueLines(
+        rawIssues(r.error.issues, {
+          knownKeys: (path) => (path.length === 0 ? Object.keys(ServerConfigSchema.shape) : []),
+        }).map((i) => ({ path: where(i.path), message: i.message }))
+      )
+    )
   }
   try {
     return { ...r.data, hooks: resolveSecrets(r.data.hooks, env) }

@@ -40,7 +40,8 @@ export interface EdgeQueueOptions {
   passWaitMs?: number
 }
 
-const finalState = (r: ResultEvent): JobState => (r.ok ? 'succeeded' : r.code === 'cancelled' ? 'cancelled' : 'failed')
+const finalState = (r: ResultEvent): JobState =>
+  r.ok ? 'succeeded' : r.code === 'cancelled' ? 'cancelled' : 'failed'
 
 const specOf = (job: JobRecord) => ({ ...(job.spec as object), id: job.id }) as DispatchSpec
 
@@ -57,7 +58,6 @@ export class EdgeQueue implements Queue {
   private get log(): Logger {
     return this.o.log ?? silentLogger
   }
-
 
   async submit(job: Omit<NewJob, 'id'>, notify: NotifyTarget[] = []): Promise<JobRecord> {
     const record = await this.o.store.createJob({ id: newJobId(), ...job })
@@ -84,18 +84,33 @@ export class EdgeQueue implements Queue {
     } catch (err) {
       // As JobQueue's dispatcher would answer: a failed result naming why it was not sent.
       const e = err as Error & { code?: unknown }
-      return syntheticResult(full, Date.now(), isResultCode(e.code) ? e.code : 'dispatch_failed', `not sent to the host: ${e.message}`)
+      return syntheticResult(
+        full,
+        Date.now(),
+        isResultCode(e.code) ? e.code : 'dispatch_failed',
+        `not sent to the host: ${e.message}`
+      )
     }
     const every = this.o.inspectEveryMs ?? 1000
     const deadline = Date.now() + (this.o.inspectTimeoutMs ?? 25_000)
-    const done = await waitFor(async () => (await dispatcher.poll(ref, full)).done, { deadline, every })
+    const done = await waitFor(async () => (await dispatcher.poll(ref, full)).done, {
+      deadline,
+      every,
+    })
     if (done) return done.result
-    await dispatcher.cancel(ref).catch((e) => this.log.warn(`inspect: not cancelled: ${e}`, { job: full.id }))
-    throw new JobError('host_timeout', `the host did not answer "${spec.kind}" within ${Math.round((this.o.inspectTimeoutMs ?? 25_000) / 1000)} s`)
+    await dispatcher
+      .cancel(ref)
+      .catch((e) => this.log.warn(`inspect: not cancelled: ${e}`, { job: full.id }))
+    throw new JobError(
+      'host_timeout',
+      `the host did not answer "${spec.kind}" within ${Math.round((this.o.inspectTimeoutMs ?? 25_000) / 1000)} s`
+    )
   }
 
   async isBusy(cluster: string): Promise<boolean> {
-    return (await this.o.store.jobsInState(['queued', 'running'])).some((j) => j.cluster === cluster)
+    return (await this.o.store.jobsInState(['queued', 'running'])).some(
+      (j) => j.cluster === cluster
+    )
   }
 
   /**
@@ -104,16 +119,31 @@ export class EdgeQueue implements Queue {
    * the start under way cancels the command it sends (see `#start`).
    */
   async cancel(jobId: string): Promise<'cancelled' | 'stopping' | 'finished'> {
-    const cancelled = { type: 'result', ok: false, code: 'cancelled', message: 'cancelled before it was sent to the host' }
+    const cancelled = {
+      type: 'result',
+      ok: false,
+      code: 'cancelled',
+      message: 'cancelled before it was sent to the host',
+    }
     const finishedAt = new Date().toISOString()
-    if (await this.o.store.transitionJob(jobId, ['queued'], 'cancelled', { finishedAt, result: cancelled })) {
+    if (
+      await this.o.store.transitionJob(jobId, ['queued'], 'cancelled', {
+        finishedAt,
+        result: cancelled,
+      })
+    ) {
       await this.#finished(jobId)
       return 'cancelled'
     }
     const job = await this.o.store.getJob(jobId)
     if (!job || job.state !== 'running') return 'finished'
     if (!job.dispatchRef) {
-      if (await this.o.store.transitionJob(jobId, ['running'], 'cancelled', { finishedAt, result: cancelled })) {
+      if (
+        await this.o.store.transitionJob(jobId, ['running'], 'cancelled', {
+          finishedAt,
+          result: cancelled,
+        })
+      ) {
         await this.#finished(jobId)
         return 'cancelled'
       }
@@ -136,7 +166,10 @@ export class EdgeQueue implements Queue {
           await this.#follow(job)
         } catch (err) {
           // A poll that fails (throttled, network) is tried again on the next tick.
-          this.log.warn(`not polled: ${(err as Error).message}`, { job: job.id, cluster: job.cluster })
+          this.log.warn(`not polled: ${(err as Error).message}`, {
+            job: job.id,
+            cluster: job.cluster,
+          })
         }
       }
       await this.#startQueued()
@@ -189,15 +222,29 @@ export class EdgeQueue implements Queue {
     } catch (err) {
       const e = err as Error & { code?: unknown }
       const code = typeof e.code === 'string' ? e.code : 'dispatch_failed'
-      const result = { type: 'result', ok: false, code, message: `not sent to the host: ${e.message}` }
-      if (await this.o.store.transitionJob(job.id, ['running'], 'failed', { finishedAt: new Date().toISOString(), result, exitCode: null })) {
+      const result = {
+        type: 'result',
+        ok: false,
+        code,
+        message: `not sent to the host: ${e.message}`,
+      }
+      if (
+        await this.o.store.transitionJob(job.id, ['running'], 'failed', {
+          finishedAt: new Date().toISOString(),
+          result,
+          exitCode: null,
+        })
+      ) {
         await this.#finished(job.id)
       }
       return
     }
     if (!(await this.o.store.transitionJob(job.id, ['running'], 'running', { dispatchRef: ref }))) {
       // Cancelled while it was being sent: the command is out there now, so stop it.
-      await this.o.dispatcher().cancel(ref).catch((e) => this.log.warn(`not cancelled: ${e}`, { job: job.id, cluster: job.cluster }))
+      await this.o
+        .dispatcher()
+        .cancel(ref)
+        .catch((e) => this.log.warn(`not cancelled: ${e}`, { job: job.id, cluster: job.cluster }))
       return
     }
     this.#changed({ ...job, dispatchRef: ref }, 'started')
@@ -209,8 +256,19 @@ export class EdgeQueue implements Queue {
       // the ref: after startTimeoutMs the cluster is freed rather than blocked for ever.
       const age = Date.now() - Date.parse(job.startedAt ?? '')
       if (!(age > (this.o.startTimeoutMs ?? 120_000))) return
-      const result = { type: 'result', ok: false, code: 'dispatch_lost', message: 'the job was never handed to the host (its start did not finish)' }
-      if (await this.o.store.transitionJob(job.id, ['running'], 'failed', { finishedAt: new Date().toISOString(), result, exitCode: null })) {
+      const result = {
+        type: 'result',
+        ok: false,
+        code: 'dispatch_lost',
+        message: 'the job was never handed to the host (its start did not finish)',
+      }
+      if (
+        await this.o.store.transitionJob(job.id, ['running'], 'failed', {
+          finishedAt: new Date().toISOString(),
+          result,
+          exitCode: null,
+        })
+      ) {
         await this.#finished(job.id)
       }
       return
@@ -219,10 +277,16 @@ export class EdgeQueue implements Queue {
     // The dispatcher returns every event so far, so an event's place is its seq: a second poller
     // storing the same events finds them there and adds nothing.
     const stored = (await this.o.store.listEvents(job.id)).length
-    for (let i = stored; i < events.length; i++) await this.o.store.putEvent(job.id, i + 1, events[i])
+    for (let i = stored; i < events.length; i++)
+      await this.o.store.putEvent(job.id, i + 1, events[i])
     if (!done) return
-    const patch = { finishedAt: new Date().toISOString(), result: done.result, exitCode: done.exitCode }
-    if (await this.o.store.transitionJob(job.id, ['running'], finalState(done.result), patch)) await this.#finished(job.id)
+    const patch = {
+      finishedAt: new Date().toISOString(),
+      result: done.result,
+      exitCode: done.exitCode,
+    }
+    if (await this.o.store.transitionJob(job.id, ['running'], finalState(done.result), patch))
+      await this.#finished(job.id)
   }
 
   async #finished(jobId: string): Promise<void> {

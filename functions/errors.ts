@@ -41,7 +41,12 @@ export class JobError extends HTTPException {
 
   readonly headers?: Record<string, string>
 
-  constructor(code: ApiErrorCode, message: string, issues?: Issue[], headers?: Record<string, string>) {
+  constructor(
+    code: ApiErrorCode,
+    message: string,
+    issues?: Issue[],
+    headers?: Record<string, string>
+  ) {
     super(API_ERRORS[code][0], { message })
     this.code = code
     if (issues?.length) this.issues = issues
@@ -49,15 +54,22 @@ export class JobError extends HTTPException {
   }
 
   getResponse(): Response {
-    const error = { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) }
+    const error = {
+      code: this.code,
+      message: this.message,
+      ...(this.issues ? { issues: this.issues } : {}),
+    }
     return Response.json({ ok: false, error }, { status: this.status, headers: this.headers })
   }
 }
 
-export const unauthorized = (message = 'a valid bearer token is required') => new JobError('unauthorized', message)
-export const forbidden = (message: string, issues?: Issue[]) => new JobError('forbidden', message, issues)
+export const unauthorized = (message = 'a valid bearer token is required') =>
+  new JobError('unauthorized', message)
+export const forbidden = (message: string, issues?: Issue[]) =>
+  new JobError('forbidden', message, issues)
 export const notFound = (message: string) => new JobError('not_found', message)
-export const invalid = (message: string, issues?: Issue[]) => new JobError('invalid_request', message, issues)
+export const invalid = (message: string, issues?: Issue[]) =>
+  new JobError('invalid_request', message, issues)
 export const conflict = (message: string) => new JobError('conflict', message)
 /** The answer to an error no handler knew: its detail stays in the log. */
 export const internalError = () => new JobError('internal', 'internal error').getResponse()
@@ -68,6 +80,7 @@ export function fromHost(result: ResultEvent): unknown {
   if (result.ok) return result.data
   if (result.code === 'not_found') throw notFound(result.message ?? 'not found')
   if (result.code === 'invalid_job') throw invalid(result.message ?? 'invalid request')
-  if (result.code === 'preflight' || result.code === 'engine_gone') throw new JobError('host_unavailable', result.message ?? 'the Docker host is not reachable')
+  if (result.code === 'preflight' || result.code === 'engine_gone')
+    throw new JobError('host_unavailable', result.message ?? 'the Docker host is not reachable')
   throw new JobError('host_failed', `the Docker host answered: ${result.message ?? result.code}`)
 }

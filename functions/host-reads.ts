@@ -17,7 +17,11 @@ export interface HostReadLimits {
 export const DEFAULT_HOST_READS: HostReadLimits = { ttlMs: 2000, concurrency: 4 }
 
 /** The queue, with its reads shared, reused and bounded. */
-export function withSharedReads(queue: Queue, limits: HostReadLimits, now: () => number = Date.now): Queue {
+export function withSharedReads(
+  queue: Queue,
+  limits: HostReadLimits,
+  now: () => number = Date.now
+): Queue {
   const inFlight = new Map<string, Promise<ResultEvent>>()
   const answered = new Map<string, { at: number; result: ResultEvent }>()
   let running = 0

@@ -30,7 +30,12 @@ function dispatcherFor(config: ServerConfig, log: Logger): ZxDispatcher | SsmDis
   if (d.mode === 'ssh') return new ZxDispatcher({ ...d, graceMs, log })
   if (d.mode === 'ssm') return new SsmDispatcher({ ...d, log })
   const bin = packagePath('bin', 'berth.mjs')
-  return new ZxDispatcher({ mode: 'local', berth: d.berth ?? [process.execPath, bin], graceMs, log })
+  return new ZxDispatcher({
+    mode: 'local',
+    berth: d.berth ?? [process.execPath, bin],
+    graceMs,
+    log,
+  })
 }
 
 /**
@@ -48,7 +53,10 @@ function writeAdminToken(home: string, token: string): string {
   return file
 }
 
-export async function startServer(config: ServerConfig, log: Logger = processLogger(process.stdout, process.env)) {
+export async function startServer(
+  config: ServerConfig,
+  log: Logger = processLogger(process.stdout, process.env)
+) {
   // Local jobs are child processes: they find the data directory, and the log cap, through the
   // environment.
   process.env.BERTH_HOME = config.home
@@ -63,7 +71,10 @@ export async function startServer(config: ServerConfig, log: Logger = processLog
   const { jira } = config.hooks
   const notifier = new Notifier({
     store,
-    jira: jira?.baseUrl && jira.authorization ? { baseUrl: jira.baseUrl, authorization: jira.authorization } : undefined,
+    jira:
+      jira?.baseUrl && jira.authorization
+        ? { baseUrl: jira.baseUrl, authorization: jira.authorization }
+        : undefined,
     log,
   })
   const queue = new JobQueue({
@@ -75,15 +86,32 @@ export async function startServer(config: ServerConfig, log: Logger = processLog
   })
   if ((await store.countTokens()) === 0) {
     const token = newToken()
-    await store.createToken({ id: crypto.randomUUID(), name: 'admin', hash: await hashToken(token), scopes: ['admin'] })
-    await store.audit({ actor: 'berth', source: null, action: 'token.create', target: 'admin', outcome: 'first start', detail: null })
-    log.info(`first start: an admin token was written to ${writeAdminToken(config.home, token)} (mode 0600; stored here only as a hash): read it, keep it, delete the file`)
+    await store.createToken({
+      id: crypto.randomUUID(),
+      name: 'admin',
+      hash: await hashToken(token),
+      scopes: ['admin'],
+    })
+    await store.audit({
+      actor: 'berth',
+      source: null,
+      action: 'token.create',
+      target: 'admin',
+      outcome: 'first start',
+      detail: null,
+    })
+    log.info(
+      `first start: an admin token was written to ${writeAdminToken(config.home, token)} (mode 0600; stored here only as a hash): read it, keep it, delete the file`
+    )
   }
   const resumed = await queue.resume()
   if (resumed) log.info(`resuming ${resumed} job(s) interrupted by the last stop`)
   // Following Docker's events needs a long-lived stream from the host: local or ssh, not SSM,
   // whose commands are bounded runs.
-  const rewire = config.autoRewire && dispatcher instanceof ZxDispatcher ? new AutoRewire({ source: dispatcher, store, queue, log }) : null
+  const rewire =
+    config.autoRewire && dispatcher instanceof ZxDispatcher
+      ? new AutoRewire({ source: dispatcher, store, queue, log })
+      : null
   rewire?.start()
   const { limits } = config
   const app = createApp({
@@ -100,16 +128,32 @@ export async function startServer(config: ServerConfig, log: Logger = processLog
     log,
   })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s))
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
+      resolve(s)
+    )
     s.once('error', reject)
   })
   // After resume (a run caught up now queues behind the jobs the last stop interrupted) and once
   // listening (a server that cannot bind makes no jobs).
-  const scheduler = new Scheduler({ store, queue, policy: config.policy, maxQueuedPerActor: limits.maxQueuedPerActor, graceMs: config.scheduleGraceSeconds * 1000, log })
+  const scheduler = new Scheduler({
+    store,
+    queue,
+    policy: config.policy,
+    maxQueuedPerActor: limits.maxQueuedPerActor,
+    graceMs: config.scheduleGraceSeconds * 1000,
+    log,
+  })
   await scheduler.start()
   const d = config.dispatch
-  const target = d.mode === 'ssh' ? `ssh ${d.user}@${d.host}` : d.mode === 'ssm' ? `ssm ${d.region} ${JSON.stringify(d.target)}` : 'local'
-  log.info(`berth serve: http://${config.host}:${config.port} (store ${dbFile}, jobs ${target}${rewire ? ', auto-rewire on' : ''})`)
+  const target =
+    d.mode === 'ssh'
+      ? `ssh ${d.user}@${d.host}`
+      : d.mode === 'ssm'
+        ? `ssm ${d.region} ${JSON.stringify(d.target)}`
+        : 'local'
+  log.info(
+    `berth serve: http://${config.host}:${config.port} (store ${dbFile}, jobs ${target}${rewire ? ', auto-rewire on' : ''})`
+  )
   const stop = async () => {
     log.info(`draining: no new jobs; running ones get up to ${config.drainSeconds} s`)
     server.close()

@@ -55,7 +55,11 @@ interface ChannelDriver {
 const lanes = new Map<string, Promise<unknown>>()
 
 /** POSTs a message (JSON) to a Slack response_url, in order with every other post to it. */
-export function postSlack(url: string, message: object, fetchFn: typeof fetch = fetch): Promise<void> {
+export function postSlack(
+  url: string,
+  message: object,
+  fetchFn: typeof fetch = fetch
+): Promise<void> {
   return reserveSlack(url, fetchFn).post(message)
 }
 
@@ -64,7 +68,10 @@ export function postSlack(url: string, message: object, fetchFn: typeof fetch = 
  * that is about to queue a job reserves its "accepted" before the job can start, so the
  * Notifier's "started" queues behind it. `cancel()` gives the place up without posting.
  */
-export function reserveSlack(url: string, fetchFn: typeof fetch = fetch): { post(message: object): Promise<void>; cancel(): void } {
+export function reserveSlack(
+  url: string,
+  fetchFn: typeof fetch = fetch
+): { post(message: object): Promise<void>; cancel(): void } {
   let give!: (m: object | null) => void
   const message = new Promise<object | null>((r) => (give = r))
   const turn = (lanes.get(url) ?? Promise.resolve())
@@ -99,7 +106,9 @@ export function summaryOf(job: JobRecord, stage: NotificationStage): string {
     const nodes = (r?.nodes ?? []).map((n) => `${n.hostname}${n.ip ? ` (${n.ip})` : ''}`)
     return `:white_check_mark: ${what} succeeded${secs} (job ${job.id})${nodes.length ? `\nnodes: ${nodes.join(', ')}` : ''}`
   }
-  const where = [r?.node && `node ${r.node}`, r?.step && `step ${r.step}`].filter(Boolean).join(', ')
+  const where = [r?.node && `node ${r.node}`, r?.step && `step ${r.step}`]
+    .filter(Boolean)
+    .join(', ')
   const verb = job.state === 'cancelled' ? 'was cancelled' : 'failed'
   return `:x: ${what} ${verb}${where ? ` (${where})` : ''} (job ${job.id}): ${(r?.message ?? r?.code ?? '').slice(0, 500)}`
 }
@@ -148,7 +157,11 @@ export class Notifier {
     }
   }
 
-  private async deliver(n: NotificationRecord, job: JobRecord, stage: NotificationStage): Promise<void> {
+  private async deliver(
+    n: NotificationRecord,
+    job: JobRecord,
+    stage: NotificationStage
+  ): Promise<void> {
     const text = summaryOf(job, stage)
     let attempts = n.attempts
     let lastError: string | null = null
@@ -179,7 +192,12 @@ export class Notifier {
   private readonly channels: Record<Channel, ChannelDriver> = {
     slack: {
       cannotPost: (n, stage, attempts) => this.slackCannotPost(n, stage, attempts),
-      post: (n, text) => postSlack(n.target.responseUrl, { response_type: 'ephemeral', replace_original: false, text }, this.fetch),
+      post: (n, text) =>
+        postSlack(
+          n.target.responseUrl,
+          { response_type: 'ephemeral', replace_original: false, text },
+          this.fetch
+        ),
     },
     jira: {
       cannotPost: () => null,
@@ -192,7 +210,11 @@ export class Notifier {
     },
   }
 
-  private cannotPost(n: NotificationRecord, stage: NotificationStage, attempts: number): string | null {
+  private cannotPost(
+    n: NotificationRecord,
+    stage: NotificationStage,
+    attempts: number
+  ): string | null {
     return this.channels[n.channel].cannotPost(n, stage, attempts)
   }
 
@@ -201,32 +223,49 @@ export class Notifier {
   }
 
   /** Why Slack would not take another post on this response_url, or null. */
-  private slackCannotPost(n: NotificationRecord, stage: NotificationStage, attempts: number): string | null {
+  private slackCannotPost(
+    n: NotificationRecord,
+    stage: NotificationStage,
+    attempts: number
+  ): string | null {
     const t = n.target as Partial<SlackTarget>
     const issued = Date.parse(t.issuedAt ?? '')
-    if (!Number.isNaN(issued) && this.now() - issued > SLACK_URL_TTL_MS) return 'the response_url is older than 30 minutes'
+    if (!Number.isNaN(issued) && this.now() - issued > SLACK_URL_TTL_MS)
+      return 'the response_url is older than 30 minutes'
     // Every attempt counts (a failed post may still count at Slack's end); one is kept for the end.
     const used = attempts + (Number(t.earlierPosts) || 0)
     const room = SLACK_MAX_POSTS - (stage === 'finished' ? 0 : 1)
-    if (used >= room) return `the response_url takes at most ${SLACK_MAX_POSTS} posts (${used} made${room < SLACK_MAX_POSTS ? ', one kept for the end' : ''})`
+    if (used >= room)
+      return `the response_url takes at most ${SLACK_MAX_POSTS} posts (${used} made${room < SLACK_MAX_POSTS ? ', one kept for the end' : ''})`
     return null
   }
-
 }
 
 /**
  * Comments on a Jira issue (REST v2) as `berth: <text>`; a leading Slack shortcode becomes Jira's
  * own icon. Throws with Jira's reason (no such issue, no permission to comment) when refused.
  */
-export async function postJiraComment(jira: JiraTarget, issueKey: string, text: string, fetchFn: typeof fetch = fetch): Promise<void> {
+export async function postJiraComment(
+  jira: JiraTarget,
+  issueKey: string,
+  text: string,
+  fetchFn: typeof fetch = fetch
+): Promise<void> {
   // REST v2 takes wiki markup, where (i) (/) (x) are Jira's own icons for Slack's shortcodes.
   const lead = text.match(/^:[a-z_]+: /)?.[0] ?? ''
-  const res = await fetchFn(`${jira.baseUrl.replace(/\/$/, '')}/rest/api/2/issue/${encodeURIComponent(issueKey)}/comment`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', authorization: jira.authorization },
-    body: JSON.stringify({ body: `${JIRA_ICONS[lead] ?? ''}berth: ${text.slice(lead.length)}` }),
-    signal: AbortSignal.timeout(10_000),
-  })
+  const res = await fetchFn(
+    `${jira.baseUrl.replace(/\/$/, '')}/rest/api/2/issue/${encodeURIComponent(issueKey)}/comment`,
+    {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        authorization: jira.authorization,
+      },
+      body: JSON.stringify({ body: `${JIRA_ICONS[lead] ?? ''}berth: ${text.slice(lead.length)}` }),
+      signal: AbortSignal.timeout(10_000),
+    }
+  )
   if (!res.ok) throw new Error(`HTTP ${res.status} from jira${await jiraReason(res)}`)
   await res.body?.cancel()
 }
@@ -242,7 +281,10 @@ async function jiraReason(res: Response): Promise<string> {
   try {
     const body = (await res.json()) as { errorMessages?: unknown; errors?: unknown }
     const messages = Array.isArray(body.errorMessages) ? body.errorMessages.map(String) : []
-    const fields = body.errors && typeof body.errors === 'object' ? Object.entries(body.errors).map(([k, v]) => `${k}: ${v}`) : []
+    const fields =
+      body.errors && typeof body.errors === 'object'
+        ? Object.entries(body.errors).map(([k, v]) => `${k}: ${v}`)
+        : []
     const all = [...messages, ...fields].join('; ').slice(0, 300)
     return all ? `: ${all}` : ''
   } catch {

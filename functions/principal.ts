@@ -19,7 +19,8 @@ export { KIND_SCOPE, type HttpKind }
 export type Right = HttpKind | 'read' | 'prune'
 
 /** The scope behind a right. */
-export const scopeOf = (right: Right): Scope => (right === 'read' ? 'read' : right === 'prune' ? 'restore' : KIND_SCOPE[right])
+export const scopeOf = (right: Right): Scope =>
+  right === 'read' ? 'read' : right === 'prune' ? 'restore' : KIND_SCOPE[right]
 
 export interface Principal {
   /** Who asked, as jobs and the audit record it: `ci`, `slack:U1`, `jira:<account>`, `hook:nightly`. */

@@ -18,7 +18,11 @@ export interface QueueLimits {
 
 export const isReadOnly = (kind: string) => READ_ONLY.has(kind)
 
-export function startable(queued: JobRecord[], running: JobRecord[], limits: QueueLimits): JobRecord[] {
+export function startable(
+  queued: JobRecord[],
+  running: JobRecord[],
+  limits: QueueLimits
+): JobRecord[] {
   const held = new Set(running.filter((j) => !isReadOnly(j.kind)).map((j) => j.cluster))
   let changing = held.size
   let reads = running.length - running.filter((j) => !isReadOnly(j.kind)).length

@@ -67,13 +67,13 @@ export class JobQueue implements Queue {
     return this.o.log ?? silentLogger
   }
 
-
   /**
    * Records a job (queued) and starts it when its cluster is free. 503 while draining. Where to
    * report it (Slack, Jira) is recorded before it can start, so "started" always finds it.
    */
   async submit(job: Omit<NewJob, 'id'>, notify: NotifyTarget[] = []): Promise<JobRecord> {
-    if (!this.accepting) throw new JobError('draining', 'the server is shutting down; submit again in a moment')
+    if (!this.accepting)
+      throw new JobError('draining', 'the server is shutting down; submit again in a moment')
     const record = await this.o.store.createJob({ id: newJobId(), ...job })
     for (const n of notify) await this.o.store.addNotification({ jobId: record.id, ...n })
     this.kick()
@@ -85,7 +85,10 @@ export class JobQueue implements Queue {
    * it is an answer to a GET, not a job anyone follows, so it is neither queued nor stored.
    */
   async inspect(spec: InspectSpec, opts: { host?: string } = {}): Promise<ResultEvent> {
-    const { result } = await this.o.dispatcher.run({ ...spec, id: newJobId() }, { onEvent: () => {}, host: opts.host })
+    const { result } = await this.o.dispatcher.run(
+      { ...spec, id: newJobId() },
+      { onEvent: () => {}, host: opts.host }
+    )
     return result
   }
 
@@ -103,7 +106,10 @@ export class JobQueue implements Queue {
   private async pump(): Promise<void> {
     if (!this.accepting) return
     const running = [...this.running.values()].map((r) => r.job)
-    const limits = { maxClusters: this.o.maxClusters, maxReads: this.o.maxReads ?? this.o.maxClusters }
+    const limits = {
+      maxClusters: this.o.maxClusters,
+      maxReads: this.o.maxReads ?? this.o.maxClusters,
+    }
     for (const job of startable(await this.o.store.jobsInState(['queued']), running, limits)) {
       const started = await this.o.store.transitionJob(job.id, ['queued'], 'running', {
         startedAt: new Date().toISOString(),
@@ -125,14 +131,20 @@ export class JobQueue implements Queue {
       chain = chain
         .then(() => this.o.store.appendEvent(job.id, event))
         .then((rec) => this.emit(job.id, rec))
-        .catch((e) => this.log.warn(`event not stored: ${e}`, { job: job.id, cluster: job.cluster }))
+        .catch((e) =>
+          this.log.warn(`event not stored: ${e}`, { job: job.id, cluster: job.cluster })
+        )
     }
     const spec = { ...(job.spec as object), id: job.id } as DispatchSpec
     void this.o.dispatcher
       .run(spec, { onEvent, signal: abort.signal })
       .then(async ({ result, exitCode }) => {
         await chain
-        const state: JobState = result.ok ? 'succeeded' : result.code === 'cancelled' ? 'cancelled' : 'failed'
+        const state: JobState = result.ok
+          ? 'succeeded'
+          : result.code === 'cancelled'
+            ? 'cancelled'
+            : 'failed'
         await this.finish(job, state, { result, exitCode })
       })
       .catch(async (err) => {
@@ -142,10 +154,17 @@ export class JobQueue implements Queue {
       })
   }
 
-  private async finish(job: JobRecord, state: JobState, patch: { result: unknown; exitCode: number | null }) {
+  private async finish(
+    job: JobRecord,
+    state: JobState,
+    patch: { result: unknown; exitCode: number | null }
+  ) {
     // The cluster is free once its job has ended: no longer busy when the state says finished.
     this.running.delete(job.id)
-    await this.o.store.transitionJob(job.id, ['running'], state, { finishedAt: new Date().toISOString(), ...patch })
+    await this.o.store.transitionJob(job.id, ['running'], state, {
+      finishedAt: new Date().toISOString(),
+      ...patch,
+    })
     const done = await this.o.store.getJob(job.id)
     if (done) {
       this.emit(job.id, { end: done })
@@ -157,7 +176,11 @@ export class JobQueue implements Queue {
 
   /** Cancels a queued job at once, or asks a running one to stop at its next safe point. */
   async cancel(jobId: string): Promise<'cancelled' | 'stopping' | 'finished'> {
-    if (await this.o.store.transitionJob(jobId, ['queued'], 'cancelled', { finishedAt: new Date().toISOString() })) {
+    if (
+      await this.o.store.transitionJob(jobId, ['queued'], 'cancelled', {
+        finishedAt: new Date().toISOString(),
+      })
+    ) {
       const done = await this.o.store.getJob(jobId)
       if (done) {
         this.emit(jobId, { end: done })
@@ -196,7 +219,8 @@ export class JobQueue implements Queue {
    */
   async resume(): Promise<number> {
     const stale = await this.o.store.jobsInState(['running', 'interrupted'])
-    for (const j of stale) await this.o.store.transitionJob(j.id, ['running', 'interrupted'], 'queued')
+    for (const j of stale)
+      await this.o.store.transitionJob(j.id, ['running', 'interrupted'], 'queued')
     this.kick()
     return stale.length
   }

@@ -32,7 +32,6 @@ export class Scheduler {
     return this.o.log ?? silentLogger
   }
 
-
   /** Resolves once the catch-up pass is done and every schedule has its timer. */
   async start(): Promise<void> {
     await this.serial(() => this.pass())
@@ -90,7 +89,10 @@ export class Scheduler {
         cron = cronOf(s, () => void this.serial(() => this.fire(name)))
       } catch (err) {
         // Kept (without a timer) so the log says it once, not at every pass.
-        this.log.warn(`schedule ${name}: cannot read "${s.cron}" (${s.tz}): ${(err as Error).message}`, { cluster: s.cluster })
+        this.log.warn(
+          `schedule ${name}: cannot read "${s.cron}" (${s.tz}): ${(err as Error).message}`,
+          { cluster: s.cluster }
+        )
       }
       this.timers.set(name, { key: keyOf(s), cron })
     }

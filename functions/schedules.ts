@@ -103,7 +103,11 @@ export function parseSchedule(input: unknown): NewSchedule {
 }
 
 /** Rejects with StoreConflictError when the name is taken. Runs count from `now`. */
-export async function addSchedule(store: Store, s: NewSchedule, now = new Date()): Promise<ScheduleRecord> {
+export async function addSchedule(
+  store: Store,
+  s: NewSchedule,
+  now = new Date()
+): Promise<ScheduleRecord> {
   const created = await store.createSchedule(s)
   const at = now.toISOString()
   await store.markScheduleRun(created.name, null, at)
@@ -129,7 +133,11 @@ export const ON_TIME_MS = 2 * 60_000
  * The scheduled time to run now, or null: the latest run ≤ now after lastRunAt, if it is at most
  * `graceMs` (or ON_TIME_MS, whichever is longer) old. However many runs were missed, this is one.
  */
-export function dueRun(s: Pick<ScheduleRecord, 'cron' | 'tz' | 'lastRunAt'>, now: Date, graceMs: number): Date | null {
+export function dueRun(
+  s: Pick<ScheduleRecord, 'cron' | 'tz' | 'lastRunAt'>,
+  now: Date,
+  graceMs: number
+): Date | null {
   const last = s.lastRunAt ? Date.parse(s.lastRunAt) : NaN
   if (Number.isNaN(last)) return null
   const end = now.getTime()
@@ -175,14 +183,25 @@ export function snapshotTag(cluster: string, scheduledAt: Date): string {
  * Claims the run, then queues the snapshot — unless a snapshot of the cluster is already queued
  * or running: then the run is skipped (claimed all the same) and the skip is audited.
  */
-export async function runSchedule(deps: ScheduleDeps, s: ScheduleRecord, scheduledAt: Date): Promise<RunResult> {
+export async function runSchedule(
+  deps: ScheduleDeps,
+  s: ScheduleRecord,
+  scheduledAt: Date
+): Promise<RunResult> {
   const { store } = deps
   const at = scheduledAt.toISOString()
   const base = { schedule: s.name, cluster: s.cluster, scheduledAt: at }
   const actor = `schedule:${s.name}`
   if (!(await store.markScheduleRun(s.name, s.lastRunAt, at))) return { ...base, outcome: 'taken' }
   const audit = (outcome: string, detail: Record<string, unknown>) =>
-    store.audit({ actor, source: 'scheduler', action: 'schedule.run', target: s.cluster, outcome, detail: { at, ...detail } })
+    store.audit({
+      actor,
+      source: 'scheduler',
+      action: 'schedule.run',
+      target: s.cluster,
+      outcome,
+      detail: { at, ...detail },
+    })
   try {
     const active = await store.jobsInState(['queued', 'running'])
     const blocker = active.find((j) => j.cluster === s.cluster && j.kind === 'snapshot')
@@ -190,11 +209,19 @@ export async function runSchedule(deps: ScheduleDeps, s: ScheduleRecord, schedul
       await audit('skipped', { blockedBy: blocker.id, state: blocker.state })
       return { ...base, outcome: 'skipped', blockedBy: blocker.id }
     }
-    const options = { tag: snapshotTag(s.cluster, scheduledAt), ...(s.keep ? { keep: s.keep } : {}) }
+    const options = {
+      tag: snapshotTag(s.cluster, scheduledAt),
+      ...(s.keep ? { keep: s.keep } : {}),
+    }
     const body = { kind: 'snapshot' as const, cluster: s.cluster, options }
     // The schedule's own grants: snapshots of its cluster, pruned by its retention (set by whoever
     // may remove snapshots, when the schedule was made).
-    const who = fixedPrincipal({ actor, level: deps.policy.default, cluster: s.cluster, rights: ['snapshot', 'prune'] })
+    const who = fixedPrincipal({
+      actor,
+      level: deps.policy.default,
+      cluster: s.cluster,
+      rights: ['snapshot', 'prune'],
+    })
     const { job, existing } = await submitJob(deps, body, {
       who,
       source: 'scheduler',
@@ -226,13 +253,23 @@ export async function runDue(
     at = dueRun(s, now, graceMs)
   } catch (err) {
     const message = (err as Error).message
-    return { schedule: s.name, cluster: s.cluster, scheduledAt: now.toISOString(), outcome: 'failed', message }
+    return {
+      schedule: s.name,
+      cluster: s.cluster,
+      scheduledAt: now.toISOString(),
+      outcome: 'failed',
+      message,
+    }
   }
   return at ? runSchedule(deps, s, at) : null
 }
 
 /** Every schedule once: the Worker's per-minute cron trigger, and the Node scheduler's passes. */
-export async function tickSchedules(deps: ScheduleDeps, now: Date, graceMs: number): Promise<RunResult[]> {
+export async function tickSchedules(
+  deps: ScheduleDeps,
+  now: Date,
+  graceMs: number
+): Promise<RunResult[]> {
   const out: RunResult[] = []
   for (const s of await deps.store.listSchedules()) {
     const r = await runDue(deps, s, now, graceMs)

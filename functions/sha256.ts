@@ -10,8 +10,7 @@ const nodeCrypto = (
     process?: { getBuiltinModule?: (id: string) => unknown }
   }
 ).process?.getBuiltinModule?.('node:crypto') as
-  | { createHash(alg: 'sha256'): { update(s: string): { digest(enc: 'hex'): string } } }
-  | undefined
+  { createHash(alg: 'sha256'): { update(s: string): { digest(enc: 'hex'): string } } } | undefined
 
 /** SHA-256 of the text (UTF-8), in hex. */
 export async function sha256Hex(text: string): Promise<string> {

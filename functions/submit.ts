@@ -48,8 +48,18 @@ export async function submitJob(
   const { store, queue } = deps
   const actor = s.who.actor
   const refuse = async (r: Refusal): Promise<never> => {
-    const detail = { rule: r.rule, ...(r.issues ? { issues: r.issues } : { reason: r.error.message }) }
-    await store.audit({ actor, source: s.source, action: `job.${req.kind}`, target: req.cluster, outcome: 'refused', detail })
+    const detail = {
+      rule: r.rule,
+      ...(r.issues ? { issues: r.issues } : { reason: r.error.message }),
+    }
+    await store.audit({
+      actor,
+      source: s.source,
+      action: `job.${req.kind}`,
+      target: req.cluster,
+      outcome: 'refused',
+      detail,
+    })
     throw r.error
   }
   const denied = grantRefusal(s.who, req)
@@ -65,7 +75,10 @@ export async function submitJob(
   if (topology !== undefined) {
     try {
       const t = readTopology(topology as string | Record<string, unknown>)
-      if (t.topology.name !== req.cluster) throw invalid(`cluster: "${req.cluster}" does not match the topology's name "${t.topology.name}"`)
+      if (t.topology.name !== req.cluster)
+        throw invalid(
+          `cluster: "${req.cluster}" does not match the topology's name "${t.topology.name}"`
+        )
       file = t.file
     } catch (err) {
       if (err instanceof BerthError) throw invalid(err.message, err.info.issues)
@@ -80,7 +93,10 @@ export async function submitJob(
 
   const same = (seen: JobRecord) => {
     if (seen.bodyHash !== s.bodyHash) {
-      throw new JobError('idempotency_mismatch', 'this Idempotency-Key was used with a different body')
+      throw new JobError(
+        'idempotency_mismatch',
+        'this Idempotency-Key was used with a different body'
+      )
     }
     return { job: seen, existing: true }
   }
@@ -89,11 +105,15 @@ export async function submitJob(
     const seen = await store.findJobByIdempotencyKey(key)
     if (seen) return same(seen)
   }
-  if (s.noWait && (await queue.isBusy(req.cluster))) throw conflict(`cluster "${req.cluster}" is busy with another job`)
+  if (s.noWait && (await queue.isBusy(req.cluster)))
+    throw conflict(`cluster "${req.cluster}" is busy with another job`)
   const max = deps.maxQueuedPerActor ?? DEFAULT_MAX_QUEUED_PER_ACTOR
   const waiting = await store.countJobs({ requestedBy: actor, states: ['queued'] })
   if (waiting >= max) {
-    throw new JobError('too_many_jobs', `${actor} has ${waiting} jobs waiting already (at most ${max}); wait for them to start`)
+    throw new JobError(
+      'too_many_jobs',
+      `${actor} has ${waiting} jobs waiting already (at most ${max}); wait for them to start`
+    )
   }
   const spec = {
     kind: req.kind,
@@ -119,10 +139,18 @@ export async function submitJob(
     )
   } catch (err) {
     // Two requests with one key at the same moment: the first one in made the job.
-    const seen = key && err instanceof StoreConflictError ? await store.findJobByIdempotencyKey(key) : null
+    const seen =
+      key && err instanceof StoreConflictError ? await store.findJobByIdempotencyKey(key) : null
     if (!seen) throw err
     return same(seen)
   }
-  await store.audit({ actor, source: s.source, action: `job.${req.kind}`, target: req.cluster, outcome: 'accepted', detail: { job: job.id, level: admission.level } })
+  await store.audit({
+    actor,
+    source: s.source,
+    action: `job.${req.kind}`,
+    target: req.cluster,
+    outcome: 'accepted',
+    detail: { job: job.id, level: admission.level },
+  })
   return { job, existing: false }
 }

@@ -58,7 +58,12 @@ const WorkerConfig = z.object({
     .pipe(z.string().regex(/^[0-9a-f]{64}$/, 'must be the SHA-256 of the token in hex (64 digits)'))
     .optional(),
   maxClusters: z.coerce.number().int().min(1).max(64).default(4),
-  scheduleGraceSeconds: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(6 * 3600),
+  scheduleGraceSeconds: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .default(6 * 3600),
 })
 type WorkerConfig = z.infer<typeof WorkerConfig>
 
@@ -86,11 +91,22 @@ export function readWorkerConfig(env: Env): WorkerConfig {
     scheduleGraceSeconds: env.BERTH_SCHEDULE_GRACE_SECONDS || undefined,
   })
   if (!parsed.success) {
-    const names: Record<string, string> = { hooks: 'HOOKS', policy: 'POLICY', adminTokenHash: 'BERTH_ADMIN_TOKEN_SHA256', maxClusters: 'BERTH_MAX_CLUSTERS', scheduleGraceSeconds: 'BERTH_SCHEDULE_GRACE_SECONDS' }
-    const issues = rawIssues(parsed.error.issues).map((i) => ({ path: formatPath([names[String(i.path[0])], ...i.path.slice(1)]), message: withoutValues(i.message) }))
+    const names: Record<string, string> = {
+      hooks: 'HOOKS',
+      policy: 'POLICY',
+      adminTokenHash: 'BERTH_ADMIN_TOKEN_SHA256',
+      maxClusters: 'BERTH_MAX_CLUSTERS',
+      scheduleGraceSeconds: 'BERTH_SCHEDULE_GRACE_SECONDS',
+    }
+    const issues = rawIssues(parsed.error.issues).map((i) => ({
+      path: formatPath([names[String(i.path[0])], ...i.path.slice(1)]),
+      message: withoutValues(i.message),
+    }))
     throw misconfigured(issueLines(issues, '; '))
   }
-  const strings = Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === 'string')) as Record<string, string>
+  const strings = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => typeof v === 'string')
+  ) as Record<string, string>
   try {
     return { ...parsed.data, hooks: resolveSecrets(parsed.data.hooks, strings, 'HOOKS') }
   } catch (err) {
@@ -98,7 +114,8 @@ export function readWorkerConfig(env: Env): WorkerConfig {
   }
 }
 
-const notConfigured = (message: string) => new JobError('dispatch_not_configured', `dispatch not configured: ${message}`)
+const notConfigured = (message: string) =>
+  new JobError('dispatch_not_configured', `dispatch not configured: ${message}`)
 
 /**
  * The dispatcher that sends jobs to the Docker host: SSM Run Command, from the bindings. Asked
@@ -106,9 +123,16 @@ const notConfigured = (message: string) => new JobError('dispatch_not_configured
  * records jobs; each job then fails at its start with this 503's code and message.
  */
 export function remoteDispatcherFor(env: Env): RemoteDispatcher {
-  const text = (name: string) => (typeof env[name] === 'string' && env[name].trim() ? env[name].trim() : undefined)
-  const missing = ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'SSM_TARGETS'].filter((n) => !text(n))
-  if (missing.length) throw notConfigured(`set ${missing.join(', ')} to reach the Docker host through SSM`)
+  const text = (name: string) =>
+    typeof env[name] === 'string' && env[name].trim() ? env[name].trim() : undefined
+  const missing = [
+    'AWS_REGION',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'SSM_TARGETS',
+  ].filter((n) => !text(n))
+  if (missing.length)
+    throw notConfigured(`set ${missing.join(', ')} to reach the Docker host through SSM`)
   let target: SsmTarget
   try {
     target = JSON.parse(text('SSM_TARGETS')!) as SsmTarget
@@ -119,7 +143,10 @@ export function remoteDispatcherFor(env: Env): RemoteDispatcher {
     return new SsmDispatcher({
       region: text('AWS_REGION'),
       // Explicit: a Worker has no credential chain (files, instance metadata) to fall back on.
-      credentials: { accessKeyId: text('AWS_ACCESS_KEY_ID')!, secretAccessKey: text('AWS_SECRET_ACCESS_KEY')! },
+      credentials: {
+        accessKeyId: text('AWS_ACCESS_KEY_ID')!,
+        secretAccessKey: text('AWS_SECRET_ACCESS_KEY')!,
+      },
       endpoint: text('SSM_ENDPOINT'),
       ...(text('SSM_DOCUMENT') ? { documentName: text('SSM_DOCUMENT') } : {}),
       target,
@@ -151,7 +178,10 @@ function runtimeFor(env: Env): Runtime {
   const jira = config.hooks.jira
   const notifier = new Notifier({
     store,
-    jira: jira?.baseUrl && jira.authorization ? { baseUrl: jira.baseUrl, authorization: jira.authorization } : undefined,
+    jira:
+      jira?.baseUrl && jira.authorization
+        ? { baseUrl: jira.baseUrl, authorization: jira.authorization }
+        : undefined,
     // Reports run in waitUntil, which ends 30 s after the response: two short retries fit.
     backoffMs: [1000, 4000],
     log,
@@ -165,7 +195,14 @@ function runtimeFor(env: Env): Runtime {
     onChange: (job, stage) => notifier.jobChanged(job, stage),
   })
   // Cloudflare sets CF-Connecting-IP to the client's address on every request it passes on.
-  const app = createApp({ store, queue, hooks: config.hooks, policy: config.policy, peer: (c) => c.req.header('cf-connecting-ip'), log })
+  const app = createApp({
+    store,
+    queue,
+    hooks: config.hooks,
+    policy: config.policy,
+    peer: (c) => c.req.header('cf-connecting-ip'),
+    log,
+  })
   rt = { store, queue, notifier, app, config, bootstrapped: !config.adminTokenHash }
   runtimes.set(env, rt)
   return rt
@@ -181,8 +218,20 @@ async function bootstrapAdmin(rt: Runtime): Promise<void> {
   if (rt.bootstrapped || !rt.config.adminTokenHash) return
   if ((await rt.store.countTokens()) === 0) {
     try {
-      await rt.store.createToken({ id: crypto.randomUUID(), name: 'admin', hash: rt.config.adminTokenHash, scopes: ['admin'] })
-      await rt.store.audit({ actor: 'berth', source: null, action: 'token.create', target: 'admin', outcome: 'bootstrap (BERTH_ADMIN_TOKEN_SHA256)', detail: null })
+      await rt.store.createToken({
+        id: crypto.randomUUID(),
+        name: 'admin',
+        hash: rt.config.adminTokenHash,
+        scopes: ['admin'],
+      })
+      await rt.store.audit({
+        actor: 'berth',
+        source: null,
+        action: 'token.create',
+        target: 'admin',
+        outcome: 'bootstrap (BERTH_ADMIN_TOKEN_SHA256)',
+        detail: null,
+      })
     } catch (err) {
       // Another isolate made it first.
       if (!(err instanceof StoreConflictError)) throw err
@@ -216,7 +265,11 @@ export default {
 
   async scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
     const rt = runtimeFor(env)
-    const runs = await tickSchedules({ store: rt.store, queue: rt.queue, policy: rt.config.policy }, new Date(controller.scheduledTime), rt.config.scheduleGraceSeconds * 1000)
+    const runs = await tickSchedules(
+      { store: rt.store, queue: rt.queue, policy: rt.config.policy },
+      new Date(controller.scheduledTime),
+      rt.config.scheduleGraceSeconds * 1000
+    )
     for (const r of runs) logRun(workerLog, r)
     await rt.queue.poll()
     ctx.waitUntil(rt.queue.idle().then(() => rt.notifier.idle()))

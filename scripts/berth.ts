@@ -69,10 +69,45 @@ exit codes: 0 ok · 1 job failed · 2 invalid input · 3 host preflight failed �
             8 status: drift (berth repair) · 9 the engine went away (the next command finishes)
             130 cancelled`
 
-const BOOLEAN_OPTIONS = ['json', 'plain', 'plan', 'keep-failed', 'volumes', 'force', 'help', 'version', 'destroy', 'compact', 'rewire', 'puppet'] as const
-const STRING_OPTIONS = ['config', 'spec-b64', 'mode', 'concurrency', 'tag', 'keep', 'as', 'domain', 'image', 'output', 'name', 'scopes', 'cron', 'tz', 'clusters', 'level', 'ports', 'packages', 'suite', 'mirror'] as const
+const BOOLEAN_OPTIONS = [
+  'json',
+  'plain',
+  'plan',
+  'keep-failed',
+  'volumes',
+  'force',
+  'help',
+  'version',
+  'destroy',
+  'compact',
+  'rewire',
+  'puppet',
+] as const
+const STRING_OPTIONS = [
+  'config',
+  'spec-b64',
+  'mode',
+  'concurrency',
+  'tag',
+  'keep',
+  'as',
+  'domain',
+  'image',
+  'output',
+  'name',
+  'scopes',
+  'cron',
+  'tz',
+  'clusters',
+  'level',
+  'ports',
+  'packages',
+  'suite',
+  'mirror',
+] as const
 /** What minimist makes of them: every boolean option is there (false unless given), a string option only when given. */
-type Argv = { _: string[] } & Record<(typeof BOOLEAN_OPTIONS)[number], boolean> & Partial<Record<(typeof STRING_OPTIONS)[number], string>>
+type Argv = { _: string[] } & Record<(typeof BOOLEAN_OPTIONS)[number], boolean> &
+  Partial<Record<(typeof STRING_OPTIONS)[number], string>>
 
 const argv = minimist(process.argv.slice(2), {
   boolean: [...BOOLEAN_OPTIONS],
@@ -95,7 +130,8 @@ async function fail(err: unknown): Promise<never> {
 
 /** A topology file, checked (its name in every message), with its files' sources read in. */
 async function readTopology(file: string | undefined): Promise<LoadedTopology> {
-  if (!file) throw new BerthError('invalid_job', 'a topology file is required (e.g. examples/codenvy.yaml)')
+  if (!file)
+    throw new BerthError('invalid_job', 'a topology file is required (e.g. examples/codenvy.yaml)')
   return (await cli.topologySources()).loadTopologyFile(file)
 }
 
@@ -116,11 +152,16 @@ function abortOnSignals(): AbortController {
 /** Runs one job with the chosen output and exits with its code. */
 async function runCli(spec: Record<string, unknown>): Promise<never> {
   const mode = outputMode()
-  const [{ createRenderer }, { printResult }, { berthHome }, { createEngine }, { runJob }] = await Promise.all([cli.render(), cli.print(), cli.context(), cli.docker(), cli.job()])
+  const [{ createRenderer }, { printResult }, { berthHome }, { createEngine }, { runJob }] =
+    await Promise.all([cli.render(), cli.print(), cli.context(), cli.docker(), cli.job()])
   const renderer = createRenderer(mode)
   const ac = abortOnSignals()
   // Its engine trace (BERTH_LOG_LEVEL=debug) and warnings, on stderr, under the job's id.
-  const engine = createEngine(processLogger(process.stderr, process.env).with(typeof spec.id === 'string' ? { job: spec.id } : {}))
+  const engine = createEngine(
+    processLogger(process.stderr, process.env).with(
+      typeof spec.id === 'string' ? { job: spec.id } : {}
+    )
+  )
   const { result, exitCode } = await runJob(spec, {
     engine,
     signal: ac.signal,
@@ -144,32 +185,81 @@ async function tokenCommand(rest: string[]): Promise<void> {
   try {
     if (rest[0] === 'create') {
       const name = argv.name
-      if (!name || !/^[A-Za-z0-9_.:@-]{1,64}$/.test(name)) throw new BerthError('invalid_job', '--name: 1–64 letters, digits or _.:@-')
-      const scopes = String(argv.scopes ?? 'read').split(',').map((x) => x.trim()).filter(Boolean)
+      if (!name || !/^[A-Za-z0-9_.:@-]{1,64}$/.test(name))
+        throw new BerthError('invalid_job', '--name: 1–64 letters, digits or _.:@-')
+      const scopes = String(argv.scopes ?? 'read')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
       const bad = scopes.filter((x) => !(SCOPES as readonly string[]).includes(x))
-      if (bad.length || !scopes.length) throw new BerthError('invalid_job', `--scopes: unknown ${bad.join(', ') || '(none)'}; use ${SCOPES.join(', ')}`)
-      const clusters = String(argv.clusters ?? '*').split(',').map((x) => x.trim()).filter(Boolean)
+      if (bad.length || !scopes.length)
+        throw new BerthError(
+          'invalid_job',
+          `--scopes: unknown ${bad.join(', ') || '(none)'}; use ${SCOPES.join(', ')}`
+        )
+      const clusters = String(argv.clusters ?? '*')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
       const badCluster = clusters.find((c) => !CLUSTER_PATTERN.test(c))
-      if (!clusters.length || badCluster !== undefined) throw new BerthError('invalid_job', `--clusters: "${badCluster ?? ''}" is not a cluster name or glob (a-z, 0-9, -, *)`)
+      if (!clusters.length || badCluster !== undefined)
+        throw new BerthError(
+          'invalid_job',
+          `--clusters: "${badCluster ?? ''}" is not a cluster name or glob (a-z, 0-9, -, *)`
+        )
       const level = argv.level === undefined ? null : String(argv.level)
-      if (level !== null && !(LEVELS as readonly string[]).includes(level)) throw new BerthError('invalid_job', `--level: "${level}" is not one of ${LEVELS.join(', ')}`)
-      if (level === 'privileged' && !scopes.includes('admin')) throw new BerthError('invalid_job', '--level privileged: only an admin token may hold it (a privileged node can take the host)')
+      if (level !== null && !(LEVELS as readonly string[]).includes(level))
+        throw new BerthError(
+          'invalid_job',
+          `--level: "${level}" is not one of ${LEVELS.join(', ')}`
+        )
+      if (level === 'privileged' && !scopes.includes('admin'))
+        throw new BerthError(
+          'invalid_job',
+          '--level privileged: only an admin token may hold it (a privileged node can take the host)'
+        )
       const token = newToken()
       const id = crypto.randomUUID()
       await store.createToken({ id, name, hash: await hashToken(token), scopes, clusters, level })
-      await store.audit({ actor: 'cli', source: null, action: 'token.create', target: name, outcome: 'ok', detail: { scopes, clusters, level } })
-      process.stdout.write(argv.json ? JSON.stringify({ id, name, scopes, clusters, level, token }) + '\n' : `${token}\n(shown once; stored only as a hash) id ${id} scopes ${scopes.join(',')} clusters ${clusters.join(',')}${level ? ` level ${level}` : ''}\n`)
+      await store.audit({
+        actor: 'cli',
+        source: null,
+        action: 'token.create',
+        target: name,
+        outcome: 'ok',
+        detail: { scopes, clusters, level },
+      })
+      process.stdout.write(
+        argv.json
+          ? JSON.stringify({ id, name, scopes, clusters, level, token }) + '\n'
+          : `${token}\n(shown once; stored only as a hash) id ${id} scopes ${scopes.join(',')} clusters ${clusters.join(',')}${level ? ` level ${level}` : ''}\n`
+      )
     } else if (rest[0] === 'list') {
       const tokens = await store.listTokens()
-      if (argv.json) process.stdout.write(JSON.stringify(tokens.map(({ hash: _h, ...t }) => t)) + '\n')
-      else for (const t of tokens) process.stdout.write(`${t.id}  ${t.name.padEnd(20)} ${t.scopes.join(',').padEnd(32)} ${t.clusters.join(',').padEnd(16)} ${(t.level ?? 'default').padEnd(10)} ${t.revokedAt ? `revoked ${t.revokedAt}` : `last used ${t.lastUsedAt ?? 'never'}`}\n`)
+      if (argv.json)
+        process.stdout.write(JSON.stringify(tokens.map(({ hash: _h, ...t }) => t)) + '\n')
+      else
+        for (const t of tokens)
+          process.stdout.write(
+            `${t.id}  ${t.name.padEnd(20)} ${t.scopes.join(',').padEnd(32)} ${t.clusters.join(',').padEnd(16)} ${(t.level ?? 'default').padEnd(10)} ${t.revokedAt ? `revoked ${t.revokedAt}` : `last used ${t.lastUsedAt ?? 'never'}`}\n`
+          )
     } else if (rest[0] === 'revoke' && rest[1]) {
       const ok = await store.revokeToken(rest[1])
-      await store.audit({ actor: 'cli', source: null, action: 'token.revoke', target: rest[1], outcome: ok ? 'ok' : 'not found', detail: null })
+      await store.audit({
+        actor: 'cli',
+        source: null,
+        action: 'token.revoke',
+        target: rest[1],
+        outcome: ok ? 'ok' : 'not found',
+        detail: null,
+      })
       if (!ok) throw new BerthError('not_found', `no live token "${rest[1]}"`)
       process.stdout.write(`revoked ${rest[1]}\n`)
     } else {
-      throw new BerthError('invalid_job', 'usage: berth token create --name N --scopes S,… | list | revoke <id|name>')
+      throw new BerthError(
+        'invalid_job',
+        'usage: berth token create --name N --scopes S,… | list | revoke <id|name>'
+      )
     }
   } finally {
     await store.close()
@@ -181,7 +271,11 @@ async function tokenCommand(rest: string[]): Promise<void> {
  * server's policy from --config, else the defaults). Exit 0 allowed, 7 refused, 2 invalid.
  */
 async function policyCommand(rest: string[]): Promise<void> {
-  if (rest[0] !== 'check' || !rest[1]) throw new BerthError('invalid_job', 'usage: berth policy check <topology.yaml> [--level L] [--config FILE]')
+  if (rest[0] !== 'check' || !rest[1])
+    throw new BerthError(
+      'invalid_job',
+      'usage: berth policy check <topology.yaml> [--level L] [--config FILE]'
+    )
   const { checkPolicy, DEFAULT_POLICY, LEVELS } = await cli.policy()
   let policy = DEFAULT_POLICY
   if (argv.config || process.env.BERTH_CONFIG) {
@@ -193,21 +287,30 @@ async function policyCommand(rest: string[]): Promise<void> {
     }
   }
   const level = String(argv.level ?? policy.default)
-  if (!(LEVELS as readonly string[]).includes(level)) throw new BerthError('invalid_job', `--level: "${level}" is not one of ${LEVELS.join(', ')}`)
+  if (!(LEVELS as readonly string[]).includes(level))
+    throw new BerthError('invalid_job', `--level: "${level}" is not one of ${LEVELS.join(', ')}`)
   const { file } = await readTopology(rest[1])
   const issues = checkPolicy(file, level as (typeof LEVELS)[number], policy)
   if (argv.json) process.stdout.write(JSON.stringify({ ok: !issues.length, level, issues }) + '\n')
   else if (!issues.length) process.stdout.write(`${rest[1]}: allowed by policy "${level}"\n`)
-  else process.stdout.write(`${rest[1]}: refused by policy "${level}":\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}\n`)
+  else
+    process.stdout.write(
+      `${rest[1]}: refused by policy "${level}":\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}\n`
+    )
   process.exit(issues.length ? EXIT_CODES.forbidden : 0)
 }
 
 /** `berth secret set <name>`: the value from stdin, in a file only root can read. */
 async function secretCommand(rest: string[]): Promise<void> {
   const name = rest[1]
-  if (rest[0] !== 'set' || !name) throw new BerthError('invalid_job', 'usage: berth secret set <name>   (the value on stdin)')
+  if (rest[0] !== 'set' || !name)
+    throw new BerthError('invalid_job', 'usage: berth secret set <name>   (the value on stdin)')
   const { SECRET_REF } = await import('./engine/topology.ts')
-  if (!SECRET_REF.test(`file:${name}`)) throw new BerthError('invalid_job', `"${name}" is not a secret name (letters, digits, '_', '.', '-'; at most 64)`)
+  if (!SECRET_REF.test(`file:${name}`))
+    throw new BerthError(
+      'invalid_job',
+      `"${name}" is not a secret name (letters, digits, '_', '.', '-'; at most 64)`
+    )
   const { secretsDir } = await import('./engine/secrets.ts')
   const value = (await readStdin()).replace(/\r?\n$/, '')
   if (!value) throw new BerthError('invalid_job', 'the secret is empty: give its value on stdin')
@@ -215,7 +318,9 @@ async function secretCommand(rest: string[]): Promise<void> {
   const file = join(secretsDir(), name)
   writeFileSync(`${file}.tmp`, value + '\n', { mode: 0o600 })
   renameSync(`${file}.tmp`, file)
-  process.stdout.write(`${file} written (mode 0600): name it in a topology as { secret: "file:${name}" }\n`)
+  process.stdout.write(
+    `${file} written (mode 0600): name it in a topology as { secret: "file:${name}" }\n`
+  )
 }
 
 async function readStdin(): Promise<string> {
@@ -227,11 +332,17 @@ async function readStdin(): Promise<string> {
 async function main(): Promise<void> {
   // A promise rejected where nobody awaits it yet must not end the process before a job has
   // cleaned up and told its result: it is said on stderr, and the job's own flow decides.
-  process.on('unhandledRejection', (err) => process.stderr.write(`berth: a rejection nobody awaited yet: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`))
+  process.on('unhandledRejection', (err) =>
+    process.stderr.write(
+      `berth: a rejection nobody awaited yet: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`
+    )
+  )
   const [cmd, ...rest] = argv._.map(String)
   if (argv.version || cmd === 'version') {
     // Which code runs: the compiled CLI in dist/, or the sources (bin/berth.mjs says why).
-    process.stdout.write(`berth ${BERTH_VERSION} (${import.meta.url.endsWith('/dist/berth.js') ? 'compiled' : 'sources'})\n`)
+    process.stdout.write(
+      `berth ${BERTH_VERSION} (${import.meta.url.endsWith('/dist/berth.js') ? 'compiled' : 'sources'})\n`
+    )
     process.exit(0)
   }
   if (!cmd || argv.help) {
@@ -258,41 +369,85 @@ async function main(): Promise<void> {
     case 'rewire':
     case 'destroy': {
       if (!rest[0]) throw new BerthError('invalid_job', `usage: berth ${cmd} <cluster>`)
-      return runCli({ kind: cmd, cluster: rest[0], options: { ...(cmd === 'destroy' ? { volumes: argv.volumes } : {}), concurrency } })
+      return runCli({
+        kind: cmd,
+        cluster: rest[0],
+        options: { ...(cmd === 'destroy' ? { volumes: argv.volumes } : {}), concurrency },
+      })
     }
     case 'snapshot': {
       if (rest[0] === 'rm') {
-        if (!rest[1] || !rest[2]) throw new BerthError('invalid_job', 'usage: berth snapshot rm <cluster> <snapshot>')
+        if (!rest[1] || !rest[2])
+          throw new BerthError('invalid_job', 'usage: berth snapshot rm <cluster> <snapshot>')
         return runCli({ kind: 'snapshot-rm', cluster: rest[1], snapshot: rest[2] })
       }
-      if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth snapshot <cluster> [--tag T] [--keep N]')
+      if (!rest[0])
+        throw new BerthError('invalid_job', 'usage: berth snapshot <cluster> [--tag T] [--keep N]')
       const keep = argv.keep === undefined ? undefined : Number(argv.keep)
-      return runCli({ kind: 'snapshot', cluster: rest[0], options: { tag: argv.tag, keep, concurrency } })
+      return runCli({
+        kind: 'snapshot',
+        cluster: rest[0],
+        options: { tag: argv.tag, keep, concurrency },
+      })
     }
     case 'snapshots':
       if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth snapshots <cluster>')
       return runCli({ kind: 'snapshots', cluster: rest[0] })
     case 'restore':
-      if (!rest[0] || !rest[1]) throw new BerthError('invalid_job', 'usage: berth restore <cluster> <snapshot> [--as NEW] [--domain D] [--ports offset:N|none]')
-      return runCli({ kind: 'restore', cluster: rest[0], snapshot: rest[1], options: { as: argv.as, domain: argv.domain, ports: argv.ports, concurrency } })
+      if (!rest[0] || !rest[1])
+        throw new BerthError(
+          'invalid_job',
+          'usage: berth restore <cluster> <snapshot> [--as NEW] [--domain D] [--ports offset:N|none]'
+        )
+      return runCli({
+        kind: 'restore',
+        cluster: rest[0],
+        snapshot: rest[1],
+        options: { as: argv.as, domain: argv.domain, ports: argv.ports, concurrency },
+      })
     case 'upgrade': {
-      if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth upgrade <cluster> --image IMAGE | <topology.yaml>')
+      if (!rest[0])
+        throw new BerthError(
+          'invalid_job',
+          'usage: berth upgrade <cluster> --image IMAGE | <topology.yaml>'
+        )
       const topology = rest[1] ? (await readTopology(rest[1])).data : undefined
-      return runCli({ kind: 'upgrade', cluster: rest[0], topology, options: { image: argv.image, concurrency } })
+      return runCli({
+        kind: 'upgrade',
+        cluster: rest[0],
+        topology,
+        options: { image: argv.image, concurrency },
+      })
     }
     case 'export':
-      if (!rest[0] || !rest[1] || !argv.output) throw new BerthError('invalid_job', 'usage: berth export <cluster> <snapshot> -o FILE.tar')
-      return runCli({ kind: 'export', cluster: rest[0], snapshot: rest[1], options: { file: resolve(argv.output) } })
+      if (!rest[0] || !rest[1] || !argv.output)
+        throw new BerthError('invalid_job', 'usage: berth export <cluster> <snapshot> -o FILE.tar')
+      return runCli({
+        kind: 'export',
+        cluster: rest[0],
+        snapshot: rest[1],
+        options: { file: resolve(argv.output) },
+      })
     case 'import':
       if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth import FILE.tar')
       return runCli({ kind: 'import', options: { file: resolve(rest[0]) } })
     case 'doctor': {
-      const [{ createEngine }, { DEMO_IMAGE }, { hostChecks, topologyChecks }, { printChecks }] = await Promise.all([cli.docker(), import('./image/demo-image.ts'), import('./engine/preflight.ts'), cli.print()])
+      const [{ createEngine }, { DEMO_IMAGE }, { hostChecks, topologyChecks }, { printChecks }] =
+        await Promise.all([
+          cli.docker(),
+          import('./image/demo-image.ts'),
+          import('./engine/preflight.ts'),
+          cli.print(),
+        ])
       const engine = createEngine()
       const probe = (await engine.inspectImage(DEMO_IMAGE).catch(() => null)) ? DEMO_IMAGE : null
       let checks = await hostChecks(engine, probe)
-      if (rest[0] && checks[0]?.status !== 'fail') checks = checks.concat(await topologyChecks(engine, (await readTopology(rest[0])).topology))
-      if (argv.json) process.stdout.write(JSON.stringify({ ok: !checks.some((c) => c.status === 'fail'), checks }) + '\n')
+      if (rest[0] && checks[0]?.status !== 'fail')
+        checks = checks.concat(await topologyChecks(engine, (await readTopology(rest[0])).topology))
+      if (argv.json)
+        process.stdout.write(
+          JSON.stringify({ ok: !checks.some((c) => c.status === 'fail'), checks }) + '\n'
+        )
       const ok = argv.json ? !checks.some((c) => c.status === 'fail') : printChecks(checks)
       process.exit(ok ? 0 : 3)
     }
@@ -302,14 +457,24 @@ async function main(): Promise<void> {
       if (rest[0] === 'build-demo') {
         const { buildDemoImage } = await import('./image/demo-image.ts')
         const r = await buildDemoImage(createEngine(), { force: argv.force })
-        const line = r.built ? `built ${r.image} (${r.id.slice(7, 19)}) in ${Date.now() - t0} ms` : `${r.image} is up to date (${r.id.slice(7, 19)})`
+        const line = r.built
+          ? `built ${r.image} (${r.id.slice(7, 19)}) in ${Date.now() - t0} ms`
+          : `${r.image} is up to date (${r.id.slice(7, 19)})`
         process.stdout.write((argv.json ? JSON.stringify(r) : line) + '\n')
         return
       }
       if (rest[0] === 'build-debian') {
-        const [{ parseRecipe }, { buildDebianImage }] = await Promise.all([import('./image/debian-recipe.ts'), import('./image/debian-image.ts')])
+        const [{ parseRecipe }, { buildDebianImage }] = await Promise.all([
+          import('./image/debian-recipe.ts'),
+          import('./image/debian-image.ts'),
+        ])
         const ac = abortOnSignals()
-        const input = { tag: argv.tag, packages: argv.packages, suite: argv.suite, mirror: argv.mirror }
+        const input = {
+          tag: argv.tag,
+          packages: argv.packages,
+          suite: argv.suite,
+          mirror: argv.mirror,
+        }
         // Checked before the engine is asked anything: a wrong option is exit 2 on any host.
         parseRecipe(input)
         const r = await buildDebianImage(createEngine(), input, {
@@ -317,33 +482,48 @@ async function main(): Promise<void> {
           signal: ac.signal,
           progress: (line) => process.stderr.write(`image: ${line}\n`),
         })
-        const line = r.built ? `built ${r.image} (${r.id.slice(7, 19)}) in ${Date.now() - t0} ms` : `${r.image} is up to date (${r.id.slice(7, 19)})`
+        const line = r.built
+          ? `built ${r.image} (${r.id.slice(7, 19)}) in ${Date.now() - t0} ms`
+          : `${r.image} is up to date (${r.id.slice(7, 19)})`
         process.stdout.write((argv.json ? JSON.stringify(r) : line) + '\n')
         return
       }
-      throw new BerthError('invalid_job', 'usage: berth image build-demo [--force] | berth image build-debian --tag T --packages a,b,c [--suite S] [--mirror URL] [--force]')
+      throw new BerthError(
+        'invalid_job',
+        'usage: berth image build-demo [--force] | berth image build-debian --tag T --packages a,b,c [--suite S] [--mirror URL] [--force]'
+      )
     }
     case 'job': {
       if (rest[0] === 'log') {
         if (!rest[1]) throw new BerthError('invalid_job', 'usage: berth job log <job>')
         // Chunk by chunk through the same reader as the `log` kind: a log may be large.
         const { readJobLog } = await cli.jobLog()
-        for (let offset: number | null = 0; offset !== null; ) {
+        for (let offset: number | null = 0; offset !== null;) {
           const chunk = readJobLog(rest[1], offset)
           process.stdout.write(chunk.text)
           offset = chunk.next
         }
         return
       }
-      if (rest[0] !== 'run') throw new BerthError('invalid_job', 'usage: berth job run [--spec-b64 B64] [--compact] | berth job log <job>')
-      const text = argv['spec-b64'] ? Buffer.from(argv['spec-b64'], 'base64').toString('utf8') : await readStdin()
+      if (rest[0] !== 'run')
+        throw new BerthError(
+          'invalid_job',
+          'usage: berth job run [--spec-b64 B64] [--compact] | berth job log <job>'
+        )
+      const text = argv['spec-b64']
+        ? Buffer.from(argv['spec-b64'], 'base64').toString('utf8')
+        : await readStdin()
       let spec: unknown
       try {
         spec = JSON.parse(text)
       } catch (err) {
         spec = { invalid: `the job spec is not JSON: ${(err as Error).message}` }
       }
-      const [{ createEngine }, { runJob }, { compactEvents }] = await Promise.all([cli.docker(), cli.job(), cli.jobLog()])
+      const [{ createEngine }, { runJob }, { compactEvents }] = await Promise.all([
+        cli.docker(),
+        cli.job(),
+        cli.jobLog(),
+      ])
       const ac = abortOnSignals()
       const print = (e: JobEvent) => process.stdout.write(JSON.stringify(e) + '\n')
       const { exitCode } = await runJob(spec, {
@@ -361,8 +541,14 @@ async function main(): Promise<void> {
       // --rewire daemon: systemd gives it /dev/null).
       if (!argv.rewire && !process.stdin.isTTY) process.stdin.on('end', () => ac.abort()).resume()
       const print = (line: object) => process.stdout.write(JSON.stringify(line) + '\n')
-      if (argv.rewire) await (await import('./cli/rewire-daemon.ts')).rewireOnStarts(createEngine(), { signal: ac.signal, report: print })
-      else await (await import('./engine/restart-watch.ts')).watchNodeStarts(createEngine(), print, ac.signal)
+      if (argv.rewire)
+        await (
+          await import('./cli/rewire-daemon.ts')
+        ).rewireOnStarts(createEngine(), { signal: ac.signal, report: print })
+      else
+        await (
+          await import('./engine/restart-watch.ts')
+        ).watchNodeStarts(createEngine(), print, ac.signal)
       // The stream ended by itself (the Docker daemon restarted): a non-zero exit, so that
       // whoever runs it (berth serve, systemd) starts it again.
       process.exit(ac.signal.aborted ? 0 : 1)
@@ -394,10 +580,24 @@ async function main(): Promise<void> {
     case 'secret':
       return secretCommand(rest)
     case 'schedule':
-      return (await import('./cli/schedule.ts')).scheduleCommand(rest, { cron: argv.cron, keep: argv.keep, tz: argv.tz, name: argv.name, json: argv.json })
+      return (await import('./cli/schedule.ts')).scheduleCommand(rest, {
+        cron: argv.cron,
+        keep: argv.keep,
+        tz: argv.tz,
+        name: argv.name,
+        json: argv.json,
+      })
     case 'demo':
-      if (argv.puppet) return (await import('./cli/puppet-demo.ts')).runPuppetDemo({ destroy: argv.destroy, output: outputMode() })
-      return (await import('./cli/demo.ts')).runDemo({ mode: argv.mode === 'dynamic' ? 'dynamic' : 'static', destroy: argv.destroy, output: outputMode() })
+      if (argv.puppet)
+        return (await import('./cli/puppet-demo.ts')).runPuppetDemo({
+          destroy: argv.destroy,
+          output: outputMode(),
+        })
+      return (await import('./cli/demo.ts')).runDemo({
+        mode: argv.mode === 'dynamic' ? 'dynamic' : 'static',
+        destroy: argv.destroy,
+        output: outputMode(),
+      })
     default:
       process.stderr.write(`unknown command "${cmd}"\n\n${USAGE}\n`)
       process.exit(2)

@@ -16,9 +16,14 @@ const EXTERNAL = ['better-sqlite3', 'cpu-features', 'ssh2', 'tsx', 'esbuild', '@
 const noBuildkitSession = {
   name: 'no-buildkit-session',
   setup(b) {
-    b.onResolve({ filter: /^\.\/session$/ }, (args) => (args.importer.includes('/dockerode/lib/') ? { path: 'dockerode-session', namespace: 'berth-stub' } : undefined))
+    b.onResolve({ filter: /^\.\/session$/ }, (args) =>
+      args.importer.includes('/dockerode/lib/')
+        ? { path: 'dockerode-session', namespace: 'berth-stub' }
+        : undefined
+    )
     b.onLoad({ filter: /.*/, namespace: 'berth-stub' }, () => ({
-      contents: "module.exports = function () { throw new Error('berth is built without BuildKit sessions') }",
+      contents:
+        "module.exports = function () { throw new Error('berth is built without BuildKit sessions') }",
       loader: 'js',
     }))
   },
@@ -41,9 +46,14 @@ const result = await build({
   metafile: true,
   plugins: [noBuildkitSession],
   // Bundled CommonJS packages call require() for Node's own modules.
-  banner: { js: "import { createRequire as __berthRequire } from 'node:module'; const require = __berthRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __berthRequire } from 'node:module'; const require = __berthRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 })
-const inputs = Object.keys(result.metafile.inputs).filter((i) => !i.includes('node_modules') && !i.includes(':')).sort()
+const inputs = Object.keys(result.metafile.inputs)
+  .filter((i) => !i.includes('node_modules') && !i.includes(':'))
+  .sort()
 writeFileSync(`${outdir}/inputs.json`, JSON.stringify(inputs) + '\n')
-if (!process.argv.includes('--quiet')) console.log(`dist/: the CLI from ${inputs.length} sources in ${Date.now() - t0} ms`)
+if (!process.argv.includes('--quiet'))
+  console.log(`dist/: the CLI from ${inputs.length} sources in ${Date.now() - t0} ms`)

@@ -46,7 +46,10 @@ export interface RemoteDispatcher {
    * Where the job is now: every event its output holds so far, in order (the caller keeps those
    * past the ones it stored already), and, once it has ended, its result and exit code.
    */
-  poll(ref: string, spec: DispatchSpec): Promise<{ events: JobEvent[]; done?: { result: ResultEvent; exitCode: number | null } }>
+  poll(
+    ref: string,
+    spec: DispatchSpec
+  ): Promise<{ events: JobEvent[]; done?: { result: ResultEvent; exitCode: number | null } }>
   cancel(ref: string): Promise<void>
 }
 
@@ -101,7 +104,8 @@ export async function readLogVia(
   let offset: number | null = from
   do {
     const chunk = (await readChunk(offset)) as { text?: unknown; next?: unknown } | undefined
-    if (typeof chunk?.text !== 'string') throw new Error('the host answered a log read with no text')
+    if (typeof chunk?.text !== 'string')
+      throw new Error('the host answered a log read with no text')
     text += chunk.text
     // Always forward: a next that does not move on would loop for ever.
     offset = typeof chunk.next === 'number' && chunk.next > offset ? chunk.next : null

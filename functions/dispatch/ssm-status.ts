@@ -127,7 +127,11 @@ export const SSM_STATUS_TABLE: Readonly<Record<string, Row>> = {
   },
 }
 
-const key = (s: string | undefined) => (s ?? '').replace(/[\s_-]/g, '').toLowerCase().replace('canceled', 'cancelled')
+const key = (s: string | undefined) =>
+  (s ?? '')
+    .replace(/[\s_-]/g, '')
+    .toLowerCase()
+    .replace('canceled', 'cancelled')
 
 /** Reads Status and StatusDetails as one state; StatusDetails wins where both are known. */
 export function hostStatus(

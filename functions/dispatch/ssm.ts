@@ -194,17 +194,25 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
   // ---------- RemoteDispatcher ----------
 
   async start(spec: DispatchSpec, opts: { host?: string } = {}): Promise<{ ref: string }> {
-    const target = opts.host === undefined ? this.#o.target : { instanceIds: [this.#oneHost(opts.host)] }
+    const target =
+      opts.host === undefined ? this.#o.target : { instanceIds: [this.#oneHost(opts.host)] }
     return { ref: JSON.stringify(await this.#send(spec, target)) }
   }
 
   /** A host named for one command: an instance id, and one of the target's when it lists them
    *  (with tags, SSM and the sender's policy decide which instances it may reach). */
   #oneHost(host: string): string {
-    if (!INSTANCE_ID.test(host)) throw new SsmDispatchError('invalid_job', `host: "${host}" is not an instance id (i-… or mi-…)`)
+    if (!INSTANCE_ID.test(host))
+      throw new SsmDispatchError(
+        'invalid_job',
+        `host: "${host}" is not an instance id (i-… or mi-…)`
+      )
     const t = this.#o.target
     if ('instanceIds' in t && !t.instanceIds.includes(host)) {
-      throw new SsmDispatchError('invalid_job', `host: ${host} is not one of this dispatcher's instances (${t.instanceIds.join(', ')})`)
+      throw new SsmDispatchError(
+        'invalid_job',
+        `host: ${host} is not one of this dispatcher's instances (${t.instanceIds.join(', ')})`
+      )
     }
     return host
   }
@@ -214,11 +222,15 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
     spec: DispatchSpec
   ): Promise<{ events: JobEvent[]; done?: { result: ResultEvent; exitCode: number | null } }> {
     const r = parseRef(ref)
-    const view = await (r.i ? this.#follow(spec, r.c, r.i, r.i.length > 1) : this.#followTags(spec, r.c))
+    const view = await (r.i
+      ? this.#follow(spec, r.c, r.i, r.i.length > 1)
+      : this.#followTags(spec, r.c))
     if (view.done || r.e === undefined || Date.now() <= r.e) return view
     // SSM ends every invocation within its delivery and execution timeouts. One it still has not
     // ended (or no longer knows: its history is kept 30 days) would hold its cluster for ever.
-    await this.cancel(ref).catch((err) => this.#log(`Failed to cancel ${r.c}: ${(err as Error).message}`))
+    await this.cancel(ref).catch((err) =>
+      this.#log(`Failed to cancel ${r.c}: ${(err as Error).message}`)
+    )
     const message = `SSM did not end command ${r.c} within its timeouts (and ${LOST_AFTER_SECONDS} s more); berth gave up on it and cancelled it`
     const result = syntheticResult(spec, Date.now(), 'timeout', message)
     return { events: [...view.events, result], done: { result, exitCode: null } }
@@ -227,7 +239,9 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
   async cancel(ref: string): Promise<void> {
     const { c } = parseRef(ref)
     this.#log(`Cancelling command ${c}…`)
-    await this.#call('CancelCommand', () => this.#client.send(new CancelCommandCommand({ CommandId: c })))
+    await this.#call('CancelCommand', () =>
+      this.#client.send(new CancelCommandCommand({ CommandId: c }))
+    )
     this.#log(`Cancelled command ${c}`)
   }
 
@@ -239,7 +253,10 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
   ): Promise<{ result: ResultEvent; exitCode: number | null }> {
     const startedAt = Date.now()
     if (signal?.aborted) {
-      return { result: syntheticResult(spec, startedAt, 'cancelled', 'cancelled before start'), exitCode: null }
+      return {
+        result: syntheticResult(spec, startedAt, 'cancelled', 'cancelled before start'),
+        exitCode: null,
+      }
     }
     let ref: string
     try {
@@ -301,11 +318,19 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
   async log(jobId: string, host?: string): Promise<string> {
     const ids = 'instanceIds' in this.#o.target ? this.#o.target.instanceIds : []
     const on = host ?? (ids.length === 1 ? ids[0] : undefined)
-    if (!on) throw new SsmDispatchError('invalid_job', `log: name the host (an instance id) to read the log of ${jobId} from`)
+    if (!on)
+      throw new SsmDispatchError(
+        'invalid_job',
+        `log: name the host (an instance id) to read the log of ${jobId} from`
+      )
     const read = async (offset: number) => {
       const spec: DispatchSpec = { id: newJobId(), kind: 'log', options: { job: jobId, offset } }
       const { result } = await this.run(spec, { onEvent: () => {}, host: on })
-      if (!result.ok) throw new SsmDispatchError(result.code ?? 'dispatch_failed', `log of ${jobId} on ${on}: ${result.message}`)
+      if (!result.ok)
+        throw new SsmDispatchError(
+          result.code ?? 'dispatch_failed',
+          `log of ${jobId} on ${on}: ${result.message}`
+        )
       return result.data
     }
     return (await readLogVia(read)).text
@@ -317,7 +342,8 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
     const o = this.#o
     // The spec travels as base64: no character of it can mean anything to a shell.
     const specB64 = base64Utf8(JSON.stringify(spec))
-    if (!BASE64.test(specB64)) throw new SsmDispatchError('internal', 'the spec did not encode to base64')
+    if (!BASE64.test(specB64))
+      throw new SsmDispatchError('internal', 'the spec did not encode to base64')
     // berth's document takes at most 65,536 characters (half Linux's limit on one argument).
     if (specB64.length > MAX_SPEC_B64) {
       throw new SsmDispatchError(
@@ -329,25 +355,37 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
     const input: SendCommandCommandInput = {
       DocumentName: o.useRunShellScript ? 'AWS-RunShellScript' : o.documentName,
       Parameters: o.useRunShellScript
-        ? { commands: [`${o.berthCommand} job run --compact --spec-b64 ${specB64}`], executionTimeout }
+        ? {
+            commands: [`${o.berthCommand} job run --compact --spec-b64 ${specB64}`],
+            executionTimeout,
+          }
         : { specB64: [specB64], executionTimeout },
       TimeoutSeconds: o.timeoutSeconds,
       Comment: `berth job ${spec.id}`.slice(0, 100),
       ...('instanceIds' in target
         ? { InstanceIds: target.instanceIds }
         : {
-            Targets: Object.entries(target.tags).map(([k, v]) => ({ Key: `tag:${k}`, Values: [v] })),
+            Targets: Object.entries(target.tags).map(([k, v]) => ({
+              Key: `tag:${k}`,
+              Values: [v],
+            })),
           }),
       ...(o.maxConcurrency !== undefined && { MaxConcurrency: String(o.maxConcurrency) }),
       ...(o.maxErrors !== undefined && { MaxErrors: String(o.maxErrors) }),
     }
     this.#log(`Sending job ${spec.id} (${spec.kind}) to ${describeTarget(target)}…`)
-    const out = await this.#call('SendCommand', () => this.#client.send(new SendCommandCommand(input)))
+    const out = await this.#call('SendCommand', () =>
+      this.#client.send(new SendCommandCommand(input))
+    )
     const commandId = out.Command?.CommandId
-    if (!commandId) throw new SsmDispatchError('dispatch_failed', 'SendCommand answered without a CommandId')
+    if (!commandId)
+      throw new SsmDispatchError('dispatch_failed', 'SendCommand answered without a CommandId')
     this.#log(`Sent job ${spec.id} as command ${commandId}`)
-    const e = Date.now() + (o.timeoutSeconds + o.executionTimeoutSeconds + LOST_AFTER_SECONDS) * 1000
-    return 'instanceIds' in target ? { c: commandId, i: target.instanceIds, e } : { c: commandId, e }
+    const e =
+      Date.now() + (o.timeoutSeconds + o.executionTimeoutSeconds + LOST_AFTER_SECONDS) * 1000
+    return 'instanceIds' in target
+      ? { c: commandId, i: target.instanceIds, e }
+      : { c: commandId, e }
   }
 
   /** Tag targets: the hosts are whatever SSM resolved; followed once it has resolved them all. */
@@ -361,10 +399,15 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
     do {
       const page = await this.#call('ListCommandInvocations', () =>
         this.#client.send(
-          new ListCommandInvocationsCommand({ CommandId: commandId, MaxResults: 50, NextToken: token })
+          new ListCommandInvocationsCommand({
+            CommandId: commandId,
+            MaxResults: 50,
+            NextToken: token,
+          })
         )
       )
-      for (const inv of page.CommandInvocations ?? []) if (inv.InstanceId) hosts.push(inv.InstanceId)
+      for (const inv of page.CommandInvocations ?? [])
+        if (inv.InstanceId) hosts.push(inv.InstanceId)
       token = page.NextToken
     } while (token)
     const targets = command?.TargetCount ?? 0
@@ -467,7 +510,8 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
     parsed: { events: JobEvent[]; result?: ResultEvent }
   ): { result: ResultEvent; exitCode: number | null } {
     const status = hostStatus(inv.status, inv.details, this.#context(inv.host))
-    const exitCode = inv.responseCode !== undefined && inv.responseCode >= 0 ? inv.responseCode : null
+    const exitCode =
+      inv.responseCode !== undefined && inv.responseCode >= 0 ? inv.responseCode : null
     const said = parsed.result
     const made = (code: ResultCode, message: string): ResultEvent => ({
       ...syntheticResult(spec, 0, code, message),
@@ -483,7 +527,8 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
           ? ` (stdout passed SSM's ${SSM_STDOUT_LIMIT}-character limit before the result; ` +
             `the whole log is on the host: berth job log ${spec.id})`
           : ''
-      if (status.state === 'cancelled') return { result: made('cancelled', status.message), exitCode }
+      if (status.state === 'cancelled')
+        return { result: made('cancelled', status.message), exitCode }
       const how = status.state === 'succeeded' ? 'exited 0' : `failed (exit ${exitCode ?? '?'})`
       const stderr = lastLine(inv.stderr)
       const message = `berth job run ${how} on ${inv.host} without a result event${truncated}${stderr ? `: ${stderr}` : ''}`
@@ -515,7 +560,7 @@ export class SsmDispatcher implements Dispatcher, RemoteDispatcher {
   }
 
   #log(line: string): void {
-    (this.#o.log ?? silentLogger).info(`ssm: ${line}`)
+    ;(this.#o.log ?? silentLogger).info(`ssm: ${line}`)
   }
 }
 
@@ -579,7 +624,9 @@ function parseRef(ref: string): Ref {
 function describeTarget(t: SsmTarget): string {
   return 'instanceIds' in t
     ? t.instanceIds.join(', ')
-    : Object.entries(t.tags).map(([k, v]) => `tag:${k}=${v}`).join(' and ')
+    : Object.entries(t.tags)
+        .map(([k, v]) => `tag:${k}=${v}`)
+        .join(' and ')
 }
 
 /** An SDK (or network) error as a dispatch error: a stable code, a message that says what to do. */
@@ -588,7 +635,8 @@ export function asDispatchError(err: unknown, op: string, where: string): SsmDis
   const name = errName(err)
   const text = (err as Error)?.message ?? String(err)
   const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts
-  const make = (code: ResultCode, message: string) => new SsmDispatchError(code, message, { cause: err })
+  const make = (code: ResultCode, message: string) =>
+    new SsmDispatchError(code, message, { cause: err })
   if (AUTH_ERRORS.has(name)) {
     return make(
       'dispatch_auth',
@@ -597,10 +645,16 @@ export function asDispatchError(err: unknown, op: string, where: string): SsmDis
     )
   }
   if (name === 'AccessDeniedException') {
-    return make('access_denied', `${where} denied ${op} (${text}): the IAM policy must allow ssm:${op}`)
+    return make(
+      'access_denied',
+      `${where} denied ${op} (${text}): the IAM policy must allow ssm:${op}`
+    )
   }
   if (name === 'ThrottlingException') {
-    return make('throttled', `${where} throttled ${op}${attempts ? ` ${attempts} times` : ''}: ${text}`)
+    return make(
+      'throttled',
+      `${where} throttled ${op}${attempts ? ` ${attempts} times` : ''}: ${text}`
+    )
   }
   if (name === 'InvalidDocument') {
     return make(
@@ -617,52 +671,81 @@ export function asDispatchError(err: unknown, op: string, where: string): SsmDis
     )
   }
   if (name === 'InvalidParameters') {
-    return make('dispatch_failed', `the document refused its parameters (${text}): does it take specB64 and executionTimeout?`)
+    return make(
+      'dispatch_failed',
+      `the document refused its parameters (${text}): does it take specB64 and executionTimeout?`
+    )
   }
   if (!(err as { $metadata?: unknown })?.$metadata) {
     // No HTTP answer at all: DNS, connection refused, TLS.
-    return make('dispatch_failed', `cannot reach ${where} for ${op}: ${name ? `${name}: ` : ''}${text}`)
+    return make(
+      'dispatch_failed',
+      `cannot reach ${where} for ${op}: ${name ? `${name}: ` : ''}${text}`
+    )
   }
   return make('dispatch_failed', `${where}: ${op} failed: ${name}: ${text}`)
 }
 
 type CheckedOptions = SsmDispatcherOptions &
-  Required<Pick<SsmDispatcherOptions, 'documentName' | 'timeoutSeconds' | 'executionTimeoutSeconds' | 'pollMs' | 'berthCommand'>>
+  Required<
+    Pick<
+      SsmDispatcherOptions,
+      'documentName' | 'timeoutSeconds' | 'executionTimeoutSeconds' | 'pollMs' | 'berthCommand'
+    >
+  >
 
 function checkOptions(o: CheckedOptions): void {
   const bad = (what: string): never => {
     throw new Error(`SsmDispatcher: ${what}`)
   }
-  if (typeof o.target !== 'object' || o.target === null) bad('target: { instanceIds: [...] } or { tags: {...} }')
+  if (typeof o.target !== 'object' || o.target === null)
+    bad('target: { instanceIds: [...] } or { tags: {...} }')
   if ('instanceIds' in o.target) {
     const ids = o.target.instanceIds
-    if (!Array.isArray(ids) || ids.length < 1 || ids.length > 50) bad('target.instanceIds: 1 to 50 instance ids')
-    for (const id of ids) if (!INSTANCE_ID.test(id)) bad(`target.instanceIds: "${id}" is not an instance id (i-… or mi-…)`)
+    if (!Array.isArray(ids) || ids.length < 1 || ids.length > 50)
+      bad('target.instanceIds: 1 to 50 instance ids')
+    for (const id of ids)
+      if (!INSTANCE_ID.test(id))
+        bad(`target.instanceIds: "${id}" is not an instance id (i-… or mi-…)`)
     if (new Set(ids).size !== ids.length) bad('target.instanceIds: an instance id is listed twice')
   } else if ('tags' in o.target) {
-    if (typeof o.target.tags !== 'object' || o.target.tags === null) bad('target.tags: an object of tag → value')
+    if (typeof o.target.tags !== 'object' || o.target.tags === null)
+      bad('target.tags: an object of tag → value')
     const tags = Object.entries(o.target.tags)
-    if (tags.length < 1 || tags.length > 5) bad('target.tags: 1 to 5 tags (SSM takes at most 5 targets)')
+    if (tags.length < 1 || tags.length > 5)
+      bad('target.tags: 1 to 5 tags (SSM takes at most 5 targets)')
     for (const [k, v] of tags) {
       if (!TAG_KEY.test(k)) bad(`target.tags: "${k}" is not a tag key`)
-      if (typeof v !== 'string' || v.length < 1 || v.length > 256) bad(`target.tags.${k}: a value of 1 to 256 characters`)
+      if (typeof v !== 'string' || v.length < 1 || v.length > 256)
+        bad(`target.tags.${k}: a value of 1 to 256 characters`)
     }
   } else bad('target: { instanceIds: [...] } or { tags: {...} }')
-  if (!DOCUMENT_NAME.test(o.documentName)) bad(`documentName: "${o.documentName}" is not a document name`)
+  if (!DOCUMENT_NAME.test(o.documentName))
+    bad(`documentName: "${o.documentName}" is not a document name`)
   if (o.maxConcurrency !== undefined && !MAX_CONCURRENCY.test(String(o.maxConcurrency))) {
     bad(`maxConcurrency: "${o.maxConcurrency}" is not a count (1, 2, …) or a percentage (10%)`)
   }
   if (o.maxErrors !== undefined && !MAX_ERRORS.test(String(o.maxErrors))) {
     bad(`maxErrors: "${o.maxErrors}" is not a count (0, 1, …) or a percentage (10%)`)
   }
-  if (!Number.isInteger(o.timeoutSeconds) || o.timeoutSeconds < 30 || o.timeoutSeconds > 2_592_000) {
+  if (
+    !Number.isInteger(o.timeoutSeconds) ||
+    o.timeoutSeconds < 30 ||
+    o.timeoutSeconds > 2_592_000
+  ) {
     bad('timeoutSeconds: whole seconds, 30 to 2592000')
   }
-  if (!Number.isInteger(o.executionTimeoutSeconds) || o.executionTimeoutSeconds < 1 || o.executionTimeoutSeconds > 172_800) {
+  if (
+    !Number.isInteger(o.executionTimeoutSeconds) ||
+    o.executionTimeoutSeconds < 1 ||
+    o.executionTimeoutSeconds > 172_800
+  ) {
     bad('executionTimeoutSeconds: whole seconds, 1 to 172800 (48 h)')
   }
   if (!(o.pollMs > 0)) bad('pollMs: more than 0')
   if (!COMMAND_WORDS.test(o.berthCommand)) {
-    bad(`berthCommand: "${o.berthCommand}" must be plain words (letters, digits, _ . / -) separated by spaces`)
+    bad(
+      `berthCommand: "${o.berthCommand}" must be plain words (letters, digits, _ . / -) separated by spaces`
+    )
   }
 }

@@ -6,7 +6,12 @@
 import { $, quote } from 'zx'
 import type { ResultEvent } from '../../scripts/engine/events.ts'
 import { lineBuffer } from '../../scripts/engine/line-buffer.ts'
-import { LOG_LEVELS, silentLogger, type Logger, type LogLevel } from '../../scripts/engine/logger.ts'
+import {
+  LOG_LEVELS,
+  silentLogger,
+  type Logger,
+  type LogLevel,
+} from '../../scripts/engine/logger.ts'
 import {
   ndjsonReader,
   syntheticResult,
@@ -28,8 +33,14 @@ interface Common {
 function relay(log: Logger, line: string): void {
   if (!line.trim()) return
   try {
-    const { level, msg, time: _time, ...fields } = JSON.parse(line) as { level?: unknown; msg?: unknown; time?: unknown }
-    if (typeof msg === 'string' && (LOG_LEVELS as readonly unknown[]).includes(level)) return log[level as LogLevel](msg, fields)
+    const {
+      level,
+      msg,
+      time: _time,
+      ...fields
+    } = JSON.parse(line) as { level?: unknown; msg?: unknown; time?: unknown }
+    if (typeof msg === 'string' && (LOG_LEVELS as readonly unknown[]).includes(level))
+      return log[level as LogLevel](msg, fields)
   } catch {
     // not one of berth's log lines: below
   }
@@ -187,7 +198,7 @@ export class ZxDispatcher implements Dispatcher {
         try {
           if (l.trim()) onLine(JSON.parse(l))
         } catch {
-          (this.#config.log ?? silentLogger).debug(`watch: not JSON: ${l}`)
+          ;(this.#config.log ?? silentLogger).debug(`watch: not JSON: ${l}`)
         }
       }
     })

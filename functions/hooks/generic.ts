@@ -40,10 +40,17 @@ export function genericRoutes(deps: HookDeps) {
     const verdict =
       hook.signature === 'github'
         ? await verifyHubSignature(hook.secret, c.req.header('x-hub-signature-256'), raw)
-        : await verifyBerthSignature(hook.secret, { signature: c.req.header('x-berth-signature'), timestamp }, raw, now())
+        : await verifyBerthSignature(
+            hook.secret,
+            { signature: c.req.header('x-berth-signature'), timestamp },
+            raw,
+            now()
+          )
     if (!verdict.ok) {
       deps.limiter?.fail(address)
-      throw unauthorized(`${hook.signature === 'github' ? 'X-Hub-Signature-256' : 'X-Berth-Signature'}: ${verdict.reason}`)
+      throw unauthorized(
+        `${hook.signature === 'github' ? 'X-Hub-Signature-256' : 'X-Berth-Signature'}: ${verdict.reason}`
+      )
     }
 
     const actor = `hook:${name}`
@@ -51,8 +58,12 @@ export function genericRoutes(deps: HookDeps) {
     let idempotencyKey: string | null
     let source: string | null = null
     if (hook.signature === 'github') {
-      const [header, id] = deliveryId(c.req.header('x-github-delivery'), c.req.header('idempotency-key'))
-      if (id !== undefined && !DELIVERY_ID.test(id)) throw invalid(`${header}: must be 1 to 200 printable characters without spaces`)
+      const [header, id] = deliveryId(
+        c.req.header('x-github-delivery'),
+        c.req.header('idempotency-key')
+      )
+      if (id !== undefined && !DELIVERY_ID.test(id))
+        throw invalid(`${header}: must be 1 to 200 printable characters without spaces`)
       idempotencyKey = id === undefined ? null : `${actor}:${id}`
       source = id ?? null
     } else {
@@ -87,7 +98,10 @@ export function genericRoutes(deps: HookDeps) {
 }
 
 /** GitHub's own delivery id first; any other sender may send a standard Idempotency-Key. */
-function deliveryId(github: string | undefined, key: string | undefined): [header: string, id: string | undefined] {
+function deliveryId(
+  github: string | undefined,
+  key: string | undefined
+): [header: string, id: string | undefined] {
   if (github !== undefined) return ['X-GitHub-Delivery', github]
   return ['Idempotency-Key', key]
 }

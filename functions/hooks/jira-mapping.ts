@@ -38,28 +38,40 @@ export const ISSUE_KEY = /^[A-Z][A-Z0-9_]{0,49}-[1-9][0-9]{0,9}$/
 
 const EVENTS = ['jira:issue_created', 'jira:issue_updated']
 
-const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v)
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  !!v && typeof v === 'object' && !Array.isArray(v)
 
 /** Jira keeps labels as a list; a changelog writes them space-separated (labels hold no spaces). */
-const labelsIn = (s: unknown): string[] => (typeof s === 'string' ? s.split(/\s+/).filter(Boolean) : [])
+const labelsIn = (s: unknown): string[] =>
+  typeof s === 'string' ? s.split(/\s+/).filter(Boolean) : []
 
 export function decideJira(payload: unknown, config: Config): JiraDecision {
   if (!isObject(payload)) return { action: 'ignore', reason: 'the body is not a Jira event' }
   const event = payload.webhookEvent
   if (typeof event !== 'string' || !EVENTS.includes(event)) {
-    return { action: 'ignore', reason: `event ${JSON.stringify(event ?? null)} is not handled (only ${EVENTS.join(', ')})` }
+    return {
+      action: 'ignore',
+      reason: `event ${JSON.stringify(event ?? null)} is not handled (only ${EVENTS.join(', ')})`,
+    }
   }
   const actor = actorOf(payload.user)
   const issue = payload.issue
   const fields = isObject(issue) && isObject(issue.fields) ? issue.fields : null
   const key = isObject(issue) ? issue.key : undefined
   if (typeof key !== 'string' || !ISSUE_KEY.test(key)) {
-    return { action: 'invalid', issueKey: null, actor, field: 'issue.key', message: 'issue.key: missing or not a Jira issue key' }
+    return {
+      action: 'invalid',
+      issueKey: null,
+      actor,
+      field: 'issue.key',
+      message: 'issue.key: missing or not a Jira issue key',
+    }
   }
   const label = config.label
   if (event === 'jira:issue_created') {
     const labels = fields?.labels
-    if (!Array.isArray(labels) || !labels.includes(label)) return { action: 'ignore', reason: `${key} does not carry the label "${label}"` }
+    if (!Array.isArray(labels) || !labels.includes(label))
+      return { action: 'ignore', reason: `${key} does not carry the label "${label}"` }
   } else if (!labelJustAdded(payload.changelog, label)) {
     return { action: 'ignore', reason: `this update of ${key} did not add the label "${label}"` }
   }
@@ -69,8 +81,10 @@ export function decideJira(payload: unknown, config: Config): JiraDecision {
     const path = `issue.fields.${field}`
     return { action: 'invalid', issueKey: key, actor, field: path, message: `${path}: ${what}` }
   }
-  if (cluster === undefined) return invalid(config.clusterField, 'missing or empty (hooks.jira.clusterField)')
-  if (!CLUSTER_NAME.test(cluster)) return invalid(config.clusterField, `"${cluster.slice(0, 60)}" is not a valid cluster name`)
+  if (cluster === undefined)
+    return invalid(config.clusterField, 'missing or empty (hooks.jira.clusterField)')
+  if (!CLUSTER_NAME.test(cluster))
+    return invalid(config.clusterField, `"${cluster.slice(0, 60)}" is not a valid cluster name`)
   let topologyRef = cluster
   if (config.topologyField) {
     const named = fieldValue(fields, config.topologyField)
@@ -79,9 +93,24 @@ export function decideJira(payload: unknown, config: Config): JiraDecision {
     }
     topologyRef = named ?? cluster
   }
-  const reporter = isObject(fields?.reporter) && typeof fields.reporter.accountId === 'string' ? fields.reporter.accountId : null
-  const user = isObject(payload.user) && typeof payload.user.accountId === 'string' ? payload.user.accountId : null
-  return { action: 'install', issueKey: key, actor, cluster, topologyRef, project: key.slice(0, key.lastIndexOf('-')), user, reporter }
+  const reporter =
+    isObject(fields?.reporter) && typeof fields.reporter.accountId === 'string'
+      ? fields.reporter.accountId
+      : null
+  const user =
+    isObject(payload.user) && typeof payload.user.accountId === 'string'
+      ? payload.user.accountId
+      : null
+  return {
+    action: 'install',
+    issueKey: key,
+    actor,
+    cluster,
+    topologyRef,
+    project: key.slice(0, key.lastIndexOf('-')),
+    user,
+    reporter,
+  }
 }
 
 export type JiraRule = z.infer<typeof JiraConfig>['allow'][number]
@@ -93,7 +122,13 @@ export type JiraRule = z.infer<typeof JiraConfig>['allow'][number]
  */
 export async function jiraRulesFor(
   rules: JiraRule[],
-  d: { project: string; user: string | null; reporter: string | null; cluster: string; topologyRef: string },
+  d: {
+    project: string
+    user: string | null
+    reporter: string | null
+    cluster: string
+    topologyRef: string
+  },
   groupsOf: (user: string) => Promise<string[]>
 ): Promise<JiraRule[]> {
   let groups: string[] | undefined
@@ -121,7 +156,11 @@ function labelJustAdded(changelog: unknown, label: string): boolean {
     if (!isObject(i)) return false
     // Jira names the new value `toString`: typed as a plain field, not as Object's method.
     const item: { field?: unknown; fromString?: unknown; toString?: unknown } = i
-    return item.field === 'labels' && labelsIn(item.toString).includes(label) && !labelsIn(item.fromString).includes(label)
+    return (
+      item.field === 'labels' &&
+      labelsIn(item.toString).includes(label) &&
+      !labelsIn(item.fromString).includes(label)
+    )
   })
 }
 
@@ -129,7 +168,10 @@ function labelJustAdded(changelog: unknown, label: string): boolean {
  * A text field's string, or a single-select field's `value` (`{ id, value, self }`), trimmed;
  * undefined when absent or empty. Nothing else is read as a name.
  */
-export function fieldValue(fields: Record<string, unknown> | null, name: string): string | undefined {
+export function fieldValue(
+  fields: Record<string, unknown> | null,
+  name: string
+): string | undefined {
   const raw = fields && Object.hasOwn(fields, name) ? fields[name] : undefined
   const v = isObject(raw) ? raw.value : raw
   if (typeof v !== 'string') return undefined

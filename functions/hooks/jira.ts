@@ -51,16 +51,32 @@ export function jiraRoutes(deps: HookDeps) {
     const decision = decideJira(payload, jira)
     if (decision.action === 'ignore') return c.json({ ok: true, ignored: decision.reason })
 
-    const refuse = async (err: JobError, issueKey: string | null, cluster: string | null = null) => {
-      await store.audit({ actor: decision.actor, source: issueKey, action: 'hook.jira', target: cluster, outcome: `refused: ${err.message}`, detail: { status: err.status } })
+    const refuse = async (
+      err: JobError,
+      issueKey: string | null,
+      cluster: string | null = null
+    ) => {
+      await store.audit({
+        actor: decision.actor,
+        source: issueKey,
+        action: 'hook.jira',
+        target: cluster,
+        outcome: `refused: ${err.message}`,
+        detail: { status: err.status },
+      })
       if (issueKey && jira.baseUrl && jira.authorization) {
-        const said = postJiraComment({ baseUrl: jira.baseUrl, authorization: jira.authorization }, issueKey, `:x: no install from this issue: ${err.message}`)
+        const said = postJiraComment(
+          { baseUrl: jira.baseUrl, authorization: jira.authorization },
+          issueKey,
+          `:x: no install from this issue: ${err.message}`
+        )
         background(c, said, `jira: the comment on ${issueKey}`)
       }
       return err
     }
     const duplicate = (j: JobRecord) => c.json({ ok: true, duplicate: true, job: view(j) }, 200)
-    if (decision.action === 'invalid') throw await refuse(invalid(decision.message), decision.issueKey)
+    if (decision.action === 'invalid')
+      throw await refuse(invalid(decision.message), decision.issueKey)
 
     const { issueKey, actor, cluster, topologyRef, project } = decision
     const bodyHash = await sha256Hex(raw)
@@ -69,7 +85,9 @@ export function jiraRoutes(deps: HookDeps) {
     const idempotencyKey = `jira:body:${bodyHash}`
     const delivery = c.req.header('x-atlassian-webhook-identifier')?.trim()
     // Looked up first, so a retry is answered with its job even if the stored topology changed since.
-    const seen = (await store.findJobByIdempotencyKey(idempotencyKey)) ?? (delivery ? await store.findJobByIdempotencyKey(`jira:${delivery.slice(0, 200)}`) : null)
+    const seen =
+      (await store.findJobByIdempotencyKey(idempotencyKey)) ??
+      (delivery ? await store.findJobByIdempotencyKey(`jira:${delivery.slice(0, 200)}`) : null)
     if (seen) return duplicate(seen)
 
     let job: JobRecord
@@ -77,19 +95,33 @@ export function jiraRoutes(deps: HookDeps) {
       const rules = await jiraRulesFor(jira.allow, decision, (user) => jiraGroups(jira, user))
       if (!rules.length) {
         const who = decision.user ? `account ${decision.user}` : 'an unknown user'
-        throw forbidden(`no rule in hooks.jira.allow lets ${who} of project ${project} install cluster "${cluster}" from the topology "${topologyRef}"`)
+        throw forbidden(
+          `no rule in hooks.jira.allow lets ${who} of project ${project} install cluster "${cluster}" from the topology "${topologyRef}"`
+        )
       }
       const who = fixedPrincipal({
         actor,
         owner: `jira:${project}`,
-        level: highest(rules.map((r) => r.level), deps.policy.default),
+        level: highest(
+          rules.map((r) => r.level),
+          deps.policy.default
+        ),
         cluster,
         rights: ['install'],
       })
       const req = await installRequest(deps, cluster, topologyRef)
       // Without a connection to comment through, there is nobody to report to.
-      const notify = jira.baseUrl && jira.authorization ? [{ channel: 'jira' as const, target: { issueKey } }] : []
-      const r = await submitJob(deps, req, { who, source: issueKey, idempotencyKey, bodyHash, notify })
+      const notify =
+        jira.baseUrl && jira.authorization
+          ? [{ channel: 'jira' as const, target: { issueKey } }]
+          : []
+      const r = await submitJob(deps, req, {
+        who,
+        source: issueKey,
+        idempotencyKey,
+        bodyHash,
+        notify,
+      })
       if (r.existing) return duplicate(r.job)
       job = r.job
     } catch (err) {
@@ -103,29 +135,51 @@ export function jiraRoutes(deps: HookDeps) {
 }
 
 /** The groups of a Jira user, asked of Jira's REST API (v3, `user/groups`). */
-async function jiraGroups(jira: { baseUrl?: string; authorization?: string }, accountId: string): Promise<string[]> {
+async function jiraGroups(
+  jira: { baseUrl?: string; authorization?: string },
+  accountId: string
+): Promise<string[]> {
   if (!jira.baseUrl || !jira.authorization) return []
   const url = `${jira.baseUrl.replace(/\/$/, '')}/rest/api/3/user/groups?accountId=${encodeURIComponent(accountId)}`
-  const res = await fetch(url, { headers: { accept: 'application/json', authorization: jira.authorization }, signal: AbortSignal.timeout(10_000) })
+  const res = await fetch(url, {
+    headers: { accept: 'application/json', authorization: jira.authorization },
+    signal: AbortSignal.timeout(10_000),
+  })
   if (!res.ok) {
     await res.body?.cancel()
-    throw new JobError('jira_unreachable', `could not read the groups of account ${accountId} from Jira (HTTP ${res.status}); nothing was installed`)
+    throw new JobError(
+      'jira_unreachable',
+      `could not read the groups of account ${accountId} from Jira (HTTP ${res.status}); nothing was installed`
+    )
   }
   const body = await res.json()
-  return Array.isArray(body) ? body.map((g) => (g as { name?: unknown })?.name).filter((n): n is string => typeof n === 'string') : []
+  return Array.isArray(body)
+    ? body
+        .map((g) => (g as { name?: unknown })?.name)
+        .filter((n): n is string => typeof n === 'string')
+    : []
 }
 
 /**
  * The install: by reference when the stored topology is the cluster's own; a stored topology of
  * another name is a template, installed under the issue's cluster name (its `name` replaced).
  */
-async function installRequest(deps: HookDeps, cluster: string, topologyRef: string): Promise<JobRequestBody> {
+async function installRequest(
+  deps: HookDeps,
+  cluster: string,
+  topologyRef: string
+): Promise<JobRequestBody> {
   if (topologyRef === cluster) return { kind: 'install', cluster, topologyRef }
   const stored = await deps.store.getTopology(topologyRef)
-  if (!stored) throw notFound(`no stored topology named "${topologyRef}" (hooks.jira.topologyField)`)
+  if (!stored)
+    throw notFound(`no stored topology named "${topologyRef}" (hooks.jira.topologyField)`)
   const template: unknown = YAML.parse(stored.text, { merge: true })
   if (!template || typeof template !== 'object' || Array.isArray(template)) {
     throw invalid(`the stored topology "${topologyRef}" is not a mapping`)
   }
-  return { kind: 'install', cluster, topology: { ...(template as Record<string, unknown>), name: cluster } }
+  return {
+    kind: 'install',
+    cluster,
+    topology: { ...(template as Record<string, unknown>), name: cluster },
+  }
 }

@@ -6,8 +6,18 @@
 const encoder = new TextEncoder()
 
 export async function hmacSha256Hex(secret: string, data: string | Uint8Array): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
-  const mac = await crypto.subtle.sign('HMAC', key, typeof data === 'string' ? encoder.encode(data) : data)
+  const key = await crypto.subtle.importKey(
+    'raw',
+    encoder.encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign']
+  )
+  const mac = await crypto.subtle.sign(
+    'HMAC',
+    key,
+    typeof data === 'string' ? encoder.encode(data) : data
+  )
   return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('')
 }
 
@@ -33,13 +43,17 @@ async function verifyTimestamped(
   nowSeconds: number
 ): Promise<Verdict> {
   const { signature, timestamp } = headers
-  if (!signature || !timestamp) return { ok: false, reason: `missing ${names.signature} or ${names.timestamp}` }
-  if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: `${names.timestamp} is not a Unix time` }
+  if (!signature || !timestamp)
+    return { ok: false, reason: `missing ${names.signature} or ${names.timestamp}` }
+  if (!/^\d{1,12}$/.test(timestamp))
+    return { ok: false, reason: `${names.timestamp} is not a Unix time` }
   if (Math.abs(nowSeconds - Number(timestamp)) > SLACK_WINDOW_SECONDS) {
     return { ok: false, reason: `${names.timestamp} is more than 5 minutes from now` }
   }
   const expected = `${names.version}=${await hmacSha256Hex(secret, `${names.version}:${timestamp}:${rawBody}`)}`
-  return safeEqual(signature, expected) ? { ok: true } : { ok: false, reason: 'the signature does not match' }
+  return safeEqual(signature, expected)
+    ? { ok: true }
+    : { ok: false, reason: 'the signature does not match' }
 }
 
 /**
@@ -52,7 +66,11 @@ export function verifySlack(
   rawBody: string,
   nowSeconds = Math.floor(Date.now() / 1000)
 ): Promise<Verdict> {
-  const names = { version: 'v0', signature: 'X-Slack-Signature', timestamp: 'X-Slack-Request-Timestamp' }
+  const names = {
+    version: 'v0',
+    signature: 'X-Slack-Signature',
+    timestamp: 'X-Slack-Request-Timestamp',
+  }
   return verifyTimestamped(secret, names, headers, rawBody, nowSeconds)
 }
 
@@ -77,8 +95,14 @@ export function verifyBerthSignature(
  * hooks) and `X-Hub-Signature` (Jira admin webhooks). No timestamp is signed, so callers
  * de-duplicate on the delivery id.
  */
-export async function verifyHubSignature(secret: string, header: string | null | undefined, rawBody: string): Promise<Verdict> {
+export async function verifyHubSignature(
+  secret: string,
+  header: string | null | undefined,
+  rawBody: string
+): Promise<Verdict> {
   if (!header) return { ok: false, reason: 'missing signature header' }
   const expected = `sha256=${await hmacSha256Hex(secret, rawBody)}`
-  return safeEqual(header, expected) ? { ok: true } : { ok: false, reason: 'the signature does not match' }
+  return safeEqual(header, expected)
+    ? { ok: true }
+    : { ok: false, reason: 'the signature does not match' }
 }

@@ -37,11 +37,15 @@ export function parseSlackCommand(text: string): SlackCommand | { error: string 
   const words = text.trim().split(/\s+/).filter(Boolean)
   const [verb, cluster, ...rest] = words
   if (!verb || verb === 'help') return { verb: 'help' }
-  if (!(SLACK_VERBS as readonly string[]).includes(verb)) return { error: `unknown command "${verb.slice(0, 40)}"` }
+  if (!(SLACK_VERBS as readonly string[]).includes(verb))
+    return { error: `unknown command "${verb.slice(0, 40)}"` }
   if (verb === 'jobs' && !cluster) return { verb: 'jobs' }
   if (!cluster) return { error: `\`/berth ${verb}\` needs a cluster name` }
-  if (!CLUSTER_NAME.test(cluster)) return { error: `"${cluster.slice(0, 60)}" is not a valid cluster name` }
-  const extra = () => ({ error: `unexpected "${rest.join(' ').slice(0, 60)}" after \`/berth ${verb} ${cluster}\`` })
+  if (!CLUSTER_NAME.test(cluster))
+    return { error: `"${cluster.slice(0, 60)}" is not a valid cluster name` }
+  const extra = () => ({
+    error: `unexpected "${rest.join(' ').slice(0, 60)}" after \`/berth ${verb} ${cluster}\``,
+  })
   switch (verb as Exclude<SlackVerb, 'help'>) {
     case 'jobs':
     case 'status':
@@ -49,7 +53,8 @@ export function parseSlackCommand(text: string): SlackCommand | { error: string 
       return rest.length ? extra() : { verb: verb as 'jobs' | 'status' | 'destroy', cluster }
     case 'install': {
       if (!rest.length) return { verb: 'install', cluster, topologyRef: cluster }
-      if (rest.length === 2 && rest[0] === 'from' && CLUSTER_NAME.test(rest[1])) return { verb: 'install', cluster, topologyRef: rest[1] }
+      if (rest.length === 2 && rest[0] === 'from' && CLUSTER_NAME.test(rest[1]))
+        return { verb: 'install', cluster, topologyRef: rest[1] }
       return extra()
     }
     case 'snapshot': {
@@ -64,8 +69,12 @@ export function parseSlackCommand(text: string): SlackCommand | { error: string 
     }
     case 'restore': {
       const [snapshot, ...more] = rest
-      if (!snapshot) return { error: '`/berth restore` needs a snapshot id (see `/berth jobs` or the snapshots list)' }
-      if (!SNAPSHOT_ID.test(snapshot)) return { error: `"${snapshot.slice(0, 60)}" is not a valid snapshot id` }
+      if (!snapshot)
+        return {
+          error: '`/berth restore` needs a snapshot id (see `/berth jobs` or the snapshots list)',
+        }
+      if (!SNAPSHOT_ID.test(snapshot))
+        return { error: `"${snapshot.slice(0, 60)}" is not a valid snapshot id` }
       return more.length ? extra() : { verb: 'restore', cluster, snapshot }
     }
   }
@@ -84,7 +93,12 @@ export interface SlackRule {
   level?: Level
 }
 
-function rulesFor(rules: SlackRule[], who: { user: string; channel: string }, verb: string | undefined, cluster?: string): SlackRule[] {
+function rulesFor(
+  rules: SlackRule[],
+  who: { user: string; channel: string },
+  verb: string | undefined,
+  cluster?: string
+): SlackRule[] {
   return rules.filter(
     (r) =>
       (!r.users || r.users.includes(who.user)) &&
@@ -94,7 +108,12 @@ function rulesFor(rules: SlackRule[], who: { user: string; channel: string }, ve
   )
 }
 
-export function slackAllowed(rules: SlackRule[], who: { user: string; channel: string }, verb: string, cluster?: string): boolean {
+export function slackAllowed(
+  rules: SlackRule[],
+  who: { user: string; channel: string },
+  verb: string,
+  cluster?: string
+): boolean {
   return verb === 'help' || rulesFor(rules, who, verb, cluster).length > 0
 }
 
@@ -112,22 +131,33 @@ const VERB_OF: Partial<Record<Right, SlackVerb>> = {
  * A Slack user in a channel, as admission sees them: the rules are the grants, the channel owns
  * what they create (a team's channel, not one person), the rules that match give the level.
  */
-export function slackPrincipal(rules: SlackRule[], who: { user: string; channel: string }, defaultLevel: Level): Principal {
+export function slackPrincipal(
+  rules: SlackRule[],
+  who: { user: string; channel: string },
+  defaultLevel: Level
+): Principal {
   return {
     actor: `slack:${who.user}`,
     owner: `slack:${who.channel || 'unknown-channel'}`,
-    level: (cluster) => highest(rulesFor(rules, who, undefined, cluster).map((r) => r.level), defaultLevel),
+    level: (cluster) =>
+      highest(
+        rulesFor(rules, who, undefined, cluster).map((r) => r.level),
+        defaultLevel
+      ),
     denies(right, cluster) {
       const verb = VERB_OF[right]
       if (verb && slackAllowed(rules, who, verb, cluster)) return null
-      const why = right === 'prune' ? ' (snapshot … keep removes snapshots: it needs the restore verb)' : ''
+      const why =
+        right === 'prune' ? ' (snapshot … keep removes snapshots: it needs the restore verb)' : ''
       return `no rule under hooks.slack.allow lets ${who.user} ${right === 'prune' ? 'prune snapshots of' : (verb ?? right)} ${cluster} from this channel${why}`
     },
   }
 }
 
 /** The verbs that become a job (the others are answered at once). */
-export type JobCommand = Extract<SlackCommand, { verb: 'install' | 'snapshot' | 'restore' }> | { verb: 'destroy'; cluster: string }
+export type JobCommand =
+  | Extract<SlackCommand, { verb: 'install' | 'snapshot' | 'restore' }>
+  | { verb: 'destroy'; cluster: string }
 
 /** The same request body the API takes, so submitJob checks a Slack job exactly like any other. */
 export function jobRequestOf(cmd: JobCommand): JobRequestBody {
@@ -135,8 +165,15 @@ export function jobRequestOf(cmd: JobCommand): JobRequestBody {
     case 'install':
       return { kind: 'install', cluster: cmd.cluster, topologyRef: cmd.topologyRef }
     case 'snapshot': {
-      const options = { ...(cmd.keep ? { keep: cmd.keep } : {}), ...(cmd.tag ? { tag: cmd.tag } : {}) }
-      return { kind: 'snapshot', cluster: cmd.cluster, ...(Object.keys(options).length ? { options } : {}) }
+      const options = {
+        ...(cmd.keep ? { keep: cmd.keep } : {}),
+        ...(cmd.tag ? { tag: cmd.tag } : {}),
+      }
+      return {
+        kind: 'snapshot',
+        cluster: cmd.cluster,
+        ...(Object.keys(options).length ? { options } : {}),
+      }
     }
     case 'restore':
       return { kind: 'restore', cluster: cmd.cluster, snapshot: cmd.snapshot }
@@ -146,7 +183,8 @@ export function jobRequestOf(cmd: JobCommand): JobRequestBody {
 }
 
 /** Slack reads `&`, `<` and `>` as markup (`<!channel>`, `<@U1>`): text from outside is escaped. */
-export const escapeSlack = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+export const escapeSlack = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
 export function describe(cmd: { verb: string; cluster: string; snapshot?: string }): string {
   return `${cmd.verb} *${cmd.cluster}*${cmd.snapshot ? ` from snapshot \`${cmd.snapshot}\`` : ''}`
@@ -160,9 +198,15 @@ export function refusalText(user: string, verb: string, cluster?: string): strin
  * Where a new job stands: `ahead` is how many jobs on its cluster run or wait before it (-1: it
  * has already finished).
  */
-export function acceptedText(cmd: { verb: string; cluster: string; snapshot?: string }, job: JobRecord, ahead: number): string {
+export function acceptedText(
+  cmd: { verb: string; cluster: string; snapshot?: string },
+  job: JobRecord,
+  ahead: number
+): string {
   const place =
-    ahead < 0 ? 'it has already finished' : `place in queue: ${ahead + 1}${ahead ? ` (${ahead} ahead of it on ${job.cluster})` : job.state === 'running' ? ' (running now)' : ' (next to run)'}`
+    ahead < 0
+      ? 'it has already finished'
+      : `place in queue: ${ahead + 1}${ahead ? ` (${ahead} ahead of it on ${job.cluster})` : job.state === 'running' ? ' (running now)' : ' (next to run)'}`
   return `:inbox_tray: ${describe(cmd)} accepted — job \`${job.id}\`, ${place}. I will post here when it starts and when it ends.`
 }
 
@@ -172,7 +216,14 @@ export function duplicateText(job: JobRecord): string {
 
 /** What `status <cluster>` reads of the engine's answer. */
 interface StatusData {
-  nodes?: { name: string; hostname: string; state: string; ip: string | null; bootstrap?: string; health?: string }[]
+  nodes?: {
+    name: string
+    hostname: string
+    state: string
+    ip: string | null
+    bootstrap?: string
+    health?: string
+  }[]
   network?: string | null
   subnet?: string | null
 }
@@ -182,14 +233,19 @@ const MAX_LINES = 10
 /** `status <cluster>`, kept short: one line per node, ten at most. */
 export function statusText(cluster: string, result: ResultEvent): string {
   if (!result.ok) {
-    if (result.code === 'not_found') return `There is no cluster named *${cluster}* on this Docker host.`
+    if (result.code === 'not_found')
+      return `There is no cluster named *${cluster}* on this Docker host.`
     return `Sorry — I could not read *${cluster}*: ${escapeSlack((result.message ?? result.code ?? 'unknown error').slice(0, 300))}`
   }
   const s = (result.data ?? {}) as StatusData
   const nodes = s.nodes ?? []
   const head = `*${cluster}*: ${nodes.length} node${nodes.length === 1 ? '' : 's'}${s.subnet ? ` on ${s.subnet}` : ''}`
   const lines = nodes.slice(0, MAX_LINES).map((n) => {
-    const notes = [n.state, n.health && n.health !== 'none' ? n.health : null, n.bootstrap === 'pending' ? 'bootstrap pending' : null]
+    const notes = [
+      n.state,
+      n.health && n.health !== 'none' ? n.health : null,
+      n.bootstrap === 'pending' ? 'bootstrap pending' : null,
+    ]
     return `• ${n.hostname} — ${notes.filter(Boolean).join(', ')}${n.ip ? ` · ${n.ip}` : ''}`
   })
   if (nodes.length > MAX_LINES) lines.push(`… and ${nodes.length - MAX_LINES} more`)
@@ -209,7 +265,10 @@ export function jobsText(cluster: string | undefined, jobs: JobRecord[], nowMs: 
   if (!jobs.length) return cluster ? `No jobs for *${cluster}* yet.` : 'No jobs yet.'
   const lines = jobs.map((j) => {
     const r = j.result as ResultEvent | null
-    const why = j.state === 'failed' && r?.message ? `: ${escapeSlack(r.message.split('\n')[0].slice(0, 80))}` : ''
+    const why =
+      j.state === 'failed' && r?.message
+        ? `: ${escapeSlack(r.message.split('\n')[0].slice(0, 80))}`
+        : ''
     return `• \`${j.id}\` ${j.kind} *${j.cluster}* — ${j.state}${why} · ${ago(j.createdAt, nowMs)} · ${escapeSlack(j.requestedBy)}`
   })
   return [`Latest jobs${cluster ? ` on *${cluster}*` : ''}:`, ...lines].join('\n')

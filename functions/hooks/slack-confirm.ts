@@ -29,7 +29,8 @@ export const ConfirmRequest = z.strictObject({
 export type ConfirmRequest = z.infer<typeof ConfirmRequest>
 
 // A prefix of its own, so a confirmation can never be mistaken for any other signed text.
-const sealed = (secret: string, payload: string) => hmacSha256Hex(secret, `berth-confirm:${payload}`)
+const sealed = (secret: string, payload: string) =>
+  hmacSha256Hex(secret, `berth-confirm:${payload}`)
 
 function toBase64Url(text: string): string {
   let bin = ''
@@ -55,7 +56,11 @@ export async function openConfirm(
 ): Promise<{ ok: true; request: ConfirmRequest } | { ok: false; reason: string }> {
   const m = /^([A-Za-z0-9_-]{1,1800})\.([0-9a-f]{64})$/.exec(value)
   if (!m) return { ok: false, reason: 'the confirmation is malformed' }
-  if (!safeEqual(m[2], await sealed(secret, m[1]))) return { ok: false, reason: 'the confirmation was not issued by berth (its seal does not match)' }
+  if (!safeEqual(m[2], await sealed(secret, m[1])))
+    return {
+      ok: false,
+      reason: 'the confirmation was not issued by berth (its seal does not match)',
+    }
   try {
     const r = ConfirmRequest.safeParse(JSON.parse(fromBase64Url(m[1])))
     if (r.success) return { ok: true, request: r.data }
@@ -80,11 +85,30 @@ export function confirmMessage(req: ConfirmRequest, value: string) {
       {
         type: 'actions',
         elements: [
-          { type: 'button', action_id: CONFIRM_ACTION, style: 'danger', text: { type: 'plain_text', text: label.slice(0, 75) }, value },
-          { type: 'button', action_id: CANCEL_ACTION, text: { type: 'plain_text', text: 'Cancel' }, value },
+          {
+            type: 'button',
+            action_id: CONFIRM_ACTION,
+            style: 'danger',
+            text: { type: 'plain_text', text: label.slice(0, 75) },
+            value,
+          },
+          {
+            type: 'button',
+            action_id: CANCEL_ACTION,
+            text: { type: 'plain_text', text: 'Cancel' },
+            value,
+          },
         ],
       },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `Only <@${req.user}> can confirm; the button works for ${CONFIRM_TTL_SECONDS / 60} minutes.` }] },
+      {
+        type: 'context',
+        elements: [
+          {
+            type: 'mrkdwn',
+            text: `Only <@${req.user}> can confirm; the button works for ${CONFIRM_TTL_SECONDS / 60} minutes.`,
+          },
+        ],
+      },
     ],
   }
 }

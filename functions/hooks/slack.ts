@@ -31,17 +31,31 @@ import {
   statusText,
   type JobCommand,
 } from './slack-command.ts'
-import { CANCEL_ACTION, CONFIRM_ACTION, CONFIRM_TTL_SECONDS, confirmMessage, openConfirm, sealConfirm, type ConfirmRequest } from './slack-confirm.ts'
+import {
+  CANCEL_ACTION,
+  CONFIRM_ACTION,
+  CONFIRM_TTL_SECONDS,
+  confirmMessage,
+  openConfirm,
+  sealConfirm,
+  type ConfirmRequest,
+} from './slack-confirm.ts'
 
 type SlackConfig = NonNullable<HooksConfig['slack']>
-type Message = { text: string; response_type?: 'ephemeral'; replace_original?: boolean; blocks?: unknown[] }
+type Message = {
+  text: string
+  response_type?: 'ephemeral'
+  replace_original?: boolean
+  blocks?: unknown[]
+}
 
 /** Slack waits 3 s for the answer; a status read slower than this is posted to response_url instead. */
 const ANSWER_BUDGET_MS = 2000
 const USER_ID = /^[UW][A-Z0-9]{2,20}$/
 const TRIGGER_ID = /^[A-Za-z0-9._-]{1,100}$/
 
-const say = (c: Context, text: string) => c.json({ response_type: 'ephemeral', text } satisfies Message)
+const say = (c: Context, text: string) =>
+  c.json({ response_type: 'ephemeral', text } satisfies Message)
 
 export function slackRoutes(deps: HookDeps) {
   const app = new Hono()
@@ -90,7 +104,9 @@ class SlackHandlers {
     if (cmd.verb === 'help') return say(c, SLACK_HELP)
     const cluster = 'cluster' in cmd ? cmd.cluster : undefined
     if (!slackAllowed(this.slack.allow, from, cmd.verb, cluster)) {
-      await this.refused(from, cmd.verb, cluster ?? null, 'no rule allows it', { text: (form.get('text') ?? '').slice(0, 200) })
+      await this.refused(from, cmd.verb, cluster ?? null, 'no rule allows it', {
+        text: (form.get('text') ?? '').slice(0, 200),
+      })
       return say(c, refusalText(from.user, cmd.verb, cluster))
     }
 
@@ -99,7 +115,9 @@ class SlackHandlers {
         return c.json(await this.status(c, cmd.cluster, responseUrl))
       case 'jobs': {
         // Without a cluster: only the jobs on clusters this user may list.
-        const jobs = (await this.deps.store.listJobs({ cluster: cmd.cluster, limit: cmd.cluster ? 5 : 100 }))
+        const jobs = (
+          await this.deps.store.listJobs({ cluster: cmd.cluster, limit: cmd.cluster ? 5 : 100 })
+        )
           .filter((j) => slackAllowed(this.slack.allow, from, 'jobs', j.cluster))
           .slice(0, 5)
         return say(c, jobsText(cmd.cluster, jobs, Date.now()))
@@ -122,9 +140,14 @@ class SlackHandlers {
       case 'snapshot': {
         const trigger = form.get('trigger_id')
         const out = await this.submit(cmd, from, {
-          idempotencyKey: trigger && TRIGGER_ID.test(trigger) ? `slack:${trigger}` : `slack:${await sha256Hex(`${ts}${raw}`)}`,
+          idempotencyKey:
+            trigger && TRIGGER_ID.test(trigger)
+              ? `slack:${trigger}`
+              : `slack:${await sha256Hex(`${ts}${raw}`)}`,
           bodyHash: await sha256Hex(raw),
-          target: !responseUrl ? null : { responseUrl, issuedAt: new Date(ts * 1000).toISOString() },
+          target: !responseUrl
+            ? null
+            : { responseUrl, issuedAt: new Date(ts * 1000).toISOString() },
         })
         return say(c, out.text)
       }
@@ -139,30 +162,52 @@ class SlackHandlers {
     const payload = readPayload(raw)
     const action = payload.actions?.[0]
     // Only our two buttons mean anything; any other interaction is acknowledged and ignored.
-    if (payload.type !== 'block_actions' || !action || ![CONFIRM_ACTION, CANCEL_ACTION].includes(action.action_id ?? '')) {
+    if (
+      payload.type !== 'block_actions' ||
+      !action ||
+      ![CONFIRM_ACTION, CANCEL_ACTION].includes(action.action_id ?? '')
+    ) {
       return c.body(null, 200)
     }
     const from = this.sender(payload.user?.id, payload.channel?.id ?? payload.container?.channel_id)
-    const opened = await openConfirm(this.slack.signingSecret, typeof action.value === 'string' ? action.value : '')
+    const opened = await openConfirm(
+      this.slack.signingSecret,
+      typeof action.value === 'string' ? action.value : ''
+    )
     if (!opened.ok) {
       await this.refused(from, 'confirm', null, opened.reason, null)
       throw forbidden(opened.reason)
     }
     const req = opened.request
     const responseUrl = this.usableUrl(payload.response_url)
-    const reply = (m: Omit<Message, 'response_type'>) => responseUrl && background(c, postSlack(responseUrl, { response_type: 'ephemeral', ...m }), 'slack: a post to response_url')
+    const reply = (m: Omit<Message, 'response_type'>) =>
+      responseUrl &&
+      background(
+        c,
+        postSlack(responseUrl, { response_type: 'ephemeral', ...m }),
+        'slack: a post to response_url'
+      )
 
     if (from.user !== req.user) {
       await this.refused(from, `confirm.${req.verb}`, req.cluster, `asked by ${req.user}`, null)
-      reply({ replace_original: false, text: `Sorry <@${from.user}>, only <@${req.user}>, who asked, can confirm this ${req.verb}.` })
+      reply({
+        replace_original: false,
+        text: `Sorry <@${from.user}>, only <@${req.user}>, who asked, can confirm this ${req.verb}.`,
+      })
       return c.body(null, 200)
     }
     if (action.action_id === CANCEL_ACTION) {
-      reply({ replace_original: true, text: `Cancelled: ${req.verb} *${req.cluster}* was not started.` })
+      reply({
+        replace_original: true,
+        text: `Cancelled: ${req.verb} *${req.cluster}* was not started.`,
+      })
       return c.body(null, 200)
     }
     if (req.expires < this.now()) {
-      reply({ replace_original: true, text: `This confirmation expired (after ${CONFIRM_TTL_SECONDS / 60} minutes); nothing was done. Run the command again.` })
+      reply({
+        replace_original: true,
+        text: `This confirmation expired (after ${CONFIRM_TTL_SECONDS / 60} minutes); nothing was done. Run the command again.`,
+      })
       return c.body(null, 200)
     }
     // Asked for the person who clicks, from where they asked: rules may have changed since.
@@ -175,7 +220,10 @@ class SlackHandlers {
 
     const value = action.value as string
     const sealedHash = await sha256Hex(value)
-    const cmd: JobCommand = req.verb === 'restore' ? { verb: 'restore', cluster: req.cluster, snapshot: req.snapshot ?? '' } : { verb: 'destroy', cluster: req.cluster }
+    const cmd: JobCommand =
+      req.verb === 'restore'
+        ? { verb: 'restore', cluster: req.cluster, snapshot: req.snapshot ?? '' }
+        : { verb: 'destroy', cluster: req.cluster }
     // The "accepted" that replaces the buttons takes its place before the job can start.
     const accepted = responseUrl ? reserveSlack(responseUrl) : null
     let out: Awaited<ReturnType<SlackHandlers['submit']>>
@@ -184,7 +232,9 @@ class SlackHandlers {
         idempotencyKey: `slack-confirm:${sealedHash}`,
         // A double click is a second request with another body: the job is the button's, not the body's.
         bodyHash: sealedHash,
-        target: !responseUrl ? null : { responseUrl, issuedAt: new Date(ts * 1000).toISOString(), earlierPosts: '1' },
+        target: !responseUrl
+          ? null
+          : { responseUrl, issuedAt: new Date(ts * 1000).toISOString(), earlierPosts: '1' },
       })
     } catch (err) {
       accepted?.cancel()
@@ -195,11 +245,18 @@ class SlackHandlers {
       accepted?.cancel()
       return c.body(null, 200)
     }
-    const posted = accepted.post({ response_type: 'ephemeral', replace_original: true, text: out.text })
+    const posted = accepted.post({
+      response_type: 'ephemeral',
+      replace_original: true,
+      text: out.text,
+    })
     background(
       c,
       posted.catch(async (err) => {
-        if (out.notification) await this.deps.store.updateNotification(out.notification, { lastError: `accepted: ${(err as Error).message}` })
+        if (out.notification)
+          await this.deps.store.updateNotification(out.notification, {
+            lastError: `accepted: ${(err as Error).message}`,
+          })
         throw err
       }),
       'slack: a post to response_url'
@@ -227,12 +284,19 @@ class SlackHandlers {
       made = await submitJob(this.deps, jobRequestOf(cmd), who)
     } catch (err) {
       if (!(err instanceof JobError)) throw err
-      return { text: `Sorry — I could not start ${describe(cmd)}: ${escapeSlack(err.message)}.`, existing: false }
+      return {
+        text: `Sorry — I could not start ${describe(cmd)}: ${escapeSlack(err.message)}.`,
+        existing: false,
+      }
     }
     const { job, existing } = made
     if (existing) return { text: duplicateText(job), existing }
     const [row] = await this.deps.store.notificationsFor(job.id)
-    return { text: acceptedText(cmd, job, await this.placeOf(job)), existing, notification: row?.id }
+    return {
+      text: acceptedText(cmd, job, await this.placeOf(job)),
+      existing,
+      notification: row?.id,
+    }
   }
 
   /** How many jobs on its cluster run or wait before this one; -1 once it has finished. */
@@ -249,13 +313,24 @@ class SlackHandlers {
     )
     const quick = await within(read, ANSWER_BUDGET_MS)
     if (quick !== undefined) return { response_type: 'ephemeral', text: quick }
-    if (responseUrl) background(c, read.then((text) => postSlack(responseUrl, { response_type: 'ephemeral', text })), 'slack: a post to response_url')
-    return { response_type: 'ephemeral', text: `Reading *${cluster}* from the Docker host… the answer follows here.` }
+    if (responseUrl)
+      background(
+        c,
+        read.then((text) => postSlack(responseUrl, { response_type: 'ephemeral', text })),
+        'slack: a post to response_url'
+      )
+    return {
+      response_type: 'ephemeral',
+      text: `Reading *${cluster}* from the Docker host… the answer follows here.`,
+    }
   }
 
   /** The signed timestamp (seconds), once the v0 signature over the raw body is right; else 401. */
   private async verified(c: Context, raw: string): Promise<number> {
-    const headers = { signature: c.req.header('x-slack-signature'), timestamp: c.req.header('x-slack-request-timestamp') }
+    const headers = {
+      signature: c.req.header('x-slack-signature'),
+      timestamp: c.req.header('x-slack-request-timestamp'),
+    }
     const verdict = await verifySlack(this.slack.signingSecret, headers, raw, this.now())
     if (!verdict.ok) throw unauthorized(`not a signed Slack request: ${verdict.reason}`)
     return Number(headers.timestamp)
@@ -279,7 +354,13 @@ class SlackHandlers {
     }
   }
 
-  private async refused(from: Sender, action: string, target: string | null, reason: string, detail: Record<string, unknown> | null) {
+  private async refused(
+    from: Sender,
+    action: string,
+    target: string | null,
+    reason: string,
+    detail: Record<string, unknown> | null
+  ) {
     await this.deps.store.audit({
       actor: `slack:${from.user}`,
       source: from.source,

@@ -41,7 +41,8 @@ export function hasScope(caller: Pick<Caller, 'scopes'>, scope: Scope): boolean 
 }
 
 export function requireScope(caller: Caller, scope: Scope): void {
-  if (!hasScope(caller, scope)) throw forbidden(`the token "${caller.name}" lacks the "${scope}" scope`)
+  if (!hasScope(caller, scope))
+    throw forbidden(`the token "${caller.name}" lacks the "${scope}" scope`)
 }
 
 /**

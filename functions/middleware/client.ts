@@ -8,7 +8,11 @@ import type { Context } from 'hono'
 /** How the runtime tells the peer's address (Node: the socket; Workers: CF-Connecting-IP). */
 export type PeerAddress = (c: Context) => string | undefined
 
-export function clientAddress(c: Context, peer: PeerAddress | undefined, trustedProxies: readonly string[]): string {
+export function clientAddress(
+  c: Context,
+  peer: PeerAddress | undefined,
+  trustedProxies: readonly string[]
+): string {
   let address: string | undefined
   try {
     address = peer?.(c)
@@ -17,7 +21,10 @@ export function clientAddress(c: Context, peer: PeerAddress | undefined, trusted
   }
   address = address?.replace(/^::ffff:/, '')
   if (address && trustedProxies.includes(address)) {
-    const hops = (c.req.header('x-forwarded-for') ?? '').split(',').map((h) => h.trim()).filter(Boolean)
+    const hops = (c.req.header('x-forwarded-for') ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean)
     while (hops.length && trustedProxies.includes(hops[hops.length - 1])) hops.pop()
     const client = hops.pop()
     if (client && /^[0-9A-Fa-f:.]{2,45}$/.test(client)) return client

@@ -51,9 +51,14 @@ export class FailureLimiter {
         this.onLimit(key, w.count, new Date(until))
       }
       const seconds = Math.max(1, Math.ceil((until - this.now()) / 1000))
-      throw new JobError('too_many_failures', `too many failed authentications from ${key}; try again in ${seconds} s`, undefined, {
-        'retry-after': String(seconds),
-      })
+      throw new JobError(
+        'too_many_failures',
+        `too many failed authentications from ${key}; try again in ${seconds} s`,
+        undefined,
+        {
+          'retry-after': String(seconds),
+        }
+      )
     }
   }
 

@@ -19,7 +19,9 @@ export function clusterRoutes(deps: SubmitDeps) {
   app.get('/', async (c) => {
     const caller = c.get('caller')
     requireScope(caller, 'read')
-    const { clusters } = fromHost(await queue.inspect({ kind: 'clusters' })) as { clusters: { cluster: string }[] }
+    const { clusters } = fromHost(await queue.inspect({ kind: 'clusters' })) as {
+      clusters: { cluster: string }[]
+    }
     const out = await Promise.all(
       clusters
         .filter((x) => anyMatch(caller.clusters, x.cluster))
@@ -35,12 +37,19 @@ export function clusterRoutes(deps: SubmitDeps) {
     const name = readable(c)
     const status = fromHost(await queue.inspect({ kind: 'status', cluster: name }))
     const jobs = await store.listJobs({ cluster: name, limit: 10 })
-    return c.json({ ok: true, cluster: status, busy: await queue.isBusy(name), jobs: jobs.map(view) })
+    return c.json({
+      ok: true,
+      cluster: status,
+      busy: await queue.isBusy(name),
+      jobs: jobs.map(view),
+    })
   })
 
   app.get('/:name/snapshots', async (c) => {
     const name = readable(c)
-    const { snapshots } = fromHost(await queue.inspect({ kind: 'snapshots', cluster: name })) as { snapshots: unknown[] }
+    const { snapshots } = fromHost(await queue.inspect({ kind: 'snapshots', cluster: name })) as {
+      snapshots: unknown[]
+    }
     return c.json({ ok: true, snapshots })
   })
 
@@ -50,7 +59,8 @@ export function clusterRoutes(deps: SubmitDeps) {
 /** The route's cluster name, once valid and readable by the caller. */
 function readable(c: Context<AuthEnv>): string {
   const name = c.req.param('name') as string
-  if (!CLUSTER_NAME.test(name)) throw invalid(`name: "${name.slice(0, 60)}" is not a valid cluster name`)
+  if (!CLUSTER_NAME.test(name))
+    throw invalid(`name: "${name.slice(0, 60)}" is not a valid cluster name`)
   const denied = c.get('who').denies('read', name)
   if (denied) throw forbidden(denied)
   return name

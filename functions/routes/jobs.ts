@@ -15,7 +15,14 @@ import { submitJob, type SubmitDeps } from '../submit.ts'
 import { listLimit } from './paging.ts'
 import { issueLines, zodIssues } from '../../scripts/engine/zod-issues.ts'
 
-const STATES: readonly JobState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted']
+const STATES: readonly JobState[] = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'interrupted',
+]
 
 export function jobRoutes(deps: SubmitDeps) {
   const { store, queue } = deps
@@ -50,7 +57,8 @@ export function jobRoutes(deps: SubmitDeps) {
     requireScope(caller, 'read')
     const limit = listLimit(c.req.query('limit'), 50)
     const state = c.req.query('state')
-    if (state !== undefined && !STATES.includes(state as JobState)) throw invalid(`state: "${state.slice(0, 40)}" is not one of ${STATES.join(', ')}`)
+    if (state !== undefined && !STATES.includes(state as JobState))
+      throw invalid(`state: "${state.slice(0, 40)}" is not one of ${STATES.join(', ')}`)
     const jobs = await store.listJobs({
       cluster: c.req.query('cluster'),
       clusters: caller.clusters,
@@ -65,8 +73,13 @@ export function jobRoutes(deps: SubmitDeps) {
   app.get('/:id', async (c) => {
     const job = await readable(store, c)
     // How reporting back to Slack or Jira went, when the job came from there.
-    const notifications = (await store.notificationsFor(job.id)).map(({ channel, sent, attempts, lastError }) => ({ channel, sent, attempts, lastError }))
-    return c.json({ ok: true, job: { ...view(job), ...(notifications.length ? { notifications } : {}) } })
+    const notifications = (await store.notificationsFor(job.id)).map(
+      ({ channel, sent, attempts, lastError }) => ({ channel, sent, attempts, lastError })
+    )
+    return c.json({
+      ok: true,
+      job: { ...view(job), ...(notifications.length ? { notifications } : {}) },
+    })
   })
 
   app.post('/:id/cancel', async (c) => {
@@ -75,7 +88,14 @@ export function jobRoutes(deps: SubmitDeps) {
     const denied = who.denies(job.kind as Parameters<Principal['denies']>[0], job.cluster)
     if (denied) throw forbidden(denied)
     const outcome = await queue.cancel(job.id)
-    await store.audit({ actor: who.actor, source: c.get('client'), action: 'job.cancel', target: job.id, outcome, detail: null })
+    await store.audit({
+      actor: who.actor,
+      source: c.get('client'),
+      action: 'job.cancel',
+      target: job.id,
+      outcome,
+      detail: null,
+    })
     return c.json({ ok: true, outcome }, outcome === 'finished' ? 409 : 202)
   })
 
@@ -86,9 +106,11 @@ export function jobRoutes(deps: SubmitDeps) {
     const job = await readable(store, c)
     if (job.state === 'queued') throw conflict(`job ${job.id} has not started: it has no log yet`)
     const offset = c.req.query('offset') ?? '0'
-    if (!/^\d{1,15}$/.test(offset)) throw invalid(`offset: "${offset}" is not a byte offset (a whole number ≥ 0)`)
+    if (!/^\d{1,15}$/.test(offset))
+      throw invalid(`offset: "${offset}" is not a byte offset (a whole number ≥ 0)`)
     const host = logHost(job, c.req.query('host'))
-    const read = async (at: number) => fromHost(await queue.inspect({ kind: 'log', options: { job: job.id, offset: at } }, { host }))
+    const read = async (at: number) =>
+      fromHost(await queue.inspect({ kind: 'log', options: { job: job.id, offset: at } }, { host }))
     const { text, next } = await readLogVia(read, Number(offset), Date.now() + LOG_READ_MS)
     return c.json({ ok: true, job: job.id, ...(host ? { host } : {}), text, next })
   })
@@ -133,7 +155,13 @@ export function jobRoutes(deps: SubmitDeps) {
           // A token revoked while it follows a job: the stream ends within a second.
           const token = await store.getToken(tokenId)
           if (!token || token.revokedAt) {
-            await stream.writeSSE({ event: 'revoked', data: JSON.stringify({ ok: false, error: { code: 'unauthorized', message: 'the token was revoked' } }) })
+            await stream.writeSSE({
+              event: 'revoked',
+              data: JSON.stringify({
+                ok: false,
+                error: { code: 'unauthorized', message: 'the token was revoked' },
+              }),
+            })
             return
           }
           for (const e of live.splice(0)) {
@@ -146,7 +174,8 @@ export function jobRoutes(deps: SubmitDeps) {
           if (isFinal(current.state) || Date.now() - checkedAt < RECHECK_MS) continue
           current = await store.getJob(job.id)
           checkedAt = Date.now()
-          if (current && !isFinal(current.state)) for (const e of await store.listEvents(job.id, last)) await send(e.seq, e.event)
+          if (current && !isFinal(current.state))
+            for (const e of await store.listEvents(job.id, last)) await send(e.seq, e.event)
         }
         if (stream.aborted) return
         // Anything stored after the last live event (a race with the end) is sent before `end`.
@@ -176,13 +205,19 @@ const LOG_READ_MS = 15_000
  */
 function logHost(job: JobRecord, asked: string | undefined): string | undefined {
   const data = (job.result as { data?: { hosts?: { host?: unknown }[] } } | null)?.data
-  const ran = (Array.isArray(data?.hosts) ? data.hosts : []).map((h) => h.host).filter((h): h is string => typeof h === 'string')
+  const ran = (Array.isArray(data?.hosts) ? data.hosts : [])
+    .map((h) => h.host)
+    .filter((h): h is string => typeof h === 'string')
   if (asked !== undefined) {
     if (!/^[\w.-]{1,64}$/.test(asked)) throw invalid(`host: "${asked}" is not a host name`)
-    if (ran.length && !ran.includes(asked)) throw invalid(`host: job ${job.id} did not run on ${asked} (it ran on ${ran.join(', ')})`)
+    if (ran.length && !ran.includes(asked))
+      throw invalid(`host: job ${job.id} did not run on ${asked} (it ran on ${ran.join(', ')})`)
     return asked
   }
-  if (ran.length > 1) throw invalid(`host: job ${job.id} ran on ${ran.length} hosts (${ran.join(', ')}); name one with ?host=`)
+  if (ran.length > 1)
+    throw invalid(
+      `host: job ${job.id} ran on ${ran.length} hosts (${ran.join(', ')}); name one with ?host=`
+    )
   return ran[0]
 }
 

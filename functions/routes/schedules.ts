@@ -32,7 +32,14 @@ export function scheduleRoutes(deps: SubmitDeps) {
   const { store } = deps
   const app = new Hono<Env>()
   const audit = (c: Context<Env>, action: string, target: string, detail: unknown) =>
-    store.audit({ actor: c.get('who').actor, source: c.get('client'), action, target, outcome: 'ok', detail })
+    store.audit({
+      actor: c.get('who').actor,
+      source: c.get('client'),
+      action,
+      target,
+      outcome: 'ok',
+      detail,
+    })
 
   app.get('/', async (c) => {
     const caller = c.get('caller')
@@ -64,7 +71,9 @@ export function scheduleRoutes(deps: SubmitDeps) {
       saved = await addSchedule(store, spec)
     } catch (err) {
       if (!(err instanceof StoreConflictError)) throw err
-      throw conflict(`name: a schedule named "${spec.name}" exists; remove it first or give another name`)
+      throw conflict(
+        `name: a schedule named "${spec.name}" exists; remove it first or give another name`
+      )
     }
     const { name, cluster, cron, tz, keep } = saved
     await audit(c, 'schedule.add', name, { cluster, cron, tz, keep })
@@ -74,7 +83,8 @@ export function scheduleRoutes(deps: SubmitDeps) {
   app.delete('/:name', async (c) => {
     requireScope(c.get('caller'), 'snapshot')
     const name = c.req.param('name')
-    if (!CLUSTER_NAME.test(name)) throw invalid(`name: "${name.slice(0, 60)}" is not a valid schedule name`)
+    if (!CLUSTER_NAME.test(name))
+      throw invalid(`name: "${name.slice(0, 60)}" is not a valid schedule name`)
     const schedule = (await store.listSchedules()).find((s) => s.name === name)
     if (!schedule) throw notFound(`no schedule named "${name}"`)
     allow(c, schedule.cluster, 'snapshot')

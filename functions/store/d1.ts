@@ -45,7 +45,9 @@ class D1Driver implements SqlDriver {
    * SQLITE_CONSTRAINT"); a primary key clash reads the same.
    */
   isConflict(err: unknown): boolean {
-    return /UNIQUE constraint failed|SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)/.test(String((err as Error)?.message ?? err))
+    return /UNIQUE constraint failed|SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)/.test(
+      String((err as Error)?.message ?? err)
+    )
   }
 
   /** The binding belongs to the runtime: nothing to close. */

@@ -180,4 +180,3 @@ export function patchSets(patch: JobPatch): { sets: string[]; args: SqlValue[] }
   }
   return { sets, args }
 }
-

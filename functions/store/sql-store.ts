@@ -64,7 +64,8 @@ export class SqlStore implements Store {
     try {
       return await fn()
     } catch (err) {
-      if (this.driver.isConflict(err)) throw new StoreConflictError(`${what} already exists`, { cause: err })
+      if (this.driver.isConflict(err))
+        throw new StoreConflictError(`${what} already exists`, { cause: err })
       throw err
     }
   }
@@ -93,7 +94,18 @@ export class SqlStore implements Store {
         `INSERT INTO jobs (id, kind, cluster, spec, state, created_at, requested_by, source,
            idempotency_key, body_hash, attempts)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
-        [row.id, row.kind, row.cluster, row.spec, row.state, row.created_at, row.requested_by, row.source, row.idempotency_key, row.body_hash]
+        [
+          row.id,
+          row.kind,
+          row.cluster,
+          row.spec,
+          row.state,
+          row.created_at,
+          row.requested_by,
+          row.source,
+          row.idempotency_key,
+          row.body_hash,
+        ]
       )
     )
     return toJob(row)
@@ -109,7 +121,11 @@ export class SqlStore implements Store {
     return r ? toJob(r) : null
   }
 
-  async findRecentJob(q: { requestedBy: string; bodyHash: string; since: string }): Promise<JobRecord | null> {
+  async findRecentJob(q: {
+    requestedBy: string
+    bodyHash: string
+    since: string
+  }): Promise<JobRecord | null> {
     const r = await this.driver.first<JobRow>(
       `SELECT * FROM jobs WHERE requested_by = ? AND body_hash = ? AND created_at >= ?
        ORDER BY created_at DESC, rowid DESC LIMIT 1`,
@@ -123,7 +139,10 @@ export class SqlStore implements Store {
     if (q.cluster !== undefined) filters.push(['cluster = ?', [q.cluster]])
     // Cluster patterns are [a-z0-9*-]: as GLOB patterns they mean what they mean to berth.
     if (q.clusters !== undefined && !q.clusters.includes('*')) {
-      filters.push([q.clusters.length ? `(${q.clusters.map(() => 'cluster GLOB ?').join(' OR ')})` : '0', q.clusters])
+      filters.push([
+        q.clusters.length ? `(${q.clusters.map(() => 'cluster GLOB ?').join(' OR ')})` : '0',
+        q.clusters,
+      ])
     }
     if (q.state !== undefined) filters.push(['state = ?', [q.state]])
     if (q.before !== undefined) filters.push(['created_at < ?', [q.before]])
@@ -146,7 +165,12 @@ export class SqlStore implements Store {
     return r?.n ?? 0
   }
 
-  async transitionJob(id: string, from: JobState[], to: JobState, patch: JobPatch = {}): Promise<boolean> {
+  async transitionJob(
+    id: string,
+    from: JobState[],
+    to: JobState,
+    patch: JobPatch = {}
+  ): Promise<boolean> {
     if (from.length === 0) return false
     const { sets, args } = patchSets(patch)
     // One UPDATE guarded by the current state: the check and the write cannot be separated,
@@ -201,7 +225,10 @@ export class SqlStore implements Store {
   }
 
   async listEvents(jobId: string, afterSeq = 0): Promise<JobEventRecord[]> {
-    const rows = await this.driver.all<EventRow>('SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq', [jobId, afterSeq])
+    const rows = await this.driver.all<EventRow>(
+      'SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq',
+      [jobId, afterSeq]
+    )
     return rows.map(toEvent)
   }
 
@@ -217,11 +244,20 @@ export class SqlStore implements Store {
   }
 
   async getTopology(name: string): Promise<TopologyRecord | null> {
-    const r = await this.driver.first<TopologyRow>('SELECT * FROM topologies WHERE name = ?', [name])
+    const r = await this.driver.first<TopologyRow>('SELECT * FROM topologies WHERE name = ?', [
+      name,
+    ])
     return r ? toTopology(r) : null
   }
 
-  async createToken(t: { id: string; name: string; hash: string; scopes: string[]; clusters?: string[]; level?: string | null }): Promise<TokenRecord> {
+  async createToken(t: {
+    id: string
+    name: string
+    hash: string
+    scopes: string[]
+    clusters?: string[]
+    level?: string | null
+  }): Promise<TokenRecord> {
     const row: TokenRow = {
       id: t.id,
       name: t.name,
@@ -234,15 +270,10 @@ export class SqlStore implements Store {
       last_used_at: null,
     }
     await this.#unique(`token "${t.name}"`, () =>
-      this.driver.run('INSERT INTO tokens (id, name, hash, scopes, clusters, level, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
-        row.id,
-        row.name,
-        row.hash,
-        row.scopes,
-        row.clusters,
-        row.level,
-        row.created_at,
-      ])
+      this.driver.run(
+        'INSERT INTO tokens (id, name, hash, scopes, clusters, level, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [row.id, row.name, row.hash, row.scopes, row.clusters, row.level, row.created_at]
+      )
     )
     return toToken(row)
   }
@@ -258,11 +289,16 @@ export class SqlStore implements Store {
   }
 
   async listTokens(): Promise<TokenRecord[]> {
-    return (await this.driver.all<TokenRow>('SELECT * FROM tokens ORDER BY created_at, rowid', [])).map(toToken)
+    return (
+      await this.driver.all<TokenRow>('SELECT * FROM tokens ORDER BY created_at, rowid', [])
+    ).map(toToken)
   }
 
   async revokeToken(idOrName: string): Promise<boolean> {
-    const changes = await this.driver.run('UPDATE tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL', [now(), idOrName, idOrName])
+    const changes = await this.driver.run(
+      'UPDATE tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL',
+      [now(), idOrName, idOrName]
+    )
     return changes > 0
   }
 
@@ -275,7 +311,11 @@ export class SqlStore implements Store {
     return r?.n ?? 0
   }
 
-  async addNotification(n: { jobId: string; channel: NotificationRecord['channel']; target: Record<string, string> }): Promise<NotificationRecord> {
+  async addNotification(n: {
+    jobId: string
+    channel: NotificationRecord['channel']
+    target: Record<string, string>
+  }): Promise<NotificationRecord> {
     const row = await this.driver.first<NotificationRow>(
       'INSERT INTO notifications (job_id, channel, target, updated_at) VALUES (?, ?, ?, ?) RETURNING *',
       [n.jobId, n.channel, JSON.stringify(n.target), now()]
@@ -284,10 +324,18 @@ export class SqlStore implements Store {
   }
 
   async notificationsFor(jobId: string): Promise<NotificationRecord[]> {
-    return (await this.driver.all<NotificationRow>('SELECT * FROM notifications WHERE job_id = ? ORDER BY id', [jobId])).map(toNotification)
+    return (
+      await this.driver.all<NotificationRow>(
+        'SELECT * FROM notifications WHERE job_id = ? ORDER BY id',
+        [jobId]
+      )
+    ).map(toNotification)
   }
 
-  async updateNotification(id: number, patch: { sent?: NotificationStage[]; attempts?: number; lastError?: string | null }): Promise<void> {
+  async updateNotification(
+    id: number,
+    patch: { sent?: NotificationStage[]; attempts?: number; lastError?: string | null }
+  ): Promise<void> {
     await this.driver.run(
       `UPDATE notifications SET sent = COALESCE(?, sent), attempts = COALESCE(?, attempts),
          last_error = CASE WHEN ? THEN ? ELSE last_error END, updated_at = ? WHERE id = ?`,
@@ -314,7 +362,9 @@ export class SqlStore implements Store {
   }
 
   async listSchedules(): Promise<ScheduleRecord[]> {
-    return (await this.driver.all<ScheduleRow>('SELECT * FROM schedules ORDER BY name', [])).map(toSchedule)
+    return (await this.driver.all<ScheduleRow>('SELECT * FROM schedules ORDER BY name', [])).map(
+      toSchedule
+    )
   }
 
   async deleteSchedule(name: string): Promise<boolean> {
@@ -322,26 +372,31 @@ export class SqlStore implements Store {
   }
 
   async markScheduleRun(name: string, from: string | null, to: string): Promise<boolean> {
-    return (await this.driver.run('UPDATE schedules SET last_run_at = ? WHERE name = ? AND last_run_at IS ?', [to, name, from])) === 1
+    return (
+      (await this.driver.run(
+        'UPDATE schedules SET last_run_at = ? WHERE name = ? AND last_run_at IS ?',
+        [to, name, from]
+      )) === 1
+    )
   }
 
   async audit(a: Omit<AuditRecord, 'id' | 'at'>): Promise<void> {
-    await this.driver.run('INSERT INTO audit (at, actor, source, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)', [
-      now(),
-      a.actor,
-      a.source ?? null,
-      a.action,
-      a.target ?? null,
-      a.outcome,
-      toJson(a.detail),
-    ])
+    await this.driver.run(
+      'INSERT INTO audit (at, actor, source, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [now(), a.actor, a.source ?? null, a.action, a.target ?? null, a.outcome, toJson(a.detail)]
+    )
   }
 
   async listAudit(q: { limit?: number; before?: number }): Promise<AuditRecord[]> {
     const rows =
       q.before !== undefined
-        ? await this.driver.all<AuditRow>('SELECT * FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?', [q.before, q.limit ?? -1])
-        : await this.driver.all<AuditRow>('SELECT * FROM audit ORDER BY id DESC LIMIT ?', [q.limit ?? -1])
+        ? await this.driver.all<AuditRow>(
+            'SELECT * FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?',
+            [q.before, q.limit ?? -1]
+          )
+        : await this.driver.all<AuditRow>('SELECT * FROM audit ORDER BY id DESC LIMIT ?', [
+            q.limit ?? -1,
+          ])
     return rows.map(toAudit)
   }
 

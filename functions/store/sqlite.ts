@@ -107,9 +107,7 @@ function startCheckpointer(db: Database.Database, file: string): Checkpointer {
 
 /** Applies, in name order, each `*.sql` not yet listed in `migrations`, each in a transaction. */
 function migrate(db: Database.Database, dir: string): void {
-  db.exec(
-    'CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)'
-  )
+  db.exec('CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)')
   const applied = new Set(
     (db.prepare('SELECT name FROM migrations').all() as { name: string }[]).map((r) => r.name)
   )
@@ -180,7 +178,10 @@ class BetterSqliteDriver implements SqlDriver {
 }
 
 export class SqliteStore extends SqlStore {
-  constructor(readonly db: Database.Database, checkpointer?: Checkpointer) {
+  constructor(
+    readonly db: Database.Database,
+    checkpointer?: Checkpointer
+  ) {
     super(new BetterSqliteDriver(db, checkpointer))
   }
 }

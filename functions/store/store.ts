@@ -111,7 +111,14 @@ export interface JobQuery {
 /** What a caller supplies to create a job; `state` defaults to queued, `createdAt` to now. */
 export type NewJob = Omit<
   JobRecord,
-  'startedAt' | 'finishedAt' | 'result' | 'exitCode' | 'attempts' | 'state' | 'createdAt' | 'dispatchRef'
+  | 'startedAt'
+  | 'finishedAt'
+  | 'result'
+  | 'exitCode'
+  | 'attempts'
+  | 'state'
+  | 'createdAt'
+  | 'dispatchRef'
 > & { state?: JobState; createdAt?: string }
 
 export type JobPatch = Partial<
@@ -124,7 +131,11 @@ export interface Store {
   getJob(id: string): Promise<JobRecord | null>
   findJobByIdempotencyKey(key: string): Promise<JobRecord | null>
   /** The newest job `requestedBy` made with this body since then (a replayed delivery). */
-  findRecentJob(q: { requestedBy: string; bodyHash: string; since: string }): Promise<JobRecord | null>
+  findRecentJob(q: {
+    requestedBy: string
+    bodyHash: string
+    since: string
+  }): Promise<JobRecord | null>
   /** Newest first; `before` is a createdAt cursor (exclusive). */
   listJobs(q: JobQuery): Promise<JobRecord[]>
   /** How many jobs one actor has in these states (a per-caller cap on waiting jobs). */
@@ -151,7 +162,14 @@ export interface Store {
   putTopology(t: { name: string; text: string; updatedBy: string }): Promise<TopologyRecord>
   getTopology(name: string): Promise<TopologyRecord | null>
   /** Rejects with StoreConflictError when the id, name or hash is taken (revoked ones too). */
-  createToken(t: { id: string; name: string; hash: string; scopes: string[]; clusters?: string[]; level?: string | null }): Promise<TokenRecord>
+  createToken(t: {
+    id: string
+    name: string
+    hash: string
+    scopes: string[]
+    clusters?: string[]
+    level?: string | null
+  }): Promise<TokenRecord>
   getToken(id: string): Promise<TokenRecord | null>
   /** Revoked ones too: the caller checks revokedAt. */
   findTokenByHash(hash: string): Promise<TokenRecord | null>
@@ -161,9 +179,16 @@ export interface Store {
   touchToken(id: string): Promise<void>
   /** All tokens ever created, revoked ones included. */
   countTokens(): Promise<number>
-  addNotification(n: { jobId: string; channel: Channel; target: Record<string, string> }): Promise<NotificationRecord>
+  addNotification(n: {
+    jobId: string
+    channel: Channel
+    target: Record<string, string>
+  }): Promise<NotificationRecord>
   notificationsFor(jobId: string): Promise<NotificationRecord[]>
-  updateNotification(id: number, patch: { sent?: NotificationStage[]; attempts?: number; lastError?: string | null }): Promise<void>
+  updateNotification(
+    id: number,
+    patch: { sent?: NotificationStage[]; attempts?: number; lastError?: string | null }
+  ): Promise<void>
   /** Rejects with StoreConflictError when the name is taken. */
   createSchedule(s: Omit<ScheduleRecord, 'lastRunAt'>): Promise<ScheduleRecord>
   listSchedules(): Promise<ScheduleRecord[]>

@@ -44,7 +44,11 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { minimist } from 'zx'
-import type { Dispatcher, DispatchOptions, DispatchSpec } from '../../functions/dispatch/dispatcher.ts'
+import type {
+  Dispatcher,
+  DispatchOptions,
+  DispatchSpec,
+} from '../../functions/dispatch/dispatcher.ts'
 import type { JobEvent, ResultEvent } from '../engine/events.ts'
 import { processLogger } from '../engine/logger.ts'
 
@@ -89,8 +93,12 @@ class BenchDispatcher implements Dispatcher {
     return this.held.size
   }
 
-  run(spec: DispatchSpec, opts: DispatchOptions): Promise<{ result: ResultEvent; exitCode: number | null }> {
-    const plan = typeof spec.cluster === 'string' && spec.cluster.startsWith('sse-') ? this.plan : undefined
+  run(
+    spec: DispatchSpec,
+    opts: DispatchOptions
+  ): Promise<{ result: ResultEvent; exitCode: number | null }> {
+    const plan =
+      typeof spec.cluster === 'string' && spec.cluster.startsWith('sse-') ? this.plan : undefined
     return plan ? this.stream(spec, plan, opts) : this.hold(spec, opts)
   }
 
@@ -148,7 +156,8 @@ async function serverMain(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-api-bench-'))
   const cleanup = () => rmSync(dir, { recursive: true, force: true })
   let stopping = false
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (cleanup(), process.exit(130)))
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => (cleanup(), process.exit(130)))
   process.once('disconnect', () => {
     // The bench went away without saying stop (Ctrl-C, a crash): do not leave a server behind.
     if (!stopping) {
@@ -159,10 +168,20 @@ async function serverMain(): Promise<void> {
 
   const store = await openSqliteStore(join(dir, 'berth.db'))
   const token = newToken()
-  await store.createToken({ id: crypto.randomUUID(), name: 'bench', hash: await hashToken(token), scopes: ['admin'] })
+  await store.createToken({
+    id: crypto.randomUUID(),
+    name: 'bench',
+    hash: await hashToken(token),
+    scopes: ['admin'],
+  })
   const dispatcher = new BenchDispatcher()
   // maxClusters far above the number of jobs the bench submits: the limit never holds a job back.
-  const queue = new JobQueue({ store, dispatcher, maxClusters: 1_000_000, log: processLogger(process.stderr, process.env) })
+  const queue = new JobQueue({
+    store,
+    dispatcher,
+    maxClusters: 1_000_000,
+    log: processLogger(process.stderr, process.env),
+  })
   const app = createApp({ store, queue })
   // Requests being handled, so the store outlives the last of them (see stop).
   let inFlight = 0
@@ -200,10 +219,15 @@ async function serverMain(): Promise<void> {
     } while ((await store.jobsInState(['queued', 'running'])).length && Date.now() < deadline)
     const settleMs = Date.now() - t0
     const jobs = Object.fromEntries(
-      (store.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as { state: string; n: number }[])
-        .map((r) => [r.state, r.n])
+      (
+        store.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as {
+          state: string
+          n: number
+        }[]
+      ).map((r) => [r.state, r.n])
     )
-    const events = (store.db.prepare('SELECT COUNT(*) AS n FROM job_events').get() as { n: number }).n
+    const events = (store.db.prepare('SELECT COUNT(*) AS n FROM job_events').get() as { n: number })
+      .n
     await closed
     await store.close()
     cleanup()
@@ -254,7 +278,10 @@ interface AcOptions {
   requests: AcRequest[]
 }
 interface AcInstance {
-  on(event: 'response', fn: (client: unknown, status: number, bytes: number, ms: number) => void): this
+  on(
+    event: 'response',
+    fn: (client: unknown, status: number, bytes: number, ms: number) => void
+  ): this
 }
 type Autocannon = (o: AcOptions, cb: (err: Error | null, r: AcResult) => void) => AcInstance
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon
@@ -293,7 +320,11 @@ interface AcceptFigures extends LoadCounts {
 let clusterSeq = 0
 
 /** One autocannon run of POST /v1/jobs, every request for a new cluster. */
-function accept(base: string, token: string, o: { rate: number; connections: number; seconds: number }) {
+function accept(
+  base: string,
+  token: string,
+  o: { rate: number; connections: number; seconds: number }
+) {
   return new Promise<AcceptFigures>((resolve, reject) => {
     const times: number[] = []
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
@@ -312,7 +343,10 @@ function accept(base: string, token: string, o: { rate: number; connections: num
             method: 'POST',
             path: '/v1/jobs',
             headers,
-            setupRequest: (req) => ({ ...req, body: JSON.stringify({ kind: 'status', cluster: `b-${++clusterSeq}` }) }),
+            setupRequest: (req) => ({
+              ...req,
+              body: JSON.stringify({ kind: 'status', cluster: `b-${++clusterSeq}` }),
+            }),
           },
         ],
       },
@@ -358,7 +392,11 @@ function accept(base: string, token: string, o: { rate: number; connections: num
  * wait for a socket is charged to the measurement, never left out (no coordinated omission);
  * `from_send` is the same answers timed from the moment each request was handed to the agent.
  */
-function steady(base: string, token: string, o: { rate: number; connections: number; seconds: number }) {
+function steady(
+  base: string,
+  token: string,
+  o: { rate: number; connections: number; seconds: number }
+) {
   const { hostname, port } = new URL(base)
   const agent = new Agent({ keepAlive: true, maxSockets: o.connections })
   const total = Math.round(o.rate * o.seconds)
@@ -398,7 +436,11 @@ function steady(base: string, token: string, o: { rate: number; connections: num
           p99_ms: ms2(pct(fromSend, 99)),
           max_ms: ms2(fromSend[fromSend.length - 1] ?? NaN),
         },
-        send_late: { p50_ms: ms2(pct(late, 50)), p99_ms: ms2(pct(late, 99)), max_ms: ms2(late[late.length - 1] ?? NaN) },
+        send_late: {
+          p50_ms: ms2(pct(late, 50)),
+          p99_ms: ms2(pct(late, 99)),
+          max_ms: ms2(late[late.length - 1] ?? NaN),
+        },
       })
     }
     const send = (due: number) => {
@@ -531,7 +573,11 @@ async function sseRound(
   o: { jobs: number; listeners: number; events: number; intervalMs: number }
 ): Promise<SseFigures> {
   const startAt = Date.now() + 750
-  await ask(server, { type: 'stream', plan: { events: o.events, intervalMs: o.intervalMs, startAt } }, 'streaming')
+  await ask(
+    server,
+    { type: 'stream', plan: { events: o.events, intervalMs: o.intervalMs, startAt } },
+    'streaming'
+  )
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
   const ids = await Promise.all(
     Array.from({ length: o.jobs }, async (_, i) => {
@@ -541,11 +587,14 @@ async function sseRound(
         body: JSON.stringify({ kind: 'status', cluster: `sse-${label}-${i + 1}` }),
       })
       const body = (await res.json()) as { job?: { id: string } }
-      if (res.status !== 202 || !body.job) throw new Error(`POST /v1/jobs (sse): ${res.status} ${JSON.stringify(body)}`)
+      if (res.status !== 202 || !body.job)
+        throw new Error(`POST /v1/jobs (sse): ${res.status} ${JSON.stringify(body)}`)
       return body.job.id
     })
   )
-  const streams = await Promise.all(ids.flatMap((id) => Array.from({ length: o.listeners }, () => follow(base, token, id))))
+  const streams = await Promise.all(
+    ids.flatMap((id) => Array.from({ length: o.listeners }, () => follow(base, token, id)))
+  )
   const lags = streams.flatMap((s) => s.lags).sort((a, b) => a - b)
   return {
     jobs: o.jobs,
@@ -566,7 +615,8 @@ async function sseRound(
 /** Sends a message to the server and waits for its answer of type `answer`. */
 function ask<T extends ToParent['type']>(server: ChildProcess, m: ToChild, answer: T) {
   return new Promise<Extract<ToParent, { type: T }>>((resolve, reject) => {
-    const gone = (code: number | null) => reject(new Error(`the bench server exited (${code}) before answering ${m.type}`))
+    const gone = (code: number | null) =>
+      reject(new Error(`the bench server exited (${code}) before answering ${m.type}`))
     const on = (r: ToParent) => {
       if (r.type !== answer) return
       server.off('message', on).off('exit', gone)
@@ -583,8 +633,13 @@ function startServer(): Promise<{ child: ChildProcess; port: number; token: stri
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the bench server did not start within 30 s')), 30_000)
-    child.once('exit', (code) => reject(new Error(`the bench server exited (${code}) before it was ready`)))
+    const timer = setTimeout(
+      () => reject(new Error('the bench server did not start within 30 s')),
+      30_000
+    )
+    child.once('exit', (code) =>
+      reject(new Error(`the bench server exited (${code}) before it was ready`))
+    )
     child.once('message', (m: ToParent) => {
       clearTimeout(timer)
       if (m.type === 'ready') resolve({ child, port: m.port, token: m.token })
@@ -594,7 +649,16 @@ function startServer(): Promise<{ child: ChildProcess; port: number; token: stri
 
 async function clientMain(): Promise<void> {
   const argv = minimist(process.argv.slice(2), {
-    string: ['rate', 'connections', 'duration', 'warmup', 'jobs', 'listeners', 'events', 'interval'],
+    string: [
+      'rate',
+      'connections',
+      'duration',
+      'warmup',
+      'jobs',
+      'listeners',
+      'events',
+      'interval',
+    ],
     boolean: ['json'],
   })
   const rate = Number(argv.rate ?? TARGET.acceptRate)
@@ -626,11 +690,15 @@ async function clientMain(): Promise<void> {
     ok2xx += idle.ok_2xx
     runs++
 
-    say(`accept, steady: ${duration} s, one request every ${+(1000 / rate).toFixed(3)} ms (open loop), up to ${connections} connections`)
+    say(
+      `accept, steady: ${duration} s, one request every ${+(1000 / rate).toFixed(3)} ms (open loop), up to ${connections} connections`
+    )
     const even = await steady(base, token, { rate, connections, seconds: duration })
     ok2xx += even.ok_2xx
 
-    say(`SSE idle: ${sse.jobs} jobs × ${sse.listeners} listeners, ${sse.events} events ${sse.intervalMs} ms apart`)
+    say(
+      `SSE idle: ${sse.jobs} jobs × ${sse.listeners} listeners, ${sse.events} events ${sse.intervalMs} ms apart`
+    )
     const sseIdle = await sseRound(child, base, token, 'idle', sse)
     sseJobs += sse.jobs
 
@@ -671,10 +739,17 @@ async function clientMain(): Promise<void> {
     // autocannon run's own verdict is kept beside it: with its pacing the figure is about
     // connections × the time per request (see the top of this file), whatever the rate.
     const acceptMet =
-      even.p99_ms <= TARGET.acceptP99Ms && even.non_2xx === 0 && even.errors === 0 && even.rps >= 0.98 * TARGET.acceptRate
+      even.p99_ms <= TARGET.acceptP99Ms &&
+      even.non_2xx === 0 &&
+      even.errors === 0 &&
+      even.rps >= 0.98 * TARGET.acceptRate
     const acceptBurstMet =
-      idle.exact.p99_ms <= TARGET.acceptP99Ms && idle.non_2xx === 0 && idle.errors === 0 && idle.rps >= 0.98 * TARGET.acceptRate
-    const sseMet = (f: SseFigures) => f.p99_ms <= TARGET.sseP99Ms && f.complete_streams === f.streams && f.replayed === 0
+      idle.exact.p99_ms <= TARGET.acceptP99Ms &&
+      idle.non_2xx === 0 &&
+      idle.errors === 0 &&
+      idle.rps >= 0.98 * TARGET.acceptRate
+    const sseMet = (f: SseFigures) =>
+      f.p99_ms <= TARGET.sseP99Ms && f.complete_streams === f.streams && f.replayed === 0
     const result = {
       cores: cpus().length,
       node: process.version,
@@ -704,28 +779,95 @@ async function clientMain(): Promise<void> {
           `connections, autocannon overallRate ${rate}/s; ${result.cores} cores, Node ${process.version} ` +
           '(latency in ms: autocannon, whole ms; exact: timed by the bench to the µs)'
       )
-      row(['run', 'seconds', 'requests', 'req/s', 'p50', 'p90', 'p99', 'max', 'exact p50', 'exact p99', 'non-2xx', 'errors'])
+      row([
+        'run',
+        'seconds',
+        'requests',
+        'req/s',
+        'p50',
+        'p90',
+        'p99',
+        'max',
+        'exact p50',
+        'exact p99',
+        'non-2xx',
+        'errors',
+      ])
       row(Array<string>(12).fill('---'))
-      for (const [name, f] of [['accept', idle], ['accept, SSE running', loaded]] as const) {
-        row([name, f.duration_s, f.requests, f.rps, f.p50_ms, f.p90_ms, f.p99_ms, f.max_ms,
-          f.exact.p50_ms, f.exact.p99_ms, f.non_2xx, f.errors])
+      for (const [name, f] of [
+        ['accept', idle],
+        ['accept, SSE running', loaded],
+      ] as const) {
+        row([
+          name,
+          f.duration_s,
+          f.requests,
+          f.rps,
+          f.p50_ms,
+          f.p90_ms,
+          f.p99_ms,
+          f.max_ms,
+          f.exact.p50_ms,
+          f.exact.p99_ms,
+          f.non_2xx,
+          f.errors,
+        ])
       }
       console.log(
         `\nThe same, steady: one request every ${+(1000 / rate).toFixed(3)} ms, open loop, on up to ${connections} ` +
-          'keep-alive connections (ms, from each request\'s due time; from send: the client\'s own lateness left out)'
+          "keep-alive connections (ms, from each request's due time; from send: the client's own lateness left out)"
       )
-      row(['run', 'seconds', 'requests', 'req/s', 'p50', 'p90', 'p99', 'max', 'from send p50', 'from send p99', 'sent late p99', 'non-2xx', 'errors'])
+      row([
+        'run',
+        'seconds',
+        'requests',
+        'req/s',
+        'p50',
+        'p90',
+        'p99',
+        'max',
+        'from send p50',
+        'from send p99',
+        'sent late p99',
+        'non-2xx',
+        'errors',
+      ])
       row(Array<string>(13).fill('---'))
-      row(['accept, steady', even.duration_s, even.requests, even.rps, even.p50_ms, even.p90_ms, even.p99_ms, even.max_ms,
-        even.from_send.p50_ms, even.from_send.p99_ms, even.send_late.p99_ms, even.non_2xx, even.errors])
+      row([
+        'accept, steady',
+        even.duration_s,
+        even.requests,
+        even.rps,
+        even.p50_ms,
+        even.p90_ms,
+        even.p99_ms,
+        even.max_ms,
+        even.from_send.p50_ms,
+        even.from_send.p99_ms,
+        even.send_late.p99_ms,
+        even.non_2xx,
+        even.errors,
+      ])
       console.log(
         `\nSSE delivery lag (ms, arrival at the client − event t): ${sse.jobs} jobs × ${sse.listeners} ` +
           `listeners, ${sse.events} log events ${sse.intervalMs} ms apart + the result, per job`
       )
       row(['run', 'streams complete', 'lags', 'replayed', 'p50', 'p90', 'p99', 'max'])
       row(Array<string>(8).fill('---'))
-      for (const [name, f] of [['idle', sseIdle], [`under ${rate} req/s`, sseLoad]] as const) {
-        row([name, `${f.complete_streams}/${f.streams}`, f.lags, f.replayed, f.p50_ms, f.p90_ms, f.p99_ms, f.max_ms])
+      for (const [name, f] of [
+        ['idle', sseIdle],
+        [`under ${rate} req/s`, sseLoad],
+      ] as const) {
+        row([
+          name,
+          `${f.complete_streams}/${f.streams}`,
+          f.lags,
+          f.replayed,
+          f.p50_ms,
+          f.p90_ms,
+          f.p99_ms,
+          f.max_ms,
+        ])
       }
       const verdict = (met: boolean) => (met ? 'met' : 'NOT met')
       console.log(

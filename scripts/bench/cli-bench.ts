@@ -24,14 +24,25 @@ const home = mkdtempSync(join(tmpdir(), 'berth-bench-cli-'))
 
 // The sources, started exactly as bin/berth.mjs starts them when the build is not current.
 const sourcesEntry = join(home, 'sources.mjs')
-writeFileSync(sourcesEntry, `process.umask(0o077)\nconst { register } = await import(${JSON.stringify(join(ROOT, 'node_modules/tsx/dist/esm/api/index.mjs'))})\nregister()\nawait import(${JSON.stringify(join(ROOT, 'scripts/berth.ts'))})\n`)
+writeFileSync(
+  sourcesEntry,
+  `process.umask(0o077)\nconst { register } = await import(${JSON.stringify(join(ROOT, 'node_modules/tsx/dist/esm/api/index.mjs'))})\nregister()\nawait import(${JSON.stringify(join(ROOT, 'scripts/berth.ts'))})\n`
+)
 const ENTRIES = { compiled: join(ROOT, 'bin/berth.mjs'), sources: sourcesEntry } as const
 
 /** ms from spawn to the first stdout data (firstOutput) or to exit. */
-function time(entry: string, args: string[], stdin: string | null, firstOutput: boolean): Promise<number> {
+function time(
+  entry: string,
+  args: string[],
+  stdin: string | null,
+  firstOutput: boolean
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
-    const child = spawn(process.execPath, [entry, ...args], { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, BERTH_HOME: home } })
+    const child = spawn(process.execPath, [entry, ...args], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      env: { ...process.env, BERTH_HOME: home },
+    })
     let first: number | null = null
     child.stdout.on('data', () => {
       if (first === null) first = performance.now() - t0
@@ -48,7 +59,13 @@ function time(entry: string, args: string[], stdin: string | null, firstOutput: 
 const CASES = [
   { name: '--help', args: ['--help'], stdin: null, first: false, target: 150 },
   { name: '--version', args: ['--version'], stdin: null, first: false, target: 150 },
-  { name: 'job run (start: first event)', args: ['job', 'run'], stdin: JSON.stringify({ kind: 'clusters' }), first: true, target: 200 },
+  {
+    name: 'job run (start: first event)',
+    args: ['job', 'run'],
+    stdin: JSON.stringify({ kind: 'clusters' }),
+    first: true,
+    target: 200,
+  },
 ]
 
 const version = await new Promise<string>((resolve) => {
@@ -67,11 +84,17 @@ try {
   for (const c of CASES) {
     const times = { compiled: [] as number[], sources: [] as number[] }
     // One warm-up each (the file cache), then interleaved.
-    for (const which of ['compiled', 'sources'] as const) await time(ENTRIES[which], c.args, c.stdin, c.first)
+    for (const which of ['compiled', 'sources'] as const)
+      await time(ENTRIES[which], c.args, c.stdin, c.first)
     for (let i = 0; i < runs; i++) {
-      for (const which of ['compiled', 'sources'] as const) times[which].push(await time(ENTRIES[which], c.args, c.stdin, c.first))
+      for (const which of ['compiled', 'sources'] as const)
+        times[which].push(await time(ENTRIES[which], c.args, c.stdin, c.first))
     }
-    results[c.name] = { compiled: median(times.compiled), sources: median(times.sources), target: c.target }
+    results[c.name] = {
+      compiled: median(times.compiled),
+      sources: median(times.sources),
+      target: c.target,
+    }
   }
 } finally {
   rmSync(home, { recursive: true, force: true })
@@ -85,6 +108,8 @@ if (argv.json) {
   console.log('| --- | --- | --- | --- | --- |')
   for (const [name, r] of Object.entries(results)) {
     const met = r.compiled <= r.target ? 'met' : 'not met'
-    console.log(`| ${name} | ${r.sources.toFixed(0)} ms | ${r.compiled.toFixed(0)} ms | ${(r.compiled / r.sources).toFixed(2)} | ≤ ${r.target} ms — ${met} |`)
+    console.log(
+      `| ${name} | ${r.sources.toFixed(0)} ms | ${r.compiled.toFixed(0)} ms | ${(r.compiled / r.sources).toFixed(2)} | ≤ ${r.target} ms — ${met} |`
+    )
   }
 }

@@ -17,7 +17,16 @@ import { validateTopology } from '../engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from '../image/demo-image.ts'
 import { baselineDir, median, timeIt } from './measure.ts'
 
-const argv = minimist<{ sizes?: string; runs?: string; concurrency?: string; baseline?: string; json: boolean }>(process.argv.slice(2), { string: ['sizes', 'runs', 'concurrency', 'baseline'], boolean: ['json'] })
+const argv = minimist<{
+  sizes?: string
+  runs?: string
+  concurrency?: string
+  baseline?: string
+  json: boolean
+}>(process.argv.slice(2), {
+  string: ['sizes', 'runs', 'concurrency', 'baseline'],
+  boolean: ['json'],
+})
 const sizes = (argv.sizes ?? '8,32').split(',').map(Number)
 const runs = Number(argv.runs ?? 3)
 const concurrency = argv.concurrency ? Number(argv.concurrency) : undefined
@@ -42,7 +51,9 @@ function topology(n: number, mode: 'static' | 'dynamic') {
 async function baseline(n: number): Promise<number> {
   const prefix = `bench-seed-${n}`
   await quiet`bash ${seedDir}/cleanup.sh ${prefix}`
-  const s = await timeIt(() => quiet`bash ${seedDir}/install.sh ${n} ${DEMO_IMAGE} ${prefix} ${BOOT}`)
+  const s = await timeIt(
+    () => quiet`bash ${seedDir}/install.sh ${n} ${DEMO_IMAGE} ${prefix} ${BOOT}`
+  )
   await quiet`bash ${seedDir}/cleanup.sh ${prefix}`
   return s
 }
@@ -66,25 +77,36 @@ async function floor(n: number, own: boolean): Promise<number> {
   const net = own
     ? await engine.createNetwork({
         Name: 'bench-floor',
-        IPAM: { Driver: 'default', Config: [{ Subnet: '10.249.250.0/24', IPRange: '10.249.250.128/25' }] },
+        IPAM: {
+          Driver: 'default',
+          Config: [{ Subnet: '10.249.250.0/24', IPRange: '10.249.250.128/25' }],
+        },
         Labels: { [LABEL.cluster]: 'bench-floor' },
       })
     : null
   const s = await timeIt(() =>
-    mapLimit(Array.from({ length: n }, (_, i) => i), n, async (i) => {
-      const id = await engine.createContainer({
-        name: `bench-floor.node${i + 1}`,
-        Image: DEMO_IMAGE,
-        Labels: { [LABEL.cluster]: 'bench-floor' },
-        ...(net
-          ? {
-              HostConfig: { NetworkMode: 'bench-floor' },
-              NetworkingConfig: { EndpointsConfig: { 'bench-floor': { IPAMConfig: { IPv4Address: `10.249.250.${10 + i}` } } } },
-            }
-          : {}),
-      })
-      await engine.startContainer(id)
-    })
+    mapLimit(
+      Array.from({ length: n }, (_, i) => i),
+      n,
+      async (i) => {
+        const id = await engine.createContainer({
+          name: `bench-floor.node${i + 1}`,
+          Image: DEMO_IMAGE,
+          Labels: { [LABEL.cluster]: 'bench-floor' },
+          ...(net
+            ? {
+                HostConfig: { NetworkMode: 'bench-floor' },
+                NetworkingConfig: {
+                  EndpointsConfig: {
+                    'bench-floor': { IPAMConfig: { IPv4Address: `10.249.250.${10 + i}` } },
+                  },
+                },
+              }
+            : {}),
+        })
+        await engine.startContainer(id)
+      }
+    )
   )
   const left = await engine.listContainers([label])
   await Promise.all(left.map((c) => engine.removeContainer(c.Id)))
@@ -95,7 +117,13 @@ async function floor(n: number, own: boolean): Promise<number> {
 await buildDemoImage(engine)
 const rows: Record<string, number | string>[] = []
 for (const n of sizes) {
-  const m: Record<string, number[]> = { baseline: [], static: [], dynamic: [], floor: [], floorNet: [] }
+  const m: Record<string, number[]> = {
+    baseline: [],
+    static: [],
+    dynamic: [],
+    floor: [],
+    floorNet: [],
+  }
   for (let r = 0; r < runs; r++) {
     // Interleaved, so drift on a shared machine hits every contender alike.
     m.baseline.push(await baseline(n))
@@ -103,9 +131,17 @@ for (const n of sizes) {
     m.dynamic.push(await berth(n, 'dynamic'))
     m.floor.push(await floor(n, false))
     m.floorNet.push(await floor(n, true))
-    if (!argv.json) process.stderr.write(`  n=${n} run ${r + 1}/${runs}: ${Object.entries(m).map(([k, v]) => `${k} ${v[r].toFixed(2)}s`).join(', ')}\n`)
+    if (!argv.json)
+      process.stderr.write(
+        `  n=${n} run ${r + 1}/${runs}: ${Object.entries(m)
+          .map(([k, v]) => `${k} ${v[r].toFixed(2)}s`)
+          .join(', ')}\n`
+      )
   }
-  const b = median(m.baseline), st = median(m.static), dy = median(m.dynamic), f = median(m.floor)
+  const b = median(m.baseline),
+    st = median(m.static),
+    dy = median(m.dynamic),
+    f = median(m.floor)
   const fn = median(m.floorNet)
   rows.push({
     nodes: n,
@@ -127,12 +163,22 @@ if (argv.json) {
   console.log(JSON.stringify({ runs, concurrency: concurrency ?? 'default', rows }))
 } else {
   const cols: [string, string][] = [
-    ['nodes', 'nodes'], ['baseline_s', 'baseline'], ['static_s', 'static'], ['dynamic_s', 'dynamic'],
-    ['floor_s', 'floor'], ['floor_net_s', 'floor(net)'], ['static_vs_baseline', 'static/base'],
-    ['dynamic_vs_baseline', 'dyn/base'], ['static_vs_floor', 'static/floor'], ['dynamic_vs_floor', 'dyn/floor'],
-    ['static_vs_floor_net', 'static/floor(net)'], ['dynamic_vs_floor_net', 'dyn/floor(net)'],
+    ['nodes', 'nodes'],
+    ['baseline_s', 'baseline'],
+    ['static_s', 'static'],
+    ['dynamic_s', 'dynamic'],
+    ['floor_s', 'floor'],
+    ['floor_net_s', 'floor(net)'],
+    ['static_vs_baseline', 'static/base'],
+    ['dynamic_vs_baseline', 'dyn/base'],
+    ['static_vs_floor', 'static/floor'],
+    ['dynamic_vs_floor', 'dyn/floor'],
+    ['static_vs_floor_net', 'static/floor(net)'],
+    ['dynamic_vs_floor_net', 'dyn/floor(net)'],
   ]
-  console.log(`\ninstall, median of ${runs} runs (seconds; ratios: berth ÷ baseline, berth ÷ floor)`)
+  console.log(
+    `\ninstall, median of ${runs} runs (seconds; ratios: berth ÷ baseline, berth ÷ floor)`
+  )
   console.log('| ' + cols.map(([, h]) => h).join(' | ') + ' |')
   console.log('|' + cols.map(() => ' --- ').join('|') + '|')
   for (const r of rows) console.log('| ' + cols.map(([k]) => String(r[k])).join(' | ') + ' |')

@@ -14,7 +14,14 @@
  *   npm run bench:real -- [--runs 1] [--json]
  */
 import { spawn } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { $, minimist } from 'zx'
@@ -25,7 +32,10 @@ import { runJob } from '../engine/job.ts'
 import { loadTopologyFile } from '../engine/topology-sources.ts'
 import { baselineDir, median } from './measure.ts'
 
-const argv = minimist<{ runs?: string; baseline?: string; json: boolean }>(process.argv.slice(2), { string: ['runs', 'baseline'], boolean: ['json'] })
+const argv = minimist<{ runs?: string; baseline?: string; json: boolean }>(process.argv.slice(2), {
+  string: ['runs', 'baseline'],
+  boolean: ['json'],
+})
 const runs = Number(argv.runs ?? 1)
 const seedDir = baselineDir(argv.baseline, 'install.sh')
 const BIN = new URL('../../bin/berth.mjs', import.meta.url).pathname
@@ -54,7 +64,9 @@ async function masterArchive(): Promise<string> {
 
 /** The per-node bootstrap of the baseline: the same work as berth's nodes do, by node number. */
 function baselineBoot(archive: string, domain: string): string {
-  const agent = readFileSync(PUPPET_EXAMPLE, 'utf8').match(/command: (puppet agent --test .*)$/m)![1]
+  const agent = readFileSync(PUPPET_EXAMPLE, 'utf8').match(
+    /command: (puppet agent --test .*)$/m
+  )![1]
   return [
     'set -e',
     `roles="${ROLES.join(' ')}"`,
@@ -99,14 +111,21 @@ async function berth(): Promise<BerthRun> {
   await quietJob({ kind: 'destroy', cluster: CLUSTER, options: { volumes: true } })
   const t0 = performance.now()
   const events = await new Promise<JobEvent[]>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'job', 'run'], { stdio: ['pipe', 'pipe', 'ignore'] })
+    const child = spawn(process.execPath, [BIN, 'job', 'run'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.on('error', reject)
     child.on('close', (code) => {
-      const events = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as JobEvent)
-      const result = events.find((e) => e.type === 'result') as { ok: boolean; message?: string } | undefined
-      if (code !== 0 || !result?.ok) reject(new Error(`berth install failed (exit ${code}): ${result?.message}`))
+      const events = out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as JobEvent)
+      const result = events.find((e) => e.type === 'result') as
+        { ok: boolean; message?: string } | undefined
+      if (code !== 0 || !result?.ok)
+        reject(new Error(`berth install failed (exit ${code}): ${result?.message}`))
       else resolve(events)
     })
     child.stdin.end(JSON.stringify({ kind: 'install', cluster: CLUSTER, topology }))
@@ -115,8 +134,11 @@ async function berth(): Promise<BerthRun> {
   const snap = await quietJob({ kind: 'snapshot', cluster: CLUSTER, options: { tag: 'bench' } })
   if (!snap.result.ok) throw new Error(`snapshot: ${snap.result.message}`)
   const restore = await quietJob({ kind: 'restore', cluster: CLUSTER, snapshot: 'bench' })
-  if (!restore.result.ok) throw new Error(`restore over the running cluster: ${restore.result.message}`)
-  const gapMs = (restore.result.data as { ports?: { unansweredMs: number | null }[] }).ports?.[0]?.unansweredMs ?? null
+  if (!restore.result.ok)
+    throw new Error(`restore over the running cluster: ${restore.result.message}`)
+  const gapMs =
+    (restore.result.data as { ports?: { unansweredMs: number | null }[] }).ports?.[0]
+      ?.unansweredMs ?? null
   await quietJob({ kind: 'destroy', cluster: CLUSTER, options: { volumes: true } })
   await quietJob({ kind: 'snapshot-rm', cluster: CLUSTER, snapshot: 'bench' })
   return { seconds, steps: events.filter((e): e is StepEvent => e.type === 'step'), gapMs }
@@ -131,8 +153,12 @@ function breakdown(run: BerthRun, t0: number): Record<string, string> {
   const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`
   const created = at((s) => s.step === 'create' && s.state === 'start', 'min')
   const started = at((s) => s.step === 'start' && s.state === 'done', 'max')
-  const warm = run.steps.find((s) => s.step === 'health' && s.node === 'master' && s.state === 'done')
-  const boots = run.steps.filter((s) => s.step === 'bootstrap' && s.state === 'done') as (StepEvent & { ms?: number })[]
+  const warm = run.steps.find(
+    (s) => s.step === 'health' && s.node === 'master' && s.state === 'done'
+  )
+  const boots = run.steps.filter(
+    (s) => s.step === 'bootstrap' && s.state === 'done'
+  ) as (StepEvent & { ms?: number })[]
   const first = at((s) => s.step === 'bootstrap' && s.state === 'start', 'min')
   const last = at((s) => s.step === 'bootstrap' && s.state === 'done', 'max')
   return {
@@ -140,7 +166,9 @@ function breakdown(run: BerthRun, t0: number): Record<string, string> {
     'create, files and start of 8 nodes': sec(started - created),
     'master warm-up (Puppet Server until 8140 answers)': warm?.ms ? sec(warm.ms) : '?',
     'agent runs, phase 1 (7 in parallel): wall': sec(last - first),
-    'agent runs, each': boots.length ? `${sec(Math.min(...boots.map((b) => b.ms ?? 0)))} – ${sec(Math.max(...boots.map((b) => b.ms ?? 0)))}` : '?',
+    'agent runs, each': boots.length
+      ? `${sec(Math.min(...boots.map((b) => b.ms ?? 0)))} – ${sec(Math.max(...boots.map((b) => b.ms ?? 0)))}`
+      : '?',
   }
 }
 
@@ -156,9 +184,13 @@ for (let i = 0; i < runs; i++) {
   const b = await berth()
   berths.push(b)
   if (!argv.json) {
-    console.log(`run ${i + 1}: seed-style ${seeds[i].toFixed(1)} s, berth ${b.seconds.toFixed(1)} s (${(b.seconds / seeds[i]).toFixed(2)}×)`)
+    console.log(
+      `run ${i + 1}: seed-style ${seeds[i].toFixed(1)} s, berth ${b.seconds.toFixed(1)} s (${(b.seconds / seeds[i]).toFixed(2)}×)`
+    )
     for (const [k, v] of Object.entries(breakdown(b, start))) console.log(`  berth: ${k}: ${v}`)
-    console.log(`  berth: restore over the running cluster: the site's port unanswered ${b.gapMs === null ? '?' : `${(b.gapMs / 1000).toFixed(2)} s`} (target < 2 s)`)
+    console.log(
+      `  berth: restore over the running cluster: the site's port unanswered ${b.gapMs === null ? '?' : `${(b.gapMs / 1000).toFixed(2)} s`} (target < 2 s)`
+    )
   }
 }
 const seed = median(seeds)
@@ -172,4 +204,8 @@ const out = {
   target: 0.4,
   restoreGapMs: median(berths.map((b) => b.gapMs ?? Infinity)),
 }
-console.log(argv.json ? JSON.stringify(out) : `median: seed-style ${out.seedStyle} s, berth ${out.berth} s: ${out.ratio}× (target ≤ ${out.target}×: ${out.ratio <= out.target ? 'met' : 'not met'})`)
+console.log(
+  argv.json
+    ? JSON.stringify(out)
+    : `median: seed-style ${out.seedStyle} s, berth ${out.berth} s: ${out.ratio}× (target ≤ ${out.target}×: ${out.ratio <= out.target ? 'met' : 'not met'})`
+)

@@ -40,7 +40,15 @@ import { validateTopology } from '../engine/topology.ts'
 import { buildDemoImage, DEMO_IMAGE } from '../image/demo-image.ts'
 import { baselineDir, median, timeIt } from './measure.ts'
 
-const argv = minimist<{ runs?: string; nodes?: string; mb?: string; concurrency?: string; baseline?: string; json: boolean; steps: boolean }>(process.argv.slice(2), {
+const argv = minimist<{
+  runs?: string
+  nodes?: string
+  mb?: string
+  concurrency?: string
+  baseline?: string
+  json: boolean
+  steps: boolean
+}>(process.argv.slice(2), {
   string: ['runs', 'nodes', 'mb', 'concurrency', 'baseline'],
   boolean: ['json', 'steps'],
 })

@@ -3,9 +3,13 @@
  * is a terminal (not TERM=dumb), or when FORCE_COLOR asks (not "0"); off with NO_COLOR.
  */
 const force = process.env.FORCE_COLOR
-const enabled = force !== undefined ? force !== '0' && force !== 'false' : !process.env.NO_COLOR && !!process.stdout.isTTY && process.env.TERM !== 'dumb'
+const enabled =
+  force !== undefined
+    ? force !== '0' && force !== 'false'
+    : !process.env.NO_COLOR && !!process.stdout.isTTY && process.env.TERM !== 'dumb'
 
-const sgr = (open: number, close: number) => (text: string) => (enabled ? `\x1b[${open}m${text}\x1b[${close}m` : text)
+const sgr = (open: number, close: number) => (text: string) =>
+  enabled ? `\x1b[${open}m${text}\x1b[${close}m` : text
 
 export const color = {
   red: sgr(31, 39),

@@ -20,11 +20,20 @@ import { packagePath } from '../engine/package-root.ts'
 
 const say = (s: string) => process.stdout.write(s + '\n')
 
-export async function runDemo(opts: { mode: 'static' | 'dynamic'; destroy?: boolean; output: Mode }): Promise<never> {
+export async function runDemo(opts: {
+  mode: 'static' | 'dynamic'
+  destroy?: boolean
+  output: Mode
+}): Promise<never> {
   const engine = createEngine()
   say(color.bold('1/6 host'))
   const checks = await hostChecks(engine, null)
-  const mark = { ok: color.green('✓'), warn: color.yellow('!'), fail: color.red('✗'), skip: color.dim('-') }
+  const mark = {
+    ok: color.green('✓'),
+    warn: color.yellow('!'),
+    fail: color.red('✗'),
+    skip: color.dim('-'),
+  }
   for (const c of checks) say(`  ${mark[c.status]} ${c.name}: ${c.message}`)
   if (checks.some((c) => c.status === 'fail')) process.exit(3)
 
@@ -56,11 +65,17 @@ export async function runDemo(opts: { mode: 'static' | 'dynamic'; destroy?: bool
   const api = (await engine.listContainers([`berth.cluster=${topology.name}`, 'berth.node=api']))[0]
   if (api) {
     const conf = await engine.readFile(api.Id, '/etc/demo/role.conf')
-    say(`  ${containerName(topology.name, 'api')}:/etc/demo/role.conf, fetched from master.${topology.domain} by name:`)
+    say(
+      `  ${containerName(topology.name, 'api')}:/etc/demo/role.conf, fetched from master.${topology.domain} by name:`
+    )
     for (const line of (conf?.toString() ?? '(missing)').trim().split('\n')) say(`    ${line}`)
   }
 
-  say(color.bold('5/6 snapshot: data written into a volume and into a container layer, then one consistent snapshot'))
+  say(
+    color.bold(
+      '5/6 snapshot: data written into a volume and into a container layer, then one consistent snapshot'
+    )
+  )
   const node = async (name: string) =>
     (await engine.listContainers([`berth.cluster=${topology.name}`, `berth.node=${name}`]))[0].Id
   const proof = [
@@ -70,25 +85,42 @@ export async function runDemo(opts: { mode: 'static' | 'dynamic'; destroy?: bool
   const sums = new Map<string, string>()
   for (const p of proof) {
     const id = await node(p.node)
-    await engine.exec(id, ['sh', '-c', 'mkdir -p "$(dirname "$1")" && dd if=/dev/urandom of="$1" bs=1M count=4 2>/dev/null', 'w', p.path])
-    sums.set(`${p.node}:${p.path}`, (await engine.exec(id, ['sha256sum', p.path])).stdout.split(' ')[0])
+    await engine.exec(id, [
+      'sh',
+      '-c',
+      'mkdir -p "$(dirname "$1")" && dd if=/dev/urandom of="$1" bs=1M count=4 2>/dev/null',
+      'w',
+      p.path,
+    ])
+    sums.set(
+      `${p.node}:${p.path}`,
+      (await engine.exec(id, ['sha256sum', p.path])).stdout.split(' ')[0]
+    )
   }
   const snap = await run({ kind: 'snapshot', cluster: topology.name, options: { keep: 3 } })
   const id = (snap.data as { snapshot: { id: string } }).snapshot.id
 
-  say(color.bold(`6/6 disaster and restore: destroy ${topology.name} with its volumes, restore ${id}`))
+  say(
+    color.bold(`6/6 disaster and restore: destroy ${topology.name} with its volumes, restore ${id}`)
+  )
   await run({ kind: 'destroy', cluster: topology.name, options: { volumes: true } })
   await run({ kind: 'restore', cluster: topology.name, snapshot: id })
   for (const p of proof) {
     const got = (await engine.exec(await node(p.node), ['sha256sum', p.path])).stdout.split(' ')[0]
     const ok = got === sums.get(`${p.node}:${p.path}`)
-    say(`  ${ok ? color.green('✓') : color.red('✗')} ${p.node}:${p.path} sha256 ${got.slice(0, 16)}… ${ok ? 'identical after restore' : 'DIFFERS'}`)
+    say(
+      `  ${ok ? color.green('✓') : color.red('✗')} ${p.node}:${p.path} sha256 ${got.slice(0, 16)}… ${ok ? 'identical after restore' : 'DIFFERS'}`
+    )
     if (!ok) process.exit(1)
   }
   if (opts.destroy) {
     await run({ kind: 'destroy', cluster: topology.name, options: { volumes: true } })
   } else {
-    say(color.dim(`\nthe cluster is running: berth status ${topology.name} · berth snapshots ${topology.name} · berth destroy ${topology.name} --volumes`))
+    say(
+      color.dim(
+        `\nthe cluster is running: berth status ${topology.name} · berth snapshots ${topology.name} · berth destroy ${topology.name} --volumes`
+      )
+    )
   }
   process.exit(0)
 }

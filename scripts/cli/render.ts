@@ -14,7 +14,13 @@ export interface Renderer {
 }
 
 const mark = (s: StepEvent['state']) =>
-  s === 'done' ? color.green('✓') : s === 'fail' ? color.red('✗') : s === 'skip' ? color.dim('-') : color.cyan('…')
+  s === 'done'
+    ? color.green('✓')
+    : s === 'fail'
+      ? color.red('✗')
+      : s === 'skip'
+        ? color.dim('-')
+        : color.cyan('…')
 
 function plainLine(e: JobEvent): string | null {
   if (e.type === 'result') return null

@@ -41,11 +41,24 @@ export async function rewireOnStarts(
     const run = async () => {
       if (o.signal.aborted) return
       const id = newJobId()
-      const { result } = await runJob({ id, kind: 'rewire', cluster }, { engine, emit: () => {}, signal: o.signal })
-      o.report({ type: 'rewire', t: Date.now(), cluster, job: id, reason, ok: result.ok, ...(result.ok ? {} : { code: result.code, message: result.message }) })
+      const { result } = await runJob(
+        { id, kind: 'rewire', cluster },
+        { engine, emit: () => {}, signal: o.signal }
+      )
+      o.report({
+        type: 'rewire',
+        t: Date.now(),
+        cluster,
+        job: id,
+        reason,
+        ok: result.ok,
+        ...(result.ok ? {} : { code: result.code, message: result.message }),
+      })
     }
     // runJob never throws; a report that does (stdout gone) must not end the chain unhandled.
-    const next = (chains.get(cluster) ?? Promise.resolve()).then(run).catch((err) => console.error(`berth watch --rewire: ${cluster}: ${err}`))
+    const next = (chains.get(cluster) ?? Promise.resolve())
+      .then(run)
+      .catch((err) => console.error(`berth watch --rewire: ${cluster}: ${err}`))
     chains.set(cluster, next)
     void next.finally(() => chains.get(cluster) === next && chains.delete(cluster))
   }
@@ -64,15 +77,22 @@ export async function rewireOnStarts(
   // The catch-up lists what runs once the watch is on, so no start falls between the two.
   const catchUp = async () => {
     const running = await engine.listContainers([`${LABEL.mode}=dynamic`], false)
-    for (const cluster of new Set(running.map((c) => c.Labels?.[LABEL.cluster]).filter((c): c is string => !!c))) {
+    for (const cluster of new Set(
+      running.map((c) => c.Labels?.[LABEL.cluster]).filter((c): c is string => !!c)
+    )) {
       rewire(cluster, 'start')
     }
   }
   let listed: Promise<void> = Promise.resolve()
   try {
-    await watchNodeStarts(engine, (e) => seen(e.cluster, e.node), o.signal, () => {
-      listed = catchUp()
-    })
+    await watchNodeStarts(
+      engine,
+      (e) => seen(e.cluster, e.node),
+      o.signal,
+      () => {
+        listed = catchUp()
+      }
+    )
     await listed
   } finally {
     for (const p of pending.values()) clearTimeout(p.timer)

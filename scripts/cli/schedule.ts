@@ -20,7 +20,13 @@ const USAGE =
   'usage: berth schedule add <cluster> --cron "0 2 * * *" [--keep N] [--tz ZONE] [--name N] | list | rm <name>'
 
 /** Request fields → what the user typed them as. */
-const FLAG: Record<string, string> = { cluster: '<cluster>', cron: '--cron', keep: '--keep', tz: '--tz', name: '--name' }
+const FLAG: Record<string, string> = {
+  cluster: '<cluster>',
+  cron: '--cron',
+  keep: '--keep',
+  tz: '--tz',
+  name: '--name',
+}
 
 const out = (line: string) => void process.stdout.write(line + '\n')
 
@@ -28,7 +34,10 @@ const out = (line: string) => void process.stdout.write(line + '\n')
 async function specFromFlags(cluster: string, flags: ScheduleFlags) {
   const { parseSchedule } = await import('../../functions/schedules.ts')
   if (flags.cron === undefined) {
-    throw new BerthError('invalid_job', '--cron: required, e.g. --cron "0 2 * * *" (02:00 every day)')
+    throw new BerthError(
+      'invalid_job',
+      '--cron: required, e.g. --cron "0 2 * * *" (02:00 every day)'
+    )
   }
   if (flags.keep !== undefined && !/^\d{1,4}$/.test(flags.keep)) {
     throw new BerthError('invalid_job', '--keep: must be a whole number from 1 to 1000')
@@ -45,7 +54,9 @@ async function specFromFlags(cluster: string, flags: ScheduleFlags) {
   } catch (err) {
     const issues = err instanceof BerthError ? err.info.issues : undefined
     if (!issues) throw err
-    const message = issueLines(issues.map((i) => ({ path: FLAG[i.path] ?? i.path, message: i.message })))
+    const message = issueLines(
+      issues.map((i) => ({ path: FLAG[i.path] ?? i.path, message: i.message }))
+    )
     throw new BerthError('invalid_job', message, { issues })
   }
 }
@@ -87,16 +98,26 @@ export async function scheduleCommand(rest: string[], flags: ScheduleFlags): Pro
       const now = new Date()
       const all = (await store.listSchedules()).map((s) => scheduleView(s, now))
       if (flags.json) return out(JSON.stringify(all))
-      if (!all.length) return out('no schedules (berth schedule add <cluster> --cron "0 2 * * *" --keep 7)')
+      if (!all.length)
+        return out('no schedules (berth schedule add <cluster> --cron "0 2 * * *" --keep 7)')
       const head = ['NAME', 'CLUSTER', 'CRON', 'TZ', 'KEEP', 'LAST RUN/ADDED', 'NEXT RUN']
       const rows = [head].concat(
         all.map((s) => {
           const next = s.enabled ? (s.nextRunAt ?? 'never') : 'disabled'
-          return [s.name, s.cluster, s.cron, s.tz, String(s.keep ?? 'all'), s.lastRunAt ?? 'never', next]
+          return [
+            s.name,
+            s.cluster,
+            s.cron,
+            s.tz,
+            String(s.keep ?? 'all'),
+            s.lastRunAt ?? 'never',
+            next,
+          ]
         })
       )
       const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i].length)))
-      for (const r of rows) out(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '))
+      for (const r of rows)
+        out(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '))
     } else {
       const ok = await store.deleteSchedule(arg)
       await audit('schedule.rm', arg, ok ? 'ok' : 'not found')

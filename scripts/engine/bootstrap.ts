@@ -48,7 +48,11 @@ export async function bootstrapNode(ctx: JobContext, node: NodeSpec, id: string)
       )
     }
     if (okExitCodes.includes(result.exitCode)) {
-      if (attempt > 1 || result.exitCode !== 0) ctx.log(`bootstrap: exit ${result.exitCode} (success)${attempt > 1 ? `, attempt ${attempt}` : ''}`, node.name)
+      if (attempt > 1 || result.exitCode !== 0)
+        ctx.log(
+          `bootstrap: exit ${result.exitCode} (success)${attempt > 1 ? `, attempt ${attempt}` : ''}`,
+          node.name
+        )
       break
     }
     const oom = await killedForMemory(ctx, id, since)
@@ -63,11 +67,18 @@ export async function bootstrapNode(ctx: JobContext, node: NodeSpec, id: string)
         { node: node.name, step: 'bootstrap', output: tail(output), exitCode: result.exitCode }
       )
     }
-    ctx.log(`bootstrap: exit ${result.exitCode} (not in okExitCodes ${JSON.stringify(okExitCodes)}); again in ${retryDelaySeconds} s (${retries - attempt + 1} ${retries - attempt === 0 ? 'retry' : 'retries'} left)`, node.name)
+    ctx.log(
+      `bootstrap: exit ${result.exitCode} (not in okExitCodes ${JSON.stringify(okExitCodes)}); again in ${retryDelaySeconds} s (${retries - attempt + 1} ${retries - attempt === 0 ? 'retry' : 'retries'} left)`,
+      node.name
+    )
     await sleep(retryDelaySeconds * 1000, ctx.signal)
     checkpoint(ctx)
   }
-  const marker: BootstrapMarker = { job: ctx.job, at: new Date().toISOString(), ms: Date.now() - t0 }
+  const marker: BootstrapMarker = {
+    job: ctx.job,
+    at: new Date().toISOString(),
+    ms: Date.now() - t0,
+  }
   await writeMarker(ctx, id, marker)
   ctx.steps.done('bootstrap', node.name, Date.now() - t0)
 }
@@ -85,7 +96,14 @@ async function runOnce(ctx: JobContext, node: NodeSpec, id: string, argv: string
       signal: ctx.signal,
       // Recorded before it starts: a job that dies leaves it running, and the next command stops
       // it before anyone bootstraps the node again.
-      onCreate: (execId) => note(ctx, { op: 'exec', node: node.name, container: id, exec: (exec = execId), timeoutMs: node.timeoutSeconds * 1000 }),
+      onCreate: (execId) =>
+        note(ctx, {
+          op: 'exec',
+          node: node.name,
+          container: id,
+          exec: (exec = execId),
+          timeoutMs: node.timeoutSeconds * 1000,
+        }),
       onOutput: (chunk, stream) => lines[stream].push(chunk),
     })
     .finally(() => {
@@ -97,17 +115,25 @@ async function runOnce(ctx: JobContext, node: NodeSpec, id: string, argv: string
 }
 
 const memoryOf = (node: Pick<NodeSpec, 'resources'>) =>
-  node.resources?.memory ? `resources.memory is ${formatBytes(node.resources.memory)}` : 'no memory limit: the host ran out'
+  node.resources?.memory
+    ? `resources.memory is ${formatBytes(node.resources.memory)}`
+    : 'no memory limit: the host ran out'
 
 /**
  * Whether the kernel killed a process of the container for memory since `since` (ms): the
  * container's own process (Docker's OOMKilled), or any other, such as a bootstrap (Docker's `oom`
  * event for the container).
  */
-export async function killedForMemory(ctx: JobContext, id: string, since: number): Promise<boolean> {
+export async function killedForMemory(
+  ctx: JobContext,
+  id: string,
+  since: number
+): Promise<boolean> {
   const info = await ctx.engine.inspectContainer(id).catch(() => null)
   if (info?.State.OOMKilled) return true
-  const events = await ctx.engine.pastEvents({ container: [id], event: ['oom'] }, since - 1000, Date.now()).catch(() => [])
+  const events = await ctx.engine
+    .pastEvents({ container: [id], event: ['oom'] }, since - 1000, Date.now())
+    .catch(() => [])
   return events.length > 0
 }
 
@@ -115,10 +141,21 @@ export async function killedForMemory(ctx: JobContext, id: string, since: number
  * A node's failure as the user should read it: killed for memory, when it was; its process
  * ended (with its exit code and last output), when the node is not running any more.
  */
-export async function explainNodeFailure(ctx: JobContext, node: Pick<NodeSpec, 'name' | 'resources'>, id: string, since: number, err: unknown): Promise<unknown> {
-  if (!(err instanceof BerthError) || /killed for memory|its process ended/.test(err.message)) return err
+export async function explainNodeFailure(
+  ctx: JobContext,
+  node: Pick<NodeSpec, 'name' | 'resources'>,
+  id: string,
+  since: number,
+  err: unknown
+): Promise<unknown> {
+  if (!(err instanceof BerthError) || /killed for memory|its process ended/.test(err.message))
+    return err
   if (await killedForMemory(ctx, id, since)) {
-    return new BerthError(err.code, `node "${node.name}" was killed for memory (${memoryOf(node)}): ${err.message}`, { ...err.info, node: node.name, cause: err })
+    return new BerthError(
+      err.code,
+      `node "${node.name}" was killed for memory (${memoryOf(node)}): ${err.message}`,
+      { ...err.info, node: node.name, cause: err }
+    )
   }
   const info = await ctx.engine.inspectContainer(id).catch(() => null)
   if (!info || info.State.Paused || info.State.StartedAt.startsWith('0001-')) return err
@@ -127,7 +164,12 @@ export async function explainNodeFailure(ctx: JobContext, node: Pick<NodeSpec, '
   const up = info.State.Running && !info.State.Restarting
   if (up && restarts === 0) return err
   const out = (await ctx.engine.logTail(id, 20).catch(() => '')).trim()
-  const how = [up ? null : `exit code ${info.State.ExitCode}`, restarts ? `Docker restarted it ${restarts} time${restarts > 1 ? 's' : ''}` : null].filter(Boolean).join('; ')
+  const how = [
+    up ? null : `exit code ${info.State.ExitCode}`,
+    restarts ? `Docker restarted it ${restarts} time${restarts > 1 ? 's' : ''}` : null,
+  ]
+    .filter(Boolean)
+    .join('; ')
   return new BerthError(
     err.code,
     `node "${node.name}": its process ended (${how})${out ? `; its last output:\n${out}` : ''}`,
@@ -175,7 +217,11 @@ export async function waitHealthy(ctx: JobContext, node: HealthTarget, id: strin
       const state = (await ctx.engine.inspectContainer(id).catch(() => null))?.State
       if (state && (!state.Running || state.Restarting) && !state.Paused) {
         ctx.steps.fail('health', node.name, `its process ended (exit code ${state.ExitCode})`)
-        throw new BerthError('health_failed', `node "${node.name}" is not healthy: its process ended (exit code ${state.ExitCode})`, { node: node.name, step: 'health', output: last.output })
+        throw new BerthError(
+          'health_failed',
+          `node "${node.name}" is not healthy: its process ended (exit code ${state.ExitCode})`,
+          { node: node.name, step: 'health', output: last.output }
+        )
       }
       return false
     },

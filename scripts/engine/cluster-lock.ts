@@ -6,7 +6,15 @@
  * A job that finds the lock held waits for it (saying so), stays cancellable, and gives up after
  * `waitMs` with a `conflict` naming the holder.
  */
-import { mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, closeSync } from 'node:fs'
+import {
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  closeSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { berthHome, checkpoint, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
@@ -59,7 +67,13 @@ export async function lockCluster(
 ): Promise<() => void> {
   const path = lockPath(cluster)
   mkdirSync(join(berthHome(), 'locks'), { recursive: true })
-  const me: Holder = { pid: process.pid, started: startTime(process.pid), job: ctx.job, kind, at: new Date().toISOString() }
+  const me: Holder = {
+    pid: process.pid,
+    started: startTime(process.pid),
+    job: ctx.job,
+    kind,
+    at: new Date().toISOString(),
+  }
   const deadline = Date.now() + waitMs
   let said = ''
   for (;;) {

@@ -18,17 +18,27 @@ const networkFile = (cluster: string) => join(berthHome(), 'clusters', cluster, 
  * The network berth made for the cluster last, as it made it: a network removed behind berth's back
  * is made again with this name and subnet, which is what the nodes' own settings still name.
  */
-export async function saveNetworkRecord(cluster: string, network: { name: string; subnet: string | null }): Promise<void> {
+export async function saveNetworkRecord(
+  cluster: string,
+  network: { name: string; subnet: string | null }
+): Promise<void> {
   const path = networkFile(cluster)
   await mkdir(join(path, '..'), { recursive: true, mode: 0o700 })
   await writeFile(`${path}.tmp`, JSON.stringify(network) + '\n', { mode: 0o600 })
   await rename(`${path}.tmp`, path)
 }
 
-export async function loadNetworkRecord(cluster: string): Promise<{ name: string; subnet: string | null } | null> {
+export async function loadNetworkRecord(
+  cluster: string
+): Promise<{ name: string; subnet: string | null } | null> {
   try {
-    const n = JSON.parse(await readFile(networkFile(cluster), 'utf8')) as { name?: unknown; subnet?: unknown }
-    return typeof n.name === 'string' ? { name: n.name, subnet: typeof n.subnet === 'string' ? n.subnet : null } : null
+    const n = JSON.parse(await readFile(networkFile(cluster), 'utf8')) as {
+      name?: unknown
+      subnet?: unknown
+    }
+    return typeof n.name === 'string'
+      ? { name: n.name, subnet: typeof n.subnet === 'string' ? n.subnet : null }
+      : null
   } catch {
     return null
   }

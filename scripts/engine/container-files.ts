@@ -27,7 +27,10 @@ export function directFiles(): boolean {
   return process.env.BERTH_DIRECT_FILES !== '0'
 }
 
-async function localDir(ctx: JobContext, id: string): Promise<{ dir: string; hosts: string } | null> {
+async function localDir(
+  ctx: JobContext,
+  id: string
+): Promise<{ dir: string; hosts: string } | null> {
   if (!directFiles()) return null
   const info = await ctx.engine.inspectContainer(id)
   if (!info.HostsPath) return null
@@ -50,12 +53,21 @@ export async function readHosts(ctx: JobContext, id: string): Promise<string> {
  * truncated and rewritten (same inode, so the container sees it at once). Through exec, the
  * text travels as an argument ("$1"), never spliced into the shell command.
  */
-export async function writeHosts(ctx: JobContext, node: string, id: string, text: string): Promise<void> {
+export async function writeHosts(
+  ctx: JobContext,
+  node: string,
+  id: string,
+  text: string
+): Promise<void> {
   const local = await localDir(ctx, id)
   if (local) return writeFile(local.hosts, text)
-  const r = await ctx.engine.exec(id, ['sh', '-c', 'printf "%s" "$1" > /etc/hosts', 'berth-hosts', text], {
-    timeoutMs: 10_000,
-  })
+  const r = await ctx.engine.exec(
+    id,
+    ['sh', '-c', 'printf "%s" "$1" > /etc/hosts', 'berth-hosts', text],
+    {
+      timeoutMs: 10_000,
+    }
+  )
   if (r.exitCode !== 0) {
     throw new BerthError(
       'hosts_failed',
@@ -73,7 +85,11 @@ export interface BootstrapMarker {
   snapshot?: string
 }
 
-export async function writeMarker(ctx: JobContext, id: string, marker: BootstrapMarker): Promise<void> {
+export async function writeMarker(
+  ctx: JobContext,
+  id: string,
+  marker: BootstrapMarker
+): Promise<void> {
   const text = JSON.stringify(marker) + '\n'
   const local = await localDir(ctx, id)
   if (local) return writeFile(join(local.dir, MARKER_FILE), text)

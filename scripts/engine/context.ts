@@ -51,7 +51,11 @@ function faultOf(env: NodeJS.ProcessEnv): ((e: JobEvent) => void) | null {
   let seen = 0
   return (e) => {
     if (e.type !== 'step') return
-    if ((step === '*' || e.step === step) && (state === '*' || e.state === state) && ++seen === Number(n)) {
+    if (
+      (step === '*' || e.step === step) &&
+      (state === '*' || e.state === state) &&
+      ++seen === Number(n)
+    ) {
       process.kill(process.pid, 'SIGKILL')
     }
   }
@@ -96,7 +100,8 @@ export function createContext(opts: {
     opts.echo?.(text)
   }
   // Events are small: look for a secret in their JSON, where it would stand escaped.
-  const redactEvent = <E extends JobEvent>(e: E): E => (secrets.size ? (JSON.parse(redactJson(JSON.stringify(e), secrets)) as E) : e)
+  const redactEvent = <E extends JobEvent>(e: E): E =>
+    secrets.size ? (JSON.parse(redactJson(JSON.stringify(e), secrets)) as E) : e
   const fault = faultOf(process.env)
   const emit: Emit = (e) => {
     const out = redactEvent(e)

@@ -64,10 +64,16 @@ function translate(what: string, err: unknown): BerthError {
   if (status === 409) return new BerthError('conflict', message, { cause: err })
   const code = (err as NodeJS.ErrnoException)?.code
   if (code === 'EACCES') {
-    return new BerthError('preflight', `${what}: the Docker engine is not reachable (${code})`, { cause: err })
+    return new BerthError('preflight', `${what}: the Docker engine is not reachable (${code})`, {
+      cause: err,
+    })
   }
   if (engineGone(err)) {
-    return new BerthError('engine_gone', `${what}: the Docker engine is not reachable (${code ?? engineMessage(err)})`, { cause: err })
+    return new BerthError(
+      'engine_gone',
+      `${what}: the Docker engine is not reachable (${code ?? engineMessage(err)})`,
+      { cause: err }
+    )
   }
   return new BerthError('engine', message, { cause: err })
 }
@@ -79,12 +85,20 @@ function translate(what: string, err: unknown): BerthError {
 export function engineGone(err: unknown): boolean {
   if (err instanceof BerthError) return err.code === 'engine_gone'
   const code = (err as NodeJS.ErrnoException)?.code
-  if (code && ['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(code)) return true
-  return /socket hang up|daemon is shutting down|Cannot connect to the Docker daemon/i.test(engineMessage(err))
+  if (code && ['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(code))
+    return true
+  return /socket hang up|daemon is shutting down|Cannot connect to the Docker daemon/i.test(
+    engineMessage(err)
+  )
 }
 
 /** Runs one engine call, traced at debug as "x…" / "x: done" / "x: failed: …". */
-async function traced<T>(log: Logger, what: string, fn: () => Promise<T>, quiet = false): Promise<T> {
+async function traced<T>(
+  log: Logger,
+  what: string,
+  fn: () => Promise<T>,
+  quiet = false
+): Promise<T> {
   if (!quiet) log.debug(`${what}…`)
   try {
     const out = await fn()
@@ -117,7 +131,7 @@ class Tail {
 /** The text of a non-TTY container's log stream (8-byte frame headers dropped). */
 function demuxed(buf: Buffer): string {
   const parts: Buffer[] = []
-  for (let i = 0; i + 8 <= buf.length; ) {
+  for (let i = 0; i + 8 <= buf.length;) {
     const size = buf.readUInt32BE(i + 4)
     parts.push(buf.subarray(i + 8, i + 8 + size))
     i += 8 + size
@@ -131,7 +145,10 @@ export class DockerEngine {
   /** Where each engine call is traced (at debug: BERTH_LOG_LEVEL=debug). */
   readonly log: Logger
 
-  constructor(opts: Docker.DockerOptions = {}, log: Logger = processLogger(process.stderr, process.env)) {
+  constructor(
+    opts: Docker.DockerOptions = {},
+    log: Logger = processLogger(process.stderr, process.env)
+  ) {
     // DOCKER_HOST is honoured by docker-modem itself when no socketPath/host is given.
     this.docker = new Docker(opts)
     this.log = log
@@ -147,14 +164,22 @@ export class DockerEngine {
   }
 
   info() {
-    return this.call('Reading the engine info', () => this.docker.info() as Promise<EngineInfo>, true)
+    return this.call(
+      'Reading the engine info',
+      () => this.docker.info() as Promise<EngineInfo>,
+      true
+    )
   }
 
   // ── images ────────────────────────────────────────────────────────────────
   /** The image's inspect data, or null when the engine has no such image. */
   async inspectImage(ref: string): Promise<Docker.ImageInspectInfo | null> {
     try {
-      return await this.call(`Inspecting image "${ref}"`, () => this.docker.getImage(ref).inspect(), true)
+      return await this.call(
+        `Inspecting image "${ref}"`,
+        () => this.docker.getImage(ref).inspect(),
+        true
+      )
     } catch (err) {
       if (err instanceof BerthError && err.code === 'not_found') return null
       throw err
@@ -190,14 +215,22 @@ export class DockerEngine {
 
   /** The images with these labels: their tags (or their ids, when untagged). */
   async listImages(labels: string[]): Promise<string[]> {
-    const images = await this.call('Listing images', () => this.docker.listImages({ filters: { label: labels } }), true)
-    return images.flatMap((i) => (i.RepoTags?.length && i.RepoTags[0] !== '<none>:<none>' ? i.RepoTags : [i.Id]))
+    const images = await this.call(
+      'Listing images',
+      () => this.docker.listImages({ filters: { label: labels } }),
+      true
+    )
+    return images.flatMap((i) =>
+      i.RepoTags?.length && i.RepoTags[0] !== '<none>:<none>' ? i.RepoTags : [i.Id]
+    )
   }
 
   /** Removes an image; `force: false` leaves one a container still uses (Docker refuses). */
   async removeImage(ref: string, opts: { force?: boolean } = {}): Promise<void> {
     try {
-      await this.call(`Removing image "${ref}"`, () => this.docker.getImage(ref).remove({ force: opts.force ?? true }))
+      await this.call(`Removing image "${ref}"`, () =>
+        this.docker.getImage(ref).remove({ force: opts.force ?? true })
+      )
     } catch (err) {
       if (!(err instanceof BerthError && err.code === 'not_found')) throw err
     }
@@ -247,17 +280,22 @@ export class DockerEngine {
     const gone = (err: unknown) => err instanceof BerthError && err.code === 'not_found'
     const busy = (err: unknown) => /active endpoints/.test((err as Error).message)
     try {
-      await retry(() => this.call(`Removing network "${id}"`, () => this.docker.getNetwork(id).remove()), {
-        delays: [100, 200, 400, 800, 1600, 3200],
-        retryIf: (err) => !gone(err) && busy(err),
-      })
+      await retry(
+        () => this.call(`Removing network "${id}"`, () => this.docker.getNetwork(id).remove()),
+        {
+          delays: [100, 200, 400, 800, 1600, 3200],
+          retryIf: (err) => !gone(err) && busy(err),
+        }
+      )
       return 'removed'
     } catch (err) {
       if (gone(err)) return 'removed'
       if (!busy(err)) throw err
       const attached = Object.keys((await this.inspectNetwork(id)).Containers ?? {})
       if (attached.length) throw err
-      this.log.warn(`network ${id}: Docker counts endpoints it no longer has (moby#42119); left in place`)
+      this.log.warn(
+        `network ${id}: Docker counts endpoints it no longer has (moby#42119); left in place`
+      )
       return 'stuck'
     }
   }
@@ -274,7 +312,11 @@ export class DockerEngine {
 
   async inspectVolume(name: string): Promise<Docker.VolumeInspectInfo | null> {
     try {
-      return await this.call(`Inspecting volume "${name}"`, () => this.docker.getVolume(name).inspect(), true)
+      return await this.call(
+        `Inspecting volume "${name}"`,
+        () => this.docker.getVolume(name).inspect(),
+        true
+      )
     } catch (err) {
       if (err instanceof BerthError && err.code === 'not_found') return null
       throw err
@@ -287,7 +329,11 @@ export class DockerEngine {
    */
   async volumeSizes(): Promise<Map<string, number>> {
     type DiskUsage = { Volumes?: { Name: string; UsageData?: { Size?: number } }[] | null } | null
-    const df = await this.call('Reading disk usage', () => this.docker.df() as Promise<DiskUsage>, true)
+    const df = await this.call(
+      'Reading disk usage',
+      () => this.docker.df() as Promise<DiskUsage>,
+      true
+    )
     const volumes = df?.Volumes ?? []
     return new Map(volumes.map((v) => [v.Name, v.UsageData?.Size ?? -1]))
   }
@@ -300,7 +346,9 @@ export class DockerEngine {
 
   async removeVolume(name: string): Promise<void> {
     try {
-      await this.call(`Removing volume "${name}"`, () => this.docker.getVolume(name).remove({ force: true }))
+      await this.call(`Removing volume "${name}"`, () =>
+        this.docker.getVolume(name).remove({ force: true })
+      )
     } catch (err) {
       if (!(err instanceof BerthError && err.code === 'not_found')) throw err
     }
@@ -350,8 +398,16 @@ export class DockerEngine {
     await this.startContainer(id)
     const timer = setTimeout(() => void c.kill().catch(() => {}), timeoutMs)
     try {
-      const r = (await this.call(`Waiting for container "${id.slice(0, 12)}"`, () => c.wait(), true)) as { StatusCode: number }
-      const logs = await this.call('Reading its output', () => c.logs({ stdout: true, stderr: true, follow: false }), true)
+      const r = (await this.call(
+        `Waiting for container "${id.slice(0, 12)}"`,
+        () => c.wait(),
+        true
+      )) as { StatusCode: number }
+      const logs = await this.call(
+        'Reading its output',
+        () => c.logs({ stdout: true, stderr: true, follow: false }),
+        true
+      )
       return { exitCode: r.StatusCode, output: demuxed(logs).slice(-8192) }
     } finally {
       clearTimeout(timer)
@@ -360,7 +416,14 @@ export class DockerEngine {
 
   /** The last lines a container's process wrote (stdout and stderr). */
   async logTail(id: string, lines: number): Promise<string> {
-    const logs = await this.call(`Reading the output of "${id.slice(0, 12)}"`, () => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: lines }), true)
+    const logs = await this.call(
+      `Reading the output of "${id.slice(0, 12)}"`,
+      () =>
+        this.docker
+          .getContainer(id)
+          .logs({ stdout: true, stderr: true, follow: false, tail: lines }),
+      true
+    )
     return demuxed(logs)
   }
 
@@ -395,7 +458,9 @@ export class DockerEngine {
   }
 
   async renameContainer(id: string, name: string): Promise<void> {
-    await this.call(`Renaming container "${id.slice(0, 12)}" to "${name}"`, () => this.docker.getContainer(id).rename({ name }))
+    await this.call(`Renaming container "${id.slice(0, 12)}" to "${name}"`, () =>
+      this.docker.getContainer(id).rename({ name })
+    )
   }
 
   async pauseContainer(id: string, name = id): Promise<void> {
@@ -421,15 +486,25 @@ export class DockerEngine {
       ...(opts.blankEnv ?? []).map((k) => `ENV ${k}=`),
     ]
     const as = opts.repo ? ` as ${opts.repo}:${opts.tag}` : ''
-    const out = await this.call(`Committing container "${opts.name ?? id}"${as}`, () =>
-      this.docker.getContainer(id).commit({ ...(opts.repo ? { repo: opts.repo, tag: opts.tag } : {}), pause: false, changes }) as Promise<{ Id: string }>
+    const out = await this.call(
+      `Committing container "${opts.name ?? id}"${as}`,
+      () =>
+        this.docker.getContainer(id).commit({
+          ...(opts.repo ? { repo: opts.repo, tag: opts.tag } : {}),
+          pause: false,
+          changes,
+        }) as Promise<{ Id: string }>
     )
     return out.Id
   }
 
   /** A path of a container as a tar stream (the archive API: works with any image, on stopped containers). */
   archiveStream(id: string, path: string): Promise<NodeJS.ReadableStream> {
-    return this.call(`Archiving "${path}" of "${id.slice(0, 12)}"`, () => this.docker.getContainer(id).getArchive({ path }), true)
+    return this.call(
+      `Archiving "${path}" of "${id.slice(0, 12)}"`,
+      () => this.docker.getContainer(id).getArchive({ path }),
+      true
+    )
   }
 
   /** Extracts a tar stream into a directory of a container. */
@@ -440,7 +515,11 @@ export class DockerEngine {
   }
 
   inspectContainer(id: string): Promise<ContainerInspect> {
-    return this.call(`Inspecting container "${id}"`, () => this.docker.getContainer(id).inspect(), true)
+    return this.call(
+      `Inspecting container "${id}"`,
+      () => this.docker.getContainer(id).inspect(),
+      true
+    )
   }
 
   /**
@@ -496,7 +575,9 @@ export class DockerEngine {
         finish()
       }
       const timer =
-        opts.timeoutMs === undefined ? undefined : setTimeout(() => giveUp('timeout'), opts.timeoutMs)
+        opts.timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => giveUp('timeout'), opts.timeoutMs)
       const onAbort = () => giveUp('cancel')
       opts.signal?.addEventListener('abort', onAbort, { once: true })
       if (opts.signal?.aborted) onAbort()
@@ -518,7 +599,14 @@ export class DockerEngine {
     if (timedOut || cancelled) {
       await this.stopExec(exec.id, 2000, 2000).catch(() => false)
       const ms = Date.now() - started
-      return { exitCode: -1, stdout: out.toString(), stderr: err.toString(), ms, timedOut, cancelled }
+      return {
+        exitCode: -1,
+        stdout: out.toString(),
+        stderr: err.toString(),
+        ms,
+        timedOut,
+        cancelled,
+      }
     }
     // The stream has ended; the daemon may still be recording the exit: poll briefly.
     let info = await this.call(what, () => exec.inspect(), true)
@@ -537,9 +625,15 @@ export class DockerEngine {
   }
 
   /** An exec's state: running or not, its process on the host, its exit code. Null when gone. */
-  async inspectExec(id: string): Promise<{ Running: boolean; Pid: number; ExitCode: number | null } | null> {
+  async inspectExec(
+    id: string
+  ): Promise<{ Running: boolean; Pid: number; ExitCode: number | null } | null> {
     try {
-      return await this.call(`Inspecting exec "${id.slice(0, 12)}"`, () => this.docker.getExec(id).inspect(), true)
+      return await this.call(
+        `Inspecting exec "${id.slice(0, 12)}"`,
+        () => this.docker.getExec(id).inspect(),
+        true
+      )
     } catch (err) {
       if (err instanceof BerthError && err.code === 'not_found') return null
       throw err
@@ -586,7 +680,10 @@ export class DockerEngine {
   /** Attaches a container to a network (stopped or running), with its pinned address if any. */
   async connectNetwork(network: string, container: string, ip?: string): Promise<void> {
     await this.call(`Connecting "${container.slice(0, 12)}" to network "${network}"`, () =>
-      this.docker.getNetwork(network).connect({ Container: container, EndpointConfig: ip ? { IPAMConfig: { IPv4Address: ip } } : {} })
+      this.docker.getNetwork(network).connect({
+        Container: container,
+        EndpointConfig: ip ? { IPAMConfig: { IPv4Address: ip } } : {},
+      })
     )
   }
 
@@ -645,7 +742,11 @@ export class DockerEngine {
   ): Promise<void> {
     const pack = tar.pack()
     // Docker keeps the owner the tar header names (uid 0 unless given).
-    for (const f of files) pack.entry({ name: f.name, mode: f.mode ?? 0o644, uid: f.uid ?? 0, gid: f.gid ?? 0 }, f.content)
+    for (const f of files)
+      pack.entry(
+        { name: f.name, mode: f.mode ?? 0o644, uid: f.uid ?? 0, gid: f.gid ?? 0 },
+        f.content
+      )
     pack.finalize()
     const chunks: Buffer[] = []
     for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c)
@@ -657,23 +758,34 @@ export class DockerEngine {
   }
 
   /** The events of a past window (ms since the epoch), filtered: a finite list. */
-  async pastEvents(filters: Record<string, string[]>, since: number, until: number): Promise<{ Action: string; id?: string }[]> {
+  async pastEvents(
+    filters: Record<string, string[]>,
+    since: number,
+    until: number
+  ): Promise<{ Action: string; id?: string }[]> {
     const stream = await this.call(
       'Reading engine events',
-      () => this.docker.getEvents({ filters, since: (since / 1000).toFixed(3), until: (until / 1000).toFixed(3) } as never) as unknown as Promise<NodeJS.ReadableStream>,
+      () =>
+        this.docker.getEvents({
+          filters,
+          since: (since / 1000).toFixed(3),
+          until: (until / 1000).toFixed(3),
+        } as never) as unknown as Promise<NodeJS.ReadableStream>,
       true
     )
     let text = ''
     for await (const chunk of stream as AsyncIterable<Buffer>) text += chunk.toString('utf8')
-    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { Action: string; id?: string })
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { Action: string; id?: string })
   }
 
   /** Docker's event stream, filtered. The caller destroys the stream when done. */
   events(filters: Record<string, string[]>, since?: number) {
     return this.call(
       'Following engine events',
-      () =>
-        this.docker.getEvents({ filters, since }) as Promise<NodeJS.ReadableStream & Readable>,
+      () => this.docker.getEvents({ filters, since }) as Promise<NodeJS.ReadableStream & Readable>,
       true
     )
   }

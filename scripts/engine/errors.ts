@@ -66,7 +66,10 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
 
 /** A code a failed result may carry (what a thrown error's `code` is checked with). */
 export function isResultCode(v: unknown): v is ResultCode {
-  return typeof v === 'string' && (Object.hasOwn(EXIT_CODES, v) || (DISPATCH_CODES as readonly string[]).includes(v))
+  return (
+    typeof v === 'string' &&
+    (Object.hasOwn(EXIT_CODES, v) || (DISPATCH_CODES as readonly string[]).includes(v))
+  )
 }
 
 export interface ErrorDetails {

@@ -111,7 +111,9 @@ export function stepper(job: string, emit: Emit) {
         ev(step, 'done', node, { ms: Date.now() - t0 })
         return out
       } catch (err) {
-        ev(step, 'fail', node, { msg: err instanceof Error ? err.message.split('\n')[0] : String(err) })
+        ev(step, 'fail', node, {
+          msg: err instanceof Error ? err.message.split('\n')[0] : String(err),
+        })
         throw err
       }
     },

@@ -16,7 +16,9 @@ import type { PortMapping } from './runtime-keys.ts'
  * yet, which Node's networkInterfaces() leaves out), and Node's list besides.
  */
 function localAddresses(): Set<string> {
-  const out = new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address)))
+  const out = new Set(
+    Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address))
+  )
   let trie = ''
   try {
     trie = readFileSync('/proc/net/fib_trie', 'utf8')
@@ -44,7 +46,10 @@ export function engineInThisNetns(engine: DockerEngine): Promise<boolean> {
   if (!known) {
     known = (async () => {
       if (!engine.local) return false
-      const bridge = await engine.docker.getNetwork('bridge').inspect().catch(() => null)
+      const bridge = await engine.docker
+        .getNetwork('bridge')
+        .inspect()
+        .catch(() => null)
       return isLocalAddress(bridge?.IPAM?.Config?.[0]?.Gateway)
     })()
     sameNetns.set(engine, known)
@@ -71,6 +76,8 @@ export function bindProblem(p: PortMapping): Promise<string | null> {
     }
     const server = createServer()
     server.once('error', (err) => resolve(why(err)))
-    server.listen({ port: p.hostPort, host: p.hostIp, exclusive: true }, () => server.close(() => resolve(null)))
+    server.listen({ port: p.hostPort, host: p.hostIp, exclusive: true }, () =>
+      server.close(() => resolve(null))
+    )
   })
 }

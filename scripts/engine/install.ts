@@ -6,7 +6,13 @@
  */
 import { createReadStream } from 'node:fs'
 import { bootstrapNode, explainNodeFailure, waitHealthy } from './bootstrap.ts'
-import { claimOwner, readOwner, releaseOwner, saveNetworkRecord, saveTopology } from './cluster-record.ts'
+import {
+  claimOwner,
+  readOwner,
+  releaseOwner,
+  saveNetworkRecord,
+  saveTopology,
+} from './cluster-record.ts'
 import { readHosts, writeHosts, writeMarker } from './container-files.ts'
 import { checkpoint, note, type JobContext } from './context.ts'
 import { engineGone } from './docker.ts'
@@ -15,7 +21,14 @@ import type { NodeSummary } from './events.ts'
 import { managedBlock, withManagedBlock, type HostEntry } from './hosts.ts'
 import { LABEL, clusterFilter, containerName, staged } from './labels.ts'
 import { createClusterNetwork } from './network.ts'
-import { createOptions, publishedPorts, readCluster, volumeSource, type ClusterState, type NodeState } from './nodes.ts'
+import {
+  createOptions,
+  publishedPorts,
+  readCluster,
+  volumeSource,
+  type ClusterState,
+  type NodeState,
+} from './nodes.ts'
 import { writeNodeFiles } from './node-files.ts'
 import { mapLimit } from './pool.ts'
 import { retry, sleep } from './retry.ts'
@@ -25,7 +38,14 @@ import type { NodeSpec, Topology } from './topology.ts'
 import { loadSecrets } from './secrets.ts'
 import { writeVolume } from './volume-data.ts'
 import { liveEntries, verifyHosts, verifyNode, wireHosts, type WiredCluster } from './wiring.ts'
-import { formatPlan, observe, plan as decide, type NodeAction, type Plan, type PlanItem } from './plan.ts'
+import {
+  formatPlan,
+  observe,
+  plan as decide,
+  type NodeAction,
+  type Plan,
+  type PlanItem,
+} from './plan.ts'
 
 export type { Plan, PlanItem, NodeAction }
 export { formatPlan }
@@ -71,7 +91,12 @@ interface Created {
   network?: string
 }
 
-function placementOf(topology: Topology, network: string, ip: string | undefined, hosts: HostEntry[] | undefined) {
+function placementOf(
+  topology: Topology,
+  network: string,
+  ip: string | undefined,
+  hosts: HostEntry[] | undefined
+) {
   return topology.network.mode === 'static' ? { network, ip, hosts } : { network }
 }
 
@@ -94,7 +119,9 @@ export async function installCluster(
       retryIf: (err) => err instanceof SubnetTaken,
       onRetry: (err) => {
         avoid.push((err as SubnetTaken).message)
-        ctx.log(`subnet ${(err as SubnetTaken).message} was taken meanwhile; planning again without it`)
+        ctx.log(
+          `subnet ${(err as SubnetTaken).message} was taken meanwhile; planning again without it`
+        )
       },
       signal: ctx.signal,
     })
@@ -150,7 +177,10 @@ async function installOnce(
     if (removals.length) note(ctx, { op: 'remove', what: removals.map((i) => i.node).join(', ') })
     await mapLimit(removals, ctx.concurrency, async (i) => {
       const id = state.nodes.get(i.node)?.id
-      if (id) await steps.timed('remove', i.node, () => ctx.engine.removeContainer(id, containerName(topology.name, i.node)))
+      if (id)
+        await steps.timed('remove', i.node, () =>
+          ctx.engine.removeContainer(id, containerName(topology.name, i.node))
+        )
       ids.delete(i.node)
     })
     if (plan.network.action === 'replace' && state.network) {
@@ -159,18 +189,32 @@ async function installOnce(
     // A network removed behind berth's back: the nodes still name it, and Docker starts none of
     // them until that stale entry is dropped (possible only while no network has the name).
     if (plan.network.action === 'create' && itemsOf('reconnect').length) {
-      for (const i of itemsOf('reconnect')) await ctx.engine.disconnectNetwork(plan.network.name, ids.get(i.node) as string).catch(() => {})
+      for (const i of itemsOf('reconnect'))
+        await ctx.engine
+          .disconnectNetwork(plan.network.name, ids.get(i.node) as string)
+          .catch(() => {})
     }
     if (plan.network.action !== 'keep') {
       await steps.timed('network', undefined, async () => {
         try {
-          created.network = await createClusterNetwork(ctx.engine, topology, plan.network.subnet, ctx.job, {
-            name: plan.network.name,
-            labels: stage ? { [LABEL.restore]: stage } : {},
-          })
-          if (!stage) await saveNetworkRecord(topology.name, { name: plan.network.name, subnet: plan.network.subnet })
+          created.network = await createClusterNetwork(
+            ctx.engine,
+            topology,
+            plan.network.subnet,
+            ctx.job,
+            {
+              name: plan.network.name,
+              labels: stage ? { [LABEL.restore]: stage } : {},
+            }
+          )
+          if (!stage)
+            await saveNetworkRecord(topology.name, {
+              name: plan.network.name,
+              subnet: plan.network.subnet,
+            })
         } catch (err) {
-          const picked = plan.network.action === 'create' && plan.network.subnet && !topology.network.subnet
+          const picked =
+            plan.network.action === 'create' && plan.network.subnet && !topology.network.subnet
           if (picked && /Pool overlaps/i.test((err as Error).message)) {
             throw new SubnetTaken(plan.network.subnet as string, { cause: err })
           }
@@ -181,9 +225,20 @@ async function installOnce(
     checkpoint(ctx)
 
     const from = opts.from
-    const wired: WiredCluster = { name: topology.name, network: plan.network.name, nodes: topology.nodes }
+    const wired: WiredCluster = {
+      name: topology.name,
+      network: plan.network.name,
+      nodes: topology.nodes,
+    }
     const createAndStart = async (node: NodeSpec) => {
-      const volumes = await ensureVolumes(ctx, topology, node, created, state.nodes.get(node.name), stage)
+      const volumes = await ensureVolumes(
+        ctx,
+        topology,
+        node,
+        created,
+        state.nodes.get(node.name),
+        stage
+      )
       if (from) await loadVolumes(ctx, topology.name, node, volumes, from)
       const placement = {
         ...placementOf(topology, plan.network.name, addresses?.get(node.name), hosts),
@@ -205,10 +260,16 @@ async function installOnce(
       if (!from) await writeNodeFiles(ctx, node, id)
       await steps.timed('start', node.name, () => startNode(ctx, node, id))
       if (from?.bootstrapped.has(node.name)) {
-        await writeMarker(ctx, id, { job: ctx.job, at: new Date().toISOString(), ms: 0, snapshot: from.snapshot })
+        await writeMarker(ctx, id, {
+          job: ctx.job,
+          at: new Date().toISOString(),
+          ms: 0,
+          snapshot: from.snapshot,
+        })
       }
     }
-    const needsBootstrap = (node: NodeSpec) => !!node.bootstrap && !from?.bootstrapped.has(node.name)
+    const needsBootstrap = (node: NodeSpec) =>
+      !!node.bootstrap && !from?.bootstrapped.has(node.name)
     const startKept = (node: NodeSpec) =>
       steps.timed('start', node.name, () => startNode(ctx, node, ids.get(node.name) as string))
     // A node off its network is connected again (at its address in static mode), then started —
@@ -216,9 +277,12 @@ async function installOnce(
     // (and drops static mode's peers); a start writes the file anew.
     const reconnect = async (node: NodeSpec) => {
       const id = ids.get(node.name) as string
-      await steps.timed('network', node.name, () => ctx.engine.connectNetwork(plan.network.name, id, addresses?.get(node.name)))
+      await steps.timed('network', node.name, () =>
+        ctx.engine.connectNetwork(plan.network.name, id, addresses?.get(node.name))
+      )
       const info = await ctx.engine.inspectContainer(id)
-      if (info.State.Running && !info.State.Paused) await steps.timed('start', node.name, () => ctx.engine.restartContainer(id, node.name))
+      if (info.State.Running && !info.State.Paused)
+        await steps.timed('start', node.name, () => ctx.engine.restartContainer(id, node.name))
       else await startKept(node)
     }
     // A running node whose /etc/hosts is wrong: berth's block written again, as dynamic mode does.
@@ -226,7 +290,12 @@ async function installOnce(
       steps.timed('hosts', node.name, async () => {
         const id = ids.get(node.name) as string
         const entries = hosts ?? (await liveEntries(ctx, wired, ids))
-        await writeHosts(ctx, node.name, id, withManagedBlock(await readHosts(ctx, id), managedBlock(topology.name, entries)))
+        await writeHosts(
+          ctx,
+          node.name,
+          id,
+          withManagedBlock(await readHosts(ctx, id), managedBlock(topology.name, entries))
+        )
       })
 
     if (plan.network.action === 'keep') {
@@ -239,24 +308,46 @@ async function installOnce(
         const up = async () => {
           note(ctx, { op: 'remove', what: node.name })
           await steps.timed('remove', node.name, () =>
-            ctx.engine.removeContainer(ids.get(node.name) as string, containerName(topology.name, node.name))
+            ctx.engine.removeContainer(
+              ids.get(node.name) as string,
+              containerName(topology.name, node.name)
+            )
           )
           await createAndStart(node)
         }
-        await rollout(ctx, wired, [{ node, up, bootstrap: !!node.bootstrap, health: true }], ids, hosts)
+        await rollout(
+          ctx,
+          wired,
+          [{ node, up, bootstrap: !!node.bootstrap, health: true }],
+          ids,
+          hosts
+        )
       }
     }
 
-    const fresh = new Set(itemsOf('create').concat(bulk ? itemsOf('replace') : []).map((i) => i.node))
+    const fresh = new Set(
+      itemsOf('create')
+        .concat(bulk ? itemsOf('replace') : [])
+        .map((i) => i.node)
+    )
     const action = new Map(plan.nodes.map((i) => [i.node, i]))
     const units: Unit[] = topology.nodes
       .filter((n) => fresh.has(n.name) || ids.has(n.name))
       .map((node) => {
         const item = action.get(node.name) as PlanItem
-        if (fresh.has(node.name)) return { node, up: () => createAndStart(node), bootstrap: needsBootstrap(node), health: true }
-        if (item.action === 'start') return { node, up: () => startKept(node), bootstrap: !!item.bootstrap, health: true }
-        if (item.action === 'reconnect') return { node, up: () => reconnect(node), bootstrap: !!item.bootstrap, health: true }
-        if (item.action === 'rewire') return { node, up: () => rewire(node), bootstrap: !!item.bootstrap, health: true }
+        if (fresh.has(node.name))
+          return {
+            node,
+            up: () => createAndStart(node),
+            bootstrap: needsBootstrap(node),
+            health: true,
+          }
+        if (item.action === 'start')
+          return { node, up: () => startKept(node), bootstrap: !!item.bootstrap, health: true }
+        if (item.action === 'reconnect')
+          return { node, up: () => reconnect(node), bootstrap: !!item.bootstrap, health: true }
+        if (item.action === 'rewire')
+          return { node, up: () => rewire(node), bootstrap: !!item.bootstrap, health: true }
         // Kept and healthy (probed while planning): checked, not touched.
         return { node, bootstrap: !!item.bootstrap, health: !!item.bootstrap }
       })
@@ -268,7 +359,8 @@ async function installOnce(
     }
     // Removing a network while the daemon shuts down corrupts its store (Docker 20.10 then panics
     // at every start): when the engine is going, nothing is removed now; the next command does it.
-    if (await engineStopping(ctx, err, [...ids.values()])) throw leaveForNextCommand(ctx, topology.name, created, err)
+    if (await engineStopping(ctx, err, [...ids.values()]))
+      throw leaveForNextCommand(ctx, topology.name, created, err)
     const clean = await cleanup(ctx, created)
     // A cluster this job began is nobody's once its cleanup took everything back.
     if (owner?.claim && clean) await releaseOwner(topology.name)
@@ -291,17 +383,28 @@ async function ownership(
   plan: Plan
 ): Promise<{ claim: string | null }> {
   const current = await readOwner(cluster)
-  const leftVolumes = state.nodes.size || state.network ? [] : await ctx.engine.listVolumes(clusterFilter(cluster))
+  const leftVolumes =
+    state.nodes.size || state.network ? [] : await ctx.engine.listVolumes(clusterFilter(cluster))
   const exists = !!(state.nodes.size || state.network || leftVolumes.length || current)
   const a = ctx.admission
   if (a && !a.remove) {
     if (exists && current?.owner !== a.owner) {
-      const whose = current ? `belongs to ${current.owner}` : 'was not made through the service (it has no recorded owner)'
-      throw new BerthError('forbidden', `cluster "${cluster}" exists and ${whose}; installing over it needs the restore scope on it`, { step: 'plan' })
+      const whose = current
+        ? `belongs to ${current.owner}`
+        : 'was not made through the service (it has no recorded owner)'
+      throw new BerthError(
+        'forbidden',
+        `cluster "${cluster}" exists and ${whose}; installing over it needs the restore scope on it`,
+        { step: 'plan' }
+      )
     }
     const removed = plan.nodes.filter((i) => i.action === 'remove').map((i) => i.node)
     if (removed.length) {
-      throw new BerthError('forbidden', `the topology would remove node(s) ${removed.join(', ')} of cluster "${cluster}"; removing nodes needs the restore scope on it`, { step: 'plan' })
+      throw new BerthError(
+        'forbidden',
+        `the topology would remove node(s) ${removed.join(', ')} of cluster "${cluster}"; removing nodes needs the restore scope on it`,
+        { step: 'plan' }
+      )
     }
   }
   return { claim: exists ? null : (a?.owner ?? 'host') }
@@ -352,22 +455,26 @@ async function rollout(
   }
   // Awaited only after the phases below: until then a failure is held, never an unhandled
   // rejection (which would end the process before the cleanup and the result).
-  const upAll = settledLater(mapLimit(units, ctx.concurrency, async (u) => {
-    const d = ready.get(u.node.name)!
-    try {
-      checkpoint(ctx)
-      await u.up?.()
-      if (hosts) {
-        const id = ids.get(u.node.name) as string
-        await ctx.steps.timed('verify', u.node.name, () => verifyNode(ctx, topology, u.node.name, id, hosts))
+  const upAll = settledLater(
+    mapLimit(units, ctx.concurrency, async (u) => {
+      const d = ready.get(u.node.name)!
+      try {
+        checkpoint(ctx)
+        await u.up?.()
+        if (hosts) {
+          const id = ids.get(u.node.name) as string
+          await ctx.steps.timed('verify', u.node.name, () =>
+            verifyNode(ctx, topology, u.node.name, id, hosts)
+          )
+        }
+        d.resolve()
+      } catch (e) {
+        const err = await explained(u, e)
+        d.reject(err)
+        throw err
       }
-      d.resolve()
-    } catch (e) {
-      const err = await explained(u, e)
-      d.reject(err)
-      throw err
-    }
-  }))
+    })
+  )
   let failure: { err: unknown } | undefined
   try {
     if (!hosts) {
@@ -410,7 +517,12 @@ async function startNode(ctx: JobContext, node: NodeSpec, id: string): Promise<v
     else await ctx.engine.startContainer(id, node.name)
   } catch (err) {
     const refusal = node.privileged ? privilegedRefusal(err) : null
-    if (refusal) throw new BerthError('preflight', `node "${node.name}": ${refusal}`, { node: node.name, step: 'start', cause: err })
+    if (refusal)
+      throw new BerthError('preflight', `node "${node.name}": ${refusal}`, {
+        node: node.name,
+        step: 'start',
+        cause: err,
+      })
     throw new BerthError(
       err instanceof BerthError ? err.code : 'engine',
       `node "${node.name}" failed to start: ${err instanceof Error ? err.message : String(err)}`,
@@ -446,7 +558,11 @@ async function ensureVolumes(
     const had = current?.mounts.get(v.target)
     const hadInfo = had ? await ctx.engine.inspectVolume(had) : null
     const name =
-      hadInfo && hadInfo.Labels?.[LABEL.volume] === v.name ? had! : stage ? staged(canonical, stage) : canonical
+      hadInfo && hadInfo.Labels?.[LABEL.volume] === v.name
+        ? had!
+        : stage
+          ? staged(canonical, stage)
+          : canonical
     out.names.set(v.name, name)
     const existing = name === had ? hadInfo : await ctx.engine.inspectVolume(name)
     if (existing) {
@@ -476,13 +592,25 @@ async function ensureVolumes(
  * Fills the node's new volumes from the snapshot's archives. Only volumes this job created are
  * written: existing data is never overwritten.
  */
-async function loadVolumes(ctx: JobContext, cluster: string, node: NodeSpec, volumes: NodeVolumes, from: SnapshotSource) {
+async function loadVolumes(
+  ctx: JobContext,
+  cluster: string,
+  node: NodeSpec,
+  volumes: NodeVolumes,
+  from: SnapshotSource
+) {
   for (const v of node.volumes.filter((v) => volumes.fresh.has(v.name))) {
     const archive = from.volumes.get(`${node.name}/${v.name}`)
     if (!archive) continue
     const image = from.images.get(node.name) ?? node.image
     await ctx.steps.timed('restore', node.name, () =>
-      writeVolume(ctx, cluster, volumes.names.get(v.name) as string, image, createReadStream(archive))
+      writeVolume(
+        ctx,
+        cluster,
+        volumes.names.get(v.name) as string,
+        image,
+        createReadStream(archive)
+      )
     )
   }
 }
@@ -501,17 +629,36 @@ async function cleanup(ctx: JobContext, created: Created): Promise<boolean> {
       problems.push(`${what}: ${(e as Error).message}`)
       if (engineGone(e)) ctx.left.push(what)
     })
-  await Promise.all(created.containers.map((c) => remove(`container of node ${c.name}`, () => ctx.engine.removeContainer(c.id, c.name))))
-  await Promise.all(created.volumes.map((v) => remove(`volume ${v}`, () => ctx.engine.removeVolume(v))))
+  await Promise.all(
+    created.containers.map((c) =>
+      remove(`container of node ${c.name}`, () => ctx.engine.removeContainer(c.id, c.name))
+    )
+  )
+  await Promise.all(
+    created.volumes.map((v) => remove(`volume ${v}`, () => ctx.engine.removeVolume(v)))
+  )
   if (created.network) {
     if (ctx.left.length) ctx.left.push(`network ${created.network.slice(0, 12)}`)
-    else await remove(`network ${created.network.slice(0, 12)}`, async () => void (await ctx.engine.removeNetwork(created.network!)))
+    else
+      await remove(
+        `network ${created.network.slice(0, 12)}`,
+        async () => void (await ctx.engine.removeNetwork(created.network!))
+      )
   }
   if (problems.length) {
     ctx.log(`cleanup left: ${problems.join('; ')}`)
-    ctx.steps.fail('cleanup', undefined, `left ${problems.length}: ${problems.join('; ')}`.slice(0, 300))
+    ctx.steps.fail(
+      'cleanup',
+      undefined,
+      `left ${problems.length}: ${problems.join('; ')}`.slice(0, 300)
+    )
   } else {
-    ctx.steps.done('cleanup', undefined, Date.now() - t0, `removed ${created.containers.length} containers`)
+    ctx.steps.done(
+      'cleanup',
+      undefined,
+      Date.now() - t0,
+      `removed ${created.containers.length} containers`
+    )
   }
   return problems.length === 0
 }
@@ -523,25 +670,42 @@ async function cleanup(ctx: JobContext, created: Created): Promise<boolean> {
  */
 async function engineStopping(ctx: JobContext, err: unknown, ids: string[]): Promise<boolean> {
   if (engineGone(err)) return true
-  if (!(err instanceof BerthError) || !['engine', 'bootstrap_failed', 'health_failed', 'hosts_failed', 'timeout'].includes(err.code)) return false
+  if (
+    !(err instanceof BerthError) ||
+    !['engine', 'bootstrap_failed', 'health_failed', 'hosts_failed', 'timeout'].includes(err.code)
+  )
+    return false
   let stopped = false
   for (const id of ids) {
-    const info = await ctx.engine.inspectContainer(id).catch((e) => (engineGone(e) ? null : undefined))
+    const info = await ctx.engine
+      .inspectContainer(id)
+      .catch((e) => (engineGone(e) ? null : undefined))
     if (info === null) return true
     // Ran, and was stopped — not for memory, and not by this job.
     const ran = info && !info.State.StartedAt.startsWith('0001-')
     if (info && ran && !info.State.Running && !info.State.OOMKilled) stopped = true
   }
   if (!stopped) return false
-  for (const until = Date.now() + 5000; Date.now() < until; ) {
-    if (!(await ctx.engine.version().then(() => true, () => false))) return true
+  for (const until = Date.now() + 5000; Date.now() < until;) {
+    if (
+      !(await ctx.engine.version().then(
+        () => true,
+        () => false
+      ))
+    )
+      return true
     await sleep(250)
   }
   return false
 }
 
 /** Nothing is removed: the journal stays, and the next command on the cluster finishes the job. */
-function leaveForNextCommand(ctx: JobContext, cluster: string, created: Created, err: unknown): BerthError {
+function leaveForNextCommand(
+  ctx: JobContext,
+  cluster: string,
+  created: Created,
+  err: unknown
+): BerthError {
   const left = [
     ...created.containers.map((c) => `container ${cluster}.${c.name}`),
     ...created.volumes.map((v) => `volume ${v}`),
@@ -553,7 +717,10 @@ function leaveForNextCommand(ctx: JobContext, cluster: string, created: Created,
   return new BerthError(
     'engine_gone',
     `the Docker engine went away during the job (${why}); berth stopped there${left.length ? ` and left ${left.join(', ')}` : ''}; the next berth command on "${cluster}" finishes the job once the engine is back`,
-    { cause: err, ...(err instanceof BerthError ? { node: err.info.node, step: err.info.step } : {}) }
+    {
+      cause: err,
+      ...(err instanceof BerthError ? { node: err.info.node, step: err.info.step } : {}),
+    }
   )
 }
 
@@ -571,6 +738,15 @@ export async function summarize(
     if (!c) return []
     const ip = c.NetworkSettings?.Networks?.[network]?.IPAddress || null
     const published = publishedPorts(c).map(publishedUrl)
-    return [{ name: n.name, hostname: n.hostname, ip, id: c.Id.slice(0, 12), state: c.State, ...(published.length ? { published } : {}) }]
+    return [
+      {
+        name: n.name,
+        hostname: n.hostname,
+        ip,
+        id: c.Id.slice(0, 12),
+        state: c.State,
+        ...(published.length ? { published } : {}),
+      },
+    ]
   })
 }

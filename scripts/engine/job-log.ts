@@ -3,7 +3,17 @@
  * whatever stdout leaves out (`berth job run --compact`, for SSM's 24,000 characters) is still
  * on the host — read with `berth job log <id>`, or in chunks through the `log` job kind.
  */
-import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { berthHome } from './context.ts'
 import { BerthError } from './errors.ts'
@@ -58,7 +68,9 @@ export class JobLogWriter {
       if (this.#size > this.maxBytes) this.#cut()
     } catch (err) {
       this.failed = err as Error
-      process.stderr.write(`berth: the job's log ${this.file} cannot be written from here on: ${(err as Error).message}\n`)
+      process.stderr.write(
+        `berth: the job's log ${this.file} cannot be written from here on: ${(err as Error).message}\n`
+      )
     }
   }
 
@@ -102,7 +114,8 @@ export interface LogChunk {
 /** Reads the log of `job` from byte `offset`: as much as fits in `maxChars` escaped characters. */
 export function readJobLog(job: string, offset = 0, maxChars = LOG_CHUNK_CHARS): LogChunk {
   const file = jobLogFile(job)
-  if (!existsSync(file)) throw new BerthError('not_found', `no log for job "${job}" on this host (${file})`)
+  if (!existsSync(file))
+    throw new BerthError('not_found', `no log for job "${job}" on this host (${file})`)
   const fd = openSync(file, 'r')
   try {
     const size = fstatSync(fd).size
@@ -142,11 +155,22 @@ function wholeUtf8(buf: Buffer, got: number): number {
  * the result. Dropped: the other per-node steps, and log events. Everything stays in the log.
  */
 export function compactEvents(emit: Emit): Emit {
-  type Phase = { job: string; first: number; last: number; done: number; skipped: number; failed: number }
+  type Phase = {
+    job: string
+    first: number
+    last: number
+    done: number
+    skipped: number
+    failed: number
+  }
   const phases = new Map<Step, Phase>()
   const flush = (t: number) => {
     for (const [step, p] of phases) {
-      const counts = [`${p.done} done`, p.skipped && `${p.skipped} skipped`, p.failed && `${p.failed} failed`]
+      const counts = [
+        `${p.done} done`,
+        p.skipped && `${p.skipped} skipped`,
+        p.failed && `${p.failed} failed`,
+      ]
       emit({
         type: 'step',
         t,

@@ -29,7 +29,10 @@ export const JobOptions = z.strictObject({
   as: clusterName.optional(),
   domain: z.string().min(1).max(200).optional(),
   /** restore: the published ports of the restored nodes: each host port + N, or none at all. */
-  ports: z.string().regex(/^(offset:\d{1,5}|none)$/, 'is not offset:N or none').optional(),
+  ports: z
+    .string()
+    .regex(/^(offset:\d{1,5}|none)$/, 'is not offset:N or none')
+    .optional(),
   /** upgrade: the new image of every node on the cluster's default image. */
   image: imageRef.optional(),
   /** export: the file to write; import: the file to read. An absolute path on the Docker host,
@@ -61,19 +64,22 @@ export const Admission = z.strictObject({
 })
 export type Admission = z.infer<typeof Admission>
 
-export const JobSpecSchema = z.strictObject({
-  id: z.string().regex(JOB_ID, 'is not a valid job id').optional(),
-  kind: z.enum(JOB_KINDS),
-  /** Required for every kind but import (the cluster comes from the file), clusters and log. */
-  cluster: clusterName.optional(),
-  /** A topology object, or its YAML/JSON text. */
-  topology: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
-  snapshot: z.string().optional(),
-  options: JobOptions.default({}),
-  admission: Admission.optional(),
-}).superRefine((spec, ctx) => {
-  for (const issue of optionIssues(spec.kind, spec.options)) ctx.addIssue({ code: 'custom', ...issue })
-})
+export const JobSpecSchema = z
+  .strictObject({
+    id: z.string().regex(JOB_ID, 'is not a valid job id').optional(),
+    kind: z.enum(JOB_KINDS),
+    /** Required for every kind but import (the cluster comes from the file), clusters and log. */
+    cluster: clusterName.optional(),
+    /** A topology object, or its YAML/JSON text. */
+    topology: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+    snapshot: z.string().optional(),
+    options: JobOptions.default({}),
+    admission: Admission.optional(),
+  })
+  .superRefine((spec, ctx) => {
+    for (const issue of optionIssues(spec.kind, spec.options))
+      ctx.addIssue({ code: 'custom', ...issue })
+  })
 
 export type JobSpec = z.infer<typeof JobSpecSchema>
 

@@ -15,7 +15,15 @@ import { lockCluster, lockHolder, lockPath } from './cluster-lock.ts'
 import { Journal, readJournal } from './journal.ts'
 import { BERTH_VERSION } from './labels.ts'
 import { recoverCluster } from './recovery.ts'
-import { clusterStatus, destroyCluster, listClusters, rewireCluster, startCluster, stopCluster, summaries } from './lifecycle.ts'
+import {
+  clusterStatus,
+  destroyCluster,
+  listClusters,
+  rewireCluster,
+  startCluster,
+  stopCluster,
+  summaries,
+} from './lifecycle.ts'
 import { EXPORT_FILE, JOB_ID, parseJobSpec, READ_ONLY, type JobSpec } from './job-spec.ts'
 import { NEEDS_CLUSTER } from './job-kinds.ts'
 import { restoreCluster } from './restore.ts'
@@ -35,9 +43,14 @@ function topologyOf(spec: JobSpec): Topology {
     throw new BerthError('invalid_job', `topology: required for kind "${spec.kind}"`)
   }
   const t =
-    typeof spec.topology === 'string' ? parseTopology(spec.topology) : validateTopology(spec.topology)
+    typeof spec.topology === 'string'
+      ? parseTopology(spec.topology)
+      : validateTopology(spec.topology)
   if (t.name !== spec.cluster) {
-    throw new BerthError('invalid_job', `cluster: "${spec.cluster}" does not match the topology's name "${t.name}"`)
+    throw new BerthError(
+      'invalid_job',
+      `cluster: "${spec.cluster}" does not match the topology's name "${t.name}"`
+    )
   }
   return t
 }
@@ -47,21 +60,33 @@ function requireFile(spec: JobSpec): string {
   if (!file) throw new BerthError('invalid_job', `options.file: required for kind "${spec.kind}"`)
   if (isAbsolute(file)) return file
   if (!EXPORT_FILE.test(file)) {
-    throw new BerthError('invalid_job', `options.file: "${file}" must be an absolute path or a bare name like backup.tar (kept in $BERTH_HOME/exports)`)
+    throw new BerthError(
+      'invalid_job',
+      `options.file: "${file}" must be an absolute path or a bare name like backup.tar (kept in $BERTH_HOME/exports)`
+    )
   }
   mkdirSync(join(berthHome(), 'exports'), { recursive: true })
   return join(berthHome(), 'exports', file)
 }
 
 function requireSnapshot(spec: JobSpec): string {
-  if (!spec.snapshot) throw new BerthError('invalid_job', `snapshot: required for kind "${spec.kind}"`)
+  if (!spec.snapshot)
+    throw new BerthError('invalid_job', `snapshot: required for kind "${spec.kind}"`)
   return spec.snapshot
 }
 
 /** What a listing shows of a snapshot: no topology, no per-file detail. */
 function summary(m: SnapshotManifest) {
   const bytes = m.volumes.reduce((a, v) => a + v.size, 0)
-  return { id: m.id, cluster: m.cluster, createdAt: m.createdAt, nodes: m.nodes.length, volumes: m.volumes.length, volumeBytes: bytes, windowMs: m.window.ms }
+  return {
+    id: m.id,
+    cluster: m.cluster,
+    createdAt: m.createdAt,
+    nodes: m.nodes.length,
+    volumes: m.volumes.length,
+    volumeBytes: bytes,
+    windowMs: m.window.ms,
+  }
 }
 
 /**
@@ -195,7 +220,9 @@ export async function runJob(
       case 'snapshot': {
         const topology = spec.topology === undefined ? undefined : topologyOf(spec)
         const m = await snapshotCluster(ctx, cluster, { tag: spec.options.tag, topology })
-        const pruned = spec.options.keep ? await pruneSnapshots(ctx, cluster, spec.options.keep) : []
+        const pruned = spec.options.keep
+          ? await pruneSnapshots(ctx, cluster, spec.options.keep)
+          : []
         data = { snapshot: summary(m), pruned }
         break
       }
@@ -237,7 +264,8 @@ export async function runJob(
       case 'log': {
         // Read-only and chunked: the way to the full log through a document that runs only
         // `berth job run` (SsmDispatcher.log), one SSM answer per chunk.
-        if (!spec.options.job) throw new BerthError('invalid_job', 'options.job: required for kind "log"')
+        if (!spec.options.job)
+          throw new BerthError('invalid_job', 'options.job: required for kind "log"')
         data = readJobLog(spec.options.job, spec.options.offset ?? 0)
         break
       }
@@ -248,7 +276,11 @@ export async function runJob(
           ports: spec.options.ports,
         })
         nodes = r.nodes
-        data = { restored: r.cluster, snapshot: r.manifest.id, ...(r.ports ? { ports: r.ports } : {}) }
+        data = {
+          restored: r.cluster,
+          snapshot: r.manifest.id,
+          ...(r.ports ? { ports: r.ports } : {}),
+        }
         break
       }
     }
@@ -256,7 +288,10 @@ export async function runJob(
     ctx.journal?.close()
     ctx.journal = undefined
     ctx.steps.done('job', undefined, Date.now() - t0)
-    return finish({ kind: spec.kind, cluster, ok: true, nodes, ...(data ? { data } : {}) }, exitCode)
+    return finish(
+      { kind: spec.kind, cluster, ok: true, nodes, ...(data ? { data } : {}) },
+      exitCode
+    )
   } catch (err) {
     const e = asBerthError(err)
     ctx.log(`job ${job} failed: ${e.message}`)
@@ -276,4 +311,3 @@ export async function runJob(
     )
   }
 }
-

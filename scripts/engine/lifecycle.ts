@@ -69,10 +69,15 @@ function sorted(state: ClusterState): NodeState[] {
  * The node's health check: as the topology installed last says (a tcp or http probe lives only
  * there), else as berth set it on the container.
  */
-function healthTarget(node: NodeState, info: ContainerInspect, recorded: NodeSpec | undefined): HealthTarget {
+function healthTarget(
+  node: NodeState,
+  info: ContainerInspect,
+  recorded: NodeSpec | undefined
+): HealthTarget {
   if (recorded) return { name: node.name, timeoutSeconds: 120, healthcheck: recorded.healthcheck }
   const test = info.Config.Healthcheck?.Test ?? []
-  const cmd = test[0] === 'CMD' ? test.slice(1) : test[0] === 'CMD-SHELL' ? ['sh', '-c', test[1]] : []
+  const cmd =
+    test[0] === 'CMD' ? test.slice(1) : test[0] === 'CMD-SHELL' ? ['sh', '-c', test[1]] : []
   const timeout = (info.Config.Healthcheck?.Timeout ?? 5e9) / 1e9
   return {
     name: node.name,
@@ -141,27 +146,39 @@ export async function clusterStatus(ctx: JobContext, cluster: string): Promise<C
  * off their network, a network that is gone, a running node whose /etc/hosts is wrong, and — when
  * no job is at work on the cluster — containers of it that are not its nodes.
  */
-async function driftOf(ctx: JobContext, state: ClusterState, nodes: NodeStatus[]): Promise<Drift[]> {
+async function driftOf(
+  ctx: JobContext,
+  state: ClusterState,
+  nodes: NodeStatus[]
+): Promise<Drift[]> {
   const drift: Drift[] = []
   const recorded = await loadTopology(state.name).catch(() => null)
   for (const n of recorded?.nodes ?? []) {
-    if (!state.nodes.has(n.name)) drift.push({ node: n.name, problem: 'missing: its container is gone' })
+    if (!state.nodes.has(n.name))
+      drift.push({ node: n.name, problem: 'missing: its container is gone' })
   }
   if (!state.network) drift.push({ problem: `its network ${networkName(state.name)} is gone` })
   for (const n of nodes) {
     if (n.state === 'paused') drift.push({ node: n.name, problem: 'paused' })
-    else if (state.network && !state.nodes.get(n.name)?.network) drift.push({ node: n.name, problem: `not on its network ${state.network.Name}` })
+    else if (state.network && !state.nodes.get(n.name)?.network)
+      drift.push({ node: n.name, problem: `not on its network ${state.network.Name}` })
   }
   const running = sorted(state).filter((n) => n.state === 'running' && n.ip)
-  const entries = entriesOf(running.map((n) => ({ name: n.name, hostname: n.hostname, ip: n.ip as string })))
+  const entries = entriesOf(
+    running.map((n) => ({ name: n.name, hostname: n.hostname, ip: n.ip as string }))
+  )
   await mapLimit(running, ctx.concurrency, async (n) => {
     const wrong = hostsProblems(await readHosts(ctx, n.id), entries)
-    if (wrong.length) drift.push({ node: n.name, problem: `/etc/hosts is wrong: ${wrong.join('; ')}` })
+    if (wrong.length)
+      drift.push({ node: n.name, problem: `/etc/hosts is wrong: ${wrong.join('; ')}` })
   })
   if (!lockHolder(state.name)) {
     const ids = new Set([...state.nodes.values()].map((n) => n.id))
     for (const c of await ctx.engine.listContainers(clusterFilter(state.name))) {
-      if (!ids.has(c.Id)) drift.push({ problem: `a container that is not one of its nodes is left: ${c.Names[0]?.replace(/^\//, '')}` })
+      if (!ids.has(c.Id))
+        drift.push({
+          problem: `a container that is not one of its nodes is left: ${c.Names[0]?.replace(/^\//, '')}`,
+        })
     }
   }
   return drift
@@ -181,8 +198,18 @@ export async function listClusters(ctx: JobContext): Promise<ClusterListing[]> {
     const l = c.Labels ?? {}
     const cluster = l[LABEL.cluster]
     // Only the nodes themselves count: not what a restore is staging, not a crash's leftovers.
-    if (!cluster || !l[LABEL.node] || !c.Names?.includes(`/${containerName(cluster, l[LABEL.node])}`)) continue
-    const entry = byCluster.get(cluster) ?? { cluster, mode: l[LABEL.mode] ?? null, nodes: 0, running: 0 }
+    if (
+      !cluster ||
+      !l[LABEL.node] ||
+      !c.Names?.includes(`/${containerName(cluster, l[LABEL.node])}`)
+    )
+      continue
+    const entry = byCluster.get(cluster) ?? {
+      cluster,
+      mode: l[LABEL.mode] ?? null,
+      nodes: 0,
+      running: 0,
+    }
     entry.nodes++
     if (c.State === 'running') entry.running++
     byCluster.set(cluster, entry)
@@ -191,7 +218,13 @@ export async function listClusters(ctx: JobContext): Promise<ClusterListing[]> {
 }
 
 export function summaries(status: ClusterStatus): NodeSummary[] {
-  return status.nodes.map((n) => ({ name: n.name, hostname: n.hostname, ip: n.ip, id: n.id, state: n.state }))
+  return status.nodes.map((n) => ({
+    name: n.name,
+    hostname: n.hostname,
+    ip: n.ip,
+    id: n.id,
+    state: n.state,
+  }))
 }
 
 /** Stops the nodes, last phase first (the master last), the nodes of a phase together. */
@@ -219,11 +252,20 @@ export async function startCluster(ctx: JobContext, cluster: string): Promise<vo
   )
   const ids = new Map(nodes.map((n) => [n.name, n.id]))
   const mode = state.network?.Labels?.[LABEL.mode]
-  if (mode === 'dynamic') await ctx.steps.timed('hosts', undefined, () => wireHosts(ctx, wired(state), ids))
+  if (mode === 'dynamic')
+    await ctx.steps.timed('hosts', undefined, () => wireHosts(ctx, wired(state), ids))
   await ctx.steps.timed('verify', undefined, () => verifyHosts(ctx, wired(state), ids))
   const recorded = await loadTopology(cluster).catch(() => null)
   await mapLimit(nodes, ctx.concurrency, async (n) =>
-    waitHealthy(ctx, healthTarget(n, await ctx.engine.inspectContainer(n.id), recorded?.nodes.find((s) => s.name === n.name)), n.id)
+    waitHealthy(
+      ctx,
+      healthTarget(
+        n,
+        await ctx.engine.inspectContainer(n.id),
+        recorded?.nodes.find((s) => s.name === n.name)
+      ),
+      n.id
+    )
   )
 }
 
@@ -257,13 +299,19 @@ export async function destroyCluster(
   const vols = await ctx.engine.listVolumes(clusterFilter(cluster))
   // What a destroy without --volumes left is still the cluster's: `destroy --volumes` takes it.
   if (!all.length && !nets.length && !(opts.volumes && vols.length)) {
-    throw new BerthError('not_found', `no cluster named "${cluster}" on this Docker host${vols.length ? ` (only its volumes are left: berth destroy ${cluster} --volumes)` : ''}`)
+    throw new BerthError(
+      'not_found',
+      `no cluster named "${cluster}" on this Docker host${vols.length ? ` (only its volumes are left: berth destroy ${cluster} --volumes)` : ''}`
+    )
   }
   note(ctx, { op: 'destroy', volumes: !!opts.volumes })
   await mapLimit(all, ctx.concurrency, (c) =>
-    ctx.steps.timed('remove', c.Labels?.[LABEL.node], () => ctx.engine.removeContainer(c.Id, c.Names[0]))
+    ctx.steps.timed('remove', c.Labels?.[LABEL.node], () =>
+      ctx.engine.removeContainer(c.Id, c.Names[0])
+    )
   )
-  for (const n of nets) await ctx.steps.timed('network', undefined, () => ctx.engine.removeNetwork(n.Id))
+  for (const n of nets)
+    await ctx.steps.timed('network', undefined, () => ctx.engine.removeNetwork(n.Id))
   await removeSwapImages(ctx, cluster)
   let volumes = 0
   if (opts.volumes) {

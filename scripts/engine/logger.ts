@@ -66,10 +66,15 @@ export function createLogger(o: LoggerOptions, bound: LogFields = {}): Logger {
 export const silentLogger: Logger = createLogger({ write: () => {} })
 
 /** The level BERTH_LOG_LEVEL names, or info (an unknown name is said once, at warn). */
-export function levelFrom(env: Record<string, string | undefined>): { level: LogLevel; unknown?: string } {
+export function levelFrom(env: Record<string, string | undefined>): {
+  level: LogLevel
+  unknown?: string
+} {
   const named = env.BERTH_LOG_LEVEL?.trim().toLowerCase()
   if (!named) return { level: 'info' }
-  return (LOG_LEVELS as readonly string[]).includes(named) ? { level: named as LogLevel } : { level: 'info', unknown: named }
+  return (LOG_LEVELS as readonly string[]).includes(named)
+    ? { level: named as LogLevel }
+    : { level: 'info', unknown: named }
 }
 
 /**
@@ -81,7 +86,14 @@ export function processLogger(
   env: Record<string, string | undefined>
 ): Logger {
   const { level, unknown } = levelFrom(env)
-  const log = createLogger({ level, format: stream.isTTY ? 'text' : 'json', write: (l) => stream.write(`${l}\n`) })
-  if (unknown) log.warn(`BERTH_LOG_LEVEL: "${unknown}" is not one of ${LOG_LEVELS.join(', ')}; logging at info`)
+  const log = createLogger({
+    level,
+    format: stream.isTTY ? 'text' : 'json',
+    write: (l) => stream.write(`${l}\n`),
+  })
+  if (unknown)
+    log.warn(
+      `BERTH_LOG_LEVEL: "${unknown}" is not one of ${LOG_LEVELS.join(', ')}; logging at info`
+    )
   return log
 }

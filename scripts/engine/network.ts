@@ -46,7 +46,11 @@ export function chooseSubnet(
       throw new BerthError(
         'preflight',
         `network.subnet: ${wanted} overlaps the Docker network "${clash.network}" (${clash.subnet}); choose another subnet or leave it out to let berth pick a free one`,
-        { issues: [{ path: 'network.subnet', message: `overlaps "${clash.network}" (${clash.subnet})` }] }
+        {
+          issues: [
+            { path: 'network.subnet', message: `overlaps "${clash.network}" (${clash.subnet})` },
+          ],
+        }
       )
     }
     return wanted
@@ -57,7 +61,10 @@ export function chooseSubnet(
     const candidate = formatCidr({ base, prefix })
     if (!others.some((u) => overlaps(u.subnet, candidate))) return candidate
   }
-  throw new BerthError('preflight', 'no free subnet left in 10.211.0.0–10.249.255.255; set network.subnet')
+  throw new BerthError(
+    'preflight',
+    'no free subnet left in 10.211.0.0–10.249.255.255; set network.subnet'
+  )
 }
 
 /**

@@ -13,7 +13,8 @@ function table(text: string | null): Map<string, { id: number; group: number }> 
   const out = new Map<string, { id: number; group: number }>()
   for (const line of (text ?? '').split('\n')) {
     const f = line.split(':')
-    if (f.length >= 3 && /^\d+$/.test(f[2])) out.set(f[0], { id: Number(f[2]), group: Number(f[3] ?? f[2]) })
+    if (f.length >= 3 && /^\d+$/.test(f[2]))
+      out.set(f[0], { id: Number(f[2]), group: Number(f[3] ?? f[2]) })
   }
   return out
 }
@@ -22,7 +23,10 @@ export async function writeNodeFiles(ctx: JobContext, node: NodeSpec, id: string
   if (!node.files.length) return
   const named = node.files.some((f) => f.owner && /[^\d:]/.test(f.owner))
   const [passwd, group] = named
-    ? await Promise.all([ctx.engine.readFile(id, '/etc/passwd'), ctx.engine.readFile(id, '/etc/group')])
+    ? await Promise.all([
+        ctx.engine.readFile(id, '/etc/passwd'),
+        ctx.engine.readFile(id, '/etc/group'),
+      ])
     : [null, null]
   const users = table(passwd?.toString('utf8') ?? null)
   const groups = table(group?.toString('utf8') ?? null)
@@ -30,7 +34,11 @@ export async function writeNodeFiles(ctx: JobContext, node: NodeSpec, id: string
     if (!owner) return { uid: 0, gid: 0 }
     const [u, g] = owner.split(':')
     const fail = (what: string) =>
-      new BerthError('invalid_topology', `node "${node.name}": files[${i}].owner: ${what} is not in the image's ${what.startsWith('user') ? '/etc/passwd' : '/etc/group'}`, { node: node.name, step: 'files' })
+      new BerthError(
+        'invalid_topology',
+        `node "${node.name}": files[${i}].owner: ${what} is not in the image's ${what.startsWith('user') ? '/etc/passwd' : '/etc/group'}`,
+        { node: node.name, step: 'files' }
+      )
     const user = /^\d+$/.test(u) ? { id: Number(u), group: Number(u) } : users.get(u)
     if (!user) throw fail(`user "${u}"`)
     if (g === undefined) return { uid: user.id, gid: user.group }

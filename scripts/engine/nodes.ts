@@ -4,9 +4,22 @@
  * cluster's state read back from Docker by label.
  */
 import { createHash } from 'node:crypto'
-import type { ContainerCreateOptions, ContainerInfo, DockerEngine, IPAMConfig, NetworkInspect } from './docker.ts'
+import type {
+  ContainerCreateOptions,
+  ContainerInfo,
+  DockerEngine,
+  IPAMConfig,
+  NetworkInspect,
+} from './docker.ts'
 import { extraHosts, type HostEntry } from './hosts.ts'
-import { BERTH_VERSION, LABEL, clusterFilter, containerName, networkName, volumeName } from './labels.ts'
+import {
+  BERTH_VERSION,
+  LABEL,
+  clusterFilter,
+  containerName,
+  networkName,
+  volumeName,
+} from './labels.ts'
 import type { PortMapping } from './runtime-keys.ts'
 import type { NodeSpec, Topology } from './topology.ts'
 
@@ -31,7 +44,9 @@ export function volumeSource(topology: Topology, node: NodeSpec, v: NodeSpec['vo
 const seconds = (s: number) => Math.round(s * 1e9)
 
 type Listed = { Ports?: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] }
-type Inspected = { NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> } }
+type Inspected = {
+  NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> }
+}
 
 /** The ports a container publishes, from a listing (`Ports`) or an inspect (`NetworkSettings.Ports`). */
 export function publishedPorts(c: Listed | Inspected): PortMapping[] {
@@ -41,14 +56,24 @@ export function publishedPorts(c: Listed | Inspected): PortMapping[] {
     for (const p of listed) {
       // Docker lists a port bound on 0.0.0.0 twice (IPv4 and IPv6): once is enough.
       if (!p.PublicPort || p.IP === '::') continue
-      out.push({ hostIp: p.IP ?? '0.0.0.0', hostPort: p.PublicPort, containerPort: p.PrivatePort, protocol: p.Type as 'tcp' | 'udp' })
+      out.push({
+        hostIp: p.IP ?? '0.0.0.0',
+        hostPort: p.PublicPort,
+        containerPort: p.PrivatePort,
+        protocol: p.Type as 'tcp' | 'udp',
+      })
     }
   } else {
     for (const [key, bindings] of Object.entries((c as Inspected).NetworkSettings?.Ports ?? {})) {
       const [port, protocol] = key.split('/')
       for (const b of bindings ?? []) {
         if (b.HostIp === '::') continue
-        out.push({ hostIp: b.HostIp || '0.0.0.0', hostPort: Number(b.HostPort), containerPort: Number(port), protocol: protocol as 'tcp' | 'udp' })
+        out.push({
+          hostIp: b.HostIp || '0.0.0.0',
+          hostPort: Number(b.HostPort),
+          containerPort: Number(port),
+          protocol: protocol as 'tcp' | 'udp',
+        })
       }
     }
   }
@@ -56,9 +81,15 @@ export function publishedPorts(c: Listed | Inspected): PortMapping[] {
 }
 
 /** Docker's PortBindings: per container port, the host sockets it is published on. */
-export function portBindings(ports: PortMapping[]): Record<string, { HostIp: string; HostPort: string }[]> {
+export function portBindings(
+  ports: PortMapping[]
+): Record<string, { HostIp: string; HostPort: string }[]> {
   const out: Record<string, { HostIp: string; HostPort: string }[]> = {}
-  for (const p of ports) (out[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) })
+  for (const p of ports)
+    (out[`${p.containerPort}/${p.protocol}`] ??= []).push({
+      HostIp: p.hostIp,
+      HostPort: String(p.hostPort),
+    })
   return out
 }
 
@@ -86,7 +117,12 @@ export function createOptions(
   ]
   const hc = node.healthcheck
   const portKey = (p: PortMapping) => `${p.containerPort}/${p.protocol}`
-  const build = (network: string, source: (v: NodeSpec['volumes'][number]) => string, env: string[], publish: boolean): ContainerCreateOptions => ({
+  const build = (
+    network: string,
+    source: (v: NodeSpec['volumes'][number]) => string,
+    env: string[],
+    publish: boolean
+  ): ContainerCreateOptions => ({
     Hostname: node.hostname,
     Image: node.image,
     Env: env,
@@ -97,7 +133,9 @@ export function createOptions(
     ...(node.user ? { User: node.user } : {}),
     ...(node.workdir ? { WorkingDir: node.workdir } : {}),
     ...(Object.keys(node.labels).length ? { Labels: node.labels } : {}),
-    ...(node.ports.length ? { ExposedPorts: Object.fromEntries(node.ports.map((p) => [portKey(p), {}])) } : {}),
+    ...(node.ports.length
+      ? { ExposedPorts: Object.fromEntries(node.ports.map((p) => [portKey(p), {}])) }
+      : {}),
     ...(hc?.cmd
       ? {
           Healthcheck: {
@@ -112,7 +150,12 @@ export function createOptions(
     HostConfig: {
       NetworkMode: network,
       ...(placement.hosts || node.extraHosts.length
-        ? { ExtraHosts: [...extraHosts(placement.hosts ?? []), ...node.extraHosts.map((h) => `${h.name}:${h.ip}`)] }
+        ? {
+            ExtraHosts: [
+              ...extraHosts(placement.hosts ?? []),
+              ...node.extraHosts.map((h) => `${h.name}:${h.ip}`),
+            ],
+          }
         : {}),
       Privileged: node.privileged,
       CapAdd: node.capAdd.length ? node.capAdd : undefined,
@@ -124,15 +167,23 @@ export function createOptions(
       })),
       ...(node.init ? { Init: true } : {}),
       ...(publish && node.ports.length ? { PortBindings: portBindings(node.ports) } : {}),
-      ...(node.tmpfs.length ? { Tmpfs: Object.fromEntries(node.tmpfs.map((t) => [t.target, t.options])) } : {}),
+      ...(node.tmpfs.length
+        ? { Tmpfs: Object.fromEntries(node.tmpfs.map((t) => [t.target, t.options])) }
+        : {}),
       ...(node.shmSize ? { ShmSize: node.shmSize } : {}),
       ...(Object.keys(node.sysctls).length ? { Sysctls: node.sysctls } : {}),
-      ...(node.ulimits.length ? { Ulimits: node.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) } : {}),
+      ...(node.ulimits.length
+        ? { Ulimits: node.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) }
+        : {}),
       // No swap beyond the limit: a node over it is killed, not slowed down.
-      ...(node.resources.memory ? { Memory: node.resources.memory, MemorySwap: node.resources.memory } : {}),
+      ...(node.resources.memory
+        ? { Memory: node.resources.memory, MemorySwap: node.resources.memory }
+        : {}),
       ...(node.resources.cpus ? { NanoCpus: Math.round(node.resources.cpus * 1e9) } : {}),
       ...(node.resources.pids ? { PidsLimit: node.resources.pids } : {}),
-      ...(node.restart.name !== 'no' ? { RestartPolicy: { Name: node.restart.name, MaximumRetryCount: node.restart.maxRetries } } : {}),
+      ...(node.restart.name !== 'no'
+        ? { RestartPolicy: { Name: node.restart.name, MaximumRetryCount: node.restart.maxRetries } }
+        : {}),
     },
     NetworkingConfig: {
       EndpointsConfig: {
@@ -152,12 +203,28 @@ export function createOptions(
   // A restored node is the same node, not a changed one to rebuild.
   // A secret counts by a hash of its value: a rotated secret rebuilds the node, and the label
   // Docker shows holds no value.
-  const sealed = secretEnv.map(([k, ref]) => `${k}=sha256:${createHash('sha256').update(valueOf(ref)).digest('hex')}`)
+  const sealed = secretEnv.map(
+    ([k, ref]) => `${k}=sha256:${createHash('sha256').update(valueOf(ref)).digest('hex')}`
+  )
   // Files count by their content, owner and mode: a changed file rebuilds the node.
-  const logical = build('cluster', (v) => (v.external ? v.name : `volume:${v.name}`), [...plainEnv, ...sealed], true)
-  const files = node.files.map((f) => ({ ...f, data: createHash('sha256').update(f.data).digest('hex') }))
+  const logical = build(
+    'cluster',
+    (v) => (v.external ? v.name : `volume:${v.name}`),
+    [...plainEnv, ...sealed],
+    true
+  )
+  const files = node.files.map((f) => ({
+    ...f,
+    data: createHash('sha256').update(f.data).digest('hex'),
+  }))
   const hash = createHash('sha256')
-    .update(JSON.stringify({ spec: logical, bootstrap: node.bootstrap, ...(files.length ? { files } : {}) }))
+    .update(
+      JSON.stringify({
+        spec: logical,
+        bootstrap: node.bootstrap,
+        ...(files.length ? { files } : {}),
+      })
+    )
     .digest('hex')
     .slice(0, 16)
   const options: ContainerCreateOptions = {
@@ -208,7 +275,8 @@ export interface ClusterState {
 
 export function nodeStateOf(c: ContainerInfo, networks: Set<string>): NodeState {
   const l = c.Labels ?? {}
-  const network = Object.keys(c.NetworkSettings?.Networks ?? {}).find((n) => networks.has(n)) ?? null
+  const network =
+    Object.keys(c.NetworkSettings?.Networks ?? {}).find((n) => networks.has(n)) ?? null
   const settings = network ? c.NetworkSettings.Networks[network] : undefined
   return {
     id: c.Id,
@@ -223,7 +291,9 @@ export function nodeStateOf(c: ContainerInfo, networks: Set<string>): NodeState 
     pinnedIp: (settings?.IPAMConfig as IPAMConfig | undefined)?.IPv4Address || null,
     network,
     mounts: new Map(
-      (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => [m.Destination, m.Name as string])
+      (c.Mounts ?? [])
+        .filter((m) => m.Type === 'volume' && m.Name)
+        .map((m) => [m.Destination, m.Name as string])
     ),
     image: c.Image,
   }

@@ -13,7 +13,8 @@ function findRoot(): string {
     if (existsSync(file)) {
       if ((JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'berth') return dir
     }
-    if (dirname(dir) === dir) throw new Error(`berth's package.json is not above ${fileURLToPath(import.meta.url)}`)
+    if (dirname(dir) === dir)
+      throw new Error(`berth's package.json is not above ${fileURLToPath(import.meta.url)}`)
   }
 }
 

@@ -13,7 +13,13 @@ import type { JobContext } from './context.ts'
 import { entriesOf, hostsProblems, type HostEntry } from './hosts.ts'
 import { LABEL, networkName, staged } from './labels.ts'
 import { overlaps } from './cidr.ts'
-import { assignAddresses, chooseSubnet, networkSubnet, usedSubnets, type UsedSubnet } from './network.ts'
+import {
+  assignAddresses,
+  chooseSubnet,
+  networkSubnet,
+  usedSubnets,
+  type UsedSubnet,
+} from './network.ts'
 import { createOptions } from './nodes.ts'
 import type { ClusterState } from './nodes.ts'
 import { mapLimit } from './pool.ts'
@@ -32,7 +38,12 @@ export interface PlanItem {
 
 export interface Plan {
   cluster: string
-  network: { action: 'create' | 'keep' | 'replace'; name: string; subnet: string | null; reason: string }
+  network: {
+    action: 'create' | 'keep' | 'replace'
+    name: string
+    subnet: string | null
+    reason: string
+  }
   nodes: PlanItem[]
 }
 
@@ -64,24 +75,47 @@ export interface Observed {
 }
 
 /** What Docker holds of the cluster, node by node (nothing is changed). */
-export async function observe(ctx: JobContext, topology: Topology, state: ClusterState, avoid: string[] = []): Promise<Observed> {
+export async function observe(
+  ctx: JobContext,
+  topology: Topology,
+  state: ClusterState,
+  avoid: string[] = []
+): Promise<Observed> {
   const byName = new Map(topology.nodes.map((n) => [n.name, n]))
   const nodes = new Map<string, ObservedNode>()
   await mapLimit([...state.nodes], ctx.concurrency, async ([name, n]) => {
     const spec = byName.get(name)
     const running = n.state === 'running'
     const bootstrapped = spec?.bootstrap ? !!(await readMarker(ctx, n.id)) : null
-    const health = running && spec && bootstrapped !== false && spec.healthcheck ? await probeHealth(ctx, spec, n.id) : null
+    const health =
+      running && spec && bootstrapped !== false && spec.healthcheck
+        ? await probeHealth(ctx, spec, n.id)
+        : null
     const hosts = running ? await readHosts(ctx, n.id).catch(() => null) : null
-    nodes.set(name, { id: n.id, state: n.state, network: n.network, pinnedIp: n.pinnedIp, ip: n.ip, spec: n.spec, bootstrapped, health, hosts })
+    nodes.set(name, {
+      id: n.id,
+      state: n.state,
+      network: n.network,
+      pinnedIp: n.pinnedIp,
+      ip: n.ip,
+      spec: n.spec,
+      bootstrapped,
+      health,
+      hosts,
+    })
   })
   const net = state.network
   return {
     cluster: topology.name,
-    network: net ? { id: net.Id, name: net.Name, mode: net.Labels?.[LABEL.mode], subnet: networkSubnet(net) } : null,
+    network: net
+      ? { id: net.Id, name: net.Name, mode: net.Labels?.[LABEL.mode], subnet: networkSubnet(net) }
+      : null,
     recorded: await loadNetworkRecord(topology.name),
     // Subnets Docker refused a moment ago count as used, whatever the listing says.
-    used: [...(await usedSubnets(ctx.engine)), ...avoid.map((subnet) => ({ subnet, network: '(refused by Docker a moment ago)', id: '' }))],
+    used: [
+      ...(await usedSubnets(ctx.engine)),
+      ...avoid.map((subnet) => ({ subnet, network: '(refused by Docker a moment ago)', id: '' })),
+    ],
     nodes,
   }
 }
@@ -111,7 +145,11 @@ export function plan(topology: Topology, o: Observed, inputs: PlanInputs): Plann
   const net = o.network
   const existing = o.nodes.size > 0
   let netAction: Plan['network']['action'] = net ? 'keep' : 'create'
-  let netReason = net ? 'exists' : existing ? 'it is gone: made again, with the same name and subnet' : 'new cluster'
+  let netReason = net
+    ? 'exists'
+    : existing
+      ? 'it is gone: made again, with the same name and subnet'
+      : 'new cluster'
   if (net && net.mode !== topology.network.mode) {
     netAction = 'replace'
     netReason = `mode changes from ${net.mode} to ${topology.network.mode}`
@@ -129,7 +167,9 @@ export function plan(topology: Topology, o: Observed, inputs: PlanInputs): Plann
   else if (preferred && !topology.network.subnet && free(preferred)) subnet = preferred
   else if (static_ || topology.network.subnet) subnet = chooseSubnet(topology, o.used, net?.id)
 
-  const existingIps = new Map<string, string>(subnet && subnet === preferred ? inputs.addresses : [])
+  const existingIps = new Map<string, string>(
+    subnet && subnet === preferred ? inputs.addresses : []
+  )
   if (netAction === 'keep' || regrow) {
     for (const [name, n] of o.nodes) {
       const ip = n.pinnedIp ?? n.ip
@@ -137,46 +177,100 @@ export function plan(topology: Topology, o: Observed, inputs: PlanInputs): Plann
     }
   }
   const addresses = static_ ? assignAddresses(topology, subnet as string, existingIps) : null
-  const hosts = addresses ? entriesOf(topology.nodes.map((n) => ({ name: n.name, hostname: n.hostname, ip: addresses.get(n.name) as string }))) : undefined
-  const name = netAction === 'keep' ? net!.name : regrow ? o.recorded!.name : inputs.stage ? staged(networkName(topology.name), inputs.stage) : networkName(topology.name)
+  const hosts = addresses
+    ? entriesOf(
+        topology.nodes.map((n) => ({
+          name: n.name,
+          hostname: n.hostname,
+          ip: addresses.get(n.name) as string,
+        }))
+      )
+    : undefined
+  const name =
+    netAction === 'keep'
+      ? net!.name
+      : regrow
+        ? o.recorded!.name
+        : inputs.stage
+          ? staged(networkName(topology.name), inputs.stage)
+          : networkName(topology.name)
   // Dynamic mode: a node's hosts are checked against the addresses the nodes have now.
-  const live = static_ ? hosts : entriesOf(topology.nodes.flatMap((n) => (o.nodes.get(n.name)?.ip ? [{ name: n.name, hostname: n.hostname, ip: o.nodes.get(n.name)!.ip! }] : [])))
+  const live = static_
+    ? hosts
+    : entriesOf(
+        topology.nodes.flatMap((n) =>
+          o.nodes.get(n.name)?.ip
+            ? [{ name: n.name, hostname: n.hostname, ip: o.nodes.get(n.name)!.ip! }]
+            : []
+        )
+      )
 
   const items: PlanItem[] = topology.nodes.map((node): PlanItem => {
     const ip = addresses?.get(node.name)
     const current = o.nodes.get(node.name)
-    const item = (action: NodeAction, reason: string, extra: Partial<PlanItem> = {}): PlanItem => ({ node: node.name, action, reason, ip, ...extra })
+    const item = (action: NodeAction, reason: string, extra: Partial<PlanItem> = {}): PlanItem => ({
+      node: node.name,
+      action,
+      reason,
+      ip,
+      ...extra,
+    })
     if (!current) return item('create', existing ? 'missing: made again' : 'new node')
     if (netAction === 'replace') return item('replace', 'the network is replaced')
-    const { hash } = createOptions(topology, node, static_ ? { network: name, ip, hosts } : { network: name }, inputs.job, inputs.secrets)
+    const { hash } = createOptions(
+      topology,
+      node,
+      static_ ? { network: name, ip, hosts } : { network: name },
+      inputs.job,
+      inputs.secrets
+    )
     if (hash !== current.spec) return item('replace', 'its definition changed')
     const unfinished = current.bootstrapped === false
-    if (current.state === 'paused') return item('start', 'paused: unpause it', { bootstrap: unfinished })
-    if (netAction === 'create') return item('reconnect', 'its network was gone: connected to it again', { bootstrap: unfinished })
-    if (!current.network) return item('reconnect', 'not on its network: connect it again', { bootstrap: unfinished })
-    if (current.state !== 'running') return item('start', `${current.state}: start it`, { bootstrap: unfinished })
+    if (current.state === 'paused')
+      return item('start', 'paused: unpause it', { bootstrap: unfinished })
+    if (netAction === 'create')
+      return item('reconnect', 'its network was gone: connected to it again', {
+        bootstrap: unfinished,
+      })
+    if (!current.network)
+      return item('reconnect', 'not on its network: connect it again', { bootstrap: unfinished })
+    if (current.state !== 'running')
+      return item('start', `${current.state}: start it`, { bootstrap: unfinished })
     if (unfinished) return item('keep', 'unchanged; bootstrap not finished', { bootstrap: true })
-    if (current.health && !current.health.ok) return item('replace', `unhealthy: ${current.health.output || 'health command failed'}`)
+    if (current.health && !current.health.ok)
+      return item('replace', `unhealthy: ${current.health.output || 'health command failed'}`)
     const wrong = current.hosts !== null && live ? hostsProblems(current.hosts, live) : []
     if (wrong.length) return item('rewire', `/etc/hosts is wrong: ${wrong[0]}`)
     return item('keep', 'unchanged and healthy')
   })
   // A node rebuilt or made in some phase: kept nodes of later phases that pull from it run again.
   const changed = items.filter((i) => (i.action === 'create' || i.action === 'replace') && existing)
-  const firstChanged = Math.min(...changed.map((i) => topology.nodes.find((n) => n.name === i.node)!.phase))
+  const firstChanged = Math.min(
+    ...changed.map((i) => topology.nodes.find((n) => n.name === i.node)!.phase)
+  )
   for (const [i, node] of topology.nodes.entries()) {
     const item = items[i]
     if (!node.bootstrap || !node.bootstrapPolicy.rerun || node.phase <= firstChanged) continue
     if (!['keep', 'start', 'reconnect', 'rewire'].includes(item.action) || item.bootstrap) continue
-    const by = changed.find((c) => topology.nodes.find((n) => n.name === c.node)!.phase < node.phase)!.node
-    Object.assign(item, { bootstrap: true, reason: `${item.reason}; bootstrap again (rerun): node ${by} of an earlier phase is ${changed.find((c) => c.node === by)!.action === 'create' ? 'made' : 'rebuilt'}` })
+    const by = changed.find(
+      (c) => topology.nodes.find((n) => n.name === c.node)!.phase < node.phase
+    )!.node
+    Object.assign(item, {
+      bootstrap: true,
+      reason: `${item.reason}; bootstrap again (rerun): node ${by} of an earlier phase is ${changed.find((c) => c.node === by)!.action === 'create' ? 'made' : 'rebuilt'}`,
+    })
   }
   const wanted = new Set(topology.nodes.map((n) => n.name))
   for (const n of o.nodes.keys()) {
-    if (!wanted.has(n)) items.push({ node: n, action: 'remove', reason: 'no longer in the topology' })
+    if (!wanted.has(n))
+      items.push({ node: n, action: 'remove', reason: 'no longer in the topology' })
   }
   return {
-    plan: { cluster: topology.name, network: { action: netAction, name, subnet, reason: netReason }, nodes: items },
+    plan: {
+      cluster: topology.name,
+      network: { action: netAction, name, subnet, reason: netReason },
+      nodes: items,
+    },
     addresses,
     hosts,
   }
@@ -187,6 +281,9 @@ export function formatPlan(p: Plan): string {
     `cluster ${p.cluster}`,
     `  network ${p.network.name}: ${p.network.action} (${p.network.reason})${p.network.subnet ? ` ${p.network.subnet}` : ''}`,
   ]
-  for (const i of p.nodes) lines.push(`  ${i.action.padEnd(9)} ${i.node.padEnd(16)} ${(i.ip ?? '').padEnd(15)} ${i.reason}`)
+  for (const i of p.nodes)
+    lines.push(
+      `  ${i.action.padEnd(9)} ${i.node.padEnd(16)} ${(i.ip ?? '').padEnd(15)} ${i.reason}`
+    )
   return lines.join('\n')
 }

@@ -52,9 +52,10 @@ const capability = z.string().transform((s, ctx) => {
   if ((BASELINE_CAPABILITIES as readonly string[]).includes(name)) return name
   ctx.addIssue({
     code: 'custom',
-    message: (CAPABILITIES as readonly string[]).includes(name) || name === 'ALL'
-      ? `${name} can never be allowed below privileged (allowed at most: ${BASELINE_CAPABILITIES.join(', ')})`
-      : `"${s}" is not a Linux capability`,
+    message:
+      (CAPABILITIES as readonly string[]).includes(name) || name === 'ALL'
+        ? `${name} can never be allowed below privileged (allowed at most: ${BASELINE_CAPABILITIES.join(', ')})`
+        : `"${s}" is not a Linux capability`,
   })
   return z.NEVER
 })
@@ -76,10 +77,17 @@ export const SAFE_SYSCTLS = [
   'net.ipv4.tcp_fin_timeout',
 ]
 
-const portRangePattern = z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'is not a port or range like 8000-8999')
+const portRangePattern = z
+  .string()
+  .regex(/^\d{1,5}(-\d{1,5})?$/, 'is not a port or range like 8000-8999')
 const hostAddress = z.string().refine(isIPv4, 'is not an IPv4 address')
 
-const LevelSettings = (defaults: { capabilities: string[]; maxNodes: number; requireMemoryLimit: boolean; rootUser: boolean }) =>
+const LevelSettings = (defaults: {
+  capabilities: string[]
+  maxNodes: number
+  requireMemoryLimit: boolean
+  rootUser: boolean
+}) =>
   z.strictObject({
     /** Image references a topology may name (`*` matches anything). */
     images: z.array(imagePattern).default(DEFAULT_IMAGES),
@@ -109,12 +117,25 @@ const LevelSettings = (defaults: { capabilities: string[]; maxNodes: number; req
 export const PolicyConfig = z.strictObject({
   /** The level of every entry that names none (admin tokens: privileged). */
   default: z.enum(SHARED_LEVELS).default('restricted'),
-  restricted: LevelSettings({ capabilities: ['NET_BIND_SERVICE'], maxNodes: 32, requireMemoryLimit: true, rootUser: false }).prefault({}),
-  baseline: LevelSettings({ capabilities: [...BASELINE_CAPABILITIES], maxNodes: 64, requireMemoryLimit: false, rootUser: true }).prefault({}),
+  restricted: LevelSettings({
+    capabilities: ['NET_BIND_SERVICE'],
+    maxNodes: 32,
+    requireMemoryLimit: true,
+    rootUser: false,
+  }).prefault({}),
+  baseline: LevelSettings({
+    capabilities: [...BASELINE_CAPABILITIES],
+    maxNodes: 64,
+    requireMemoryLimit: false,
+    rootUser: true,
+  }).prefault({}),
   /** The admin's per-cluster overrides: the level of every job on a cluster whose name matches
    *  (the first pattern that matches, in file order), whoever asks. */
   clusters: z
-    .record(z.string().regex(CLUSTER_PATTERN, 'is not a cluster name or glob'), z.enum(SHARED_LEVELS))
+    .record(
+      z.string().regex(CLUSTER_PATTERN, 'is not a cluster name or glob'),
+      z.enum(SHARED_LEVELS)
+    )
     .default({}),
 })
 export type Policy = z.output<typeof PolicyConfig>
@@ -143,7 +164,12 @@ export interface PolicyIssue {
 const allowed = (list: readonly string[]) => (list.length ? list.join(', ') : 'none')
 
 /** Why an image may not be used at this level, or null. */
-export function imageIssue(ref: string, level: Level, policy: Policy, path: string): PolicyIssue | null {
+export function imageIssue(
+  ref: string,
+  level: Level,
+  policy: Policy,
+  path: string
+): PolicyIssue | null {
   if (level === 'privileged') return null
   const rules = policy[level]
   if (ref.startsWith(SNAPSHOT_IMAGE)) {
@@ -154,7 +180,11 @@ export function imageIssue(ref: string, level: Level, policy: Policy, path: stri
     }
   }
   if (anyMatch(rules.images, ref)) return null
-  return { path, rule: 'images', message: `image "${ref}" is not allowed by policy "${level}" (allowed: ${allowed(rules.images)})` }
+  return {
+    path,
+    rule: 'images',
+    message: `image "${ref}" is not allowed by policy "${level}" (allowed: ${allowed(rules.images)})`,
+  }
 }
 
 /** Every way the topology, as written, goes beyond `level`. Empty when it is allowed. */
@@ -183,28 +213,59 @@ export function checkPolicy(file: TopologyFileData, level: Level, policy: Policy
       return port >= a && port <= b
     })
   const node = (n: Part, at: string) => {
-    if (n.user && isRootUser(n.user) && !rules.rootUser) say(`${at}user`, 'rootUser', `user "${n.user}" is root, which policy "${level}" does not allow a topology to ask for`)
+    if (n.user && isRootUser(n.user) && !rules.rootUser)
+      say(
+        `${at}user`,
+        'rootUser',
+        `user "${n.user}" is root, which policy "${level}" does not allow a topology to ask for`
+      )
     for (const key of Object.keys(n.sysctls ?? {})) {
-      if (!anyMatch(rules.sysctls, key)) say(`${at}sysctls.${key}`, 'sysctls', `${key} is not allowed by policy "${level}" (allowed: ${allowed(rules.sysctls)})`)
+      if (!anyMatch(rules.sysctls, key))
+        say(
+          `${at}sysctls.${key}`,
+          'sysctls',
+          `${key} is not allowed by policy "${level}" (allowed: ${allowed(rules.sysctls)})`
+        )
     }
     for (const p of n.ports ?? []) {
       if (!rules.ports.addresses.includes(p.hostIp) && !rules.ports.addresses.includes('0.0.0.0')) {
-        say(`${at}ports`, 'ports', `${showPort(p)}: host address ${p.hostIp} is not allowed by policy "${level}" (allowed: ${allowed(rules.ports.addresses)})`)
+        say(
+          `${at}ports`,
+          'ports',
+          `${showPort(p)}: host address ${p.hostIp} is not allowed by policy "${level}" (allowed: ${allowed(rules.ports.addresses)})`
+        )
       } else if (!inRanges(p.hostPort)) {
-        say(`${at}ports`, 'ports', `${showPort(p)}: host port ${p.hostPort} is not allowed by policy "${level}" (allowed: ${allowed(rules.ports.ranges)})`)
+        say(
+          `${at}ports`,
+          'ports',
+          `${showPort(p)}: host port ${p.hostPort} is not allowed by policy "${level}" (allowed: ${allowed(rules.ports.ranges)})`
+        )
       }
     }
     image(n.image, `${at}image`)
-    if (n.privileged) say(`${at}privileged`, 'privileged', `privileged: true is not allowed by policy "${level}" (only an admin token at level privileged may run privileged nodes)`)
+    if (n.privileged)
+      say(
+        `${at}privileged`,
+        'privileged',
+        `privileged: true is not allowed by policy "${level}" (only an admin token at level privileged may run privileged nodes)`
+      )
     n.capAdd?.forEach((cap, i) => {
       if (!rules.capabilities.includes(cap)) {
-        say(`${at}capAdd[${i}]`, 'capabilities', `${cap} is not allowed by policy "${level}" (allowed: ${allowed(rules.capabilities)})`)
+        say(
+          `${at}capAdd[${i}]`,
+          'capabilities',
+          `${cap} is not allowed by policy "${level}" (allowed: ${allowed(rules.capabilities)})`
+        )
       }
     })
     for (const [key, value] of Object.entries(n.env ?? {})) {
       const ref = typeof value === 'object' && value ? (value as { secret: string }).secret : null
       if (ref && !anyMatch(rules.secrets, ref)) {
-        say(`${at}env.${key}`, 'secrets', `secret "${ref}" is not allowed by policy "${level}" (allowed: ${allowed(rules.secrets)})`)
+        say(
+          `${at}env.${key}`,
+          'secrets',
+          `secret "${ref}" is not allowed by policy "${level}" (allowed: ${allowed(rules.secrets)})`
+        )
       }
     }
   }
@@ -216,16 +277,28 @@ export function checkPolicy(file: TopologyFileData, level: Level, policy: Policy
     total += n.count ?? 1
     node(n, `nodes[${i}].`)
     if (rules.requireMemoryLimit && !(n.resources?.memory ?? file.defaults?.resources?.memory)) {
-      say(`nodes[${i}].resources.memory`, 'requireMemoryLimit', `node "${n.name}" has no memory limit; policy "${level}" requires one (set resources.memory on the node or in defaults)`)
+      say(
+        `nodes[${i}].resources.memory`,
+        'requireMemoryLimit',
+        `node "${n.name}" has no memory limit; policy "${level}" requires one (set resources.memory on the node or in defaults)`
+      )
     }
     n.volumes?.forEach((v, j) => {
       if (v.external && !anyMatch(rules.externalVolumes, v.name)) {
-        say(`nodes[${i}].volumes[${j}]`, 'externalVolumes', `external volume "${v.name}" is not allowed by policy "${level}" (allowed: ${allowed(rules.externalVolumes)})`)
+        say(
+          `nodes[${i}].volumes[${j}]`,
+          'externalVolumes',
+          `external volume "${v.name}" is not allowed by policy "${level}" (allowed: ${allowed(rules.externalVolumes)})`
+        )
       }
     })
   })
   if (total > rules.maxNodes) {
-    say('nodes', 'maxNodes', `${total} nodes; policy "${level}" allows at most ${rules.maxNodes} in one cluster`)
+    say(
+      'nodes',
+      'maxNodes',
+      `${total} nodes; policy "${level}" allows at most ${rules.maxNodes} in one cluster`
+    )
   }
   return issues
 }

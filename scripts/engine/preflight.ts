@@ -60,7 +60,9 @@ export function probeHostConfig(
       Image: image,
       Labels: { [LABEL.cluster]: 'berth-probe' },
       HostConfig:
-        kind === 'privileged' ? { Privileged: true, NetworkMode: 'none' } : { CapAdd: ['SYS_ADMIN', 'NET_ADMIN'], NetworkMode: 'none' },
+        kind === 'privileged'
+          ? { Privileged: true, NetworkMode: 'none' }
+          : { CapAdd: ['SYS_ADMIN', 'NET_ADMIN'], NetworkMode: 'none' },
     })
     try {
       await engine.startContainer(id, name)
@@ -82,7 +84,10 @@ function apiAtLeast(version: string, min: string): boolean {
 }
 
 /** Engine-level checks (no topology): reachability, API, storage, disk, privileged. */
-export async function hostChecks(engine: DockerEngine, probeImage: string | null): Promise<Check[]> {
+export async function hostChecks(
+  engine: DockerEngine,
+  probeImage: string | null
+): Promise<Check[]> {
   const checks: Check[] = []
   let version
   try {
@@ -100,7 +105,9 @@ export async function hostChecks(engine: DockerEngine, probeImage: string | null
     name: 'engine',
     status: apiAtLeast(version.ApiVersion, MIN_API) ? 'ok' : 'fail',
     message: `Docker ${version.Version}, API ${version.ApiVersion}`,
-    hint: apiAtLeast(version.ApiVersion, MIN_API) ? undefined : `berth needs API ${MIN_API} or later`,
+    hint: apiAtLeast(version.ApiVersion, MIN_API)
+      ? undefined
+      : `berth needs API ${MIN_API} or later`,
   })
   const info = await engine.info()
   checks.push({
@@ -119,10 +126,19 @@ export async function hostChecks(engine: DockerEngine, probeImage: string | null
       hint: free >= MIN_FREE_BYTES ? undefined : 'snapshots and images need room: free some space',
     })
   } catch {
-    checks.push({ name: 'disk', status: 'skip', message: `${info.DockerRootDir} is not on this machine (remote engine)` })
+    checks.push({
+      name: 'disk',
+      status: 'skip',
+      message: `${info.DockerRootDir} is not on this machine (remote engine)`,
+    })
   }
   if (!probeImage) {
-    checks.push({ name: 'privileged', status: 'skip', message: 'no local image to probe with', hint: DEMO_IMAGE_HINT })
+    checks.push({
+      name: 'privileged',
+      status: 'skip',
+      message: 'no local image to probe with',
+      hint: DEMO_IMAGE_HINT,
+    })
     return checks
   }
   const [privileged, capAdd] = await Promise.all([
@@ -131,7 +147,12 @@ export async function hostChecks(engine: DockerEngine, probeImage: string | null
   ])
   checks.push(
     privileged
-      ? { name: 'privileged', status: 'warn', message: 'privileged containers are refused by this host', hint: privileged }
+      ? {
+          name: 'privileged',
+          status: 'warn',
+          message: 'privileged containers are refused by this host',
+          hint: privileged,
+        }
       : { name: 'privileged', status: 'ok', message: 'privileged containers allowed' }
   )
   checks.push(
@@ -146,7 +167,11 @@ export async function hostChecks(engine: DockerEngine, probeImage: string | null
  * Checks of one topology against the host: images, volumes, subnet, names, privileged, memory,
  * CPUs, and published ports (unless `publish` is false: a restore's rehearsal publishes none).
  */
-export async function topologyChecks(engine: DockerEngine, topology: Topology, opts: { publish?: boolean } = {}): Promise<Check[]> {
+export async function topologyChecks(
+  engine: DockerEngine,
+  topology: Topology,
+  opts: { publish?: boolean } = {}
+): Promise<Check[]> {
   const checks: Check[] = [...(await resourceChecks(engine, topology))]
   if (opts.publish !== false) checks.push(...(await portChecks(engine, topology)))
   const images = [...new Set(topology.nodes.map((n) => n.image))]
@@ -160,7 +185,9 @@ export async function topologyChecks(engine: DockerEngine, topology: Topology, o
             name: `image ${image}`,
             status: 'fail',
             message: `image "${image}" (nodes ${users.join(', ')}) is not on this Docker host and no registry is reachable`,
-            hint: image.startsWith('berth/demo') ? DEMO_IMAGE_HINT : 'load it with docker load or docker import',
+            hint: image.startsWith('berth/demo')
+              ? DEMO_IMAGE_HINT
+              : 'load it with docker load or docker import',
           }
     )
   })
@@ -195,7 +222,10 @@ export async function topologyChecks(engine: DockerEngine, topology: Topology, o
     }
   }
   const names = new Set(topology.nodes.map((n) => containerName(topology.name, n.name)))
-  const taken = await engine.docker.listContainers({ all: true, filters: { name: [`${topology.name}.`] } })
+  const taken = await engine.docker.listContainers({
+    all: true,
+    filters: { name: [`${topology.name}.`] },
+  })
   for (const c of taken) {
     const name = c.Names.map((n) => n.replace(/^\//, '')).find((n) => names.has(n))
     if (name && c.Labels?.[LABEL.cluster] !== topology.name) {
@@ -209,7 +239,9 @@ export async function topologyChecks(engine: DockerEngine, topology: Topology, o
   }
   const privileged = topology.nodes.filter((n) => n.privileged)
   if (privileged.length) {
-    const refusal = await probeHostConfig(engine, privileged[0].image, 'privileged').catch(() => null)
+    const refusal = await probeHostConfig(engine, privileged[0].image, 'privileged').catch(
+      () => null
+    )
     if (refusal) {
       checks.push({
         name: 'privileged',
@@ -225,7 +257,11 @@ export async function topologyChecks(engine: DockerEngine, topology: Topology, o
  * An external volume berth made for another cluster is that cluster's data: below privileged, a
  * job may not mount it, whatever the allowlist says (only the host knows whose a volume is).
  */
-async function foreignVolumes(engine: DockerEngine, topology: Topology, level: string): Promise<Check[]> {
+async function foreignVolumes(
+  engine: DockerEngine,
+  topology: Topology,
+  level: string
+): Promise<Check[]> {
   const checks: Check[] = []
   for (const node of topology.nodes) {
     for (const v of node.volumes.filter((v) => v.external)) {
@@ -259,7 +295,11 @@ async function resourceChecks(engine: DockerEngine, topology: Topology): Promise
   }
   for (const n of limited) {
     if (n.resources.cpus && n.resources.cpus > info.NCPU) {
-      checks.push({ name: 'cpus', status: 'fail', message: `node "${n.name}": resources.cpus is ${n.resources.cpus}; the Docker host has ${info.NCPU} CPUs` })
+      checks.push({
+        name: 'cpus',
+        status: 'fail',
+        message: `node "${n.name}": resources.cpus is ${n.resources.cpus}; the Docker host has ${info.NCPU} CPUs`,
+      })
     }
   }
   return checks
@@ -277,11 +317,20 @@ async function portChecks(engine: DockerEngine, topology: Topology): Promise<Che
   const wanted = topology.nodes.flatMap((n) => n.ports.map((p) => ({ node: n.name, port: p })))
   if (!wanted.length) return []
   const checks: Check[] = []
-  const running = await engine.docker.listContainers({ filters: { status: ['running', 'paused', 'restarting'] } })
+  const running = await engine.docker.listContainers({
+    filters: { status: ['running', 'paused', 'restarting'] },
+  })
   const ownPorts: PortMapping[] = []
   for (const { node, port } of wanted) {
     for (const c of running) {
-      const held = (c.Ports ?? []).filter((p) => p.PublicPort).map((p): PortMapping => ({ hostIp: p.IP && p.IP !== '::' ? p.IP : '0.0.0.0', hostPort: p.PublicPort, containerPort: p.PrivatePort, protocol: p.Type as 'tcp' | 'udp' }))
+      const held = (c.Ports ?? [])
+        .filter((p) => p.PublicPort)
+        .map((p): PortMapping => ({
+          hostIp: p.IP && p.IP !== '::' ? p.IP : '0.0.0.0',
+          hostPort: p.PublicPort,
+          containerPort: p.PrivatePort,
+          protocol: p.Type as 'tcp' | 'udp',
+        }))
       const clash = held.find((h) => portsClash(h, port))
       if (!clash) continue
       if (c.Labels?.[LABEL.cluster] === topology.name) {
@@ -289,32 +338,60 @@ async function portChecks(engine: DockerEngine, topology: Topology): Promise<Che
         continue
       }
       const name = (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, '')
-      checks.push({ name: 'port', status: 'fail', message: `node "${node}": host port ${showPort(port)} is taken by container "${name}"`, hint: 'publish another host port, or stop that container' })
+      checks.push({
+        name: 'port',
+        status: 'fail',
+        message: `node "${node}": host port ${showPort(port)} is taken by container "${name}"`,
+        hint: 'publish another host port, or stop that container',
+      })
     }
   }
   if (await engineInThisNetns(engine)) {
     for (const { node, port } of wanted) {
-      if (ownPorts.some((o) => portsClash(o, port)) || checks.some((c) => c.message.startsWith(`node "${node}": host port ${showPort(port)}`))) continue
+      if (
+        ownPorts.some((o) => portsClash(o, port)) ||
+        checks.some((c) => c.message.startsWith(`node "${node}": host port ${showPort(port)}`))
+      )
+        continue
       const problem = await bindProblem(port)
-      if (problem) checks.push({ name: 'port', status: 'fail', message: `node "${node}": host port ${showPort(port)} ${problem}` })
+      if (problem)
+        checks.push({
+          name: 'port',
+          status: 'fail',
+          message: `node "${node}": host port ${showPort(port)} ${problem}`,
+        })
     }
   }
   return checks
 }
 
 /** Install's preflight: the same checks as doctor, stopping with every failure named. */
-export async function preflight(ctx: JobContext, topology: Topology, opts: { publish?: boolean } = {}): Promise<void> {
+export async function preflight(
+  ctx: JobContext,
+  topology: Topology,
+  opts: { publish?: boolean } = {}
+): Promise<void> {
   try {
     await ctx.engine.version()
   } catch (err) {
     throw new BerthError('preflight', (err as Error).message, { step: 'preflight', cause: err })
   }
-  const failed = (await topologyChecks(ctx.engine, topology, opts)).filter((c) => c.status === 'fail')
-  if (ctx.admission && ctx.admission.level !== 'privileged') failed.push(...(await foreignVolumes(ctx.engine, topology, ctx.admission.level)))
+  const failed = (await topologyChecks(ctx.engine, topology, opts)).filter(
+    (c) => c.status === 'fail'
+  )
+  if (ctx.admission && ctx.admission.level !== 'privileged')
+    failed.push(...(await foreignVolumes(ctx.engine, topology, ctx.admission.level)))
   if (failed.length) {
     const lines = failed.map((c) => `${c.message}${c.hint ? ` — ${c.hint}` : ''}`)
-    const node = topology.nodes.find((n) => failed.some((c) => c.message.includes(`"${n.name}"`)))?.name
-    const code = failed.some((c) => c.message.includes('never mounts another cluster')) ? 'forbidden' : 'preflight'
-    throw new BerthError(code, `preflight failed:\n${lines.join('\n')}`, { step: 'preflight', node })
+    const node = topology.nodes.find((n) =>
+      failed.some((c) => c.message.includes(`"${n.name}"`))
+    )?.name
+    const code = failed.some((c) => c.message.includes('never mounts another cluster'))
+      ? 'forbidden'
+      : 'preflight'
+    throw new BerthError(code, `preflight failed:\n${lines.join('\n')}`, {
+      step: 'preflight',
+      node,
+    })
   }
 }

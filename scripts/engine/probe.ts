@@ -27,7 +27,6 @@ export interface ProbeTarget {
   network: string
 }
 
-
 /** The node's address and network as Docker holds them now (null when it has none). */
 export async function probeTarget(ctx: JobContext, id: string): Promise<ProbeTarget | null> {
   const info = await ctx.engine.inspectContainer(id)
@@ -39,7 +38,11 @@ export async function probeTarget(ctx: JobContext, id: string): Promise<ProbeTar
   return null
 }
 
-export async function probeNetwork(ctx: JobContext, hc: Healthcheck, id: string): Promise<ProbeResult> {
+export async function probeNetwork(
+  ctx: JobContext,
+  hc: Healthcheck,
+  id: string
+): Promise<ProbeResult> {
   const target = await probeTarget(ctx, id)
   if (!target) return { ok: false, output: 'the node has no address on its network' }
   const timeoutMs = hc.timeoutSeconds * 1000
@@ -58,21 +61,44 @@ function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeR
       resolve(r)
     }
     socket.once('connect', () => done({ ok: true, output: `${host}:${port} accepts connections` }))
-    socket.once('timeout', () => done({ ok: false, output: `${host}:${port}: no answer within ${timeoutMs} ms` }))
-    socket.once('error', (err) => done({ ok: false, output: `${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}` }))
+    socket.once('timeout', () =>
+      done({ ok: false, output: `${host}:${port}: no answer within ${timeoutMs} ms` })
+    )
+    socket.once('error', (err) =>
+      done({
+        ok: false,
+        output: `${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+      })
+    )
   })
 }
 
-function httpProbe(host: string, http: NonNullable<Healthcheck['http']>, timeoutMs: number): Promise<ProbeResult> {
+function httpProbe(
+  host: string,
+  http: NonNullable<Healthcheck['http']>,
+  timeoutMs: number
+): Promise<ProbeResult> {
   const url = `http://${host}:${http.port}${http.path}`
   return new Promise((resolve) => {
-    const req = request(url, { method: 'GET', timeout: timeoutMs, headers: { 'user-agent': 'berth-probe' } }, (res) => {
-      res.resume()
-      const ok = res.statusCode === http.expect
-      resolve({ ok, output: `GET ${url}: ${res.statusCode}${ok ? '' : ` (expected ${http.expect})`}` })
-    })
+    const req = request(
+      url,
+      { method: 'GET', timeout: timeoutMs, headers: { 'user-agent': 'berth-probe' } },
+      (res) => {
+        res.resume()
+        const ok = res.statusCode === http.expect
+        resolve({
+          ok,
+          output: `GET ${url}: ${res.statusCode}${ok ? '' : ` (expected ${http.expect})`}`,
+        })
+      }
+    )
     req.once('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
-    req.once('error', (err) => resolve({ ok: false, output: `GET ${url}: ${(err as NodeJS.ErrnoException).code ?? err.message}` }))
+    req.once('error', (err) =>
+      resolve({
+        ok: false,
+        output: `GET ${url}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+      })
+    )
     req.end()
   })
 }
@@ -80,7 +106,11 @@ function httpProbe(host: string, http: NonNullable<Healthcheck['http']>, timeout
 const imageReady = new WeakMap<DockerEngine, Promise<unknown>>()
 
 /** The probe run from a container on the cluster's network: nc for tcp, wget -S for http. */
-async function helperProbe(ctx: JobContext, target: ProbeTarget, hc: Healthcheck): Promise<ProbeResult> {
+async function helperProbe(
+  ctx: JobContext,
+  target: ProbeTarget,
+  hc: Healthcheck
+): Promise<ProbeResult> {
   let ready = imageReady.get(ctx.engine)
   if (!ready) {
     ready = buildDemoImage(ctx.engine).catch((e: unknown) => {
@@ -94,7 +124,16 @@ async function helperProbe(ctx: JobContext, target: ProbeTarget, hc: Healthcheck
   const cmd = hc.tcp
     ? ['nc', '-w', seconds, target.ip, String(hc.tcp), '-e', 'true']
     : // busybox 1.35's own `wget -T` dies with a segfault: `timeout` bounds it instead.
-      ['timeout', seconds, 'wget', '-S', '-q', '-O', '/dev/null', `http://${target.ip}:${hc.http!.port}${hc.http!.path}`]
+      [
+        'timeout',
+        seconds,
+        'wget',
+        '-S',
+        '-q',
+        '-O',
+        '/dev/null',
+        `http://${target.ip}:${hc.http!.port}${hc.http!.path}`,
+      ]
   const id = await ctx.engine.createContainer({
     name: `berth-probe-${ctx.job}-${Math.random().toString(36).slice(2, 8)}`,
     Image: DEMO_IMAGE,
@@ -104,12 +143,21 @@ async function helperProbe(ctx: JobContext, target: ProbeTarget, hc: Healthcheck
   })
   try {
     const r = await ctx.engine.runToEnd(id, (hc.timeoutSeconds + 5) * 1000)
-    const where = hc.tcp ? `${target.ip}:${hc.tcp}` : `GET http://${target.ip}:${hc.http!.port}${hc.http!.path}`
-    if (hc.tcp) return { ok: r.exitCode === 0, output: `${where} (from the cluster network): ${r.exitCode === 0 ? 'accepts connections' : r.output.trim() || 'refused'}` }
+    const where = hc.tcp
+      ? `${target.ip}:${hc.tcp}`
+      : `GET http://${target.ip}:${hc.http!.port}${hc.http!.path}`
+    if (hc.tcp)
+      return {
+        ok: r.exitCode === 0,
+        output: `${where} (from the cluster network): ${r.exitCode === 0 ? 'accepts connections' : r.output.trim() || 'refused'}`,
+      }
     // wget exits non-zero for any status of 400 or more: the status line says what came back.
     const status = Number(/HTTP\/[\d.]+ (\d{3})/.exec(r.output)?.[1] ?? 0)
     const ok = status === hc.http!.expect
-    return { ok, output: `${where} (from the cluster network): ${status || r.output.trim().split('\n').pop() || 'no answer'}${ok || !status ? '' : ` (expected ${hc.http!.expect})`}` }
+    return {
+      ok,
+      output: `${where} (from the cluster network): ${status || r.output.trim().split('\n').pop() || 'no answer'}${ok || !status ? '' : ` (expected ${hc.http!.expect})`}`,
+    }
   } finally {
     await ctx.engine.removeContainer(id).catch(() => {})
   }

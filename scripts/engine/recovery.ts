@@ -30,7 +30,8 @@ import { sweepLeftovers } from './snapshot.ts'
 
 type Of<K extends Stamped['op']> = Extract<Stamped, { op: K }>
 
-const find = <K extends Stamped['op']>(records: Stamped[], op: K) => records.filter((r): r is Of<K> => r.op === op)
+const find = <K extends Stamped['op']>(records: Stamped[], op: K) =>
+  records.filter((r): r is Of<K> => r.op === op)
 const has = (records: Stamped[], op: Stamped['op']) => records.some((r) => r.op === op)
 
 /** How long Docker gets to finish the calls a dead job had under way. */
@@ -67,7 +68,8 @@ export async function recoverCluster(ctx: JobContext, cluster: string): Promise<
     const kind = begin.kind
     if (kind === 'restore') await recoverRestore(ctx, cluster, begin.job, records, say)
     else if (kind === 'destroy') await finishDestroy(ctx, cluster, records, say)
-    else if (kind === 'upgrade' && has(records, 'converge')) await rollBackUpgrade(ctx, cluster, records, say)
+    else if (kind === 'upgrade' && has(records, 'converge'))
+      await rollBackUpgrade(ctx, cluster, records, say)
     else if (kind === 'export') await removeExport(records, say)
     else if (kind === 'import') await removeImport(ctx, records, say)
     // Whatever the kind: what the dead job created (but a swapped restore's nodes, which are the
@@ -86,7 +88,12 @@ export async function recoverCluster(ctx: JobContext, cluster: string): Promise<
     )
   }
   dropJournal(cluster)
-  ctx.steps.done('recover', undefined, Date.now() - t0, done.length ? done.join('; ') : 'nothing was left')
+  ctx.steps.done(
+    'recover',
+    undefined,
+    Date.now() - t0,
+    done.length ? done.join('; ') : 'nothing was left'
+  )
   return done.length ? done : [`job ${begin.job} (${begin.kind}) had left nothing to undo`]
 }
 
@@ -110,8 +117,16 @@ async function stopOrphans(ctx: JobContext, records: Stamped[], say: (l: string)
     const info = await ctx.engine.inspectExec(r.exec)
     if (!info?.Running) continue
     // A remote engine's process cannot be signalled from here: then it is given its own timeout.
-    const stopped = await ctx.engine.stopExec(r.exec, EXEC_GRACE_MS, ctx.engine.local ? 5000 : r.timeoutMs)
-    if (!stopped) throw new BerthError('engine', `the bootstrap of node ${r.node} that job ${r.job} left running (exec ${r.exec.slice(0, 12)}) does not end; it would run beside the next one`)
+    const stopped = await ctx.engine.stopExec(
+      r.exec,
+      EXEC_GRACE_MS,
+      ctx.engine.local ? 5000 : r.timeoutMs
+    )
+    if (!stopped)
+      throw new BerthError(
+        'engine',
+        `the bootstrap of node ${r.node} that job ${r.job} left running (exec ${r.exec.slice(0, 12)}) does not end; it would run beside the next one`
+      )
     say(`stopped the bootstrap of node ${r.node} that the dead job left running (pid ${info.Pid})`)
   }
 }
@@ -121,9 +136,18 @@ async function stopOrphans(ctx: JobContext, records: Stamped[], say: (l: string)
  * the job had made may still be under way in Docker when it died (a create answered after the
  * kill): passes repeat until one finds nothing.
  */
-async function removeCreated(ctx: JobContext, cluster: string, job: string, say: (l: string) => void) {
+async function removeCreated(
+  ctx: JobContext,
+  cluster: string,
+  job: string,
+  say: (l: string) => void
+) {
   const filter = [...clusterFilter(cluster), `${LABEL.job}=${job}`]
-  const removed = { containers: new Set<string>(), volumes: new Set<string>(), networks: new Set<string>() }
+  const removed = {
+    containers: new Set<string>(),
+    volumes: new Set<string>(),
+    networks: new Set<string>(),
+  }
   for (let pass = 1; ; pass++) {
     const [containers, volumes, networks] = await Promise.all([
       ctx.engine.listContainers(filter),
@@ -149,21 +173,39 @@ async function removeCreated(ctx: JobContext, cluster: string, job: string, say:
       await sleep(300)
     }
   }
-  if (removed.containers.size) say(`removed ${removed.containers.size} container(s) it had made: ${[...removed.containers].join(', ')}`)
-  if (removed.volumes.size) say(`removed ${removed.volumes.size} volume(s) it had made: ${[...removed.volumes].join(', ')}`)
+  if (removed.containers.size)
+    say(
+      `removed ${removed.containers.size} container(s) it had made: ${[...removed.containers].join(', ')}`
+    )
+  if (removed.volumes.size)
+    say(`removed ${removed.volumes.size} volume(s) it had made: ${[...removed.volumes].join(', ')}`)
   if (removed.networks.size) say(`removed network ${[...removed.networks].join(', ')}`)
 }
 
 /** A snapshot it began and never put in place: the partial directory and the images. */
-async function removeUnfinishedSnapshots(ctx: JobContext, cluster: string, job: string, records: Stamped[], say: (l: string) => void) {
+async function removeUnfinishedSnapshots(
+  ctx: JobContext,
+  cluster: string,
+  job: string,
+  records: Stamped[],
+  say: (l: string) => void
+) {
   const { snapshotDir, snapshotsRoot } = await import('./snapshot.ts')
   const finished = new Set(find(records, 'snapshot-done').map((r) => r.id))
   for (const { id } of find(records, 'snapshot')) {
     if (finished.has(id) || (await stat(snapshotDir(cluster, id)).catch(() => null))) continue
-    await rm(join(snapshotsRoot(cluster), `.${id}.partial-${job}`), { recursive: true, force: true })
-    const images = await ctx.engine.listImages([`${LABEL.snapshot}=${id}`, ...clusterFilter(cluster)])
+    await rm(join(snapshotsRoot(cluster), `.${id}.partial-${job}`), {
+      recursive: true,
+      force: true,
+    })
+    const images = await ctx.engine.listImages([
+      `${LABEL.snapshot}=${id}`,
+      ...clusterFilter(cluster),
+    ])
     for (const ref of images) await ctx.engine.removeImage(ref)
-    say(`removed the unfinished snapshot ${id}${images.length ? ` and its ${images.length} image(s)` : ''}`)
+    say(
+      `removed the unfinished snapshot ${id}${images.length ? ` and its ${images.length} image(s)` : ''}`
+    )
   }
 }
 
@@ -171,7 +213,13 @@ async function removeUnfinishedSnapshots(ctx: JobContext, cluster: string, job: 
  * A restore over a running cluster: before every rename was done, back (the old names on the old
  * nodes, the staged cluster removed); after, forward (the old nodes, network and volumes removed).
  */
-async function recoverRestore(ctx: JobContext, cluster: string, job: string, records: Stamped[], say: (l: string) => void) {
+async function recoverRestore(
+  ctx: JobContext,
+  cluster: string,
+  job: string,
+  records: Stamped[],
+  say: (l: string) => void
+) {
   const stage = find(records, 'stage')[0]
   if (!stage) return // a restore into a new name: removeCreated takes back all it made
   const swap = find(records, 'swap')[0]
@@ -184,8 +232,12 @@ async function recoverRestore(ctx: JobContext, cluster: string, job: string, rec
       if (info?.Labels?.[LABEL.cluster] === cluster) await ctx.engine.removeVolume(name)
     }
     // The rehearsals of nodes that publish ports: their finals took their place.
-    for (const c of await ctx.engine.listContainers([...clusterFilter(cluster), `${LABEL.restore}=${stage.id}`])) {
-      if (!c.Names?.includes(`/${cluster}.${c.Labels[LABEL.node]}`)) await ctx.engine.removeContainer(c.Id)
+    for (const c of await ctx.engine.listContainers([
+      ...clusterFilter(cluster),
+      `${LABEL.restore}=${stage.id}`,
+    ])) {
+      if (!c.Names?.includes(`/${cluster}.${c.Labels[LABEL.node]}`))
+        await ctx.engine.removeContainer(c.Id)
     }
     const { removeSwapImages } = await import('./lifecycle.ts')
     await removeSwapImages(ctx, cluster)
@@ -196,12 +248,15 @@ async function recoverRestore(ctx: JobContext, cluster: string, job: string, rec
   }
   if (swap) {
     // The staged nodes first, so that the canonical names are free for the old ones.
-    const ordered = [...swap.renames.filter((r) => r.from.includes('.r')), ...swap.renames.filter((r) => !r.from.includes('.r'))]
+    const ordered = [
+      ...swap.renames.filter((r) => r.from.includes('.r')),
+      ...swap.renames.filter((r) => !r.from.includes('.r')),
+    ]
     for (const r of ordered) {
       const info = await ctx.engine.inspectContainer(r.id).catch(() => null)
       if (info && info.Name !== `/${r.from}`) await ctx.engine.renameContainer(r.id, r.from)
     }
-    say('rolled the restore\'s swap back: the old nodes have their names again')
+    say("rolled the restore's swap back: the old nodes have their names again")
   }
   const filter = [...clusterFilter(cluster), `${LABEL.restore}=${stage.id}`]
   const staged = await ctx.engine.listContainers(filter)
@@ -211,18 +266,27 @@ async function recoverRestore(ctx: JobContext, cluster: string, job: string, rec
     const info = await ctx.engine.inspectContainer(id).catch(() => null)
     if (info && !info.State.Running) {
       await ctx.engine.startContainer(id)
-      say(`started ${info.Name.replace(/^\//, '')} again (the swap had stopped it to move its ports)`)
+      say(
+        `started ${info.Name.replace(/^\//, '')} again (the swap had stopped it to move its ports)`
+      )
     }
   }
   for (const n of await ctx.engine.listNetworks(filter)) await ctx.engine.removeNetwork(n.Id)
   for (const v of await ctx.engine.listVolumes(filter)) await ctx.engine.removeVolume(v.Name)
   const { removeSwapImages } = await import('./lifecycle.ts')
   await removeSwapImages(ctx, cluster)
-  say(`removed what the restore had staged beside the cluster (.r${stage.id}: ${staged.length} container(s))`)
+  say(
+    `removed what the restore had staged beside the cluster (.r${stage.id}: ${staged.length} container(s))`
+  )
   void job
 }
 
-async function finishDestroy(ctx: JobContext, cluster: string, records: Stamped[], say: (l: string) => void) {
+async function finishDestroy(
+  ctx: JobContext,
+  cluster: string,
+  records: Stamped[],
+  say: (l: string) => void
+) {
   const { destroyCluster } = await import('./lifecycle.ts')
   const volumes = find(records, 'destroy')[0]?.volumes ?? false
   try {
@@ -234,7 +298,12 @@ async function finishDestroy(ctx: JobContext, cluster: string, records: Stamped[
 }
 
 /** An upgrade that died converging: back to the snapshot it took first, as its failure would. */
-async function rollBackUpgrade(ctx: JobContext, cluster: string, records: Stamped[], say: (l: string) => void) {
+async function rollBackUpgrade(
+  ctx: JobContext,
+  cluster: string,
+  records: Stamped[],
+  say: (l: string) => void
+) {
   const snapshot = find(records, 'upgrade-snapshot')[0]?.id
   if (!snapshot) return
   const { destroyCluster } = await import('./lifecycle.ts')
@@ -269,7 +338,12 @@ async function removeImport(ctx: JobContext, records: Stamped[], say: (l: string
 }
 
 /** A cluster the dead job had begun, now with nothing of it left, is nobody's again. */
-async function releaseIfGone(ctx: JobContext, cluster: string, job: string, say: (l: string) => void) {
+async function releaseIfGone(
+  ctx: JobContext,
+  cluster: string,
+  job: string,
+  say: (l: string) => void
+) {
   const owner = await readOwner(cluster)
   if (owner?.job !== job) return
   const [c, n, v] = await Promise.all([

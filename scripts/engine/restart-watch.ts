@@ -62,7 +62,13 @@ export async function watchNodeStarts(
         // Only the node itself: not a container a restore is staging under another name.
         if (!cluster || !node || a.name !== containerName(cluster, node)) continue
         if (WIRING_KINDS.has(lockHolder(cluster)?.kind ?? '')) continue
-        onStart({ type: 'node-started', t: Date.now(), cluster, node, container: e.Actor?.ID ?? '' })
+        onStart({
+          type: 'node-started',
+          t: Date.now(),
+          cluster,
+          node,
+          container: e.Actor?.ID ?? '',
+        })
       }
     }
   } catch (err) {

@@ -40,7 +40,8 @@ export interface PortGap {
 const ANSWER_GRACE_MS = 5000
 
 /** The final container's name until the swap renames it. */
-export const finalName = (cluster: string, node: string, stage: string) => `${staged(containerName(cluster, node), stage)}.pub`
+export const finalName = (cluster: string, node: string, stage: string) =>
+  `${staged(containerName(cluster, node), stage)}.pub`
 
 /** Commits each rehearsal of a node with ports and creates its final container (not started). */
 export async function preparePublished(
@@ -59,11 +60,19 @@ export async function preparePublished(
         name: info.Name.replace(/^\//, ''),
         // An image takes its container's labels: the rehearsal's berth.snapshot is blanked, so
         // that no snapshot's removal or sweep ever takes this image for one of its own.
-        labels: { [LABEL.cluster]: topology.name, [LABEL.node]: node.name, [LABEL.restore]: stage, [LABEL.job]: ctx.job, [LABEL.snapshot]: '' },
+        labels: {
+          [LABEL.cluster]: topology.name,
+          [LABEL.node]: node.name,
+          [LABEL.restore]: stage,
+          [LABEL.job]: ctx.job,
+          [LABEL.snapshot]: '',
+        },
         blankEnv: Object.keys(node.secrets),
       })
       const network = Object.keys(info.NetworkSettings.Networks ?? {})[0]
-      const pinned = (info.NetworkSettings.Networks?.[network]?.IPAMConfig as IPAMConfig | undefined)?.IPv4Address
+      const pinned = (
+        info.NetworkSettings.Networks?.[network]?.IPAMConfig as IPAMConfig | undefined
+      )?.IPv4Address
       const options: ContainerCreateOptions = {
         name: finalName(topology.name, node.name, stage),
         Image: image,
@@ -77,7 +86,9 @@ export async function preparePublished(
         ExposedPorts: info.Config.ExposedPorts,
         Healthcheck: info.Config.Healthcheck,
         HostConfig: { ...info.HostConfig, PortBindings: portBindings(node.ports) },
-        NetworkingConfig: { EndpointsConfig: { [network]: pinned ? { IPAMConfig: { IPv4Address: pinned } } : {} } },
+        NetworkingConfig: {
+          EndpointsConfig: { [network]: pinned ? { IPAMConfig: { IPv4Address: pinned } } : {} },
+        },
       }
       const final = await ctx.engine.createContainer(options)
       // The bootstrap marker lives beside the container, not in its layer: carried over.
@@ -92,7 +103,11 @@ export async function preparePublished(
  * The swap's part for published nodes: originals stopped, rehearsals stopped, finals started and
  * healthy; then each published port tried until it answers. Undone by `movePortsBack`.
  */
-export async function movePorts(ctx: JobContext, topology: Topology, published: Published[]): Promise<PortGap[]> {
+export async function movePorts(
+  ctx: JobContext,
+  topology: Topology,
+  published: Published[]
+): Promise<PortGap[]> {
   const byName = new Map(topology.nodes.map((n) => [n.name, n]))
   const measure = await engineInThisNetns(ctx.engine)
   const gaps: PortGap[] = []
@@ -101,7 +116,9 @@ export async function movePorts(ctx: JobContext, topology: Topology, published: 
     const t0 = Date.now()
     // Both at once: the original frees the ports, the rehearsal its pinned address.
     await Promise.all([
-      p.original ? ctx.engine.stopContainer(p.original, containerName(topology.name, p.node), 10) : null,
+      p.original
+        ? ctx.engine.stopContainer(p.original, containerName(topology.name, p.node), 10)
+        : null,
       ctx.engine.stopContainer(p.rehearsal, p.node, 10),
     ])
     await ctx.steps.timed('start', p.node, () => ctx.engine.startContainer(p.final, p.node))
@@ -109,13 +126,22 @@ export async function movePorts(ctx: JobContext, topology: Topology, published: 
     // (or never) is reported as not measured, and holds nothing up.
     let healthyAt = Infinity
     const tcp = node.ports.filter((x) => x.protocol === 'tcp')
-    const answers = measure ? Promise.all(tcp.map((port) => firstAnswer(port, t0, () => Date.now() > healthyAt + ANSWER_GRACE_MS))) : Promise.resolve(tcp.map(() => null))
+    const answers = measure
+      ? Promise.all(
+          tcp.map((port) => firstAnswer(port, t0, () => Date.now() > healthyAt + ANSWER_GRACE_MS))
+        )
+      : Promise.resolve(tcp.map(() => null))
     await waitHealthy(ctx, node, p.final).finally(() => (healthyAt = Date.now()))
     const answered = await answers
     tcp.forEach((port, i) => {
       const ms = answered[i]
       gaps.push({ port: showPort(port), unansweredMs: ms })
-      ctx.log(ms === null ? `port ${showPort(port)} moved to the restored node (not measured)` : `port ${showPort(port)} did not answer for ${(ms / 1000).toFixed(2)} s`, p.node)
+      ctx.log(
+        ms === null
+          ? `port ${showPort(port)} moved to the restored node (not measured)`
+          : `port ${showPort(port)} did not answer for ${(ms / 1000).toFixed(2)} s`,
+        p.node
+      )
     })
   })
   return gaps.sort((a, b) => a.port.localeCompare(b.port))
@@ -125,7 +151,10 @@ export async function movePorts(ctx: JobContext, topology: Topology, published: 
 export async function movePortsBack(ctx: JobContext, published: Published[]): Promise<void> {
   await mapLimit(published, ctx.concurrency, async (p) => {
     await ctx.engine.stopContainer(p.final, p.node, 2).catch(() => {})
-    if (p.original) await ctx.engine.startContainer(p.original, p.node).catch((e) => ctx.log(`could not start the original again: ${e}`, p.node))
+    if (p.original)
+      await ctx.engine
+        .startContainer(p.original, p.node)
+        .catch((e) => ctx.log(`could not start the original again: ${e}`, p.node))
   })
 }
 
@@ -135,7 +164,11 @@ export async function movePortsBack(ctx: JobContext, published: Published[]): Pr
  * does not accept: a connection counts once it is still open 200 ms after it was accepted, or
  * once the product has sent something on it.
  */
-async function firstAnswer(port: PortMapping, t0: number, over: () => boolean): Promise<number | null> {
+async function firstAnswer(
+  port: PortMapping,
+  t0: number,
+  over: () => boolean
+): Promise<number | null> {
   const host = port.hostIp === '0.0.0.0' ? '127.0.0.1' : port.hostIp
   while (!over()) {
     const at = await new Promise<number | null>((resolve) => {

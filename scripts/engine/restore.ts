@@ -16,10 +16,24 @@ import { saveTopology } from './cluster-record.ts'
 import { LABEL, clusterFilter, containerName, staged } from './labels.ts'
 import { destroyCluster, removeSwapImages } from './lifecycle.ts'
 import { readCluster, type ClusterState } from './nodes.ts'
-import { finalName, movePorts, movePortsBack, preparePublished, type PortGap, type Published } from './restore-ports.ts'
+import {
+  finalName,
+  movePorts,
+  movePortsBack,
+  preparePublished,
+  type PortGap,
+  type Published,
+} from './restore-ports.ts'
 import { wireHosts } from './wiring.ts'
 import { mapLimit } from './pool.ts'
-import { fileDigest, markInUse, readManifest, runHook, snapshotDir, type SnapshotManifest } from './snapshot.ts'
+import {
+  fileDigest,
+  markInUse,
+  readManifest,
+  runHook,
+  snapshotDir,
+  type SnapshotManifest,
+} from './snapshot.ts'
 import { topologyChecks } from './preflight.ts'
 import { validateTopology, type Topology } from './topology.ts'
 
@@ -27,21 +41,33 @@ import { validateTopology, type Topology } from './topology.ts'
 export async function verifySnapshot(ctx: JobContext, manifest: SnapshotManifest): Promise<void> {
   const dir = snapshotDir(manifest.cluster, manifest.id)
   const damaged = (part: string, why: string) =>
-    new BerthError('snapshot_damaged', `snapshot "${manifest.id}" is damaged: ${part}: ${why}; nothing was changed`, {
-      step: 'verify',
-    })
+    new BerthError(
+      'snapshot_damaged',
+      `snapshot "${manifest.id}" is damaged: ${part}: ${why}; nothing was changed`,
+      {
+        step: 'verify',
+      }
+    )
   await mapLimit(manifest.volumes, ctx.concurrency, async (v) => {
     const path = join(dir, v.file)
     const st = await stat(path).catch(() => null)
     if (!st) throw damaged(v.file, 'missing')
     if (st.size !== v.size) throw damaged(v.file, `${st.size} bytes, the manifest says ${v.size}`)
     const got = await fileDigest(path)
-    if (got.sha256 !== v.sha256) throw damaged(v.file, `sha256 ${got.sha256.slice(0, 12)}…, the manifest says ${v.sha256.slice(0, 12)}…`)
+    if (got.sha256 !== v.sha256)
+      throw damaged(
+        v.file,
+        `sha256 ${got.sha256.slice(0, 12)}…, the manifest says ${v.sha256.slice(0, 12)}…`
+      )
   })
   await mapLimit(manifest.nodes, ctx.concurrency, async (n) => {
     const image = await ctx.engine.inspectImage(n.image.ref)
     if (!image) throw damaged(`image ${n.image.ref} (node ${n.name})`, 'not on this Docker host')
-    if (image.Id !== n.image.id) throw damaged(`image ${n.image.ref} (node ${n.name})`, `is ${image.Id.slice(7, 19)}, the manifest says ${n.image.id.slice(7, 19)}`)
+    if (image.Id !== n.image.id)
+      throw damaged(
+        `image ${n.image.ref} (node ${n.name})`,
+        `is ${image.Id.slice(7, 19)}, the manifest says ${n.image.id.slice(7, 19)}`
+      )
   })
 }
 
@@ -98,7 +124,11 @@ async function restoreVerified(
   if (nodes.length === topology.nodes.length && nodes.every((n) => n.job === ctx.job)) {
     ctx.log(`cluster ${target} was already restored by this job (before an interruption)`)
     const ids = new Map(nodes.map((n) => [n.name, n.id]))
-    return { cluster: target, nodes: await summarize(ctx, topology, ids, nodes[0].network ?? ''), manifest }
+    return {
+      cluster: target,
+      nodes: await summarize(ctx, topology, ids, nodes[0].network ?? ''),
+      manifest,
+    }
   }
   if (existing.nodes.size) return restoreOver(ctx, topology, from, existing, manifest)
   if (existing.network || leftVolumes.length) {
@@ -114,16 +144,26 @@ async function restoreVerified(
     return { cluster: target, nodes: r.nodes, manifest }
   } catch (err) {
     // The target did not exist before this job: everything labelled for it is this job's.
-    await destroyCluster(ctx, target, { volumes: true }).catch((e) => ctx.log(`cleanup after a failed restore: ${e}`))
+    await destroyCluster(ctx, target, { volumes: true }).catch((e) =>
+      ctx.log(`cleanup after a failed restore: ${e}`)
+    )
     throw err
   }
 }
 
 /** The restored nodes' postRestore hook, then every node healthy. */
-async function afterRestore(ctx: JobContext, topology: Topology, ids: Map<string, string>): Promise<void> {
+async function afterRestore(
+  ctx: JobContext,
+  topology: Topology,
+  ids: Map<string, string>
+): Promise<void> {
   const handles = topology.nodes.map((n) => ({ name: n.name, id: ids.get(n.name) as string }))
-  await ctx.steps.timed('hook', undefined, () => runHook(ctx, 'postRestore', topology.hooks.postRestore, handles))
-  await mapLimit(topology.nodes, ctx.concurrency, (n) => waitHealthy(ctx, n, ids.get(n.name) as string))
+  await ctx.steps.timed('hook', undefined, () =>
+    runHook(ctx, 'postRestore', topology.hooks.postRestore, handles)
+  )
+  await mapLimit(topology.nodes, ctx.concurrency, (n) =>
+    waitHealthy(ctx, n, ids.get(n.name) as string)
+  )
 }
 
 function sourceOf(manifest: SnapshotManifest): SnapshotSource {
@@ -131,7 +171,10 @@ function sourceOf(manifest: SnapshotManifest): SnapshotSource {
     snapshot: manifest.id,
     images: new Map(manifest.nodes.map((n) => [n.name, n.image.ref])),
     volumes: new Map(
-      manifest.volumes.map((v) => [`${v.node}/${v.name}`, join(snapshotDir(manifest.cluster, manifest.id), v.file)])
+      manifest.volumes.map((v) => [
+        `${v.node}/${v.name}`,
+        join(snapshotDir(manifest.cluster, manifest.id), v.file),
+      ])
     ),
     bootstrapped: new Set(manifest.nodes.filter((n) => n.bootstrapped).map((n) => n.name)),
     addresses: new Map(manifest.nodes.filter((n) => n.ip).map((n) => [n.name, n.ip as string])),
@@ -160,14 +203,19 @@ async function restoreOver(
   let gaps: PortGap[] = []
   try {
     await installCluster(ctx, topology, { from, stage })
-    const listed = await ctx.engine.listContainers([...clusterFilter(topology.name), `${LABEL.restore}=${stage}`])
+    const listed = await ctx.engine.listContainers([
+      ...clusterFilter(topology.name),
+      `${LABEL.restore}=${stage}`,
+    ])
     ids = new Map(listed.map((c) => [c.Labels[LABEL.node], c.Id]))
     await afterRestore(ctx, topology, ids)
     checkpoint(ctx)
     const originals = new Map([...original.nodes].map(([name, n]) => [name, n.id]))
     const published = await preparePublished(ctx, topology, stage, ids, originals)
     checkpoint(ctx)
-    gaps = await ctx.steps.timed('swap', undefined, () => swapNames(ctx, topology, original, ids, stage, published))
+    gaps = await ctx.steps.timed('swap', undefined, () =>
+      swapNames(ctx, topology, original, ids, stage, published)
+    )
     for (const p of published) ids.set(p.node, p.final)
     note(ctx, { op: 'swapped' })
   } catch (err) {
@@ -176,12 +224,21 @@ async function restoreOver(
   }
   await removeOriginal(ctx, original)
   // The rehearsals of published nodes, stopped at the swap: their finals took over.
-  for (const c of await ctx.engine.listContainers([...clusterFilter(topology.name), `${LABEL.restore}=${stage}`])) {
-    if (!c.Names?.some((n) => n === `/${containerName(topology.name, c.Labels[LABEL.node])}`)) await ctx.engine.removeContainer(c.Id)
+  for (const c of await ctx.engine.listContainers([
+    ...clusterFilter(topology.name),
+    `${LABEL.restore}=${stage}`,
+  ])) {
+    if (!c.Names?.some((n) => n === `/${containerName(topology.name, c.Labels[LABEL.node])}`))
+      await ctx.engine.removeContainer(c.Id)
   }
   await saveTopology(topology)
   const state = await readCluster(ctx.engine, topology.name)
-  return { cluster: topology.name, nodes: await summarize(ctx, topology, ids, state.network?.Name ?? ''), manifest, ...(gaps.length ? { ports: gaps } : {}) }
+  return {
+    cluster: topology.name,
+    nodes: await summarize(ctx, topology, ids, state.network?.Name ?? ''),
+    manifest,
+    ...(gaps.length ? { ports: gaps } : {}),
+  }
 }
 
 /**
@@ -205,16 +262,32 @@ async function swapNames(
   const incoming = topology.nodes.map((n) => {
     const final = finals.get(n.name)
     return final
-      ? { id: final, from: finalName(topology.name, n.name, stage), to: containerName(topology.name, n.name) }
-      : { id: stagedIds.get(n.name) as string, from: staged(containerName(topology.name, n.name), stage), to: containerName(topology.name, n.name) }
+      ? {
+          id: final,
+          from: finalName(topology.name, n.name, stage),
+          to: containerName(topology.name, n.name),
+        }
+      : {
+          id: stagedIds.get(n.name) as string,
+          from: staged(containerName(topology.name, n.name), stage),
+          to: containerName(topology.name, n.name),
+        }
   })
   note(ctx, {
     op: 'swap',
     renames: [
-      ...[...original.nodes].map(([name, n]) => ({ id: n.id, from: containerName(topology.name, name), to: `${containerName(topology.name, name)}.old${stage}` })),
+      ...[...original.nodes].map(([name, n]) => ({
+        id: n.id,
+        from: containerName(topology.name, name),
+        to: `${containerName(topology.name, name)}.old${stage}`,
+      })),
       ...incoming,
     ],
-    old: { ids: [...original.nodes.values()].map((n) => n.id), network: original.network?.Id ?? null, volumes: [...volumes] },
+    old: {
+      ids: [...original.nodes.values()].map((n) => n.id),
+      network: original.network?.Id ?? null,
+      volumes: [...volumes],
+    },
     stopped: published.flatMap((p) => (p.original ? [p.original] : [])),
     topology,
   })
@@ -234,7 +307,9 @@ async function swapNames(
     if (moved && topology.network.mode === 'dynamic') {
       const ids = new Map(incoming.map((r, i) => [topology.nodes[i].name, r.id]))
       const network = (await readCluster(ctx.engine, topology.name)).network?.Name ?? ''
-      await ctx.steps.timed('hosts', undefined, () => wireHosts(ctx, { name: topology.name, network, nodes: topology.nodes }, ids))
+      await ctx.steps.timed('hosts', undefined, () =>
+        wireHosts(ctx, { name: topology.name, network, nodes: topology.nodes }, ids)
+      )
     }
     return gaps
   } catch (err) {
@@ -279,7 +354,11 @@ function withPorts(topology: Topology, ports: string | undefined): Topology {
     if (offset === null) return { ...n, ports: [] }
     const moved = n.ports.map((p) => ({ ...p, hostPort: p.hostPort + offset }))
     const over = moved.find((p) => p.hostPort > 65535)
-    if (over) throw new BerthError('invalid_job', `--ports ${ports}: node "${n.name}" would publish host port ${over.hostPort}, past 65535`)
+    if (over)
+      throw new BerthError(
+        'invalid_job',
+        `--ports ${ports}: node "${n.name}" would publish host port ${over.hostPort}, past 65535`
+      )
     return { ...n, ports: moved }
   })
   return { ...topology, nodes }
@@ -288,7 +367,9 @@ function withPorts(topology: Topology, ports: string | undefined): Topology {
 /** A copy beside the original cannot take the original's ports: say which, and what to do. */
 async function refuseTakenPorts(ctx: JobContext, topology: Topology): Promise<void> {
   if (!topology.nodes.some((n) => n.ports.length)) return
-  const taken = (await topologyChecks(ctx.engine, topology)).filter((c) => c.name === 'port' && c.status === 'fail')
+  const taken = (await topologyChecks(ctx.engine, topology)).filter(
+    (c) => c.name === 'port' && c.status === 'fail'
+  )
   if (!taken.length) return
   throw new BerthError(
     'conflict',
@@ -313,7 +394,12 @@ async function targetTopology(
   const dom = domain ?? t.domain
   // The validator checks the new name, domain and hostnames; the nodes themselves are kept as
   // they were expanded (runner1 stays of role runner), so their definition hashes do not change.
-  validateTopology({ name, image: t.image, domain: dom, nodes: t.nodes.map((n) => ({ name: n.name })) })
+  validateTopology({
+    name,
+    image: t.image,
+    domain: dom,
+    nodes: t.nodes.map((n) => ({ name: n.name })),
+  })
   return {
     ...t,
     name,

@@ -76,7 +76,10 @@ function* waits(delays: number | readonly number[] | Backoff): Generator<number>
 }
 
 /** `fn` until it resolves (its value), within the limits of `opts` (see the header). */
-export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {
+export async function retry<T>(
+  fn: (attempt: number) => Promise<T>,
+  opts: RetryOptions
+): Promise<T> {
   const { attempts = Infinity, deadline = Infinity, signal, retryIf = () => true } = opts
   const next = waits(opts.delays)
   for (let attempt = 1; ; attempt++) {

@@ -20,15 +20,27 @@ export function isIPv6(s: string): boolean {
   if (!/^[0-9a-fA-F:.]+$/.test(s) || s.split('::').length > 2) return false
   const tail = s.includes('.') ? s.slice(s.lastIndexOf(':') + 1) : null
   if (tail !== null && !isIPv4(tail)) return false
-  const groups = (tail === null ? s : s.slice(0, s.lastIndexOf(':') + 1) + '0:0').split(':').filter((g) => g !== '')
-  return groups.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g)) && (s.includes('::') ? groups.length < 8 : groups.length === 8)
+  const groups = (tail === null ? s : s.slice(0, s.lastIndexOf(':') + 1) + '0:0')
+    .split(':')
+    .filter((g) => g !== '')
+  return (
+    groups.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g)) &&
+    (s.includes('::') ? groups.length < 8 : groups.length === 8)
+  )
 }
 const isIP = (s: string) => isIPv4(s) || isIPv6(s)
 
 // ---------------------------------------------------------------------------------------------
 // Byte sizes: "512m", "2g", "1.5g", 1048576 — Docker's units (k, m, g, t are powers of 1024).
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+}
 
 /** Bytes of "512m", "2g", "1.5g", "64kb", or a plain number of bytes; null when not a size. */
 export function parseBytes(v: string | number): number | null {
@@ -40,27 +52,38 @@ export function parseBytes(v: string | number): number | null {
 }
 
 export function formatBytes(n: number): string {
-  for (const [unit, size] of [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) {
+  for (const [unit, size] of [
+    ['g', 1024 ** 3],
+    ['m', 1024 ** 2],
+    ['k', 1024],
+  ] as const) {
     if (n >= size && n % (size / 1024) === 0) return `${+(n / size).toFixed(2)}${unit}`
   }
   return `${n}`
 }
 
 export const byteSize = (min: number, what: string) =>
-  oneOf([z.string(), z.number()], `expected ${what}: a size like "512m" or "2g", or a number of bytes`).transform(
-    (v, ctx) => {
-      const bytes = parseBytes(v)
-      if (bytes === null) {
-        ctx.addIssue({ code: 'custom', message: `${show(v)} is not a size (write a number with k, m, g or t, like "512m" or "1.5g")` })
-        return z.NEVER
-      }
-      if (bytes < min) {
-        ctx.addIssue({ code: 'custom', message: `${show(v)} is too small: at least ${formatBytes(min)}` })
-        return z.NEVER
-      }
-      return bytes
+  oneOf(
+    [z.string(), z.number()],
+    `expected ${what}: a size like "512m" or "2g", or a number of bytes`
+  ).transform((v, ctx) => {
+    const bytes = parseBytes(v)
+    if (bytes === null) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${show(v)} is not a size (write a number with k, m, g or t, like "512m" or "1.5g")`,
+      })
+      return z.NEVER
     }
-  )
+    if (bytes < min) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${show(v)} is too small: at least ${formatBytes(min)}`,
+      })
+      return z.NEVER
+    }
+    return bytes
+  })
 
 // ---------------------------------------------------------------------------------------------
 // command, entrypoint: a string is split into words as compose does (quotes kept together), not
@@ -111,7 +134,10 @@ export const processArgv = oneOf(
   if (Array.isArray(v)) return v
   const words = splitWords(v)
   if (typeof words === 'string' || words.length === 0) {
-    ctx.addIssue({ code: 'custom', message: typeof words === 'string' ? `${show(v)}: ${words}` : 'must not be empty' })
+    ctx.addIssue({
+      code: 'custom',
+      message: typeof words === 'string' ? `${show(v)}: ${words}` : 'must not be empty',
+    })
     return z.NEVER
   }
   return words
@@ -127,13 +153,17 @@ export const isRootUser = (user: string) => /^(root|0)(:|$)/.test(user)
 export const user = z.string().superRefine((u, ctx) => {
   const parts = u.split(':')
   if (parts.length > 2 || !parts.every((p) => NAME_OR_ID.test(p))) {
-    ctx.addIssue({ code: 'custom', message: `${show(u)} is not a user (a name or uid, optionally :group or :gid, like app or 1000:1000)` })
+    ctx.addIssue({
+      code: 'custom',
+      message: `${show(u)} is not a user (a name or uid, optionally :group or :gid, like app or 1000:1000)`,
+    })
   }
 })
 
 export const absolutePath = (what: string) =>
   z.string().superRefine((p, ctx) => {
-    if (!p.startsWith('/')) ctx.addIssue({ code: 'custom', message: `${what} ${show(p)} is not an absolute path` })
+    if (!p.startsWith('/'))
+      ctx.addIssue({ code: 'custom', message: `${what} ${show(p)} is not an absolute path` })
     else if (p.split('/').some((s) => s === '.' || s === '..') || /\/\/|.\/$/.test(p)) {
       ctx.addIssue({ code: 'custom', message: `${what} ${show(p)} is not a normalised path` })
     }
@@ -142,14 +172,22 @@ export const absolutePath = (what: string) =>
 /** `{a: "1"}` or `["a=1"]` (compose's two forms) → a mapping. */
 function keyValues(what: string) {
   return oneOf(
-    [z.record(z.string(), oneOf([z.string(), z.number(), z.boolean()], 'expected a string, number or boolean')), z.array(z.string())],
+    [
+      z.record(
+        z.string(),
+        oneOf([z.string(), z.number(), z.boolean()], 'expected a string, number or boolean')
+      ),
+      z.array(z.string()),
+    ],
     `expected ${what}: a mapping or a list of "key=value"`
   ).transform((v, ctx) => {
-    if (!Array.isArray(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]))
+    if (!Array.isArray(v))
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]))
     const out: Record<string, string> = {}
     v.forEach((item, i) => {
       const eq = item.indexOf('=')
-      if (eq <= 0) ctx.addIssue({ code: 'custom', path: [i], message: `${show(item)} is not "key=value"` })
+      if (eq <= 0)
+        ctx.addIssue({ code: 'custom', path: [i], message: `${show(item)} is not "key=value"` })
       else out[item.slice(0, eq)] = item.slice(eq + 1)
     })
     return out
@@ -159,12 +197,23 @@ function keyValues(what: string) {
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/
 export const labels = keyValues('labels').superRefine((l, ctx) => {
   for (const key of Object.keys(l)) {
-    if (!LABEL_KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: `${show(key)} is not a label key (letters, digits, '.', '-', '_' and '/')` })
-    else if (/^berth\./i.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: `${key}: labels berth.* are berth's own (it finds its nodes by them)` })
+    if (!LABEL_KEY.test(key))
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `${show(key)} is not a label key (letters, digits, '.', '-', '_' and '/')`,
+      })
+    else if (/^berth\./i.test(key))
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `${key}: labels berth.* are berth's own (it finds its nodes by them)`,
+      })
   }
 })
 
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 
 export interface ExtraHost {
   name: string
@@ -184,8 +233,14 @@ export const extraHostsKey = oneOf(
     : Object.entries(v).map(([k, ip]) => [k, ip, k])
   const out: ExtraHost[] = []
   for (const [name, ip, at] of pairs) {
-    if (!HOST_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [at], message: `${show(name)} is not a host name` })
-    else if (!isIP(ip)) ctx.addIssue({ code: 'custom', path: [at], message: `${show(ip)} is not an IP address (write "name:address", like "ldap.corp:10.0.0.5")` })
+    if (!HOST_NAME.test(name))
+      ctx.addIssue({ code: 'custom', path: [at], message: `${show(name)} is not a host name` })
+    else if (!isIP(ip))
+      ctx.addIssue({
+        code: 'custom',
+        path: [at],
+        message: `${show(ip)} is not an IP address (write "name:address", like "ldap.corp:10.0.0.5")`,
+      })
     else out.push({ name, ip })
   }
   return out
@@ -200,38 +255,70 @@ export interface Tmpfs {
   options: string
 }
 
-const TMPFS_OPTION = /^(size|mode|uid|gid|nr_inodes|nr_blocks)=[0-9a-zA-Z]+$|^(ro|rw|noexec|exec|nosuid|suid|nodev|dev|sync|async|noatime|atime)$/
-export const tmpfsKey = oneOf([z.string(), z.array(z.string())], 'expected tmpfs mounts: "/path" or a list of "/path[:size=64m,mode=1777]"').transform(
-  (v, ctx): Tmpfs[] =>
-    (Array.isArray(v) ? v : [v]).flatMap((spec, i) => {
-      const colon = spec.indexOf(':')
-      const target = colon < 0 ? spec : spec.slice(0, colon)
-      const options = colon < 0 ? '' : spec.slice(colon + 1)
-      const path = Array.isArray(v) ? [i] : []
-      if (!target.startsWith('/') || target === '/') {
-        ctx.addIssue({ code: 'custom', path, message: `${show(spec)}: the target must be an absolute path other than /` })
-        return []
-      }
-      const bad = options ? options.split(',').filter((o) => !TMPFS_OPTION.test(o)) : []
-      if (bad.length) {
-        ctx.addIssue({ code: 'custom', path, message: `${show(spec)}: ${bad.map((b) => show(b)).join(', ')} is not a tmpfs option (size=…, mode=…, uid=…, gid=…, ro, noexec, nosuid, nodev)` })
-        return []
-      }
-      return [{ target, options }]
-    })
+const TMPFS_OPTION =
+  /^(size|mode|uid|gid|nr_inodes|nr_blocks)=[0-9a-zA-Z]+$|^(ro|rw|noexec|exec|nosuid|suid|nodev|dev|sync|async|noatime|atime)$/
+export const tmpfsKey = oneOf(
+  [z.string(), z.array(z.string())],
+  'expected tmpfs mounts: "/path" or a list of "/path[:size=64m,mode=1777]"'
+).transform((v, ctx): Tmpfs[] =>
+  (Array.isArray(v) ? v : [v]).flatMap((spec, i) => {
+    const colon = spec.indexOf(':')
+    const target = colon < 0 ? spec : spec.slice(0, colon)
+    const options = colon < 0 ? '' : spec.slice(colon + 1)
+    const path = Array.isArray(v) ? [i] : []
+    if (!target.startsWith('/') || target === '/') {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `${show(spec)}: the target must be an absolute path other than /`,
+      })
+      return []
+    }
+    const bad = options ? options.split(',').filter((o) => !TMPFS_OPTION.test(o)) : []
+    if (bad.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `${show(spec)}: ${bad.map((b) => show(b)).join(', ')} is not a tmpfs option (size=…, mode=…, uid=…, gid=…, ro, noexec, nosuid, nodev)`,
+      })
+      return []
+    }
+    return [{ target, options }]
+  })
 )
 
 // Docker accepts only sysctls a container has its own copy of (they are namespaced).
-const NAMESPACED_SYSCTL = /^(kernel\.(msgmax|msgmnb|msgmni|sem|shmall|shmmax|shmmni|shm_rmid_forced)|fs\.mqueue\.[a-z_]+|net\.[a-z0-9_.\-*]+)$/
+const NAMESPACED_SYSCTL =
+  /^(kernel\.(msgmax|msgmnb|msgmni|sem|shmall|shmmax|shmmni|shm_rmid_forced)|fs\.mqueue\.[a-z_]+|net\.[a-z0-9_.\-*]+)$/
 export const sysctlsKey = keyValues('sysctls').superRefine((s, ctx) => {
   for (const key of Object.keys(s)) {
     if (!NAMESPACED_SYSCTL.test(key)) {
-      ctx.addIssue({ code: 'custom', path: [key], message: `${key} is not a namespaced sysctl (a container may set only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.*)` })
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `${key} is not a namespaced sysctl (a container may set only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.*)`,
+      })
     }
   }
 })
 
-export const ULIMITS = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'] as const
+export const ULIMITS = [
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
+] as const
 
 export interface Ulimit {
   name: string
@@ -239,19 +326,36 @@ export interface Ulimit {
   hard: number
 }
 
-const limitValue = z.number({ error: (iss) => `expected a number, or -1 for unlimited, got ${show(iss.input)}` }).int({ error: 'must be an integer' }).min(-1, { error: 'must be -1 (unlimited) or more' })
+const limitValue = z
+  .number({ error: (iss) => `expected a number, or -1 for unlimited, got ${show(iss.input)}` })
+  .int({ error: 'must be an integer' })
+  .min(-1, { error: 'must be -1 (unlimited) or more' })
 export const ulimitsKey = z
-  .record(z.string(), oneOf([limitValue, z.strictObject({ soft: limitValue, hard: limitValue })], 'expected a number or { soft, hard }'))
+  .record(
+    z.string(),
+    oneOf(
+      [limitValue, z.strictObject({ soft: limitValue, hard: limitValue })],
+      'expected a number or { soft, hard }'
+    )
+  )
   .transform((v, ctx): Ulimit[] => {
     const out: Ulimit[] = []
     for (const [name, value] of Object.entries(v)) {
       if (!(ULIMITS as readonly string[]).includes(name)) {
-        ctx.addIssue({ code: 'custom', path: [name], message: `${show(name)} is not a ulimit${didYouMean(name, ULIMITS)} (one of ${ULIMITS.join(', ')})` })
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `${show(name)} is not a ulimit${didYouMean(name, ULIMITS)} (one of ${ULIMITS.join(', ')})`,
+        })
         continue
       }
       const { soft, hard } = typeof value === 'number' ? { soft: value, hard: value } : value
       if (hard !== -1 && (soft === -1 || soft > hard)) {
-        ctx.addIssue({ code: 'custom', path: [name], message: `soft ${soft} is above hard ${hard}` })
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `soft ${soft} is above hard ${hard}`,
+        })
         continue
       }
       out.push({ name, soft, hard })
@@ -287,17 +391,23 @@ export interface RestartPolicy {
   maxRetries: number
 }
 
-export const restartKey = oneOf([z.string(), z.literal(false)], 'expected a restart policy: no, on-failure[:N], unless-stopped or always').transform(
-  (v, ctx): RestartPolicy => {
-    if (v === false || v === 'no') return { name: 'no', maxRetries: 0 }
-    const m = /^(on-failure)(?::(\d{1,4}))?$|^(unless-stopped|always)$/.exec(v)
-    if (!m) {
-      ctx.addIssue({ code: 'custom', message: `${show(v)} is not a restart policy (no, on-failure, on-failure:N, unless-stopped or always)` })
-      return z.NEVER
-    }
-    return m[1] ? { name: 'on-failure', maxRetries: Number(m[2] ?? 0) } : { name: m[3] as RestartPolicy['name'], maxRetries: 0 }
+export const restartKey = oneOf(
+  [z.string(), z.literal(false)],
+  'expected a restart policy: no, on-failure[:N], unless-stopped or always'
+).transform((v, ctx): RestartPolicy => {
+  if (v === false || v === 'no') return { name: 'no', maxRetries: 0 }
+  const m = /^(on-failure)(?::(\d{1,4}))?$|^(unless-stopped|always)$/.exec(v)
+  if (!m) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${show(v)} is not a restart policy (no, on-failure, on-failure:N, unless-stopped or always)`,
+    })
+    return z.NEVER
   }
-)
+  return m[1]
+    ? { name: 'on-failure', maxRetries: Number(m[2] ?? 0) }
+    : { name: m[3] as RestartPolicy['name'], maxRetries: 0 }
+})
 
 // ---------------------------------------------------------------------------------------------
 // ports
@@ -322,17 +432,29 @@ function portRange(s: string): [number, number] | null {
   return a >= 1 && b <= 65535 && a <= b ? [a, b] : null
 }
 
-function mappings(hostIp: string, host: string, container: string, protocol: string): PortMapping[] | string {
+function mappings(
+  hostIp: string,
+  host: string,
+  container: string,
+  protocol: string
+): PortMapping[] | string {
   if (!isIPv4(hostIp)) return `${show(hostIp)} is not an IPv4 host address`
-  if (protocol !== 'tcp' && protocol !== 'udp') return `${show(protocol)} is not a protocol (tcp or udp)`
+  if (protocol !== 'tcp' && protocol !== 'udp')
+    return `${show(protocol)} is not a protocol (tcp or udp)`
   const h = portRange(host)
   const c = portRange(container)
   if (!h) return `host port ${show(host)} is not a port or range from 1 to 65535`
   if (!c) return `container port ${show(container)} is not a port or range from 1 to 65535`
   const size = h[1] - h[0] + 1
-  if (size !== c[1] - c[0] + 1) return `the host range ${host} and the container range ${container} differ in size`
+  if (size !== c[1] - c[0] + 1)
+    return `the host range ${host} and the container range ${container} differ in size`
   if (size > MAX_PORT_RANGE) return `${size} ports in one entry; at most ${MAX_PORT_RANGE}`
-  return Array.from({ length: size }, (_, i) => ({ hostIp, hostPort: h[0] + i, containerPort: c[0] + i, protocol }))
+  return Array.from({ length: size }, (_, i) => ({
+    hostIp,
+    hostPort: h[0] + i,
+    containerPort: c[0] + i,
+    protocol,
+  }))
 }
 
 /** "8080:80", "127.0.0.1:8443:443", "5000-5010:5000-5010", "53:53/udp". */
@@ -340,8 +462,10 @@ function parsePortString(spec: string): PortMapping[] | string {
   const slash = spec.lastIndexOf('/')
   const protocol = slash < 0 ? 'tcp' : spec.slice(slash + 1)
   const parts = (slash < 0 ? spec : spec.slice(0, slash)).split(':')
-  if (parts.length === 1) return `${show(spec)} names no host port: write "HOST:CONTAINER" (like "8080:80"); berth publishes only the ports you choose`
-  if (parts.length > 3) return `${show(spec)} is not a port mapping ("[HOST_IP:]HOST:CONTAINER[/udp]")`
+  if (parts.length === 1)
+    return `${show(spec)} names no host port: write "HOST:CONTAINER" (like "8080:80"); berth publishes only the ports you choose`
+  if (parts.length > 3)
+    return `${show(spec)} is not a port mapping ("[HOST_IP:]HOST:CONTAINER[/udp]")`
   const [hostIp, host, container] = parts.length === 3 ? parts : [DEFAULT_HOST_IP, ...parts]
   return mappings(hostIp, host, container, protocol)
 }
@@ -358,7 +482,10 @@ const portEntry = oneOf(
   [z.string(), z.number(), PortEntry],
   'expected a port: "HOST:CONTAINER", "IP:HOST:CONTAINER[/udp]" or { target, published, hostIp, protocol }'
 ).transform((v, ctx): PortMapping[] => {
-  const r = typeof v === 'object' ? mappings(v.hostIp, v.published, v.target, v.protocol) : parsePortString(String(v))
+  const r =
+    typeof v === 'object'
+      ? mappings(v.hostIp, v.published, v.target, v.protocol)
+      : parsePortString(String(v))
   if (typeof r === 'string') {
     ctx.addIssue({ code: 'custom', message: r })
     return z.NEVER
@@ -385,7 +512,8 @@ export const showPort = (p: PortMapping) => `${p.hostIp}:${p.hostPort}/${p.proto
  * is 443 or 8443: a guess from the port, the product decides what it speaks), udp:// for UDP.
  */
 export function publishedUrl(p: PortMapping): string {
-  const scheme = p.protocol === 'udp' ? 'udp' : [443, 8443].includes(p.containerPort) ? 'https' : 'http'
+  const scheme =
+    p.protocol === 'udp' ? 'udp' : [443, 8443].includes(p.containerPort) ? 'https' : 'http'
   return `${scheme}://${p.hostIp}:${p.hostPort}`
 }
 
@@ -411,8 +539,15 @@ const FileEntry = z.strictObject({
   source: z.string().optional(),
   encoding: z.enum(['utf8', 'base64']).default('utf8'),
   mode: z
-    .string({ error: (iss) => (typeof iss.input === 'number' ? `write the mode as a quoted octal string, like "0640" (a bare ${iss.input} is read as decimal by YAML)` : `expected a mode like "0640", got ${show(iss.input)}`) })
-    .regex(/^0?[0-7]{3,4}$/, { error: (iss) => `${show(iss.input)} is not an octal mode like "0640"` })
+    .string({
+      error: (iss) =>
+        typeof iss.input === 'number'
+          ? `write the mode as a quoted octal string, like "0640" (a bare ${iss.input} is read as decimal by YAML)`
+          : `expected a mode like "0640", got ${show(iss.input)}`,
+    })
+    .regex(/^0?[0-7]{3,4}$/, {
+      error: (iss) => `${show(iss.input)} is not an octal mode like "0640"`,
+    })
     .default('0644'),
   owner: user.optional(),
 })
@@ -421,23 +556,47 @@ export const FILE_KEYS = Object.keys(FileEntry.shape)
 export const filesKey = z.array(FileEntry).transform((entries, ctx): NodeFile[] =>
   entries.flatMap((f, i) => {
     if (f.source !== undefined) {
-      ctx.addIssue({ code: 'custom', path: [i, 'source'], message: 'source is read only from a topology file on disk (berth install <file>); a topology sent as data carries the file in content' })
+      ctx.addIssue({
+        code: 'custom',
+        path: [i, 'source'],
+        message:
+          'source is read only from a topology file on disk (berth install <file>); a topology sent as data carries the file in content',
+      })
       return []
     }
     if (f.content === undefined) {
-      ctx.addIssue({ code: 'custom', path: [i], message: 'content (or, in a topology file on disk, source) is required' })
+      ctx.addIssue({
+        code: 'custom',
+        path: [i],
+        message: 'content (or, in a topology file on disk, source) is required',
+      })
       return []
     }
-    const data = f.encoding === 'base64' ? Buffer.from(f.content, 'base64') : Buffer.from(f.content, 'utf8')
-    if (f.encoding === 'base64' && data.toString('base64').replace(/=+$/, '') !== f.content.replace(/\s/g, '').replace(/=+$/, '')) {
+    const data =
+      f.encoding === 'base64' ? Buffer.from(f.content, 'base64') : Buffer.from(f.content, 'utf8')
+    if (
+      f.encoding === 'base64' &&
+      data.toString('base64').replace(/=+$/, '') !== f.content.replace(/\s/g, '').replace(/=+$/, '')
+    ) {
       ctx.addIssue({ code: 'custom', path: [i, 'content'], message: 'is not base64' })
       return []
     }
     if (data.length > MAX_FILE_BYTES) {
-      ctx.addIssue({ code: 'custom', path: [i, 'content'], message: `${data.length} bytes; a file may hold at most ${MAX_FILE_BYTES}` })
+      ctx.addIssue({
+        code: 'custom',
+        path: [i, 'content'],
+        message: `${data.length} bytes; a file may hold at most ${MAX_FILE_BYTES}`,
+      })
       return []
     }
-    return [{ target: f.target, data: data.toString('base64'), mode: parseInt(f.mode, 8), owner: f.owner ?? null }]
+    return [
+      {
+        target: f.target,
+        data: data.toString('base64'),
+        mode: parseInt(f.mode, 8),
+        owner: f.owner ?? null,
+      },
+    ]
   })
 )
 export type FileEntryInput = z.input<typeof FileEntry>

@@ -27,7 +27,10 @@ export async function loadSecrets(ctx: JobContext, topology: Topology): Promise<
     for (const [key, ref] of Object.entries(node.secrets ?? {})) {
       if (ctx.secrets.has(ref)) continue
       const value = await readSecret(ref)
-      if (value === null) missing.push(`node "${node.name}": env.${key}: secret "${ref}" is not on this host (${describe(ref)})`)
+      if (value === null)
+        missing.push(
+          `node "${node.name}": env.${key}: secret "${ref}" is not on this host (${describe(ref)})`
+        )
       else ctx.secrets.set(ref, value)
     }
   }
@@ -36,5 +39,7 @@ export async function loadSecrets(ctx: JobContext, topology: Topology): Promise<
 
 function describe(ref: string): string {
   const name = ref.slice(ref.indexOf(':') + 1)
-  return ref.startsWith('env:') ? `berth's environment has no ${name}` : `no file ${join(secretsDir(), name)}`
+  return ref.startsWith('env:')
+    ? `berth's environment has no ${name}`
+    : `no file ${join(secretsDir(), name)}`
 }

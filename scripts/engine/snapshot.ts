@@ -24,13 +24,17 @@ import { BerthError } from './errors.ts'
 import { BERTH_VERSION, LABEL, SNAPSHOT_ID } from './labels.ts'
 import { readCluster, volumeSource } from './nodes.ts'
 import { mapLimit } from './pool.ts'
-import { checkManifestText, MANIFEST, MAX_MANIFEST_BYTES, snapshotImage } from './snapshot-manifest.ts'
+import {
+  checkManifestText,
+  MANIFEST,
+  MAX_MANIFEST_BYTES,
+  snapshotImage,
+} from './snapshot-manifest.ts'
 import { checkSnapshotSpace, diskFilled, noSpaceSide } from './snapshot-space.ts'
 import { readVolume } from './volume-data.ts'
 import type { Topology } from './topology.ts'
 
 export { snapshotImage }
-
 
 export interface SnapshotVolume {
   node: string
@@ -72,7 +76,8 @@ export interface DamagedSnapshot {
   damaged: string
 }
 
-export const isDamaged = (s: SnapshotManifest | DamagedSnapshot): s is DamagedSnapshot => 'damaged' in s
+export const isDamaged = (s: SnapshotManifest | DamagedSnapshot): s is DamagedSnapshot =>
+  'damaged' in s
 
 export const snapshotsRoot = (cluster: string) => join(berthHome(), 'snapshots', cluster)
 export const snapshotDir = (cluster: string, id: string) => join(snapshotsRoot(cluster), id)
@@ -150,34 +155,62 @@ export async function snapshotCluster(
     return done
   }
   const topology = opts.topology ?? (await loadTopology(cluster))
-  await sweepLeftovers(ctx, cluster, topology.nodes.map((n) => n.name))
+  await sweepLeftovers(
+    ctx,
+    cluster,
+    topology.nodes.map((n) => n.name)
+  )
   const id = opts.tag ?? (await defaultId(cluster))
   if (!SNAPSHOT_ID.test(id)) {
-    throw new BerthError('invalid_job', `tag: "${id}" is not a valid snapshot id (a-z, 0-9, '.', '_', '-'; at most 64)`)
+    throw new BerthError(
+      'invalid_job',
+      `tag: "${id}" is not a valid snapshot id (a-z, 0-9, '.', '_', '-'; at most 64)`
+    )
   }
   const final = snapshotDir(cluster, id)
   if (await stat(final).catch(() => null)) {
-    throw new BerthError('conflict', `snapshot "${id}" of cluster "${cluster}" exists; a snapshot is never overwritten`)
+    throw new BerthError(
+      'conflict',
+      `snapshot "${id}" of cluster "${cluster}" exists; a snapshot is never overwritten`
+    )
   }
   const state = await readCluster(engine, cluster)
   const nodes = topology.nodes.map((n) => {
     const s = state.nodes.get(n.name)
-    if (!s) throw new BerthError('not_found', `node "${n.name}" of cluster "${cluster}" does not exist`, { node: n.name })
+    if (!s)
+      throw new BerthError('not_found', `node "${n.name}" of cluster "${cluster}" does not exist`, {
+        node: n.name,
+      })
     if (s.state !== 'running') {
-      throw new BerthError('conflict', `node "${n.name}" is ${s.state}: start the cluster before a snapshot`, { node: n.name })
+      throw new BerthError(
+        'conflict',
+        `node "${n.name}" is ${s.state}: start the cluster before a snapshot`,
+        { node: n.name }
+      )
     }
     return { spec: n, state: s }
   })
   const handles = nodes.map((n) => ({ name: n.spec.name, id: n.state.id }))
 
-  await steps.timed('hook', undefined, () => runHook(ctx, 'preSnapshot', topology.hooks.preSnapshot, handles))
+  await steps.timed('hook', undefined, () =>
+    runHook(ctx, 'preSnapshot', topology.hooks.preSnapshot, handles)
+  )
   checkpoint(ctx)
-  const bootstrapped = await Promise.all(nodes.map(async (n) => !!(await readMarker(ctx, n.state.id))))
+  const bootstrapped = await Promise.all(
+    nodes.map(async (n) => !!(await readMarker(ctx, n.state.id)))
+  )
   // After the hook, whose work is often to get data onto disk (a dump, a flush) before the pause.
   const archived = (n: (typeof nodes)[number]) =>
-    n.spec.volumes.filter((v) => !v.external).map((v) => n.state.mounts.get(v.target) ?? volumeSource(topology, n.spec, v))
+    n.spec.volumes
+      .filter((v) => !v.external)
+      .map((v) => n.state.mounts.get(v.target) ?? volumeSource(topology, n.spec, v))
   const space = await steps.timed('preflight', undefined, () =>
-    checkSnapshotSpace(ctx, cluster, id, nodes.map((n) => ({ name: n.spec.name, id: n.state.id, volumes: archived(n) })))
+    checkSnapshotSpace(
+      ctx,
+      cluster,
+      id,
+      nodes.map((n) => ({ name: n.spec.name, id: n.state.id, volumes: archived(n) }))
+    )
   )
   checkpoint(ctx)
 
@@ -198,7 +231,9 @@ export async function snapshotCluster(
       pausedAt = Date.now()
       await mapLimit(nodes, nodes.length, async (n) => {
         paused.push(n.state.id)
-        await steps.timed('pause', n.spec.name, () => engine.pauseContainer(n.state.id, n.spec.name))
+        await steps.timed('pause', n.spec.name, () =>
+          engine.pauseContainer(n.state.id, n.spec.name)
+        )
       })
       await mapLimit(nodes, ctx.concurrency, async (n, i) => {
         const repo = snapshotImage(cluster, n.spec.name)
@@ -223,14 +258,30 @@ export async function snapshotCluster(
         for (const v of n.spec.volumes.filter((v) => !v.external)) {
           const file = `${n.spec.name}.${v.name}.tar`
           const digestOf = await steps.timed('archive', n.spec.name, () =>
-            archiveVolume(ctx, cluster, n.state.image, n.state.mounts.get(v.target) ?? volumeSource(topology, n.spec, v), join(partial, 'volumes', file))
+            archiveVolume(
+              ctx,
+              cluster,
+              n.state.image,
+              n.state.mounts.get(v.target) ?? volumeSource(topology, n.spec, v),
+              join(partial, 'volumes', file)
+            )
           )
-          volumes.push({ node: n.spec.name, name: v.name, target: v.target, file: `volumes/${file}`, ...digestOf })
+          volumes.push({
+            node: n.spec.name,
+            name: v.name,
+            target: v.target,
+            file: `volumes/${file}`,
+            ...digestOf,
+          })
         }
       })
     } finally {
       // Always unpaused, whatever failed: a snapshot must never leave the cluster frozen.
-      await Promise.all(paused.map((pid) => engine.unpauseContainer(pid).catch((e) => ctx.log(`unpause failed: ${e}`))))
+      await Promise.all(
+        paused.map((pid) =>
+          engine.unpauseContainer(pid).catch((e) => ctx.log(`unpause failed: ${e}`))
+        )
+      )
       if (paused.length) note(ctx, { op: 'unpaused' })
       unpausedAt = Date.now()
       if (paused.length) steps.done('unpause', undefined, unpausedAt - pausedAt)
@@ -238,7 +289,12 @@ export async function snapshotCluster(
     // Out of the pause window: images of nodes with secrets are committed once more.
     await mapLimit(nodes, ctx.concurrency, async (n, i) => {
       if (!Object.keys(n.spec.secrets ?? {}).length) return
-      committed[i].image.id = await withoutSecrets(ctx, cluster, committed[i].image.ref, committed[i].image.id)
+      committed[i].image.id = await withoutSecrets(
+        ctx,
+        cluster,
+        committed[i].image.ref,
+        committed[i].image.id
+      )
     })
     const manifest: SnapshotManifest = {
       format: 1,
@@ -250,7 +306,9 @@ export async function snapshotCluster(
       topology,
       network: {
         mode: topology.network.mode,
-        subnet: state.network?.IPAM?.Config?.find((c) => c.Subnet && !c.Subnet.includes(':'))?.Subnet ?? null,
+        subnet:
+          state.network?.IPAM?.Config?.find((c) => c.Subnet && !c.Subnet.includes(':'))?.Subnet ??
+          null,
       },
       window: {
         pausedAt: new Date(pausedAt).toISOString(),
@@ -263,13 +321,19 @@ export async function snapshotCluster(
     await writeFile(join(partial, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
     await rename(partial, final)
     note(ctx, { op: 'snapshot-done', id })
-    ctx.log(`snapshot ${id}: ${committed.length} images, ${volumes.length} volumes, window ${manifest.window.ms} ms`)
+    ctx.log(
+      `snapshot ${id}: ${committed.length} images, ${volumes.length} volumes, window ${manifest.window.ms} ms`
+    )
     return manifest
   } catch (err) {
     const removed = await Promise.allSettled(images.map((ref) => engine.removeImage(ref)))
     // The partial directory's name is all that tells the next sweep which images to look for.
-    if (removed.every((r) => r.status === 'fulfilled')) await rm(partial, { recursive: true, force: true })
-    else ctx.log(`could not remove every image of the failed snapshot ${id}: ${partial} is kept for the next snapshot to sweep`)
+    if (removed.every((r) => r.status === 'fulfilled'))
+      await rm(partial, { recursive: true, force: true })
+    else
+      ctx.log(
+        `could not remove every image of the failed snapshot ${id}: ${partial} is kept for the next snapshot to sweep`
+      )
     throw (await diskFilled(space, err, id)) ?? err
   }
 }
@@ -282,7 +346,12 @@ export async function snapshotCluster(
  * the node's own container does: root's, and removed with the snapshot. `docker save` (an export)
  * writes the config of the image saved only.
  */
-async function withoutSecrets(ctx: JobContext, cluster: string, ref: string, first: string): Promise<string> {
+async function withoutSecrets(
+  ctx: JobContext,
+  cluster: string,
+  ref: string,
+  first: string
+): Promise<string> {
   const [repo, tag] = [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)]
   const id = await ctx.engine.createContainer({
     name: `berth-reseal-${ctx.job}-${Math.random().toString(36).slice(2, 8)}`,
@@ -323,12 +392,18 @@ async function archiveVolume(
 }
 
 const notFound = (cluster: string, id: string) =>
-  new BerthError('not_found', `no snapshot "${id}" of cluster "${cluster}" (looked in ${snapshotDir(cluster, id)})`)
+  new BerthError(
+    'not_found',
+    `no snapshot "${id}" of cluster "${cluster}" (looked in ${snapshotDir(cluster, id)})`
+  )
 
 /** An id becomes a directory name: anything else could name a path anywhere (`../x`). */
 function checkId(id: string): void {
   if (!SNAPSHOT_ID.test(id)) {
-    throw new BerthError('invalid_job', `snapshot: "${id}" is not a valid snapshot id (a-z, 0-9, '.', '_', '-'; at most 64)`)
+    throw new BerthError(
+      'invalid_job',
+      `snapshot: "${id}" is not a valid snapshot id (a-z, 0-9, '.', '_', '-'; at most 64)`
+    )
   }
 }
 
@@ -336,27 +411,36 @@ function checkId(id: string): void {
  * A snapshot as stored: its manifest, checked, or what is wrong with it. Throws only when there
  * is no such snapshot (or the id is not one): damage is an answer, for listing and removal.
  */
-export async function readSnapshot(cluster: string, id: string): Promise<SnapshotManifest | DamagedSnapshot> {
+export async function readSnapshot(
+  cluster: string,
+  id: string
+): Promise<SnapshotManifest | DamagedSnapshot> {
   checkId(id)
   const dir = snapshotDir(cluster, id)
   const damaged = (why: string): DamagedSnapshot => ({ id, cluster, damaged: why })
   let text: string
   try {
     const { size } = await stat(join(dir, MANIFEST))
-    if (size > MAX_MANIFEST_BYTES) return damaged(`${MANIFEST}: ${size} bytes, too large for a manifest`)
+    if (size > MAX_MANIFEST_BYTES)
+      return damaged(`${MANIFEST}: ${size} bytes, too large for a manifest`)
     text = await readFile(join(dir, MANIFEST), 'utf8')
   } catch (err) {
     // Listing runs beside removals: a directory gone meanwhile is no snapshot, not a damaged one.
     if (!(await stat(dir).catch(() => null))) throw notFound(cluster, id)
     const code = (err as NodeJS.ErrnoException).code
-    return damaged(`${MANIFEST}: ${code === 'ENOENT' ? 'missing' : `cannot be read (${code ?? (err as Error).message})`}`)
+    return damaged(
+      `${MANIFEST}: ${code === 'ENOENT' ? 'missing' : `cannot be read (${code ?? (err as Error).message})`}`
+    )
   }
   const r = checkManifestText(text)
   if (!r.ok) return damaged(r.why)
   // A manifest copied from another snapshot would have that snapshot's images removed with this one.
-  if (r.manifest.id !== id) return damaged(`${MANIFEST}: id: "${r.manifest.id}", but the snapshot's directory is "${id}"`)
+  if (r.manifest.id !== id)
+    return damaged(`${MANIFEST}: id: "${r.manifest.id}", but the snapshot's directory is "${id}"`)
   if (r.manifest.cluster !== cluster) {
-    return damaged(`${MANIFEST}: cluster: "${r.manifest.cluster}", but the snapshot is kept under "${cluster}"`)
+    return damaged(
+      `${MANIFEST}: cluster: "${r.manifest.cluster}", but the snapshot is kept under "${cluster}"`
+    )
   }
   return r.manifest
 }
@@ -378,8 +462,12 @@ export async function readManifest(cluster: string, id: string): Promise<Snapsho
  * Every snapshot of a cluster, read from what is stored (never from a cache): the whole ones
  * newest first, the damaged ones by id (their times cannot be trusted).
  */
-export async function readSnapshots(cluster: string): Promise<{ snapshots: SnapshotManifest[]; damaged: DamagedSnapshot[] }> {
-  const entries = await readdir(snapshotsRoot(cluster), { withFileTypes: true }).catch(() => [] as Dirent[])
+export async function readSnapshots(
+  cluster: string
+): Promise<{ snapshots: SnapshotManifest[]; damaged: DamagedSnapshot[] }> {
+  const entries = await readdir(snapshotsRoot(cluster), { withFileTypes: true }).catch(
+    () => [] as Dirent[]
+  )
   const snapshots: SnapshotManifest[] = []
   const damaged: DamagedSnapshot[] = []
   for (const e of entries) {
@@ -409,8 +497,16 @@ export async function listSnapshots(cluster: string): Promise<SnapshotManifest[]
  * repositories (berth-snap/<cluster>.<node>:<id>): an image built FROM a snapshot image
  * inherits its labels, and is the user's.
  */
-async function snapshotImages(ctx: JobContext, cluster: string, id: string, named: string[]): Promise<string[]> {
-  const labelled = await ctx.engine.listImages([`${LABEL.snapshot}=${id}`, `${LABEL.cluster}=${cluster}`])
+async function snapshotImages(
+  ctx: JobContext,
+  cluster: string,
+  id: string,
+  named: string[]
+): Promise<string[]> {
+  const labelled = await ctx.engine.listImages([
+    `${LABEL.snapshot}=${id}`,
+    `${LABEL.cluster}=${cluster}`,
+  ])
   const own = (tag: string) => tag.startsWith(snapshotImage(cluster, '')) && tag.endsWith(`:${id}`)
   return [...new Set([...named, ...labelled.filter(own)])]
 }
@@ -419,7 +515,9 @@ async function snapshotImages(ctx: JobContext, cluster: string, id: string, name
 async function namedImages(dir: string, cluster: string, id: string): Promise<string[]> {
   const text = await readFile(join(dir, MANIFEST), 'utf8').catch(() => null)
   const r = text === null ? null : checkManifestText(text)
-  return r?.ok && r.manifest.id === id && r.manifest.cluster === cluster ? r.manifest.nodes.map((n) => n.image.ref) : []
+  return r?.ok && r.manifest.id === id && r.manifest.cluster === cluster
+    ? r.manifest.nodes.map((n) => n.image.ref)
+    : []
 }
 
 /**
@@ -443,20 +541,28 @@ export async function removeSnapshot(ctx: JobContext, cluster: string, id: strin
   if (await stat(snapshotDir(cluster, id)).catch(() => null)) {
     const s = await readSnapshot(cluster, id)
     if (await inUse(cluster, id)) {
-      throw new BerthError('conflict', `snapshot "${id}" is being restored right now; remove it when the restore ends`)
+      throw new BerthError(
+        'conflict',
+        `snapshot "${id}" is being restored right now; remove it when the restore ends`
+      )
     }
-    if (isDamaged(s)) ctx.log(`snapshot ${id} is damaged (${s.damaged}): its images are found by their labels`)
+    if (isDamaged(s))
+      ctx.log(`snapshot ${id} is damaged (${s.damaged}): its images are found by their labels`)
     else named.push(...s.nodes.map((n) => n.image.ref))
     const trash = join(root, `.${id}.removing-${ctx.job}`)
     await rename(snapshotDir(cluster, id), trash)
     aside.push(trash)
   } else if (aside.length) {
-    ctx.log(`snapshot ${id}: finishing a removal that did not end (${aside.map((d) => basename(d)).join(', ')})`)
+    ctx.log(
+      `snapshot ${id}: finishing a removal that did not end (${aside.map((d) => basename(d)).join(', ')})`
+    )
   } else {
     throw notFound(cluster, id)
   }
   for (const dir of aside) named.push(...(await namedImages(dir, cluster, id)))
-  await Promise.all((await snapshotImages(ctx, cluster, id, named)).map((ref) => ctx.engine.removeImage(ref)))
+  await Promise.all(
+    (await snapshotImages(ctx, cluster, id, named)).map((ref) => ctx.engine.removeImage(ref))
+  )
   for (const dir of aside) await rm(dir, { recursive: true, force: true })
 }
 
@@ -471,7 +577,11 @@ const LEFTOVER = /^\.(.+)\.(partial|exporting|removing)-([A-Za-z0-9_.-]{1,64})$/
  * earlier run of this very job included. An import's `.importing-*` is written without the
  * lock, and is left alone.
  */
-export async function sweepLeftovers(ctx: JobContext, cluster: string, nodes: string[] = []): Promise<void> {
+export async function sweepLeftovers(
+  ctx: JobContext,
+  cluster: string,
+  nodes: string[] = []
+): Promise<void> {
   const root = snapshotsRoot(cluster)
   for (const name of await readdir(root).catch(() => [] as string[])) {
     const m = name.match(LEFTOVER)
@@ -481,15 +591,22 @@ export async function sweepLeftovers(ctx: JobContext, cluster: string, nodes: st
     // A snapshot of that id made since (an import, a tag used again) owns the id's images now.
     const live = !!(await stat(snapshotDir(cluster, id)).catch(() => null))
     const named =
-      what === 'removing' ? await namedImages(dir, cluster, id) : nodes.map((n) => `${snapshotImage(cluster, n)}:${id}`)
+      what === 'removing'
+        ? await namedImages(dir, cluster, id)
+        : nodes.map((n) => `${snapshotImage(cluster, n)}:${id}`)
     try {
-      const images = what === 'exporting' || live ? [] : await snapshotImages(ctx, cluster, id, named)
+      const images =
+        what === 'exporting' || live ? [] : await snapshotImages(ctx, cluster, id, named)
       await Promise.all(images.map((ref) => ctx.engine.removeImage(ref)))
       await rm(dir, { recursive: true, force: true })
-      ctx.log(`removed ${name}${images.length ? ` and its images` : ''}: left by job ${job}, which died before it finished`)
+      ctx.log(
+        `removed ${name}${images.length ? ` and its images` : ''}: left by job ${job}, which died before it finished`
+      )
     } catch (err) {
       // Kept: its name is all that tells the next sweep which images to look for.
-      ctx.log(`could not remove ${name} (left by job ${job}) and its images: ${(err as Error).message}; the next snapshot tries again`)
+      ctx.log(
+        `could not remove ${name} (left by job ${job}) and its images: ${(err as Error).message}; the next snapshot tries again`
+      )
     }
   }
 }
@@ -500,7 +617,11 @@ const IN_USE = /^\.in-use-(\d+)-/
  * Marks a snapshot as read by a running restore until `release` (a file naming the process, so
  * a crashed restore's mark is recognised as stale).
  */
-export async function markInUse(cluster: string, id: string, job: string): Promise<() => Promise<void>> {
+export async function markInUse(
+  cluster: string,
+  id: string,
+  job: string
+): Promise<() => Promise<void>> {
   const file = join(snapshotDir(cluster, id), `.in-use-${process.pid}-${job}`)
   await writeFile(file, new Date().toISOString())
   return () => rm(file, { force: true })
@@ -528,13 +649,20 @@ async function inUse(cluster: string, id: string): Promise<boolean> {
  * downgrade), a disk error — so it stays listed, with its reason, until an explicit
  * `snapshot rm`.
  */
-export async function pruneSnapshots(ctx: JobContext, cluster: string, keep: number): Promise<string[]> {
+export async function pruneSnapshots(
+  ctx: JobContext,
+  cluster: string,
+  keep: number
+): Promise<string[]> {
   const { snapshots, damaged } = await readSnapshots(cluster)
   for (const d of damaged) {
-    ctx.log(`snapshot ${d.id} is damaged (${d.damaged}): not counted, not pruned; berth snapshot rm ${cluster} ${d.id} removes it`)
+    ctx.log(
+      `snapshot ${d.id} is damaged (${d.damaged}): not counted, not pruned; berth snapshot rm ${cluster} ${d.id} removes it`
+    )
   }
   const doomed = []
-  for (const m of snapshots.slice(Math.max(1, keep))) if (!(await inUse(cluster, m.id))) doomed.push(m)
+  for (const m of snapshots.slice(Math.max(1, keep)))
+    if (!(await inUse(cluster, m.id))) doomed.push(m)
   for (const m of doomed) await removeSnapshot(ctx, cluster, m.id)
   return doomed.map((m) => m.id)
 }

@@ -79,7 +79,10 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 }
 
 /** A union whose own message says what was expected, used when no single branch fits the type. */
-export function oneOf<const T extends readonly [z.ZodType, ...z.ZodType[]]>(options: T, expected: string) {
+export function oneOf<const T extends readonly [z.ZodType, ...z.ZodType[]]>(
+  options: T,
+  expected: string
+) {
   return z.union(options, {
     error: (iss) => (iss.input === undefined ? 'required' : `${expected}, got ${show(iss.input)}`),
   })

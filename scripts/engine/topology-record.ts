@@ -34,10 +34,22 @@ const ExpandedNode = z.object({
   env: z.record(z.string(), z.string()),
   // Records written before a key existed have no such key: its default is what that berth did.
   secrets: z.record(z.string(), z.string()).default({}),
-  volumes: z.array(z.object({ name: z.string().min(1), target: z.string().min(1), external: z.boolean(), readOnly: z.boolean() })),
+  volumes: z.array(
+    z.object({
+      name: z.string().min(1),
+      target: z.string().min(1),
+      external: z.boolean(),
+      readOnly: z.boolean(),
+    })
+  ),
   bootstrap: argv.nullable(),
   bootstrapPolicy: z
-    .object({ okExitCodes: z.array(int).min(1), retries: count, retryDelaySeconds: count, rerun: z.boolean().default(false) })
+    .object({
+      okExitCodes: z.array(int).min(1),
+      retries: count,
+      retryDelaySeconds: count,
+      rerun: z.boolean().default(false),
+    })
     .default(DEFAULT_BOOTSTRAP_POLICY),
   timeoutSeconds: z.number().int().min(1),
   healthcheck: z
@@ -69,9 +81,20 @@ const ExpandedNode = z.object({
     .object({ name: z.enum(['no', 'on-failure', 'unless-stopped', 'always']), maxRetries: count })
     .default({ name: 'no', maxRetries: 0 }),
   ports: z
-    .array(z.object({ hostIp: z.string(), hostPort: int, containerPort: int, protocol: z.enum(['tcp', 'udp']) }))
+    .array(
+      z.object({
+        hostIp: z.string(),
+        hostPort: int,
+        containerPort: int,
+        protocol: z.enum(['tcp', 'udp']),
+      })
+    )
     .default([]),
-  files: z.array(z.object({ target: z.string(), data: z.string(), mode: int, owner: z.string().nullable() })).default([]),
+  files: z
+    .array(
+      z.object({ target: z.string(), data: z.string(), mode: int, owner: z.string().nullable() })
+    )
+    .default([]),
 })
 
 export const ExpandedTopology: z.ZodType<Topology> = z.object({

@@ -15,7 +15,15 @@ import { formatCidr, parseCidr } from './cidr.ts'
 import { BerthError } from './errors.ts'
 import { CLUSTER_NAME } from './labels.ts'
 import { didYouMean, errorMap, intIn, oneOf, show } from './topology-kit.ts'
-import { formatPath, issueLines, rawIssues, written, type Issue, type Path, type RawIssue } from './zod-issues.ts'
+import {
+  formatPath,
+  issueLines,
+  rawIssues,
+  written,
+  type Issue,
+  type Path,
+  type RawIssue,
+} from './zod-issues.ts'
 import {
   FILE_KEYS,
   PORT_KEYS,
@@ -129,7 +137,6 @@ export interface Topology {
   nodes: NodeSpec[]
   hooks: { preSnapshot: string[] | null; postRestore: string[] | null }
 }
-
 
 /** RFC 1123 label, lower case only: Docker keeps the case, resolvers and people do not. */
 export const HOSTNAME_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
@@ -278,39 +285,47 @@ const optionalCommand = oneOf(
 
 const HTTP_PROBE = /^http:\/\/:(\d{1,5})(\/[^\s#]*)?$/
 const HealthcheckFields = z.strictObject({
-    cmd: command.optional(),
-    tcp: intIn(1, 65535).optional(),
-    http: z
-      .string()
-      .transform((url, ctx) => {
-        const m = HTTP_PROBE.exec(url)
-        if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) {
-          ctx.addIssue({ code: 'custom', message: `${show(url)} is not a probe URL: write "http://:PORT/path" (the node's own address is filled in)` })
-          return z.NEVER
-        }
-        return { port: Number(m[1]), path: m[2] ?? '/' }
-      })
-      .optional(),
-    expect: intIn(100, 599).optional(),
-    intervalSeconds: intIn(1, 86400).default(10),
-    timeoutSeconds: intIn(1, 86400).default(5),
-    // Docker reads 0 retries as "use the default (3)": refuse it rather than surprise.
-    retries: intIn(1, 100).default(3),
-    startPeriodSeconds: intIn(0, 86400).default(0),
-  })
+  cmd: command.optional(),
+  tcp: intIn(1, 65535).optional(),
+  http: z
+    .string()
+    .transform((url, ctx) => {
+      const m = HTTP_PROBE.exec(url)
+      if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${show(url)} is not a probe URL: write "http://:PORT/path" (the node's own address is filled in)`,
+        })
+        return z.NEVER
+      }
+      return { port: Number(m[1]), path: m[2] ?? '/' }
+    })
+    .optional(),
+  expect: intIn(100, 599).optional(),
+  intervalSeconds: intIn(1, 86400).default(10),
+  timeoutSeconds: intIn(1, 86400).default(5),
+  // Docker reads 0 retries as "use the default (3)": refuse it rather than surprise.
+  retries: intIn(1, 100).default(3),
+  startPeriodSeconds: intIn(0, 86400).default(0),
+})
 const HealthcheckEntry = HealthcheckFields.transform((h, ctx): Healthcheck => {
-    const kinds = (['cmd', 'tcp', 'http'] as const).filter((k) => h[k] !== undefined)
-    if (kinds.length !== 1) {
-      ctx.addIssue({ code: 'custom', message: kinds.length ? `set one of ${kinds.join(', ')}, not both` : 'set one of cmd, tcp or http' })
-      return z.NEVER
-    }
-    if (h.expect !== undefined && !h.http) {
-      ctx.addIssue({ code: 'custom', path: ['expect'], message: 'expect goes with http' })
-      return z.NEVER
-    }
-    const { expect, http, ...rest } = h
-    return { ...rest, ...(http ? { http: { ...http, expect: expect ?? 200 } } : {}) }
-  })
+  const kinds = (['cmd', 'tcp', 'http'] as const).filter((k) => h[k] !== undefined)
+  if (kinds.length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      message: kinds.length
+        ? `set one of ${kinds.join(', ')}, not both`
+        : 'set one of cmd, tcp or http',
+    })
+    return z.NEVER
+  }
+  if (h.expect !== undefined && !h.http) {
+    ctx.addIssue({ code: 'custom', path: ['expect'], message: 'expect goes with http' })
+    return z.NEVER
+  }
+  const { expect, http, ...rest } = h
+  return { ...rest, ...(http ? { http: { ...http, expect: expect ?? 200 } } : {}) }
+})
 const healthcheck = oneOf(
   [HealthcheckEntry, z.null(), z.literal(false)],
   'expected a healthcheck ({ cmd: … }, { tcp: PORT } or { http: "http://:PORT/path" }), or null for none'
@@ -323,14 +338,20 @@ const BootstrapEntry = z.strictObject({
   retryDelaySeconds: intIn(0, 3600).default(5),
   rerun: z.boolean().default(false),
 })
-export const DEFAULT_BOOTSTRAP_POLICY: BootstrapPolicy = { okExitCodes: [0], retries: 0, retryDelaySeconds: 5, rerun: false }
+export const DEFAULT_BOOTSTRAP_POLICY: BootstrapPolicy = {
+  okExitCodes: [0],
+  retries: 0,
+  retryDelaySeconds: 5,
+  rerun: false,
+}
 /** A command, null for none, or { command, okExitCodes, retries, retryDelaySeconds }. */
 const bootstrapKey = oneOf(
   [z.string().min(1), argv, z.null(), z.literal(false), BootstrapEntry],
   `${COMMAND}, { command, okExitCodes, retries, retryDelaySeconds, rerun }, or null for none`
 ).transform((b): { argv: string[] | null; policy: BootstrapPolicy } => {
   if (b === null || b === false) return { argv: null, policy: DEFAULT_BOOTSTRAP_POLICY }
-  if (typeof b === 'string' || Array.isArray(b)) return { argv: toArgv(b), policy: DEFAULT_BOOTSTRAP_POLICY }
+  if (typeof b === 'string' || Array.isArray(b))
+    return { argv: toArgv(b), policy: DEFAULT_BOOTSTRAP_POLICY }
   const { command: cmd, ...policy } = b
   return { argv: cmd, policy }
 })
@@ -412,7 +433,8 @@ const volume = oneOf(
  * berth's own process, which must be named BERTH_SECRET_* (so no other variable of the host —
  * its cloud credentials, say — can be sent into a node), or a file `$BERTH_HOME/secrets/<name>`.
  */
-export const SECRET_REF = /^(env:BERTH_SECRET_[A-Z0-9_]{1,64}|file:[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$/
+export const SECRET_REF =
+  /^(env:BERTH_SECRET_[A-Z0-9_]{1,64}|file:[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$/
 
 const SecretValue = z.strictObject({
   secret: z.string().regex(SECRET_REF, {
@@ -725,14 +747,21 @@ function checkPorts(parts: Parts, issues: RawIssue[]): void {
   parts.nodes.forEach((node, i) => {
     if (!node.ports?.length || node.name === undefined) return
     if (node.count != null && node.count > 1) {
-      issues.push({ path: ['nodes', i, 'ports'], message: `"${node.name}" has count ${node.count}: every copy would publish ${showPort(node.ports[0])}; give each copy its own node entry` })
+      issues.push({
+        path: ['nodes', i, 'ports'],
+        message: `"${node.name}" has count ${node.count}: every copy would publish ${showPort(node.ports[0])}; give each copy its own node entry`,
+      })
       return
     }
     for (const port of node.ports) {
       const clash = taken.find((t) => portsClash(t.port, port))
       if (clash) {
-        const whose = clash.owner === node.name ? 'twice by this node' : `also by node "${clash.owner}"`
-        issues.push({ path: ['nodes', i, 'ports'], message: `host port ${showPort(port)} is published ${whose}` })
+        const whose =
+          clash.owner === node.name ? 'twice by this node' : `also by node "${clash.owner}"`
+        issues.push({
+          path: ['nodes', i, 'ports'],
+          message: `host port ${showPort(port)} is published ${whose}`,
+        })
       } else taken.push({ port, owner: node.name })
     }
   })
@@ -747,14 +776,23 @@ function checkFiles(parts: Parts, issues: RawIssue[]): void {
       const path = [...at, j, 'target']
       const problem = targetProblem(f.target)
       if (problem) return issues.push({ path, message: problem })
-      if (seen.has(f.target)) return issues.push({ path, message: `"${f.target}" is written twice` })
+      if (seen.has(f.target))
+        return issues.push({ path, message: `"${f.target}" is written twice` })
       seen.add(f.target)
       const under = (dir: string) => f.target === dir || f.target.startsWith(`${dir}/`)
       const mount = [
-        ...(node?.volumes ?? []).flatMap((v) => (v && under(v.target) ? [`volume "${v.name}" at ${v.target}`] : [])),
-        ...(node?.tmpfs ?? []).flatMap((t) => (under(t.target) ? [`the tmpfs at ${t.target}`] : [])),
+        ...(node?.volumes ?? []).flatMap((v) =>
+          v && under(v.target) ? [`volume "${v.name}" at ${v.target}`] : []
+        ),
+        ...(node?.tmpfs ?? []).flatMap((t) =>
+          under(t.target) ? [`the tmpfs at ${t.target}`] : []
+        ),
       ][0]
-      if (mount) issues.push({ path, message: `"${f.target}" would be hidden by ${mount}: files go into the container's own filesystem` })
+      if (mount)
+        issues.push({
+          path,
+          message: `"${f.target}" would be hidden by ${mount}: files go into the container's own filesystem`,
+        })
     })
   }
   checkList(defaultFiles, ['defaults', 'files'], null)
@@ -783,7 +821,11 @@ function checkExtraHosts(parts: Parts, issues: RawIssue[]): void {
   const check = (hosts: ExtraHost[] | undefined, at: Path) =>
     hosts?.forEach((h) => {
       const node = names.get(h.name.toLowerCase())
-      if (node) issues.push({ path: at, message: `"${h.name}" is node "${node}" of this cluster: an extra host may not shadow a node` })
+      if (node)
+        issues.push({
+          path: at,
+          message: `"${h.name}" is node "${node}" of this cluster: an extra host may not shadow a node`,
+        })
     })
   check(parts.defaults?.extraHosts, ['defaults', 'extraHosts'])
   parts.nodes.forEach((node, i) => check(node.extraHosts, ['nodes', i, 'extraHosts']))
@@ -934,7 +976,8 @@ function expand(file: FileData): Topology {
       const bootstrap = entry.bootstrap !== undefined ? entry.bootstrap : defaults.bootstrap
       const health = entry.healthcheck !== undefined ? entry.healthcheck : defaults.healthcheck
       const env = { ...defaults.env, ...entry.env }
-      const pick = <K extends keyof DefaultsData & keyof typeof entry>(key: K) => structuredClone(entry[key] ?? defaults[key])
+      const pick = <K extends keyof DefaultsData & keyof typeof entry>(key: K) =>
+        structuredClone(entry[key] ?? defaults[key])
       nodes.push({
         name,
         role: entry.name,
@@ -944,7 +987,9 @@ function expand(file: FileData): Topology {
         image: (entry.image ?? defaults.image ?? file.image)!,
         privileged: entry.privileged ?? defaults.privileged ?? false,
         capAdd: mergeCaps(defaults.capAdd, entry.capAdd),
-        env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string')),
+        env: Object.fromEntries(
+          Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string')
+        ),
         secrets: Object.fromEntries(
           Object.entries(env).flatMap(([k, v]) => (typeof v === 'object' ? [[k, v.secret]] : []))
         ),
@@ -1027,7 +1072,10 @@ export function readTopology(
 }
 
 /** The text's data, not yet checked: YAML (merge keys allowed) or JSON, by the file's name. */
-export function parseTopologyText(text: string, opts: { file?: string; format?: 'yaml' | 'json' } = {}): unknown {
+export function parseTopologyText(
+  text: string,
+  opts: { file?: string; format?: 'yaml' | 'json' } = {}
+): unknown {
   const file = opts.file ?? 'topology'
   const format = opts.format ?? (opts.file?.toLowerCase().endsWith('.json') ? 'json' : 'yaml')
   return format === 'json' ? readJson(text, file) : readYaml(text, file)

@@ -20,12 +20,7 @@ import { checkpoint, note, type JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
 import { BERTH_VERSION, SNAPSHOT_ID } from './labels.ts'
 import { verifySnapshot } from './restore.ts'
-import {
-  readManifest,
-  snapshotDir,
-  snapshotsRoot,
-  type SnapshotManifest,
-} from './snapshot.ts'
+import { readManifest, snapshotDir, snapshotsRoot, type SnapshotManifest } from './snapshot.ts'
 import { checkManifest, MANIFEST, VOLUME_FILE } from './snapshot-manifest.ts'
 import { HOSTNAME_LABEL } from './topology.ts'
 
@@ -84,7 +79,11 @@ export async function exportSnapshot(
   out: NodeJS.WritableStream | string
 ): Promise<{ bytes: number; sha256: string }> {
   const manifest = await readManifest(cluster, id)
-  const taken = (file: string) => new BerthError('conflict', `${file} exists: an export never replaces a file (remove it, or export under another name)`)
+  const taken = (file: string) =>
+    new BerthError(
+      'conflict',
+      `${file} exists: an export never replaces a file (remove it, or export under another name)`
+    )
   if (typeof out === 'string' && (await stat(out).catch(() => null))) throw taken(out)
   await ctx.steps.timed('verify', undefined, () => verifySnapshot(ctx, manifest))
   checkpoint(ctx)

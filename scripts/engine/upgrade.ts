@@ -28,15 +28,25 @@ export async function upgradeCluster(
   const current = await loadTopology(cluster)
   const next = opts.topology ?? withImage(current, opts.image)
   if (next.name !== cluster) {
-    throw new BerthError('invalid_job', `topology: its name "${next.name}" is not the cluster "${cluster}"`)
+    throw new BerthError(
+      'invalid_job',
+      `topology: its name "${next.name}" is not the cluster "${cluster}"`
+    )
   }
   // Before the snapshot: a missing image is refused with nothing changed and nothing stored.
   for (const image of new Set(next.nodes.map((n) => n.image))) {
     if (!(await ctx.engine.inspectImage(image))) {
-      throw new BerthError('preflight', `image "${image}" is not on this Docker host; nothing was changed`)
+      throw new BerthError(
+        'preflight',
+        `image "${image}" is not on this Docker host; nothing was changed`
+      )
     }
   }
-  const tag = `${cluster}-pre-upgrade-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`.slice(0, 64)
+  const tag =
+    `${cluster}-pre-upgrade-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`.slice(
+      0,
+      64
+    )
   const snapshot = await snapshotCluster(ctx, cluster, { tag, topology: current })
   note(ctx, { op: 'upgrade-snapshot', id: snapshot.id })
   ctx.log(`upgrade: snapshot ${snapshot.id} taken; converging on the new definition`)

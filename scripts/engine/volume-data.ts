@@ -86,7 +86,9 @@ export async function volumeArchiveSizes(
 
 /** Runs tar; resolves when it has exited 0 and its stdout (if read) has ended. */
 function tar(args: string[], io: { stdin?: Readable; stdout?: (s: Readable) => Promise<void> }) {
-  const child = spawn('tar', args, { stdio: [io.stdin ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', 'pipe'] })
+  const child = spawn('tar', args, {
+    stdio: [io.stdin ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', 'pipe'],
+  })
   let stderr = ''
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s.slice(0, 2000)))
   const exited = new Promise<void>((resolve, reject) => {
@@ -118,7 +120,10 @@ async function withHelper<T>(
     name: `berth-helper-${ctx.job}-${Math.random().toString(36).slice(2, 8)}`,
     Image: image,
     Labels: { [LABEL.cluster]: cluster, [LABEL.job]: ctx.job },
-    HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: volume, Target: MOUNT, ReadOnly: readOnly }] },
+    HostConfig: {
+      NetworkMode: 'none',
+      Mounts: [{ Type: 'volume', Source: volume, Target: MOUNT, ReadOnly: readOnly }],
+    },
   })
   try {
     return await fn(id)
@@ -157,9 +162,16 @@ export async function writeVolume(
   try {
     // --ignore-zeros: tar would stop at the end-of-archive blocks and close its input before
     // the record padding after them, failing the write of those last bytes (a race).
-    if (local) return await tar(['-x', '-p', '--numeric-owner', '--ignore-zeros', '-C', local], { stdin: tarStream })
-    await withHelper(ctx, cluster, image, volume, false, (id) => ctx.engine.extractStream(id, MOUNT, tarStream))
+    if (local)
+      return await tar(['-x', '-p', '--numeric-owner', '--ignore-zeros', '-C', local], {
+        stdin: tarStream,
+      })
+    await withHelper(ctx, cluster, image, volume, false, (id) =>
+      ctx.engine.extractStream(id, MOUNT, tarStream)
+    )
   } catch (err) {
-    throw new BerthError('engine', `loading volume "${volume}": ${(err as Error).message}`, { cause: err })
+    throw new BerthError('engine', `loading volume "${volume}": ${(err as Error).message}`, {
+      cause: err,
+    })
   }
 }

@@ -6,7 +6,13 @@
 import { readHosts, writeHosts } from './container-files.ts'
 import type { JobContext } from './context.ts'
 import { BerthError } from './errors.ts'
-import { entriesOf, hostsProblems, managedBlock, withManagedBlock, type HostEntry } from './hosts.ts'
+import {
+  entriesOf,
+  hostsProblems,
+  managedBlock,
+  withManagedBlock,
+  type HostEntry,
+} from './hosts.ts'
 import { clusterFilter } from './labels.ts'
 import { mapLimit } from './pool.ts'
 
@@ -32,10 +38,14 @@ export async function liveEntries(
       .map((n) => {
         const ip = ipOf.get(ids.get(n.name) as string)
         if (!ip) {
-          throw new BerthError('hosts_failed', `node "${n.name}" has no address on network "${net}" (is it running?)`, {
-            node: n.name,
-            step: 'hosts',
-          })
+          throw new BerthError(
+            'hosts_failed',
+            `node "${n.name}" has no address on network "${net}" (is it running?)`,
+            {
+              node: n.name,
+              step: 'hosts',
+            }
+          )
         }
         return { name: n.name, hostname: n.hostname, ip }
       })
@@ -71,10 +81,14 @@ export async function verifyHosts(
   })
   const bad = failures.filter((f): f is string => f !== null)
   if (bad.length) {
-    throw new BerthError('hosts_failed', `/etc/hosts is wrong on ${bad.length} node(s):\n${bad.join('\n')}`, {
-      step: 'verify',
-      node: bad[0].match(/^node "([^"]+)"/)?.[1],
-    })
+    throw new BerthError(
+      'hosts_failed',
+      `/etc/hosts is wrong on ${bad.length} node(s):\n${bad.join('\n')}`,
+      {
+        step: 'verify',
+        node: bad[0].match(/^node "([^"]+)"/)?.[1],
+      }
+    )
   }
 }
 
@@ -95,9 +109,13 @@ export async function verifyNode(
   const problems = hostsProblems(hosts, entries)
   if (got !== want) problems.unshift(`its address is ${got || 'none'}, expected ${want}`)
   if (problems.length) {
-    throw new BerthError('hosts_failed', `/etc/hosts is wrong on node "${node}": ${problems.join('; ')}`, {
-      node,
-      step: 'verify',
-    })
+    throw new BerthError(
+      'hosts_failed',
+      `/etc/hosts is wrong on node "${node}": ${problems.join('; ')}`,
+      {
+        node,
+        step: 'verify',
+      }
+    )
   }
 }

@@ -10,7 +10,15 @@ import { PassThrough } from 'node:stream'
 import { promisify } from 'node:util'
 import type { DockerEngine } from '../engine/docker.ts'
 import { BerthError } from '../engine/errors.ts'
-import { explainFailure, importChanges, mmdebstrapArgs, parseRecipe, RECIPE_LABEL, type Recipe, type RecipeInput } from './debian-recipe.ts'
+import {
+  explainFailure,
+  importChanges,
+  mmdebstrapArgs,
+  parseRecipe,
+  RECIPE_LABEL,
+  type Recipe,
+  type RecipeInput,
+} from './debian-recipe.ts'
 
 const run = promisify(execFile)
 
@@ -48,7 +56,14 @@ export async function buildDebianImage(
   const present = await engine.inspectImage(recipe.image)
   if (present && !opts.force && present.Config?.Labels?.[RECIPE_LABEL] === recipe.hash) {
     progress(`${recipe.image} is up to date (recipe ${recipe.hash.slice(0, 12)})`)
-    return { image: recipe.image, id: present.Id, built: false, hash: recipe.hash, bytes: 0, seconds: (Date.now() - t0) / 1000 }
+    return {
+      image: recipe.image,
+      id: present.Id,
+      built: false,
+      hash: recipe.hash,
+      bytes: 0,
+      seconds: (Date.now() - t0) / 1000,
+    }
   }
 
   const version = await ensureMmdebstrap(progress)
@@ -66,7 +81,9 @@ export async function buildDebianImage(
     engine.log.debug(`${removed ? 'Removed' : 'Kept (in use)'} the replaced image ${present.Id}`)
   }
   const seconds = (Date.now() - t0) / 1000
-  progress(`done: ${recipe.image} (${info.Id.slice(7, 19)}, ${mb(bytes)}) in ${secs(Date.now() - t0)}`)
+  progress(
+    `done: ${recipe.image} (${info.Id.slice(7, 19)}, ${mb(bytes)}) in ${secs(Date.now() - t0)}`
+  )
   return { image: recipe.image, id: info.Id, built: true, hash: recipe.hash, bytes, seconds }
 }
 
@@ -79,15 +96,23 @@ async function ensureMmdebstrap(progress: (line: string) => void): Promise<strin
     return v
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new BerthError('preflight', `mmdebstrap --version failed: ${(err as Error).message}`, { cause: err })
+      throw new BerthError('preflight', `mmdebstrap --version failed: ${(err as Error).message}`, {
+        cause: err,
+      })
     }
   }
   if (process.getuid?.() !== 0) {
-    throw new BerthError('preflight', 'mmdebstrap is missing and only root can install it: apt-get install mmdebstrap')
+    throw new BerthError(
+      'preflight',
+      'mmdebstrap is missing and only root can install it: apt-get install mmdebstrap'
+    )
   }
   progress('mmdebstrap is missing: installing it with apt-get…')
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  const install = () => run(UMASK_022[0], [...UMASK_022.slice(1), 'apt-get', 'install', '-y', '-q', 'mmdebstrap'], { env })
+  const install = () =>
+    run(UMASK_022[0], [...UMASK_022.slice(1), 'apt-get', 'install', '-y', '-q', 'mmdebstrap'], {
+      env,
+    })
   try {
     await install()
   } catch {
@@ -97,8 +122,16 @@ async function ensureMmdebstrap(progress: (line: string) => void): Promise<strin
       await run(UMASK_022[0], [...UMASK_022.slice(1), 'apt-get', 'update', '-q'], { env })
       await install()
     } catch (err) {
-      const out = `${(err as { stderr?: string }).stderr ?? (err as Error).message}`.trim().split('\n').slice(-4).join('\n')
-      throw new BerthError('preflight', `mmdebstrap is missing and apt-get could not install it:\n${out}`, { cause: err })
+      const out = `${(err as { stderr?: string }).stderr ?? (err as Error).message}`
+        .trim()
+        .split('\n')
+        .slice(-4)
+        .join('\n')
+      throw new BerthError(
+        'preflight',
+        `mmdebstrap is missing and apt-get could not install it:\n${out}`,
+        { cause: err }
+      )
     }
   }
   const v = await version()
@@ -118,9 +151,13 @@ async function debootstrapInto(
   signal?: AbortSignal
 ): Promise<number> {
   const t0 = Date.now()
-  const child = spawn(UMASK_022[0], [...UMASK_022.slice(1), 'mmdebstrap', ...mmdebstrapArgs(recipe)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    UMASK_022[0],
+    [...UMASK_022.slice(1), 'mmdebstrap', ...mmdebstrapArgs(recipe)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }
+  )
   const onAbort = () => child.kill('SIGTERM')
   signal?.addEventListener('abort', onAbort, { once: true })
 
@@ -141,8 +178,14 @@ async function debootstrapInto(
   child.stdout.on('data', (chunk: Buffer) => {
     bytes += chunk.length
     if (!importing && !signal?.aborted) {
-      progress(`importing the root filesystem into Docker as ${recipe.image} (debootstrap took ${secs(Date.now() - t0)})…`)
-      importing = engine.importImage(tar, { repo: recipe.repo, tag: recipe.tag, changes: importChanges(recipe) })
+      progress(
+        `importing the root filesystem into Docker as ${recipe.image} (debootstrap took ${secs(Date.now() - t0)})…`
+      )
+      importing = engine.importImage(tar, {
+        repo: recipe.repo,
+        tag: recipe.tag,
+        changes: importChanges(recipe),
+      })
       importing.catch(() => {}) // awaited below; never an unhandled rejection meanwhile
     }
   })
@@ -159,7 +202,9 @@ async function debootstrapInto(
     const why = signal?.aborted
       ? new BerthError('cancelled', 'the image build was cancelled')
       : exit.error
-        ? new BerthError('preflight', `mmdebstrap could not run: ${exit.error.message}`, { cause: exit.error })
+        ? new BerthError('preflight', `mmdebstrap could not run: ${exit.error.message}`, {
+            cause: exit.error,
+          })
         : explainFailure(stderr, exit.code, recipe)
     tar.destroy(why)
     await importing?.catch(() => {})

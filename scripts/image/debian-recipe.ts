@@ -70,15 +70,22 @@ export function splitTag(ref: string): { repo: string; tag: string } {
 
 export function parseRecipe(input: RecipeInput): Recipe {
   const image = text(input.tag, 'tag')
-  if (!image) throw invalid('--tag: the image to build is required (e.g. --tag berth/codenvy-puppet:1)')
+  if (!image)
+    throw invalid('--tag: the image to build is required (e.g. --tag berth/codenvy-puppet:1)')
   const problem = imageRef.safeParse(image).error?.issues[0]?.message
   if (problem) throw invalid(`--tag: ${problem}`)
-  if (image.includes('@')) throw invalid(`--tag: "${image}" has a digest; an image being built is named by a tag`)
+  if (image.includes('@'))
+    throw invalid(`--tag: "${image}" has a digest; an image being built is named by a tag`)
 
   const list = text(input.packages, 'packages')
-  if (!list) throw invalid('--packages: at least one Debian package is required (e.g. --packages busybox)')
-  const names = list.split(',').map((p) => p.trim()).filter(Boolean)
-  if (!names.length) throw invalid('--packages: at least one Debian package is required (e.g. --packages busybox)')
+  if (!list)
+    throw invalid('--packages: at least one Debian package is required (e.g. --packages busybox)')
+  const names = list
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+  if (!names.length)
+    throw invalid('--packages: at least one Debian package is required (e.g. --packages busybox)')
   const bad = names.filter((p) => !PACKAGE.test(p))
   if (bad.length) {
     throw invalid(
@@ -87,7 +94,8 @@ export function parseRecipe(input: RecipeInput): Recipe {
   }
 
   const suite = text(input.suite, 'suite') ?? DEFAULT_SUITE
-  if (!SUITE.test(suite)) throw invalid(`--suite: "${suite}" is not a Debian suite name (like bookworm)`)
+  if (!SUITE.test(suite))
+    throw invalid(`--suite: "${suite}" is not a Debian suite name (like bookworm)`)
 
   const mirror = (text(input.mirror, 'mirror') ?? DEFAULT_MIRROR).replace(/\/+$/, '')
   let url: URL | undefined
@@ -102,7 +110,15 @@ export function parseRecipe(input: RecipeInput): Recipe {
 
   const packages = [...new Set(names)].sort()
   const { repo, tag } = splitTag(image)
-  return { image, repo, tag, suite, packages, mirror, hash: recipeHash({ suite, packages, mirror }) }
+  return {
+    image,
+    repo,
+    tag,
+    suite,
+    packages,
+    mirror,
+    hash: recipeHash({ suite, packages, mirror }),
+  }
 }
 
 /** sha256 of everything that decides what the image holds; the package order does not count. */
@@ -144,17 +160,29 @@ export function explainFailure(stderr: string, exitCode: number | null, r: Recip
   ].map((m) => m[1])
   if (missing.length) {
     const names = [...new Set(missing)].map((p) => `"${p}"`).join(', ')
-    return new BerthError('not_found', `--packages: no package ${names} in Debian ${r.suite} on ${r.mirror}`)
+    return new BerthError(
+      'not_found',
+      `--packages: no package ${names} in Debian ${r.suite} on ${r.mirror}`
+    )
   }
   const unreachable = stderr.match(
     /(Could not connect to [^\n]*|Could not resolve [^\n]*|Temporary failure resolving [^\n]*|Connection failed[^\n]*|Connection timed out[^\n]*|Unable to connect to [^\n]*)/
   )
   if (unreachable) {
-    return new BerthError('preflight', `the Debian mirror ${r.mirror} cannot be reached: ${unreachable[1].trim()}`)
+    return new BerthError(
+      'preflight',
+      `the Debian mirror ${r.mirror} cannot be reached: ${unreachable[1].trim()}`
+    )
   }
   if (/does not have a Release file|404\s+Not Found/.test(stderr)) {
-    return new BerthError('not_found', `--suite: the Debian mirror ${r.mirror} has no suite "${r.suite}"`)
+    return new BerthError(
+      'not_found',
+      `--suite: the Debian mirror ${r.mirror} has no suite "${r.suite}"`
+    )
   }
   const tail = stderr.trim().split('\n').slice(-8).join('\n')
-  return new BerthError('internal', `mmdebstrap failed (${exitCode === null ? 'killed' : `exit ${exitCode}`}):\n${tail}`)
+  return new BerthError(
+    'internal',
+    `mmdebstrap failed (${exitCode === null ? 'killed' : `exit ${exitCode}`}):\n${tail}`
+  )
 }

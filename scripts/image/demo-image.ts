@@ -15,7 +15,6 @@ import type { DockerEngine } from '../engine/docker.ts'
 import { BerthError } from '../engine/errors.ts'
 import { packagePath } from '../engine/package-root.ts'
 
-
 export const DEMO_IMAGE = 'berth/demo:1'
 export const DEMO_HASH_LABEL = 'berth.demo.hash'
 
@@ -28,11 +27,7 @@ const PT_INTERP = 3
 const MTIME = new Date('2015-01-01T00:00:00Z')
 
 /** `docker import --change` lines. Part of the hash: changing one must rebuild the image. */
-const CHANGES = [
-  'ENV PATH=/bin:/usr/bin:/sbin:/usr/sbin',
-  'WORKDIR /',
-  'CMD ["/opt/demo/init"]',
-]
+const CHANGES = ['ENV PATH=/bin:/usr/bin:/sbin:/usr/sbin', 'WORKDIR /', 'CMD ["/opt/demo/init"]']
 
 const ETC: Record<string, string> = {
   'etc/passwd':

@@ -35,8 +35,11 @@ export async function clientTypes(doc: object = openApiDocument()): Promise<stri
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf('--out')
-  const out = at > 0 ? process.argv[at + 1] : fileURLToPath(new URL(`../../${CLIENT_TYPES}`, import.meta.url))
+  const out =
+    at > 0 ? process.argv[at + 1] : fileURLToPath(new URL(`../../${CLIENT_TYPES}`, import.meta.url))
   if (!out) throw new Error('--out needs a file')
   writeFileSync(out, await clientTypes())
-  console.log(`${relative(process.cwd(), out)}: the client types of berth ${openApiDocument().info.version}`)
+  console.log(
+    `${relative(process.cwd(), out)}: the client types of berth ${openApiDocument().info.version}`
+  )
 }

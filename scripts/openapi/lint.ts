@@ -31,7 +31,12 @@ export interface LintReport {
 
 interface RedoclyJson {
   totals: { errors: number; warnings: number; ignored: number }
-  problems: { ruleId: string; severity: string; message: string; location?: { pointer?: string }[] }[]
+  problems: {
+    ruleId: string
+    severity: string
+    message: string
+    location?: { pointer?: string }[]
+  }[]
 }
 
 export function lintOpenApi(): LintReport {
@@ -39,12 +44,31 @@ export function lintOpenApi(): LintReport {
   try {
     const file = join(dir, 'openapi.json')
     writeFileSync(file, openApiText())
-    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/@redocly/cli/bin/cli.js'), 'lint', '--extends', 'recommended', '--format', 'json', '--max-problems', '1000', file], {
-      cwd: ROOT,
-      env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    })
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules/@redocly/cli/bin/cli.js'),
+        'lint',
+        '--extends',
+        'recommended',
+        '--format',
+        'json',
+        '--max-problems',
+        '1000',
+        file,
+      ],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          REDOCLY_TELEMETRY: 'off',
+          REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true',
+          NO_COLOR: '1',
+        },
+        encoding: 'utf8',
+        timeout: 120_000,
+      }
+    )
     if (r.error) throw r.error
     const start = r.stdout.indexOf('{')
     let out: RedoclyJson
@@ -55,18 +79,26 @@ export function lintOpenApi(): LintReport {
     }
     return {
       ...out.totals,
-      problems: out.problems.map((p) => ({ severity: p.severity, rule: p.ruleId, at: p.location?.[0]?.pointer ?? '#', message: p.message })),
+      problems: out.problems.map((p) => ({
+        severity: p.severity,
+        rule: p.ruleId,
+        at: p.location?.[0]?.pointer ?? '#',
+        message: p.message,
+      })),
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
-export const describeProblem = (p: LintProblem) => `${p.severity} ${p.rule} at ${p.at}: ${p.message}`
+export const describeProblem = (p: LintProblem) =>
+  `${p.severity} ${p.rule} at ${p.at}: ${p.message}`
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const report = lintOpenApi()
   for (const p of report.problems) console.log(describeProblem(p))
-  console.log(`redocly lint --extends recommended (the served OpenAPI document): ${report.errors} errors, ${report.warnings} warnings, ${report.ignored} ignored`)
+  console.log(
+    `redocly lint --extends recommended (the served OpenAPI document): ${report.errors} errors, ${report.warnings} warnings, ${report.ignored} ignored`
+  )
   process.exitCode = report.errors || report.warnings || report.ignored ? 1 : 0
 }

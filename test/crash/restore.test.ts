@@ -27,83 +27,94 @@ const gone = async (spec: object) => {
 }
 
 const Walk = suite('crash: restore killed at every step, then the next command')
-Walk.before(hook(async () => {
-  process.env.BERTH_HOME = home
-  await removeTestClusters('t-crash-r')
-  await withTimeout(ensureDemoImage(), 120_000, 'demo image')
-  await ok({ kind: 'install', cluster: S, topology })
-  await mark(S, 'A')
-  await ok({ kind: 'snapshot', cluster: S, options: { tag: 'base' } })
-}))
+Walk.before(
+  hook(async () => {
+    process.env.BERTH_HOME = home
+    await removeTestClusters('t-crash-r')
+    await withTimeout(ensureDemoImage(), 120_000, 'demo image')
+    await ok({ kind: 'install', cluster: S, topology })
+    await mark(S, 'A')
+    await ok({ kind: 'snapshot', cluster: S, options: { tag: 'base' } })
+  })
+)
 Walk.after(hook(() => removeTestClusters('t-crash-r')))
 
-Walk('restore over the running cluster: again, the snapshot\'s data; status, exactly the old or the new cluster', async () => {
-  await walkScenario(home, {
-    name: 'restore (over a running cluster)',
-    cluster: S,
-    spec: { kind: 'restore', cluster: S, snapshot: 'base' },
-    phaseOf: phaseIn(topology),
-    // The running cluster holds B; the snapshot, A.
-    prepare: () => mark(S, 'B'),
-    async again() {
-      assert.equal(await marks(S), ['A'])
-      await assertCluster(topology, 'restore again')
-    },
-    async status(code, result) {
-      assert.is(code, 0, result.message)
-      const seen = await marks(S)
-      assert.ok(seen.length === 1, `every node agrees: ${seen.join(',')}`)
-      await assertCluster(topology, `restore, then status (${seen.join(',')})`)
-    },
-  })
-})
+Walk(
+  "restore over the running cluster: again, the snapshot's data; status, exactly the old or the new cluster",
+  async () => {
+    await walkScenario(home, {
+      name: 'restore (over a running cluster)',
+      cluster: S,
+      spec: { kind: 'restore', cluster: S, snapshot: 'base' },
+      phaseOf: phaseIn(topology),
+      // The running cluster holds B; the snapshot, A.
+      prepare: () => mark(S, 'B'),
+      async again() {
+        assert.equal(await marks(S), ['A'])
+        await assertCluster(topology, 'restore again')
+      },
+      async status(code, result) {
+        assert.is(code, 0, result.message)
+        const seen = await marks(S)
+        assert.ok(seen.length === 1, `every node agrees: ${seen.join(',')}`)
+        await assertCluster(topology, `restore, then status (${seen.join(',')})`)
+      },
+    })
+  }
+)
 
-Walk('restore beside it (--as): again, the copy whole; status finds the copy whole or gone', async () => {
-  const copy = 't-crash-r2'
-  await walkScenario(home, {
-    name: 'restore (beside, --as)',
-    cluster: copy,
-    spec: { kind: 'restore', cluster: S, snapshot: 'base', options: { as: copy } },
-    phaseOf: phaseIn(topology),
-    prepare: () => gone({ kind: 'destroy', cluster: copy, options: { volumes: true } }),
-    async again() {
-      assert.equal(await marks(copy), ['A'])
-      await assertCluster({ ...topology, name: copy }, 'restore --as again')
-    },
-    async status(code, result) {
-      assert.ok([0, 5].includes(code), `status exit ${code}: ${result.message}`)
-      if (code === 0) {
+Walk(
+  'restore beside it (--as): again, the copy whole; status finds the copy whole or gone',
+  async () => {
+    const copy = 't-crash-r2'
+    await walkScenario(home, {
+      name: 'restore (beside, --as)',
+      cluster: copy,
+      spec: { kind: 'restore', cluster: S, snapshot: 'base', options: { as: copy } },
+      phaseOf: phaseIn(topology),
+      prepare: () => gone({ kind: 'destroy', cluster: copy, options: { volumes: true } }),
+      async again() {
         assert.equal(await marks(copy), ['A'])
-        await assertCluster({ ...topology, name: copy }, 'restore --as, then status')
-      }
-    },
-  })
-})
+        await assertCluster({ ...topology, name: copy }, 'restore --as again')
+      },
+      async status(code, result) {
+        assert.ok([0, 5].includes(code), `status exit ${code}: ${result.message}`)
+        if (code === 0) {
+          assert.equal(await marks(copy), ['A'])
+          await assertCluster({ ...topology, name: copy }, 'restore --as, then status')
+        }
+      },
+    })
+  }
+)
 
-Walk('restore after a destroy: again, the cluster back whole; status finds it whole or gone', async () => {
-  const R = 't-crash-rd'
-  const t = smallTopology(R, 'static')
-  await ok({ kind: 'install', cluster: R, topology: t })
-  await mark(R, 'A')
-  await ok({ kind: 'snapshot', cluster: R, options: { tag: 'base' } })
-  await walkScenario(home, {
-    name: 'restore (after destroy)',
-    cluster: R,
-    spec: { kind: 'restore', cluster: R, snapshot: 'base' },
-    phaseOf: phaseIn(t),
-    prepare: () => gone({ kind: 'destroy', cluster: R, options: { volumes: true } }),
-    async again() {
-      assert.equal(await marks(R), ['A'])
-      await assertCluster(t, 'restore after destroy again')
-    },
-    async status(code, result) {
-      assert.ok([0, 5].includes(code), `status exit ${code}: ${result.message}`)
-      if (code === 0) {
+Walk(
+  'restore after a destroy: again, the cluster back whole; status finds it whole or gone',
+  async () => {
+    const R = 't-crash-rd'
+    const t = smallTopology(R, 'static')
+    await ok({ kind: 'install', cluster: R, topology: t })
+    await mark(R, 'A')
+    await ok({ kind: 'snapshot', cluster: R, options: { tag: 'base' } })
+    await walkScenario(home, {
+      name: 'restore (after destroy)',
+      cluster: R,
+      spec: { kind: 'restore', cluster: R, snapshot: 'base' },
+      phaseOf: phaseIn(t),
+      prepare: () => gone({ kind: 'destroy', cluster: R, options: { volumes: true } }),
+      async again() {
         assert.equal(await marks(R), ['A'])
-        await assertCluster(t, 'restore after destroy, then status')
-      }
-    },
-  })
-})
+        await assertCluster(t, 'restore after destroy again')
+      },
+      async status(code, result) {
+        assert.ok([0, 5].includes(code), `status exit ${code}: ${result.message}`)
+        if (code === 0) {
+          assert.equal(await marks(R), ['A'])
+          await assertCluster(t, 'restore after destroy, then status')
+        }
+      },
+    })
+  }
+)
 
 Walk.run()

@@ -35,35 +35,41 @@ async function wholeOrAbsent(cluster: string, id: string, must: boolean, what: s
 }
 
 const Walk = suite('crash: snapshot killed at every step, then the next command')
-Walk.before(hook(async () => {
-  process.env.BERTH_HOME = home
-  await removeTestClusters('t-crash-s')
-  await withTimeout(ensureDemoImage(), 120_000, 'demo image')
-  await ok({ kind: 'install', cluster: S, topology })
-  await mark(S, 'A')
-}))
+Walk.before(
+  hook(async () => {
+    process.env.BERTH_HOME = home
+    await removeTestClusters('t-crash-s')
+    await withTimeout(ensureDemoImage(), 120_000, 'demo image')
+    await ok({ kind: 'install', cluster: S, topology })
+    await mark(S, 'A')
+  })
+)
 Walk.after(hook(() => removeTestClusters('t-crash-s')))
 
-Walk('snapshot: again, the snapshot is whole; status finds it whole or gone, and nothing paused', async () => {
-  await walkScenario(home, {
-    name: 'snapshot',
-    cluster: S,
-    spec: { kind: 'snapshot', cluster: S, options: { tag: 's1' } },
-    phaseOf: phaseIn(topology),
-    prepare: () => gone({ kind: 'snapshot-rm', cluster: S, snapshot: 's1' }),
-    // Killed once it had finished: the tag is taken by the snapshot it made, never overwritten.
-    acceptAgain: (r) => r.ok || (r.code === 'conflict' && /never overwritten/.test(r.message ?? '')),
-    async again() {
-      await wholeOrAbsent(S, 's1', true, 'snapshot again')
-      assert.equal(await marks(S), ['A'], 'the cluster itself is as it was')
-      await assertCluster(topology, 'snapshot again')
-    },
-    async status(code, result) {
-      assert.is(code, 0, result.message)
-      await wholeOrAbsent(S, 's1', false, 'snapshot, then status')
-      assert.equal(await marks(S), ['A'])
-    },
-  })
-})
+Walk(
+  'snapshot: again, the snapshot is whole; status finds it whole or gone, and nothing paused',
+  async () => {
+    await walkScenario(home, {
+      name: 'snapshot',
+      cluster: S,
+      spec: { kind: 'snapshot', cluster: S, options: { tag: 's1' } },
+      phaseOf: phaseIn(topology),
+      prepare: () => gone({ kind: 'snapshot-rm', cluster: S, snapshot: 's1' }),
+      // Killed once it had finished: the tag is taken by the snapshot it made, never overwritten.
+      acceptAgain: (r) =>
+        r.ok || (r.code === 'conflict' && /never overwritten/.test(r.message ?? '')),
+      async again() {
+        await wholeOrAbsent(S, 's1', true, 'snapshot again')
+        assert.equal(await marks(S), ['A'], 'the cluster itself is as it was')
+        await assertCluster(topology, 'snapshot again')
+      },
+      async status(code, result) {
+        assert.is(code, 0, result.message)
+        await wholeOrAbsent(S, 's1', false, 'snapshot, then status')
+        assert.equal(await marks(S), ['A'])
+      },
+    })
+  }
+)
 
 Walk.run()

@@ -39,7 +39,15 @@ export interface KillPoint {
 }
 
 /** Runs a job in its own process; resolves with its events, exit code and signal. */
-export function runProcess(spec: object, env: Record<string, string>): Promise<{ events: JobEvent[]; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+export function runProcess(
+  spec: object,
+  env: Record<string, string>
+): Promise<{
+  events: JobEvent[]
+  code: number | null
+  signal: NodeJS.Signals | null
+  stderr: string
+}> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'job', 'run'], { env: { ...process.env, ...env } })
     let out = ''
@@ -48,7 +56,10 @@ export function runProcess(spec: object, env: Record<string, string>): Promise<{
     child.stderr.on('data', (d) => (err += d))
     child.on('error', reject)
     child.on('close', (code, signal) => {
-      const events = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as JobEvent)
+      const events = out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as JobEvent)
       resolve({ events, code, signal, stderr: err })
     })
     child.stdin.end(JSON.stringify(spec))
@@ -61,7 +72,10 @@ export async function run(spec: object): Promise<{ result: ResultEvent; exitCode
 }
 
 /** The kill points of a job, from one run of it that was not killed. */
-export function pointsOf(events: JobEvent[], phaseOf: (node: string) => number | undefined): KillPoint[] {
+export function pointsOf(
+  events: JobEvent[],
+  phaseOf: (node: string) => number | undefined
+): KillPoint[] {
   const seen = new Map<string, number>()
   const distinct = new Set<string>()
   const out: KillPoint[] = []
@@ -80,44 +94,92 @@ export function pointsOf(events: JobEvent[], phaseOf: (node: string) => number |
   return out
 }
 
-const mine = (cluster: string) => (labels?: Record<string, string>) => labels?.[LABEL.cluster] === cluster
+const mine = (cluster: string) => (labels?: Record<string, string>) =>
+  labels?.[LABEL.cluster] === cluster
 
 /**
  * What every kill point must leave, whatever the command after it: nothing paused, nothing but
  * the cluster's own nodes, network and volumes, no snapshot image outside a whole snapshot, no
  * partial directory, no lock, no journal, no bootstrap run beside another.
  */
-export async function assertNothingLeft(home: string, cluster: string, what: string, engine: DockerEngine = mainEngine): Promise<void> {
-  const containers = (await engine.listContainers([`${LABEL.cluster}=${cluster}`])).filter((c) => mine(cluster)(c.Labels))
+export async function assertNothingLeft(
+  home: string,
+  cluster: string,
+  what: string,
+  engine: DockerEngine = mainEngine
+): Promise<void> {
+  const containers = (await engine.listContainers([`${LABEL.cluster}=${cluster}`])).filter((c) =>
+    mine(cluster)(c.Labels)
+  )
   const paused = containers.filter((c) => c.State === 'paused')
-  assert.equal(paused.map((c) => c.Names[0]), [], `${what}: paused nodes`)
+  assert.equal(
+    paused.map((c) => c.Names[0]),
+    [],
+    `${what}: paused nodes`
+  )
   const strays = containers.filter((c) => !c.Names.includes(`/${cluster}.${c.Labels[LABEL.node]}`))
-  assert.equal(strays.map((c) => c.Names[0]), [], `${what}: containers that are not nodes`)
-  const labelled = (await engine.listNetworks([`${LABEL.cluster}=${cluster}`])).filter((n) => mine(cluster)(n.Labels))
+  assert.equal(
+    strays.map((c) => c.Names[0]),
+    [],
+    `${what}: containers that are not nodes`
+  )
+  const labelled = (await engine.listNetworks([`${LABEL.cluster}=${cluster}`])).filter((n) =>
+    mine(cluster)(n.Labels)
+  )
   // A network with no node is a leftover — unless Docker refuses to remove it for endpoints it
   // no longer has (moby#42119, Docker 20.10): then berth leaves it, and so may the job.
   const nets: typeof labelled = []
   for (const n of labelled) {
     const attached = Object.keys((await engine.inspectNetwork(n.Id)).Containers ?? {})
-    if (!containers.length && !attached.length && (await engine.removeNetwork(n.Id)) === 'stuck') console.log(`  ${what}: network ${n.Name} is stuck in Docker (moby#42119), not counted`)
+    if (!containers.length && !attached.length && (await engine.removeNetwork(n.Id)) === 'stuck')
+      console.log(`  ${what}: network ${n.Name} is stuck in Docker (moby#42119), not counted`)
     else nets.push(n)
   }
-  assert.ok(nets.length <= 1, `${what}: ${nets.length} networks (${nets.map((n) => n.Name).join(',')})`)
+  assert.ok(
+    nets.length <= 1,
+    `${what}: ${nets.length} networks (${nets.map((n) => n.Name).join(',')})`
+  )
   if (!containers.length) assert.is(nets.length, 0, `${what}: a network without nodes`)
   const mounted = new Set(containers.flatMap((c) => (c.Mounts ?? []).map((m) => m.Name)))
-  const volumes = (await engine.listVolumes([`${LABEL.cluster}=${cluster}`])).filter((v) => mine(cluster)(v.Labels))
-  assert.equal(volumes.filter((v) => !mounted.has(v.Name)).map((v) => v.Name), [], `${what}: volumes no node mounts`)
+  const volumes = (await engine.listVolumes([`${LABEL.cluster}=${cluster}`])).filter((v) =>
+    mine(cluster)(v.Labels)
+  )
+  assert.equal(
+    volumes.filter((v) => !mounted.has(v.Name)).map((v) => v.Name),
+    [],
+    `${what}: volumes no node mounts`
+  )
   // The images a restore commits for nodes with published ports: only while a node runs on one.
   const used = new Set(containers.map((c) => c.ImageID))
-  const swapImages = (await engine.docker.listImages({ filters: { label: [`${LABEL.cluster}=${cluster}`, LABEL.restore] } })).map((i) => i.Id)
-  assert.equal(swapImages.filter((id) => !used.has(id)), [], `${what}: a restore's images no node uses`)
-  const whole = new Set((await listSnapshots(cluster)).flatMap((m) => m.nodes.map((n) => n.image.ref)))
-  const images = (await engine.docker.listImages({ filters: { label: [`${LABEL.cluster}=${cluster}`, LABEL.snapshot] } }))
+  const swapImages = (
+    await engine.docker.listImages({
+      filters: { label: [`${LABEL.cluster}=${cluster}`, LABEL.restore] },
+    })
+  ).map((i) => i.Id)
+  assert.equal(
+    swapImages.filter((id) => !used.has(id)),
+    [],
+    `${what}: a restore's images no node uses`
+  )
+  const whole = new Set(
+    (await listSnapshots(cluster)).flatMap((m) => m.nodes.map((n) => n.image.ref))
+  )
+  const images = (
+    await engine.docker.listImages({
+      filters: { label: [`${LABEL.cluster}=${cluster}`, LABEL.snapshot] },
+    })
+  )
     .filter((i) => i.Labels?.[LABEL.snapshot])
     .flatMap((i) => (i.RepoTags?.length && i.RepoTags[0] !== '<none>:<none>' ? i.RepoTags : [i.Id]))
-  assert.equal(images.filter((ref) => !whole.has(ref)), [], `${what}: snapshot images outside a whole snapshot`)
+  assert.equal(
+    images.filter((ref) => !whole.has(ref)),
+    [],
+    `${what}: snapshot images outside a whole snapshot`
+  )
   const root = join(home, 'snapshots', cluster)
-  const partial = existsSync(root) ? readdirSync(root).filter((n) => n.startsWith('.') && !n.startsWith('.in-use')) : []
+  const partial = existsSync(root)
+    ? readdirSync(root).filter((n) => n.startsWith('.') && !n.startsWith('.in-use'))
+    : []
   assert.equal(partial, [], `${what}: partial snapshot directories`)
   assert.not.ok(existsSync(join(home, 'locks', `${cluster}.lock`)), `${what}: a lock is left`)
   assert.not.ok(existsSync(join(home, 'journal', `${cluster}.jsonl`)), `${what}: a journal is left`)
@@ -138,7 +200,11 @@ export const GUARDED_BOOTSTRAP = [
 ]
 
 /** A small cluster of the seed's shape: a master first, two nodes after it, one volume. */
-export function smallTopology(name: string, mode: 'static' | 'dynamic', extra: Record<string, unknown> = {}) {
+export function smallTopology(
+  name: string,
+  mode: 'static' | 'dynamic',
+  extra: Record<string, unknown> = {}
+) {
   return {
     name,
     image: 'berth/demo:1',
@@ -154,8 +220,9 @@ export function smallTopology(name: string, mode: 'static' | 'dynamic', extra: R
   }
 }
 
-export const phaseIn = (t: Topology | { nodes: { name: string; phase?: number }[] }) => (node: string) =>
-  t.nodes.find((n) => n.name === node)?.phase ?? 0
+export const phaseIn =
+  (t: Topology | { nodes: { name: string; phase?: number }[] }) => (node: string) =>
+    t.nodes.find((n) => n.name === node)?.phase ?? 0
 
 export interface WalkReport {
   scenario: string
@@ -210,30 +277,56 @@ export async function walkScenario(home: string, s: Scenario): Promise<WalkRepor
     for (const next of nexts) {
       const what = `${s.name}, killed after ${p.step} ${p.state} #${p.n} (phase ${p.phase}), then ${next}`
       // A kill point that hangs fails here, naming itself, instead of stalling the tier.
-      const outcome = await withTimeout(killAndRecover(s, home, p, next, what), KILL_POINT_TIMEOUT_MS, what)
+      const outcome = await withTimeout(
+        killAndRecover(s, home, p, next, what),
+        KILL_POINT_TIMEOUT_MS,
+        what
+      )
       if (outcome === 'unreached') unreached.push(`${p.step} ${p.state} #${p.n}`)
       else runs++
     }
   }
   // An event of the clean run that another run need not repeat (a subnet taken meanwhile by a
   // parallel test makes a `network fail`, its cleanup and a retry) is not reached; a few such.
-  assert.ok(unreached.length <= Math.max(3, Math.floor(points.length / 10)), `${s.name}: kill points not reached: ${unreached.join(', ')}`)
+  assert.ok(
+    unreached.length <= Math.max(3, Math.floor(points.length / 10)),
+    `${s.name}: kill points not reached: ${unreached.join(', ')}`
+  )
   const report = { scenario: s.name, points: points.length, runs, ms: Date.now() - t0 }
   reports.push(report)
-  const missed = unreached.length ? `; not reached (the clean run's event came from a race): ${unreached.join(', ')}` : ''
-  console.log(`  ${s.name}: ${points.length} kill points, ${runs} kills, every one recovered (${(report.ms / 1000).toFixed(0)} s)${missed}`)
+  const missed = unreached.length
+    ? `; not reached (the clean run's event came from a race): ${unreached.join(', ')}`
+    : ''
+  console.log(
+    `  ${s.name}: ${points.length} kill points, ${runs} kills, every one recovered (${(report.ms / 1000).toFixed(0)} s)${missed}`
+  )
   return report
 }
 
 /** How long one kill point may take: prepare, the killed run, the next command, the checks. */
 const KILL_POINT_TIMEOUT_MS = 180_000
 
-async function killAndRecover(s: Scenario, home: string, p: KillPoint, next: Next, what: string): Promise<'recovered' | 'unreached'> {
+async function killAndRecover(
+  s: Scenario,
+  home: string,
+  p: KillPoint,
+  next: Next,
+  what: string
+): Promise<'recovered' | 'unreached'> {
   await s.prepare()
-  const killed = await runProcess(s.spec, { BERTH_HOME: home, BERTH_FAULT: `kill-after:${p.step}:${p.state}:${p.n}` })
-  const seen = killed.events.filter((e) => e.type === 'step' && e.step === p.step && e.state === p.state).length
+  const killed = await runProcess(s.spec, {
+    BERTH_HOME: home,
+    BERTH_FAULT: `kill-after:${p.step}:${p.state}:${p.n}`,
+  })
+  const seen = killed.events.filter(
+    (e) => e.type === 'step' && e.step === p.step && e.state === p.state
+  ).length
   if (killed.signal === null && killed.code === 0 && seen < p.n) return 'unreached'
-  assert.is(killed.signal, 'SIGKILL', `${what}: the job was killed (exit ${killed.code}: ${killed.stderr.slice(-500)})`)
+  assert.is(
+    killed.signal,
+    'SIGKILL',
+    `${what}: the job was killed (exit ${killed.code}: ${killed.stderr.slice(-500)})`
+  )
   if (next === 'again') {
     const again = await run(s.spec)
     assert.ok((s.acceptAgain ?? ((r) => r.ok))(again.result), `${what}: ${again.result.message}`)
@@ -249,7 +342,11 @@ async function killAndRecover(s: Scenario, home: string, p: KillPoint, next: Nex
 /** The node's own /etc/hosts names every peer at the address Docker gives it, on every node. */
 export async function assertWired(cluster: string, what: string): Promise<void> {
   const containers = await engine.listContainers([`${LABEL.cluster}=${cluster}`])
-  const entries = containers.map((c) => ({ ip: Object.values(c.NetworkSettings.Networks)[0]?.IPAddress, hostname: c.Labels[LABEL.hostname], short: c.Labels[LABEL.node] }))
+  const entries = containers.map((c) => ({
+    ip: Object.values(c.NetworkSettings.Networks)[0]?.IPAddress,
+    hostname: c.Labels[LABEL.hostname],
+    short: c.Labels[LABEL.node],
+  }))
   for (const c of containers) {
     const hosts = (await engine.exec(c.Id, ['cat', '/etc/hosts'])).stdout
     const wrong = hostsProblems(hosts, entries)
@@ -261,19 +358,35 @@ export async function assertWired(cluster: string, what: string): Promise<void> 
 export async function assertCluster(raw: object, what: string): Promise<void> {
   const t = validateTopology(raw)
   const containers = await engine.listContainers([`${LABEL.cluster}=${t.name}`])
-  assert.equal(containers.map((c) => c.Labels[LABEL.node]).sort(), t.nodes.map((n) => n.name).sort(), `${what}: the nodes`)
-  assert.ok(containers.every((c) => c.State === 'running'), `${what}: all running`)
+  assert.equal(
+    containers.map((c) => c.Labels[LABEL.node]).sort(),
+    t.nodes.map((n) => n.name).sort(),
+    `${what}: the nodes`
+  )
+  assert.ok(
+    containers.every((c) => c.State === 'running'),
+    `${what}: all running`
+  )
   await assertWired(t.name, what)
   const status = await run({ kind: 'status', cluster: t.name })
   const s = status.result.data as { drift: unknown[]; nodes: { bootstrap: string }[] }
   assert.equal(s.drift, [], `${what}: no drift`)
-  assert.ok(s.nodes.every((n) => n.bootstrap === 'done'), `${what}: every node bootstrapped`)
+  assert.ok(
+    s.nodes.every((n) => n.bootstrap === 'done'),
+    `${what}: every node bootstrapped`
+  )
 }
 
 /** Writes `value` into every node: its container layer (/etc/crash-mark) and, if it has one, /data. */
 export async function mark(cluster: string, value: string): Promise<void> {
   for (const c of await engine.listContainers([`${LABEL.cluster}=${cluster}`])) {
-    const r = await engine.exec(c.Id, ['sh', '-c', 'echo "$1" > /etc/crash-mark; if [ -d /data ]; then echo "$1" > /data/mark; fi; sync', 'mark', value])
+    const r = await engine.exec(c.Id, [
+      'sh',
+      '-c',
+      'echo "$1" > /etc/crash-mark; if [ -d /data ]; then echo "$1" > /data/mark; fi; sync',
+      'mark',
+      value,
+    ])
     assert.is(r.exitCode, 0, r.stderr)
   }
 }
@@ -282,7 +395,11 @@ export async function mark(cluster: string, value: string): Promise<void> {
 export async function marks(cluster: string): Promise<string[]> {
   const seen = new Set<string>()
   for (const c of await engine.listContainers([`${LABEL.cluster}=${cluster}`])) {
-    const r = await engine.exec(c.Id, ['sh', '-c', 'cat /etc/crash-mark; if [ -d /data ]; then cat /data/mark; fi'])
+    const r = await engine.exec(c.Id, [
+      'sh',
+      '-c',
+      'cat /etc/crash-mark; if [ -d /data ]; then cat /data/mark; fi',
+    ])
     for (const line of r.stdout.split('\n').filter(Boolean)) seen.add(line)
   }
   return [...seen].sort()

@@ -78,7 +78,11 @@ export function dispatcherContract(
     assert.is(events.filter((e) => e.type === 'result').length, 1)
     assert.ok(events.every((e) => e.job === 'd-order'))
     const ts = events.map((e) => e.t)
-    assert.equal(ts, [...ts].sort((a, b) => a - b), 'events arrive in the order they were emitted')
+    assert.equal(
+      ts,
+      [...ts].sort((a, b) => a - b),
+      'events arrive in the order they were emitted'
+    )
   })
 
   test('reports a missing cluster as not_found with exit code 5', async () => {

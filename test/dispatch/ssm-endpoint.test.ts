@@ -313,8 +313,7 @@ test('honours MaxConcurrency and stops the rest once MaxErrors is exceeded', asy
   const spans = [...cmd.invocations.values()]
     .map((i) => [i.startedAt!, i.endedAt!] as const)
     .sort((a, b) => a[0] - b[0])
-  for (let k = 1; k < spans.length; k++)
-    assert.ok(spans[k][0] >= spans[k - 1][1], 'one at a time')
+  for (let k = 1; k < spans.length; k++) assert.ok(spans[k][0] >= spans[k - 1][1], 'one at a time')
 
   const failing = await send({
     InstanceIds: [A1, A2, B1],

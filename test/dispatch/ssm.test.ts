@@ -13,7 +13,11 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { JobEvent } from '../../scripts/engine/events.ts'
 import type { DispatchSpec } from '../../functions/dispatch/dispatcher.ts'
-import { SsmDispatcher, SsmDispatchError, type SsmDispatcherOptions } from '../../functions/dispatch/ssm.ts'
+import {
+  SsmDispatcher,
+  SsmDispatchError,
+  type SsmDispatcherOptions,
+} from '../../functions/dispatch/ssm.ts'
 import { hook, rejects, until, withTimeout } from '../helpers/async.ts'
 import { removeTestClusters } from '../helpers/docker.ts'
 import { berthJobRun, shq } from '../support/berth-document.ts'
@@ -66,7 +70,11 @@ function dispatcher(extra: Partial<SsmDispatcherOptions> = {}): SsmDispatcher {
 
 async function run(d: SsmDispatcher, spec: DispatchSpec, ms = 90_000) {
   const events: JobEvent[] = []
-  const out = await withTimeout(d.run(spec, { onEvent: (e) => events.push(e) }), ms, `ssm run ${spec.kind}`)
+  const out = await withTimeout(
+    d.run(spec, { onEvent: (e) => events.push(e) }),
+    ms,
+    `ssm run ${spec.kind}`
+  )
   return { ...out, events }
 }
 
@@ -78,7 +86,12 @@ function commandOf(id: string) {
 }
 
 const node = (name: string, extra: Record<string, unknown> = {}) => ({ name, ...extra })
-const topology = (name: string, nodes: object[]) => ({ name, image: 'berth/demo:1', domain: 'ssm.local', nodes })
+const topology = (name: string, nodes: object[]) => ({
+  name,
+  image: 'berth/demo:1',
+  domain: 'ssm.local',
+  nodes,
+})
 
 test.before(
   hook(async () => {
@@ -106,21 +119,39 @@ test.after(
 )
 
 test('installs a real cluster through berth’s document, both timeouts set, nodes in the result', async () => {
-  const spec = { id: 'ssm-install', kind: 'install', cluster: 't-ssm-a', topology: topology('t-ssm-a', [node('api'), node('db')]) }
-  const { result, exitCode, events } = await run(dispatcher({ timeoutSeconds: 120, executionTimeoutSeconds: 900 }), spec)
+  const spec = {
+    id: 'ssm-install',
+    kind: 'install',
+    cluster: 't-ssm-a',
+    topology: topology('t-ssm-a', [node('api'), node('db')]),
+  }
+  const { result, exitCode, events } = await run(
+    dispatcher({ timeoutSeconds: 120, executionTimeoutSeconds: 900 }),
+    spec
+  )
   assert.is(result.ok, true, JSON.stringify(result))
   assert.is(exitCode, 0)
   assert.equal(result.nodes?.map((n) => n.name).sort(), ['api', 'db'])
-  assert.ok(result.nodes?.every((n) => n.ip && n.state === 'running'), JSON.stringify(result.nodes))
+  assert.ok(
+    result.nodes?.every((n) => n.ip && n.state === 'running'),
+    JSON.stringify(result.nodes)
+  )
   assert.equal(events.at(-1), result)
-  assert.ok(events.some((e) => e.type === 'step' && e.step === 'create'), 'the create phase is told')
+  assert.ok(
+    events.some((e) => e.type === 'step' && e.step === 'create'),
+    'the create phase is told'
+  )
   const cmd = commandOf('ssm-install')
   assert.is(cmd.documentName, 'berth-job-run')
   assert.is(cmd.timeoutSeconds, 120)
   assert.equal(cmd.parameters.executionTimeout, ['900'])
   assert.equal(Object.keys(cmd.parameters).sort(), ['executionTimeout', 'specB64'])
   assert.equal(JSON.parse(Buffer.from(cmd.parameters.specB64[0], 'base64').toString('utf8')), spec)
-  const destroyed = await run(dispatcher(), { id: 'ssm-destroy', kind: 'destroy', cluster: 't-ssm-a' })
+  const destroyed = await run(dispatcher(), {
+    id: 'ssm-destroy',
+    kind: 'destroy',
+    cluster: 't-ssm-a',
+  })
   assert.is(destroyed.result.ok, true, JSON.stringify(destroyed.result))
 })
 
@@ -145,11 +176,10 @@ test('rides out throttling with its own adaptive client', async () => {
   const { result } = await run(d, { id: 'ssm-throttled', kind: 'clusters' })
   assert.is(result.ok, true, JSON.stringify(result))
   const calls = ep.calls.slice(from)
-  assert.equal(calls.slice(0, 3).map((c) => `${c.op} ${c.error ?? c.status}`), [
-    'SendCommand ThrottlingException',
-    'SendCommand ThrottlingException',
-    'SendCommand 200',
-  ])
+  assert.equal(
+    calls.slice(0, 3).map((c) => `${c.op} ${c.error ?? c.status}`),
+    ['SendCommand ThrottlingException', 'SendCommand ThrottlingException', 'SendCommand 200']
+  )
   assert.is(calls.filter((c) => c.op === 'SendCommand' && c.status === 200).length, 1, 'sent once')
 })
 
@@ -172,7 +202,13 @@ test('fails a job past executionTimeout with a message naming the timeout', asyn
 test('fails with a clear auth message when the secret key is wrong, and sends nothing', async () => {
   const before = ep.commands.size
   const wrong = { accessKeyId: ep.credentials.accessKeyId, secretAccessKey: 'not-the-secret' }
-  const d = new SsmDispatcher({ endpoint: ep.url, region: ep.region, credentials: wrong, target: { instanceIds: [HOST] }, maxAttempts: 1 })
+  const d = new SsmDispatcher({
+    endpoint: ep.url,
+    region: ep.region,
+    credentials: wrong,
+    target: { instanceIds: [HOST] },
+    maxAttempts: 1,
+  })
   const { result, exitCode, events } = await run(d, { id: 'ssm-auth', kind: 'clusters' })
   assert.is(result.ok, false)
   assert.is(result.code, 'dispatch_auth')
@@ -188,13 +224,22 @@ test('fails with a clear auth message when the secret key is wrong, and sends no
 
 test('keeps a 32-node install’s output within SSM’s 24,000 characters, where the full output is not', async () => {
   const nodes = Array.from({ length: 32 }, (_, i) => node(`n${i + 1}`, { bootstrap: 'true' }))
-  const spec = { id: 'ssm-wide', kind: 'install', cluster: 't-ssm-wide', topology: topology('t-ssm-wide', nodes) }
+  const spec = {
+    id: 'ssm-wide',
+    kind: 'install',
+    cluster: 't-ssm-wide',
+    topology: topology('t-ssm-wide', nodes),
+  }
   const { result } = await run(dispatcher(), spec, 180_000)
   assert.is(result.ok, true, JSON.stringify(result).slice(0, 2000))
   assert.is(result.nodes?.length, 32)
   const compact = commandOf('ssm-wide').invocations.get(HOST)!.stdout
   assert.ok(compact.length < STDOUT_LIMIT, `compact stdout is ${compact.length} characters`)
-  const ssm_wide_rm = await run(dispatcher(), { id: 'ssm-wide-rm', kind: 'destroy', cluster: 't-ssm-wide' })
+  const ssm_wide_rm = await run(dispatcher(), {
+    id: 'ssm-wide-rm',
+    kind: 'destroy',
+    cluster: 't-ssm-wide',
+  })
   assert.is(ssm_wide_rm.result.ok, true, JSON.stringify(ssm_wide_rm.result))
 
   // The same install without --compact, through AWS-RunShellScript: its output is cut.
@@ -218,8 +263,14 @@ test('keeps a 32-node install’s output within SSM’s 24,000 characters, where
   assert.ok(inv.stdout.length > STDOUT_LIMIT, `the full stdout is ${inv.stdout.length} characters`)
   assert.is(o.StandardOutputContent!.length, STDOUT_LIMIT)
   assert.not.ok(o.StandardOutputContent!.includes('"type":"result"'), 'the result is past the cut')
-  console.log(`  32-node install: compact stdout ${compact.length} chars, full ${inv.stdout.length} (SSM keeps ${STDOUT_LIMIT})`)
-  const ssm_wide_rm2 = await run(dispatcher(), { id: 'ssm-wide-rm2', kind: 'destroy', cluster: 't-ssm-wide' })
+  console.log(
+    `  32-node install: compact stdout ${compact.length} chars, full ${inv.stdout.length} (SSM keeps ${STDOUT_LIMIT})`
+  )
+  const ssm_wide_rm2 = await run(dispatcher(), {
+    id: 'ssm-wide-rm2',
+    kind: 'destroy',
+    cluster: 't-ssm-wide',
+  })
   assert.is(ssm_wide_rm2.result.ok, true, JSON.stringify(ssm_wide_rm2.result))
 })
 
@@ -238,7 +289,10 @@ test('returns the full log, locally with berth job log and through SSM with the 
   assert.is(remote, text)
   assert.ok(ep.commands.size - from >= 2, `read in ${ep.commands.size - from} commands`)
   for (const c of [...ep.commands.values()].slice(from)) {
-    assert.ok(c.invocations.get(HOST)!.stdout.length < STDOUT_LIMIT, 'each chunk fits one SSM answer')
+    assert.ok(
+      c.invocations.get(HOST)!.stdout.length < STDOUT_LIMIT,
+      'each chunk fits one SSM answer'
+    )
   }
   const missing = await rejects(dispatcher().log('no-such-job'))
   assert.is((missing as SsmDispatchError).code, 'not_found')
@@ -250,11 +304,16 @@ test('fans one job out to every instance with the tag, host by host, MaxConcurre
   const { result, exitCode, events } = await run(d, { id: 'ssm-fan', kind: 'clusters' })
   assert.is(result.ok, true, JSON.stringify(result))
   assert.is(exitCode, 0)
-  const hosts = (result.data as { hosts: { host: string; ok: boolean; status: string; exitCode: number }[] }).hosts
-  assert.equal(hosts.map((h) => [h.host, h.ok, h.status, h.exitCode]), [
-    [HOST, true, 'Success', 0],
-    [X2, true, 'Success', 0],
-  ])
+  const hosts = (
+    result.data as { hosts: { host: string; ok: boolean; status: string; exitCode: number }[] }
+  ).hosts
+  assert.equal(
+    hosts.map((h) => [h.host, h.ok, h.status, h.exitCode]),
+    [
+      [HOST, true, 'Success', 0],
+      [X2, true, 'Success', 0],
+    ]
+  )
   const cmd = commandOf('ssm-fan')
   assert.equal([...cmd.invocations.keys()].sort(), [HOST, X2], 'only the tagged instances ran it')
   assert.equal(cmd.targets, [{ Key: 'tag:team', Values: ['x'] }])
@@ -270,30 +329,51 @@ test('fans one job out to every instance with the tag, host by host, MaxConcurre
 
 test('reads the log of a fanned-out job from the one host named, and only from a host of the target', async () => {
   const from = ep.commands.size
-  const text = await withTimeout(dispatcher({ target: { tags: { team: 'x' } } }).log('ssm-fan', X2), 30_000, 'log from one host')
-  assert.is(text, readFileSync(join(berthHomeOf(ep, X2), 'jobs', 'ssm-fan.log'), 'utf8'), "that host's log, whole")
+  const text = await withTimeout(
+    dispatcher({ target: { tags: { team: 'x' } } }).log('ssm-fan', X2),
+    30_000,
+    'log from one host'
+  )
+  assert.is(
+    text,
+    readFileSync(join(berthHomeOf(ep, X2), 'jobs', 'ssm-fan.log'), 'utf8'),
+    "that host's log, whole"
+  )
   assert.match(text, /job ssm-fan: clusters/)
   const sent = [...ep.commands.values()].slice(from)
   assert.ok(sent.length >= 1)
   for (const c of sent) assert.equal([...c.invocations.keys()], [X2], 'sent to that host alone')
   const other = await rejects(dispatcher().log('ssm-fan', X2))
   assert.is((other as SsmDispatchError).code, 'invalid_job')
-  assert.match((other as Error).message, /host: i-0123456789abcdef1 is not one of this dispatcher's instances \(i-0123456789abcdef0\)/)
+  assert.match(
+    (other as Error).message,
+    /host: i-0123456789abcdef1 is not one of this dispatcher's instances \(i-0123456789abcdef0\)/
+  )
   assert.is(ep.commands.size, from + sent.length, 'and nothing sent for it')
 })
 
 test('fails a fan-out if one host fails; past MaxErrors the rest are Terminated', async () => {
   const d = dispatcher({ target: { tags: { team: 'x' } }, maxConcurrency: 1, maxErrors: 0 })
-  const { result, exitCode } = await run(d, { id: 'ssm-fan-nf', kind: 'status', cluster: 't-ssm-none' })
+  const { result, exitCode } = await run(d, {
+    id: 'ssm-fan-nf',
+    kind: 'status',
+    cluster: 't-ssm-none',
+  })
   assert.is(result.ok, false)
   assert.is(result.code, 'not_found')
   assert.is(exitCode, 5)
   const hosts = (result.data as { hosts: { host: string; code: string; details: string }[] }).hosts
-  assert.equal(hosts.map((h) => [h.host, h.code, h.details]), [
-    [HOST, 'not_found', 'Failed'],
-    [X2, 'terminated', 'Terminated'],
-  ])
-  assert.match(result.message ?? '', /^2 of 2 hosts failed: i-0123456789abcdef0 \[not_found\].*i-0123456789abcdef1 \[terminated\] .*MaxErrors \(0\)/)
+  assert.equal(
+    hosts.map((h) => [h.host, h.code, h.details]),
+    [
+      [HOST, 'not_found', 'Failed'],
+      [X2, 'terminated', 'Terminated'],
+    ]
+  )
+  assert.match(
+    result.message ?? '',
+    /^2 of 2 hosts failed: i-0123456789abcdef0 \[not_found\].*i-0123456789abcdef1 \[terminated\] .*MaxErrors \(0\)/
+  )
 })
 
 test('fails a fan-out that no instance matches with no_targets, naming the tag', async () => {
@@ -313,7 +393,10 @@ test('answers RemoteDispatcher polls with a list that only grows, the result las
   const parsed = JSON.parse(ref)
   assert.equal(Object.keys(parsed), ['c', 'i', 'e'])
   const by = sentAt + (600 + 3600 + 300) * 1000
-  assert.ok(parsed.e >= by && parsed.e < by + 5000, 'given up on only past both timeouts and 300 s more')
+  assert.ok(
+    parsed.e >= by && parsed.e < by + 5000,
+    'given up on only past both timeouts and 300 s more'
+  )
   const seen: JobEvent[][] = []
   const done = await until(
     'the remote job',
@@ -325,8 +408,12 @@ test('answers RemoteDispatcher polls with a list that only grows, the result las
     30_000,
     50
   )
-  for (let i = 1; i < seen.length; i++) assert.equal(seen[i].slice(0, seen[i - 1].length), seen[i - 1])
-  assert.ok(seen.some((s) => s.length === 0), 'polled before the invocation existed')
+  for (let i = 1; i < seen.length; i++)
+    assert.equal(seen[i].slice(0, seen[i - 1].length), seen[i - 1])
+  assert.ok(
+    seen.some((s) => s.length === 0),
+    'polled before the invocation existed'
+  )
   assert.equal(seen.at(-1)!.at(-1), done.result)
   assert.is(done.result.ok, true)
 })
@@ -335,15 +422,26 @@ test('gives up on a command SSM no longer knows once past its timeouts, and canc
   // As after SSM's 30 days of history: every GetCommandInvocation says InvocationDoesNotExist.
   const d = dispatcher()
   const spec = { id: 'ssm-forgotten', kind: 'install', cluster: 't-ssm-gone' }
-  const ref = (e: number) => JSON.stringify({ c: '0b6e3c1a-1111-4222-8333-444455556666', i: [HOST], e })
-  assert.equal(await d.poll(ref(Date.now() + 60_000), spec), { events: [] }, 'within its timeouts: not yet')
+  const ref = (e: number) =>
+    JSON.stringify({ c: '0b6e3c1a-1111-4222-8333-444455556666', i: [HOST], e })
+  assert.equal(
+    await d.poll(ref(Date.now() + 60_000), spec),
+    { events: [] },
+    'within its timeouts: not yet'
+  )
   const from = ep.calls.length
   const { events, done } = await d.poll(ref(Date.now() - 1), spec)
   assert.ok(done, 'past them: done')
   assert.equal([done.result.ok, done.result.code, done.exitCode], [false, 'timeout', null])
-  assert.match(done.result.message ?? '', /SSM did not end command 0b6e3c1a-\S+ within its timeouts/)
+  assert.match(
+    done.result.message ?? '',
+    /SSM did not end command 0b6e3c1a-\S+ within its timeouts/
+  )
   assert.equal(events, [done.result], 'the result is its last event')
-  assert.ok(ep.calls.slice(from).some((c) => c.op === 'CancelCommand'), 'and it was cancelled')
+  assert.ok(
+    ep.calls.slice(from).some((c) => c.op === 'CancelCommand'),
+    'and it was cancelled'
+  )
 })
 
 test('sends through AWS-RunShellScript with a base64-only command line when asked', async () => {
@@ -356,8 +454,14 @@ test('sends through AWS-RunShellScript with a base64-only command line when aske
   const cmd = commandOf('ssm-shell')
   assert.is(cmd.documentName, 'AWS-RunShellScript')
   assert.equal(cmd.parameters.executionTimeout, ['3600'])
-  assert.match(cmd.parameters.commands[0], /^\S+ \S+ job run --compact --spec-b64 [A-Za-z0-9+/]+=*$/)
-  assert.throws(() => dispatcher({ useRunShellScript: true, berthCommand: 'berth; rm -rf /' }), /berthCommand/)
+  assert.match(
+    cmd.parameters.commands[0],
+    /^\S+ \S+ job run --compact --spec-b64 [A-Za-z0-9+/]+=*$/
+  )
+  assert.throws(
+    () => dispatcher({ useRunShellScript: true, berthCommand: 'berth; rm -rf /' }),
+    /berthCommand/
+  )
 })
 
 test.run()

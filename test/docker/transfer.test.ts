@@ -28,7 +28,13 @@ import {
 import { validateTopology } from '../../scripts/engine/topology.ts'
 import { exportSnapshot, importSnapshot } from '../../scripts/engine/transfer.ts'
 import { hook, rejects, withTimeout } from '../helpers/async.ts'
-import { cheLike, engine, ensureDemoImage, recordingContext, removeTestClusters } from '../helpers/docker.ts'
+import {
+  cheLike,
+  engine,
+  ensureDemoImage,
+  recordingContext,
+  removeTestClusters,
+} from '../helpers/docker.ts'
 
 process.env.BERTH_HOME = mkdtempSync(join(tmpdir(), 'berth-xfer-'))
 const files = mkdtempSync(join(tmpdir(), 'berth-xfer-files-'))

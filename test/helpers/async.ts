@@ -1,5 +1,9 @@
 /** uvu has no per-test timeout and a synchronous `assert.throws`: these two fill the gaps. */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what = 'operation'): Promise<T> {
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what = 'operation'
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)
@@ -37,7 +41,12 @@ export function hook<T>(fn: (state: T) => Promise<void> | void): (state: T) => P
 }
 
 /** Polls `fn` until it returns something other than undefined; fails after `ms`. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000, everyMs = 100): Promise<T> {
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  ms = 60_000,
+  everyMs = 100
+): Promise<T> {
   const end = Date.now() + ms
   for (;;) {
     const v = await fn()

@@ -19,7 +19,9 @@ export async function removeTestClusters(prefix: string): Promise<void> {
     return !!c && (c.startsWith(prefix) || c === 'berth-probe')
   }
   const containers = await engine.listContainers([LABEL.cluster])
-  await Promise.all(containers.filter((c) => mine(c.Labels)).map((c) => engine.removeContainer(c.Id)))
+  await Promise.all(
+    containers.filter((c) => mine(c.Labels)).map((c) => engine.removeContainer(c.Id))
+  )
   const nets = await engine.listNetworks([LABEL.cluster])
   await Promise.all(nets.filter((n) => mine(n.Labels)).map((n) => engine.removeNetwork(n.Id)))
   const vols = await engine.listVolumes([LABEL.cluster])
@@ -99,7 +101,6 @@ export async function assertHostsMatchInspect(t: Topology): Promise<Map<string, 
   }
   return ids
 }
-
 
 /** Eclipse Che's shape (examples/che.yaml): one standalone node with a workspace volume. */
 export function cheLike(name: string, extra: Record<string, unknown> = {}) {

@@ -11,6 +11,10 @@ export interface LogRecord {
 
 export function captureLog(): { log: Logger; records: LogRecord[]; messages: () => string[] } {
   const records: LogRecord[] = []
-  const log = createLogger({ level: 'debug', format: 'json', write: (line) => records.push(JSON.parse(line) as LogRecord) })
+  const log = createLogger({
+    level: 'debug',
+    format: 'json',
+    write: (line) => records.push(JSON.parse(line) as LogRecord),
+  })
   return { log, records, messages: () => records.map((r) => r.msg) }
 }

@@ -55,8 +55,12 @@ export async function startReceiver(): Promise<Receiver> {
       const delay = slow.n > 0 ? (slow.n--, slow.ms) : 0
       const answer = [...answers].find(([prefix]) => (req.url ?? '').startsWith(prefix))
       setTimeout(() => {
-        if (answer && status === 200) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer[1]))
-        else res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'failing on purpose')
+        if (answer && status === 200)
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer[1]))
+        else
+          res
+            .writeHead(status, { 'content-type': 'text/plain' })
+            .end(status === 200 ? 'ok' : 'failing on purpose')
       }, delay)
       for (const wake of waiters) wake()
     })
@@ -81,8 +85,14 @@ export async function startReceiver(): Promise<Receiver> {
         }
         const timer = setTimeout(() => {
           waiters.delete(check)
-          const seen = posts.map((p) => `${p.status} ${p.path} ${p.body.slice(0, 120)}`).join('\n  ')
-          reject(new Error(`the receiver got ${posts.filter(where).length} of ${n} posts within ${ms} ms; all it got:\n  ${seen}`))
+          const seen = posts
+            .map((p) => `${p.status} ${p.path} ${p.body.slice(0, 120)}`)
+            .join('\n  ')
+          reject(
+            new Error(
+              `the receiver got ${posts.filter(where).length} of ${n} posts within ${ms} ms; all it got:\n  ${seen}`
+            )
+          )
         }, ms)
         waiters.add(check)
         check()

@@ -13,9 +13,15 @@ export interface Server {
 }
 
 /** Starts `berth serve`; resolves once it says it listens (it says so only once it does). */
-export async function serve(home: string, env: Record<string, string> = {}, args: string[] = []): Promise<Server> {
+export async function serve(
+  home: string,
+  env: Record<string, string> = {},
+  args: string[] = []
+): Promise<Server> {
   const port = await freePort()
-  const proc = spawn(process.execPath, [BIN, 'serve', ...args], { env: { ...process.env, BERTH_HOME: home, PORT: String(port), ...env } })
+  const proc = spawn(process.execPath, [BIN, 'serve', ...args], {
+    env: { ...process.env, BERTH_HOME: home, PORT: String(port), ...env },
+  })
   let out = ''
   proc.stdout.on('data', (d) => (out += d))
   proc.stderr.on('data', (d) => (out += d))

@@ -12,7 +12,11 @@ export function slackSignature(secret: string, timestamp: number | string, body:
 }
 
 /** The headers Slack sends with a body: content type, timestamp, signature. */
-export function signedHeaders(secret: string, body: string, timestamp: number = unixNow()): Record<string, string> {
+export function signedHeaders(
+  secret: string,
+  body: string,
+  timestamp: number = unixNow()
+): Record<string, string> {
   return {
     'content-type': 'application/x-www-form-urlencoded',
     'x-slack-request-timestamp': String(timestamp),
@@ -21,7 +25,8 @@ export function signedHeaders(secret: string, body: string, timestamp: number = 
 }
 
 /** A fresh trigger_id in Slack's shape (digits.digits.hex). */
-export const triggerId = () => `${Date.now()}.${Math.floor(Math.random() * 1e9)}.${randomUUID().replace(/-/g, '')}`
+export const triggerId = () =>
+  `${Date.now()}.${Math.floor(Math.random() * 1e9)}.${randomUUID().replace(/-/g, '')}`
 
 export interface CommandFields {
   text: string
@@ -65,12 +70,19 @@ export function clickBody(f: ClickFields): string {
     user: { id: f.user_id, username: f.user_id.toLowerCase(), team_id: 'T0BERTH' },
     api_app_id: 'A0BERTH',
     token: 'legacy-verification-token',
-    container: { type: 'message', message_ts: now, channel_id: f.channel_id ?? 'C0OPS', is_ephemeral: true },
+    container: {
+      type: 'message',
+      message_ts: now,
+      channel_id: f.channel_id ?? 'C0OPS',
+      is_ephemeral: true,
+    },
     trigger_id: triggerId(),
     team: { id: 'T0BERTH', domain: 'berth' },
     channel: { id: f.channel_id ?? 'C0OPS', name: 'ops' },
     response_url: f.response_url,
-    actions: [{ action_id: f.action_id, block_id: 'b1', type: 'button', value: f.value, action_ts: now }],
+    actions: [
+      { action_id: f.action_id, block_id: 'b1', type: 'button', value: f.value, action_ts: now },
+    ],
   }
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString()
 }

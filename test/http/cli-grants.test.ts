@@ -18,29 +18,55 @@ const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').trim() // eslint-d
 test('berth policy check says what the policy refuses, path by path, and exits 7; allowed is 0', async () => {
   const refused = await sh`node ${BIN} policy check ${join(EXAMPLES, 'codenvy.yaml')}`
   assert.is(refused.exitCode, 7, refused.stderr)
-  assert.is(refused.stdout, `${join(EXAMPLES, 'codenvy.yaml')}: refused by policy "restricted":\n  nodes[5].capAdd[0]: SYS_ADMIN is not allowed by policy "restricted" (allowed: NET_BIND_SERVICE)\n`)
-  const privileged = await sh`node ${BIN} policy check ${join(EXAMPLES, 'codenvy.yaml')} --level privileged`
-  assert.equal([privileged.exitCode, privileged.stdout.trim()], [0, `${join(EXAMPLES, 'codenvy.yaml')}: allowed by policy "privileged"`])
+  assert.is(
+    refused.stdout,
+    `${join(EXAMPLES, 'codenvy.yaml')}: refused by policy "restricted":\n  nodes[5].capAdd[0]: SYS_ADMIN is not allowed by policy "restricted" (allowed: NET_BIND_SERVICE)\n`
+  )
+  const privileged =
+    await sh`node ${BIN} policy check ${join(EXAMPLES, 'codenvy.yaml')} --level privileged`
+  assert.equal(
+    [privileged.exitCode, privileged.stdout.trim()],
+    [0, `${join(EXAMPLES, 'codenvy.yaml')}: allowed by policy "privileged"`]
+  )
   const che = await sh`node ${BIN} policy check ${join(EXAMPLES, 'che.yaml')} --json`
-  assert.equal([che.exitCode, JSON.parse(che.stdout)], [0, { ok: true, level: 'restricted', issues: [] }])
+  assert.equal(
+    [che.exitCode, JSON.parse(che.stdout)],
+    [0, { ok: true, level: 'restricted', issues: [] }]
+  )
   // The server's own policy file widens what it allows.
   const config = join(home, 'serve.yaml')
-  writeFileSync(config, 'policy:\n  restricted:\n    capabilities: [NET_BIND_SERVICE, CHOWN]\n  clusters:\n    lab-*: baseline\n')
+  writeFileSync(
+    config,
+    'policy:\n  restricted:\n    capabilities: [NET_BIND_SERVICE, CHOWN]\n  clusters:\n    lab-*: baseline\n'
+  )
   const t = join(home, 'chown.yaml')
-  writeFileSync(t, 'name: x\nimage: berth/demo:1\ndomain: x.local\ndefaults: { resources: { memory: 64m } }\nnodes:\n  - { name: a, capAdd: [CHOWN] }\n')
+  writeFileSync(
+    t,
+    'name: x\nimage: berth/demo:1\ndomain: x.local\ndefaults: { resources: { memory: 64m } }\nnodes:\n  - { name: a, capAdd: [CHOWN] }\n'
+  )
   assert.is((await sh`node ${BIN} policy check ${t}`).exitCode, 7)
   assert.is((await sh`node ${BIN} policy check ${t} --config ${config}`).exitCode, 0)
   const badLevel = await sh`node ${BIN} policy check ${t} --level root`
-  assert.equal([badLevel.exitCode, plain(badLevel.stderr)], [2, 'error: --level: "root" is not one of restricted, baseline, privileged'])
+  assert.equal(
+    [badLevel.exitCode, plain(badLevel.stderr)],
+    [2, 'error: --level: "root" is not one of restricted, baseline, privileged']
+  )
 })
 
 test('berth token create takes cluster grants and a level; privileged only with admin', async () => {
-  const made = await sh`node ${BIN} token create --name team-a --scopes install,read --clusters ${'team-a-*,shared'} --level baseline --json`
+  const made =
+    await sh`node ${BIN} token create --name team-a --scopes install,read --clusters ${'team-a-*,shared'} --level baseline --json`
   assert.is(made.exitCode, 0, made.stderr)
   const token = JSON.parse(made.stdout)
   assert.equal([token.clusters, token.level], [['team-a-*', 'shared'], 'baseline'])
   const bad = await sh`node ${BIN} token create --name ci --scopes install --level privileged`
-  assert.equal([bad.exitCode, plain(bad.stderr)], [2, 'error: --level privileged: only an admin token may hold it (a privileged node can take the host)'])
+  assert.equal(
+    [bad.exitCode, plain(bad.stderr)],
+    [
+      2,
+      'error: --level privileged: only an admin token may hold it (a privileged node can take the host)',
+    ]
+  )
   const glob = await sh`node ${BIN} token create --name ci --scopes install --clusters ${'Team_A'}`
   assert.is(glob.exitCode, 2)
   const list = await sh`node ${BIN} token list`

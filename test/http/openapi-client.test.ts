@@ -31,7 +31,10 @@ let reader: string
 
 /** A token made as an operator makes one, on the server's host, straight in its store. */
 async function tokenFor(name: string, scopes: string): Promise<string> {
-  const made = await $({ env: { ...process.env, BERTH_HOME: home }, quiet: true })`${process.execPath} ${BIN} token create --name ${name} --scopes ${scopes} --json`
+  const made = await $({
+    env: { ...process.env, BERTH_HOME: home },
+    quiet: true,
+  })`${process.execPath} ${BIN} token create --name ${name} --scopes ${scopes} --json`
   return JSON.parse(made.stdout).token as string
 }
 
@@ -41,7 +44,10 @@ Client.before(
   hook(async () => {
     reader = await tokenFor('openapi-client', 'read')
     server = await serve(home)
-    api = createClient<paths>({ baseUrl: server.base, headers: { authorization: `Bearer ${reader}` } })
+    api = createClient<paths>({
+      baseUrl: server.base,
+      headers: { authorization: `Bearer ${reader}` },
+    })
   })
 )
 Client.after(
@@ -52,18 +58,31 @@ Client.after(
   })
 )
 
-Client('the document berth serves generates the committed client types, byte for byte', async () => {
-  const { data, response } = await api.GET('/v1/openapi.json')
-  assert.is(response.status, 200)
-  assert.ok(data, 'the document')
-  assert.equal((data as { servers?: unknown }).servers, [{ url: '/', description: 'the origin that served this document: `berth serve` or the Worker' }])
-  assert.ok(await clientTypes(data) === readFileSync(join(ROOT, CLIENT_TYPES), 'utf8'), `${CLIENT_TYPES} is the served document's: run npm run gen:client`)
-  const health = await api.GET('/healthz')
-  assert.is(health.data?.ok, true)
-})
+Client(
+  'the document berth serves generates the committed client types, byte for byte',
+  async () => {
+    const { data, response } = await api.GET('/v1/openapi.json')
+    assert.is(response.status, 200)
+    assert.ok(data, 'the document')
+    assert.equal((data as { servers?: unknown }).servers, [
+      {
+        url: '/',
+        description: 'the origin that served this document: `berth serve` or the Worker',
+      },
+    ])
+    assert.ok(
+      (await clientTypes(data)) === readFileSync(join(ROOT, CLIENT_TYPES), 'utf8'),
+      `${CLIENT_TYPES} is the served document's: run npm run gen:client`
+    )
+    const health = await api.GET('/healthz')
+    assert.is(health.data?.ok, true)
+  }
+)
 
 Client('submits a real job and follows it to its end: typed state and result', async () => {
-  const submitted = await api.POST('/v1/jobs', { body: { kind: 'status', cluster: 't-oac-missing' } })
+  const submitted = await api.POST('/v1/jobs', {
+    body: { kind: 'status', cluster: 't-oac-missing' },
+  })
   assert.is(submitted.response.status, 202, JSON.stringify(submitted.error))
   const job: Job | undefined = submitted.data?.job
   assert.ok(job, 'the queued job')
@@ -77,9 +96,12 @@ Client('submits a real job and follows it to its end: typed state and result', a
     `job ${job.id} finished`,
     async () => {
       const { data, error } = await api.GET('/v1/jobs/{id}', { params: { path: { id: job.id } } })
-      if (!data) throw new Error(`GET /v1/jobs/${job.id}: ${error?.error.code} ${error?.error.message}`)
+      if (!data)
+        throw new Error(`GET /v1/jobs/${job.id}: ${error?.error.code} ${error?.error.message}`)
       const state: Job['state'] = data.job.state
-      return state === 'succeeded' || state === 'failed' || state === 'cancelled' ? data.job : undefined
+      return state === 'succeeded' || state === 'failed' || state === 'cancelled'
+        ? data.job
+        : undefined
     },
     120_000,
     200
@@ -93,18 +115,29 @@ Client('submits a real job and follows it to its end: typed state and result', a
   assert.is(done.attempts, 1)
 
   // Its events, as Server-Sent Events: each `event: job`, then `event: end` with the job.
-  const events = await api.GET('/v1/jobs/{id}/events', { params: { path: { id: job.id } }, parseAs: 'text' })
+  const events = await api.GET('/v1/jobs/{id}/events', {
+    params: { path: { id: job.id } },
+    parseAs: 'text',
+  })
   assert.is(events.response.headers.get('content-type')?.split(';')[0], 'text/event-stream')
   const text = events.data ?? ''
   assert.match(text, /^event: job$/m)
   const end = /^event: end\ndata: (.*)$/m.exec(text)
   assert.ok(end, `an end event in:\n${text}`)
   const ended = JSON.parse(end[1]) as Job
-  assert.equal({ id: ended.id, state: ended.state, code: ended.result?.code }, { id: job.id, state: 'failed', code: 'not_found' })
+  assert.equal(
+    { id: ended.id, state: ended.state, code: ended.result?.code },
+    { id: job.id, state: 'failed', code: 'not_found' }
+  )
 
   // And in the list of the cluster's jobs.
-  const list = await api.GET('/v1/jobs', { params: { query: { cluster: 't-oac-missing', limit: 10 } } })
-  assert.equal(list.data?.jobs.map((j) => j.id), [job.id])
+  const list = await api.GET('/v1/jobs', {
+    params: { query: { cluster: 't-oac-missing', limit: 10 } },
+  })
+  assert.equal(
+    list.data?.jobs.map((j) => j.id),
+    [job.id]
+  )
   assert.is(list.data?.next, null)
 })
 
@@ -112,9 +145,14 @@ Client('errors are typed: the one envelope, with the status the document gives',
   const missing = await api.GET('/v1/jobs/{id}', { params: { path: { id: 'j-not-a-job' } } })
   assert.is(missing.response.status, 404)
   assert.is(missing.data, undefined)
-  assert.equal(missing.error, { ok: false, error: { code: 'not_found', message: 'no job "j-not-a-job"' } })
+  assert.equal(missing.error, {
+    ok: false,
+    error: { code: 'not_found', message: 'no job "j-not-a-job"' },
+  })
 
-  const install = await api.POST('/v1/jobs', { body: { kind: 'install', cluster: 't-oac-x', topology: 'name: t-oac-x' } })
+  const install = await api.POST('/v1/jobs', {
+    body: { kind: 'install', cluster: 't-oac-x', topology: 'name: t-oac-x' },
+  })
   assert.is(install.response.status, 403, 'install needs the install scope')
   assert.is(install.error?.error.code, 'forbidden')
 
@@ -133,31 +171,41 @@ Client('errors are typed: the one envelope, with the status the document gives',
   assert.equal(cancel.error, { ok: true, outcome: 'finished' })
 })
 
-Client('the types refuse a wrong body (checked by npm run typecheck), and so does the server', async () => {
-  // @ts-expect-error: `shell` is no field of JobRequest (it is a strict object).
-  const extra = await api.POST('/v1/jobs', { body: { kind: 'status', cluster: 't-oac-x', shell: 'rm -rf /' } })
-  assert.is(extra.response.status, 422)
-  assert.match(extra.error?.error.message ?? '', /shell: unknown key/)
-
-  // @ts-expect-error: `format-disk` is not a job kind.
-  const kind = await api.POST('/v1/jobs', { body: { kind: 'format-disk', cluster: 't-oac-x' } })
-  assert.is(kind.response.status, 422)
-  assert.match(kind.error?.error.message ?? '', /^kind: /)
-
-})
-
-Client('a malformed request is refused before berth reads it: the 400 the document gives every route', async () => {
-  const url = new URL(server.base)
-  const status = await new Promise<{ code?: number; body: string }>((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: '/healthz', headers: { host: 'not a host' } }, (res) => {
-      let body = ''
-      res.on('data', (d) => (body += d))
-      res.on('end', () => resolve({ code: res.statusCode, body }))
+Client(
+  'the types refuse a wrong body (checked by npm run typecheck), and so does the server',
+  async () => {
+    const extra = await api.POST('/v1/jobs', {
+      // @ts-expect-error: `shell` is no field of JobRequest (it is a strict object).
+      body: { kind: 'status', cluster: 't-oac-x', shell: 'rm -rf /' },
     })
-    req.on('error', reject)
-    req.end()
-  })
-  assert.equal(status, { code: 400, body: '' })
-})
+    assert.is(extra.response.status, 422)
+    assert.match(extra.error?.error.message ?? '', /shell: unknown key/)
+
+    // @ts-expect-error: `format-disk` is not a job kind.
+    const kind = await api.POST('/v1/jobs', { body: { kind: 'format-disk', cluster: 't-oac-x' } })
+    assert.is(kind.response.status, 422)
+    assert.match(kind.error?.error.message ?? '', /^kind: /)
+  }
+)
+
+Client(
+  'a malformed request is refused before berth reads it: the 400 the document gives every route',
+  async () => {
+    const url = new URL(server.base)
+    const status = await new Promise<{ code?: number; body: string }>((resolve, reject) => {
+      const req = request(
+        { host: url.hostname, port: url.port, path: '/healthz', headers: { host: 'not a host' } },
+        (res) => {
+          let body = ''
+          res.on('data', (d) => (body += d))
+          res.on('end', () => resolve({ code: res.statusCode, body }))
+        }
+      )
+      req.on('error', reject)
+      req.end()
+    })
+    assert.equal(status, { code: 400, body: '' })
+  }
+)
 
 Client.run()

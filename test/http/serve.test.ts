@@ -20,7 +20,9 @@ test('berth serve: admin token written once to a 0600 file (never printed), jobs
   server.stdout.on('data', (d) => (out += d))
   try {
     await withTimeout(
-      new Promise<void>((resolve) => server.stdout.on('data', () => /berth serve: http/.test(out) && resolve())),
+      new Promise<void>((resolve) =>
+        server.stdout.on('data', () => /berth serve: http/.test(out) && resolve())
+      ),
       20_000,
       'server start'
     )
@@ -34,7 +36,10 @@ test('berth serve: admin token written once to a 0600 file (never printed), jobs
     assert.is((await fetch(`${base}/healthz`)).status, 200)
     assert.is((await fetch(`${base}/v1/jobs`)).status, 401)
 
-    const created = await $({ env, quiet: true })`node ${BIN} token create --name ops --scopes read --json`
+    const created = await $({
+      env,
+      quiet: true,
+    })`node ${BIN} token create --name ops --scopes read --json`
     const ops = JSON.parse(created.stdout).token as string
     const denied = await fetch(`${base}/v1/jobs`, {
       method: 'POST',
@@ -50,7 +55,11 @@ test('berth serve: admin token written once to a 0600 file (never printed), jobs
     })
     assert.is(res.status, 202)
     const { job } = (await res.json()) as { job: { id: string } }
-    const sse = await (await fetch(`${base}/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${ops}` } })).text()
+    const sse = await (
+      await fetch(`${base}/v1/jobs/${job.id}/events`, {
+        headers: { authorization: `Bearer ${ops}` },
+      })
+    ).text()
     assert.match(sse, /"code":"not_found"/)
     assert.match(sse, /event: end/)
     // Only root reads what berth keeps: the store, the job logs, the directories.
@@ -60,17 +69,31 @@ test('berth serve: admin token written once to a 0600 file (never printed), jobs
     assert.is(mode(join(home, 'jobs', `${job.id}.log`)), '600')
 
     await $({ env, quiet: true })`node ${BIN} token revoke ops`
-    assert.is((await fetch(`${base}/v1/jobs`, { headers: { authorization: `Bearer ${ops}` } })).status, 401, 'revoked')
+    assert.is(
+      (await fetch(`${base}/v1/jobs`, { headers: { authorization: `Bearer ${ops}` } })).status,
+      401,
+      'revoked'
+    )
 
     server.kill('SIGTERM')
-    const code = await withTimeout(new Promise<number | null>((r) => server.on('exit', r)), 40_000, 'exit')
+    const code = await withTimeout(
+      new Promise<number | null>((r) => server.on('exit', r)),
+      40_000,
+      'exit'
+    )
     assert.is(code, 0)
 
     // A second start creates no new admin token.
     const again = spawn('node', [BIN, 'serve'], { env })
     let out2 = ''
     again.stdout.on('data', (d) => (out2 += d))
-    await withTimeout(new Promise<void>((r) => again.stdout.on('data', () => /berth serve: http/.test(out2) && r())), 20_000, 'restart')
+    await withTimeout(
+      new Promise<void>((r) =>
+        again.stdout.on('data', () => /berth serve: http/.test(out2) && r())
+      ),
+      20_000,
+      'restart'
+    )
     assert.not.match(out2, /admin token/)
     assert.is(readFileSync(file, 'utf8').trim(), admin, 'the file is not overwritten')
     again.kill('SIGTERM')

@@ -12,7 +12,16 @@
  * where its prebuilt addon cannot be downloaded from GitHub. Never the real global prefix.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs'
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -47,9 +56,18 @@ interface Ran {
  * Runs a program to its end within what is left of LIMIT_MS. Its own process group: on the
  * deadline the whole group (npm, node-gyp, make, the compiler) is killed, not just npm.
  */
-function run(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
+function run(
+  file: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}
+): Promise<Ran> {
   const t0 = Date.now()
-  const child = spawn(file, args, { cwd: opts.cwd ?? work, env: { ...process.env, PATH, ...opts.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(file, args, {
+    cwd: opts.cwd ?? work,
+    env: { ...process.env, PATH, ...opts.env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   let err = ''
   child.stdout.on('data', (d) => (out += d))
@@ -69,7 +87,8 @@ function run(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pr
   })
 }
 
-const ok = (r: Ran, what: string) => assert.is(r.code, 0, `${what} exited ${r.code}:\n${r.out}\n${r.err}`)
+const ok = (r: Ran, what: string) =>
+  assert.is(r.code, 0, `${what} exited ${r.code}:\n${r.out}\n${r.err}`)
 
 function needInstalled() {
   if (!installedOk) throw new Error('the package is not installed (an earlier test failed)')
@@ -79,7 +98,9 @@ async function berth(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> 
   needInstalled()
   const home = mkdtempSync(join(work, 'home-'))
   // A DOCKER_HOST that answers nothing: none of these commands may need the engine.
-  return run(berthBin, args, { env: { BERTH_HOME: home, DOCKER_HOST: 'unix:///nonexistent/docker.sock', ...env } })
+  return run(berthBin, args, {
+    env: { BERTH_HOME: home, DOCKER_HOST: 'unix:///nonexistent/docker.sock', ...env },
+  })
 }
 
 test.after(() => rmSync(work, { recursive: true, force: true }))
@@ -88,26 +109,71 @@ test('npm pack: the tarball holds what runs — bin, dist, examples, infra, the 
   mkdirSync(packDir)
   const r = await run('npm', ['pack', '--pack-destination', packDir, '--json'], { cwd: ROOT })
   ok(r, 'npm pack')
-  const [info] = JSON.parse(r.out) as [{ filename: string; size: number; unpackedSize: number; entryCount: number }]
+  const [info] = JSON.parse(r.out) as [
+    { filename: string; size: number; unpackedSize: number; entryCount: number },
+  ]
   tarball = join(packDir, info.filename)
   assert.is(info.filename, `berth-${pkg.version}.tgz`)
-  console.log(`  npm pack: ${(r.ms / 1000).toFixed(1)} s; ${info.filename}: ${(info.size / 1024).toFixed(0)} KiB (${statSync(tarball).size} bytes), ${info.entryCount} files, ${(info.unpackedSize / 1024).toFixed(0)} KiB unpacked`)
+  console.log(
+    `  npm pack: ${(r.ms / 1000).toFixed(1)} s; ${info.filename}: ${(info.size / 1024).toFixed(0)} KiB (${statSync(tarball).size} bytes), ${info.entryCount} files, ${(info.unpackedSize / 1024).toFixed(0)} KiB unpacked`
+  )
 
   const listing = execFileSync('tar', ['-tvzf', tarball], { encoding: 'utf8' }).trim().split('\n')
-  const modes = new Map(listing.map((l) => [l.split(/\s+/).slice(5).join(' ').replace(/^package\//, ''), l.split(/\s+/)[0]]))
+  const modes = new Map(
+    listing.map((l) => [
+      l
+        .split(/\s+/)
+        .slice(5)
+        .join(' ')
+        .replace(/^package\//, ''),
+      l.split(/\s+/)[0],
+    ])
+  )
   const files = [...modes.keys()]
   assert.is(files.length, info.entryCount)
   const tops = new Set(files.map((f) => f.split('/')[0]))
-  assert.equal([...tops].sort(), ['README.md', 'bin', 'dist', 'docs', 'examples', 'infra', 'package.json', 'scripts'])
-  assert.equal(files.filter((f) => f.startsWith('scripts/') && !f.startsWith('scripts/image/demo/')), [], 'of scripts/, only the demo image files')
-  assert.equal(files.filter((f) => /\.(c|m)?ts$/.test(f)), [], 'no TypeScript')
-  assert.equal(files.filter((f) => /(^|\/)test\//.test(f) || f.includes('node_modules/')), [], 'no tests, no node_modules')
+  assert.equal([...tops].sort(), [
+    'README.md',
+    'bin',
+    'dist',
+    'docs',
+    'examples',
+    'infra',
+    'package.json',
+    'scripts',
+  ])
+  assert.equal(
+    files.filter((f) => f.startsWith('scripts/') && !f.startsWith('scripts/image/demo/')),
+    [],
+    'of scripts/, only the demo image files'
+  )
+  assert.equal(
+    files.filter((f) => /\.(c|m)?ts$/.test(f)),
+    [],
+    'no TypeScript'
+  )
+  assert.equal(
+    files.filter((f) => /(^|\/)test\//.test(f) || f.includes('node_modules/')),
+    [],
+    'no tests, no node_modules'
+  )
   // Every file berth reads at run time from the package root is there, with its executable bit.
-  const needed = execFileSync('git', ['ls-files', 'bin', 'examples', 'infra', 'scripts/image/demo'], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n')
-  for (const f of [...needed, 'dist/berth.js', 'dist/inputs.json', 'README.md']) assert.ok(modes.has(f), `${f} is in the tarball`)
+  const needed = execFileSync(
+    'git',
+    ['ls-files', 'bin', 'examples', 'infra', 'scripts/image/demo'],
+    { cwd: ROOT, encoding: 'utf8' }
+  )
+    .trim()
+    .split('\n')
+  for (const f of [...needed, 'dist/berth.js', 'dist/inputs.json', 'README.md'])
+    assert.ok(modes.has(f), `${f} is in the tarball`)
   for (const f of needed) {
     const exec = (statSync(join(ROOT, f)).mode & 0o100) !== 0
-    assert.is(modes.get(f)![3] === 'x', exec, `${f}: executable in the tarball as in the repository`)
+    assert.is(
+      modes.get(f)![3] === 'x',
+      exec,
+      `${f}: executable in the tarball as in the repository`
+    )
   }
 })
 
@@ -117,19 +183,43 @@ test('npm install -g into a scratch prefix, from the tarball and the registry: r
   // from, so the one berth needs (better-sqlite3's native addon) is allowed by name, as the
   // CloudFormation host does. npm 11.19 still runs the others (ssh2's optional speed-ups) with a
   // notice; an npm that blocks them leaves ssh2 on its JavaScript fallback.
-  const r = await run('npm', ['install', '-g', '--prefix', prefix, '--allow-scripts=better-sqlite3', '--no-audit', '--no-fund', tarball], {
-    env: { npm_config_update_notifier: 'false' },
-  })
+  const r = await run(
+    'npm',
+    [
+      'install',
+      '-g',
+      '--prefix',
+      prefix,
+      '--allow-scripts=better-sqlite3',
+      '--no-audit',
+      '--no-fund',
+      tarball,
+    ],
+    {
+      env: { npm_config_update_notifier: 'false' },
+    }
+  )
   ok(r, 'npm install -g')
   console.log(`  npm install -g: ${(r.ms / 1000).toFixed(1)} s`)
-  for (const line of r.err.split('\n').filter((l) => /install-scripts|prebuild-install/.test(l))) console.log(`    ${line}`)
+  for (const line of r.err.split('\n').filter((l) => /install-scripts|prebuild-install/.test(l)))
+    console.log(`    ${line}`)
   // The layout the stack's wrapper relies on: <prefix>/lib/node_modules/berth/bin/berth.mjs.
   assert.ok(lstatSync(berthBin).isSymbolicLink())
   assert.is(readlinkSync(berthBin), '../lib/node_modules/berth/bin/berth.mjs')
-  assert.ok(existsSync(join(installed, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node')), "better-sqlite3's addon is built")
-  for (const dep of Object.keys(pkg.dependencies)) assert.ok(existsSync(join(installed, 'node_modules', dep, 'package.json')), `${dep} is installed`)
+  assert.ok(
+    existsSync(
+      join(installed, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node')
+    ),
+    "better-sqlite3's addon is built"
+  )
+  for (const dep of Object.keys(pkg.dependencies))
+    assert.ok(
+      existsSync(join(installed, 'node_modules', dep, 'package.json')),
+      `${dep} is installed`
+    )
   // What dist/ bundles, and what only a checkout needs (tsx, esbuild), stays out.
-  for (const dev of ['tsx', 'esbuild', 'dockerode', 'zod', 'hono', 'typescript', 'wrangler']) assert.not.ok(existsSync(join(installed, 'node_modules', dev)), `${dev} is not installed`)
+  for (const dev of ['tsx', 'esbuild', 'dockerode', 'zod', 'hono', 'typescript', 'wrangler'])
+    assert.not.ok(existsSync(join(installed, 'node_modules', dev)), `${dev} is not installed`)
   assert.not.ok(existsSync(join(installed, 'scripts', 'berth.ts')))
   installedOk = true
 })
@@ -153,7 +243,9 @@ test("berth policy check of the package's own example: allowed", async () => {
 test('berth token create: the SQLite store (better-sqlite3, the migrations under infra/) in BERTH_HOME', async () => {
   needInstalled()
   const home = mkdtempSync(join(work, 'home-'))
-  const create = await run(berthBin, ['token', 'create', '--name', 't', '--scopes', 'read'], { env: { BERTH_HOME: home } })
+  const create = await run(berthBin, ['token', 'create', '--name', 't', '--scopes', 'read'], {
+    env: { BERTH_HOME: home },
+  })
   ok(create, 'berth token create')
   assert.match(create.out, /^berth_[A-Za-z0-9_-]{40,}\n/)
   assert.ok(existsSync(join(home, 'berth.db')))
@@ -167,7 +259,14 @@ test('berth serve from the package: /healthz, and /v1/jobs with the admin token 
   const home = mkdtempSync(join(work, 'home-'))
   const port = await freePort()
   const proc: ChildProcess = spawn(berthBin, ['serve'], {
-    env: { ...process.env, PATH, BERTH_HOME: home, PORT: String(port), BERTH_AUTO_REWIRE: 'false', DOCKER_HOST: 'unix:///nonexistent/docker.sock' },
+    env: {
+      ...process.env,
+      PATH,
+      BERTH_HOME: home,
+      PORT: String(port),
+      BERTH_AUTO_REWIRE: 'false',
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+    },
   })
   let out = ''
   proc.stdout!.on('data', (d) => (out += d))
@@ -217,7 +316,11 @@ test("with Docker: berth image build-demo from the package's scripts gives the c
   // The checkout's (built when missing), then the package's: the same hash, so up to date —
   // the rootfs tar, scripts and executable bits included, is byte for byte the same.
   const env = { BERTH_HOME: mkdtempSync(join(work, 'home-')) }
-  const fromCheckout = await run(process.execPath, [join(ROOT, 'bin', 'berth.mjs'), 'image', 'build-demo', '--json'], { env })
+  const fromCheckout = await run(
+    process.execPath,
+    [join(ROOT, 'bin', 'berth.mjs'), 'image', 'build-demo', '--json'],
+    { env }
+  )
   ok(fromCheckout, 'berth image build-demo (checkout)')
   const fromPackage = await run(berthBin, ['image', 'build-demo', '--json'], { env })
   ok(fromPackage, 'berth image build-demo (package)')

@@ -25,7 +25,12 @@ async function build(tag: string, ...extra: string[]) {
   const r = await sh`node ${BIN} image build-debian --tag ${tag} ${extra}`
   // Colours off: the CLI colours "error:" when it thinks it may.
   const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '') // eslint-disable-line no-control-regex -- ESC starts the colour codes it strips
-  return { exitCode: r.exitCode, stdout: plain(r.stdout), stderr: plain(r.stderr), ms: Date.now() - t0 }
+  return {
+    exitCode: r.exitCode,
+    stdout: plain(r.stdout),
+    stderr: plain(r.stderr),
+    ms: Date.now() - t0,
+  }
 }
 
 const report = (what: string, ms: number) => console.log(`    ${what}: ${(ms / 1000).toFixed(1)} s`)
@@ -58,8 +63,14 @@ Build('a minbase image with one package is built, labelled with its recipe, and 
   assert.is(out.built, true)
   console.log(`    root filesystem: ${(out.bytes / 1e6).toFixed(0)} MB`)
   assert.match(r.stderr, /image: (using|installed) mmdebstrap/)
-  assert.match(r.stderr, /image: debootstrapping bookworm \(1 package on minbase\) from http:\/\/deb\.debian\.org\/debian/)
-  assert.match(r.stderr, /image: importing the root filesystem into Docker as berth-test\/debian-hello:1/)
+  assert.match(
+    r.stderr,
+    /image: debootstrapping bookworm \(1 package on minbase\) from http:\/\/deb\.debian\.org\/debian/
+  )
+  assert.match(
+    r.stderr,
+    /image: importing the root filesystem into Docker as berth-test\/debian-hello:1/
+  )
   assert.match(r.stderr, /image: imported \d+ MB/)
   assert.match(r.stderr, /image: done: berth-test\/debian-hello:1 .* in [\d.]+ s/)
 
@@ -97,7 +108,11 @@ Build('--force rebuilds: a new image id, the replaced one removed', async () => 
 })
 
 Build('an unreachable mirror fails plainly (exit 3) and makes no image', async () => {
-  const r = await withTimeout(build(NO_MIRROR, '--packages', 'hello', '--mirror', MIRROR_DOWN), 120_000, 'build')
+  const r = await withTimeout(
+    build(NO_MIRROR, '--packages', 'hello', '--mirror', MIRROR_DOWN),
+    120_000,
+    'build'
+  )
   report('unreachable mirror reported', r.ms)
   assert.is(r.exitCode, 3, r.stderr)
   assert.match(r.stderr, `error: the Debian mirror ${MIRROR_DOWN} cannot be reached`)
@@ -107,7 +122,11 @@ Build('an unreachable mirror fails plainly (exit 3) and makes no image', async (
 })
 
 Build('a package Debian does not have is named (exit 5) and makes no image', async () => {
-  const r = await withTimeout(build(NO_PACKAGE, '--packages', 'hello,berth-no-such-package'), 300_000, 'build')
+  const r = await withTimeout(
+    build(NO_PACKAGE, '--packages', 'hello,berth-no-such-package'),
+    300_000,
+    'build'
+  )
   assert.is(r.exitCode, 5, r.stderr)
   assert.match(r.stderr, 'error: --packages: no package "berth-no-such-package" in Debian bookworm')
   assert.is(await engine.inspectImage(NO_PACKAGE), null)

@@ -7,7 +7,11 @@
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadSsmDocument, renderCommand, resolveParameters } from '../../scripts/infra/ssm-document.ts'
+import {
+  loadSsmDocument,
+  renderCommand,
+  resolveParameters,
+} from '../../scripts/infra/ssm-document.ts'
 import type { FakeDocument } from './ssm-endpoint.ts'
 
 const BIN = new URL('../../bin/berth.mjs', import.meta.url).pathname
@@ -25,7 +29,8 @@ export const berthJobRun: FakeDocument = {
   script(params) {
     const values = resolveParameters(doc, params)
     const { script } = renderCommand(doc, values, { agent: 'text' })
-    if (!script.includes('/usr/local/bin/berth')) throw new Error('the document no longer runs /usr/local/bin/berth')
+    if (!script.includes('/usr/local/bin/berth'))
+      throw new Error('the document no longer runs /usr/local/bin/berth')
     return script.replaceAll('/usr/local/bin/berth', berth)
   },
 }

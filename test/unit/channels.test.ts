@@ -9,7 +9,10 @@ import * as assert from 'uvu/assert'
 import { CHANNELS } from '../../functions/channels.ts'
 
 test('the notifications table accepts exactly the channels the code knows', () => {
-  const sql = readFileSync(new URL('../../infra/migrations/0002_notifications.sql', import.meta.url), 'utf8')
+  const sql = readFileSync(
+    new URL('../../infra/migrations/0002_notifications.sql', import.meta.url),
+    'utf8'
+  )
   const check = sql.match(/channel\s+TEXT NOT NULL CHECK \(channel IN \(([^)]*)\)\)/)
   assert.ok(check, 'the CHECK on channel is where it was')
   const inSql = check[1].split(',').map((s) => s.trim().replace(/^'|'$/g, ''))

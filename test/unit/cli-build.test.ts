@@ -5,7 +5,15 @@
  * without the sources: it runs the compiled CLI.
  */
 import { execFileSync } from 'node:child_process'
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync } from 'node:fs'
+import {
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+} from 'node:fs'
 import { builtinModules } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,10 +24,15 @@ import pkg from '../../package.json' with { type: 'json' }
 const ROOT = new URL('../..', import.meta.url).pathname
 const copy = mkdtempSync(join(tmpdir(), 'berth-cli-build-'))
 
-const version = (root: string) => execFileSync(process.execPath, [join(root, 'bin', 'berth.mjs'), '--version'], { encoding: 'utf8', env: { ...process.env, BERTH_HOME: join(copy, 'home') } }).trim()
+const version = (root: string) =>
+  execFileSync(process.execPath, [join(root, 'bin', 'berth.mjs'), '--version'], {
+    encoding: 'utf8',
+    env: { ...process.env, BERTH_HOME: join(copy, 'home') },
+  }).trim()
 
 test.before(() => {
-  for (const part of ['bin', 'scripts', 'functions', 'package.json', 'infra', 'examples']) cpSync(join(ROOT, part), join(copy, part), { recursive: true })
+  for (const part of ['bin', 'scripts', 'functions', 'package.json', 'infra', 'examples'])
+    cpSync(join(ROOT, part), join(copy, part), { recursive: true })
   symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'))
   execFileSync(process.execPath, [join(copy, 'scripts', 'build.mjs'), '--quiet'], { cwd: copy })
 })
@@ -44,19 +57,29 @@ test('every package dist/ loads at run time is among the dependencies an install
   // What esbuild left out of the bundle (scripts/build.mjs EXTERNAL, and what bundled code
   // requires): import … from "x", import("x"), require("x"), but not Node's own modules. esbuild
   // writes them with double quotes (the bundled packages' comments quote theirs singly).
-  const files = [join(copy, 'dist', 'berth.js'), ...readdirSync(join(copy, 'dist', 'chunks')).map((f) => join(copy, 'dist', 'chunks', f))]
+  const files = [
+    join(copy, 'dist', 'berth.js'),
+    ...readdirSync(join(copy, 'dist', 'chunks')).map((f) => join(copy, 'dist', 'chunks', f)),
+  ]
   const loaded = new Set<string>()
   for (const file of files) {
     const text = readFileSync(file, 'utf8')
-    for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|(?<![\w$.])(?:__)?require\s*\(\s*)"((?:@[\w.-]+\/)?[\w-][\w.-]*(?:\/[\w./-]*)?)"/g)) {
+    for (const m of text.matchAll(
+      /(?:\bfrom\s*|\bimport\s*\(\s*|(?<![\w$.])(?:__)?require\s*\(\s*)"((?:@[\w.-]+\/)?[\w-][\w.-]*(?:\/[\w./-]*)?)"/g
+    )) {
       const name = m[1].startsWith('@') ? m[1].split('/').slice(0, 2).join('/') : m[1].split('/')[0]
       if (name.startsWith('node:') || builtinModules.includes(name)) continue
       loaded.add(name)
     }
   }
-  for (const external of ['better-sqlite3', 'ssh2', '@aws-sdk/client-ssm']) assert.ok(loaded.has(external), `the scan sees ${external}`)
+  for (const external of ['better-sqlite3', 'ssh2', '@aws-sdk/client-ssm'])
+    assert.ok(loaded.has(external), `the scan sees ${external}`)
   const missing = [...loaded].filter((name) => !(name in pkg.dependencies))
-  assert.equal(missing, [], `dist/ loads ${missing.join(', ')}: list it in package.json's dependencies`)
+  assert.equal(
+    missing,
+    [],
+    `dist/ loads ${missing.join(', ')}: list it in package.json's dependencies`
+  )
 })
 
 test('an installed package (dist/ without the sources) runs the compiled CLI; its help and a real command work', () => {
@@ -68,9 +91,15 @@ test('an installed package (dist/ without the sources) runs the compiled CLI; it
   const later = new Date(Date.now() + 60_000)
   utimesSync(join(copy, 'package.json'), later, later)
   assert.is(version(copy), `berth ${pkg.version} (compiled)`)
-  const help = execFileSync(process.execPath, [join(copy, 'bin', 'berth.mjs'), '--help'], { encoding: 'utf8' })
+  const help = execFileSync(process.execPath, [join(copy, 'bin', 'berth.mjs'), '--help'], {
+    encoding: 'utf8',
+  })
   assert.match(help, /^berth — install multi-node container clusters on Docker/)
-  const policy = execFileSync(process.execPath, [join(copy, 'bin', 'berth.mjs'), 'policy', 'check', join(copy, 'examples', 'che.yaml')], { encoding: 'utf8', env: { ...process.env, BERTH_HOME: join(copy, 'home') } })
+  const policy = execFileSync(
+    process.execPath,
+    [join(copy, 'bin', 'berth.mjs'), 'policy', 'check', join(copy, 'examples', 'che.yaml')],
+    { encoding: 'utf8', env: { ...process.env, BERTH_HOME: join(copy, 'home') } }
+  )
   assert.match(policy, /allowed by policy "restricted"/)
 })
 

@@ -49,7 +49,8 @@ test('every file of the Puppet tree is written into the master, code under the p
   for (const file of walk(join(DIR, 'puppet'))) {
     const rel = relative(join(DIR, 'puppet'), file)
     assert.ok(listed.has(file), `puppet/${rel} is not in the master's files`)
-    if (/^(manifests|modules|data)\/|^hiera\.yaml$/.test(rel)) assert.is(listed.get(file), CODE + rel)
+    if (/^(manifests|modules|data)\/|^hiera\.yaml$/.test(rel))
+      assert.is(listed.get(file), CODE + rel)
   }
   assert.is(new Set(masterFiles.map((f) => f.target)).size, masterFiles.length, 'no target twice')
 })

@@ -47,14 +47,23 @@ test('the recipe hash changes with the suite, the packages and the mirror, not w
 
 test('defaults, tag halves and the import changes', () => {
   const r = parseRecipe({ tag: 'berth-test/hello', packages: 'hello' })
-  assert.equal([r.suite, r.mirror, r.repo, r.tag], [DEFAULT_SUITE, DEFAULT_MIRROR, 'berth-test/hello', 'latest'])
+  assert.equal(
+    [r.suite, r.mirror, r.repo, r.tag],
+    [DEFAULT_SUITE, DEFAULT_MIRROR, 'berth-test/hello', 'latest']
+  )
   assert.equal(splitTag('localhost:5000/a/b:7'), { repo: 'localhost:5000/a/b', tag: '7' })
   assert.equal(splitTag('localhost:5000/a/b'), { repo: 'localhost:5000/a/b', tag: 'latest' })
   const changes = importChanges(r)
   assert.ok(changes.includes(`LABEL ${RECIPE_LABEL}=${r.hash}`))
   assert.ok(changes.some((c) => c.startsWith('ENV PATH=') && c.includes('/usr/sbin')))
   assert.ok(changes.some((c) => /^CMD \[/.test(c)))
-  assert.equal(mmdebstrapArgs(r), ['--variant=minbase', '--include=hello', 'bookworm', '-', DEFAULT_MIRROR])
+  assert.equal(mmdebstrapArgs(r), [
+    '--variant=minbase',
+    '--include=hello',
+    'bookworm',
+    '-',
+    DEFAULT_MIRROR,
+  ])
 })
 
 test('a wrong option is refused with exit 2, naming the option', () => {
@@ -65,11 +74,23 @@ test('a wrong option is refused with exit 2, naming the option', () => {
     [{ tag: `berth/image@sha256:${'a'.repeat(64)}`, packages: 'hello' }, /^--tag: .*digest/],
     [{ tag: 'berth/image:1' }, /^--packages: at least one/],
     [{ tag: 'berth/image:1', packages: ' , ' }, /^--packages: at least one/],
-    [{ tag: 'berth/image:1', packages: 'hello,Nginx' }, /^--packages: "Nginx" is not a Debian package name/],
-    [{ tag: 'berth/image:1', packages: 'x,a;b' }, /^--packages: "x", "a;b" are not Debian package names/],
+    [
+      { tag: 'berth/image:1', packages: 'hello,Nginx' },
+      /^--packages: "Nginx" is not a Debian package name/,
+    ],
+    [
+      { tag: 'berth/image:1', packages: 'x,a;b' },
+      /^--packages: "x", "a;b" are not Debian package names/,
+    ],
     [{ tag: 'berth/image:1', packages: 'hello', suite: 'Bookworm' }, /^--suite: "Bookworm"/],
-    [{ tag: 'berth/image:1', packages: 'hello', mirror: 'deb.debian.org/debian' }, /^--mirror: .*URL/],
-    [{ tag: 'berth/image:1', packages: 'hello', mirror: 'ftp://deb.debian.org/debian' }, /^--mirror: /],
+    [
+      { tag: 'berth/image:1', packages: 'hello', mirror: 'deb.debian.org/debian' },
+      /^--mirror: .*URL/,
+    ],
+    [
+      { tag: 'berth/image:1', packages: 'hello', mirror: 'ftp://deb.debian.org/debian' },
+      /^--mirror: /,
+    ],
     [{ tag: ['a:1', 'b:1'], packages: 'hello' }, /^--tag: expected one value/],
   ]
   for (const [input, message] of cases) {
@@ -80,7 +101,11 @@ test('a wrong option is refused with exit 2, naming the option', () => {
   assert.ok(parseRecipe({ tag: 'berth/image:1', packages: 'g++,libc6-dev,python3.11' }))
 })
 
-const recipe = parseRecipe({ tag: 'berth-test/x:1', packages: 'hello', mirror: 'http://127.0.0.1:9/debian' })
+const recipe = parseRecipe({
+  tag: 'berth-test/x:1',
+  packages: 'hello',
+  mirror: 'http://127.0.0.1:9/debian',
+})
 
 test("mmdebstrap's output about an unreachable mirror names the mirror (preflight, exit 3)", () => {
   const stderr = [
@@ -98,12 +123,20 @@ test("mmdebstrap's output about an unreachable mirror names the mirror (prefligh
 })
 
 test('a package that does not exist is named; a missing suite is named; anything else keeps the tail', () => {
-  const pkg = explainFailure('E: Unable to locate package no-such-pkg\nE: apt-get install failed\n', 1, recipe)
+  const pkg = explainFailure(
+    'E: Unable to locate package no-such-pkg\nE: apt-get install failed\n',
+    1,
+    recipe
+  )
   assert.is(pkg.code, 'not_found')
   assert.match(pkg.message, '"no-such-pkg"')
   const cand = explainFailure("E: Package 'vim-gui' has no installation candidate\n", 1, recipe)
   assert.match(cand.message, '"vim-gui"')
-  const suite = explainFailure('E: The repository \'http://x bookworm2 Release\' does not have a Release file.\n', 1, recipe)
+  const suite = explainFailure(
+    "E: The repository 'http://x bookworm2 Release' does not have a Release file.\n",
+    1,
+    recipe
+  )
   assert.match(suite.message, /^--suite: .*no suite "bookworm"/)
   const other = explainFailure('line 1\nE: something odd\n', 2, recipe)
   assert.is(other.code, 'internal')

@@ -7,7 +7,17 @@
  * needed Docker would fail here rather than touch the host's engine.
  */
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -54,7 +64,12 @@ function splitFences(text: string): { prose: string; fences: Fence[] } {
     }
     const start = line.match(/^(\s*)(`{3,}|~{3,})(.*)$/)
     if (start && !(start[2][0] === '`' && start[3].includes('`'))) {
-      open = { marker: start[2], indent: start[1].length, fence: { info: start[3].trim(), line: i + 1, body: '' }, body: [] }
+      open = {
+        marker: start[2],
+        indent: start[1].length,
+        fence: { info: start[3].trim(), line: i + 1, body: '' },
+        body: [],
+      }
       lines[i] = ''
     }
   }
@@ -85,7 +100,10 @@ function slugs(markdown: string): Set<string> {
 function linkTargets(markdown: string): string[] {
   const prose = splitFences(markdown).prose.replace(/(`+)(?!`)[\s\S]*?[^`]\1(?!`)/g, 'code')
   const targets: string[] = []
-  for (const m of prose.matchAll(/!?\[(?:[^[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)/g)) targets.push(m[1])
+  for (const m of prose.matchAll(
+    /!?\[(?:[^[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)/g
+  ))
+    targets.push(m[1])
   return targets
 }
 
@@ -93,7 +111,8 @@ test('README.md is at most 8 KB and shows the two fresh-machine commands on its 
   const size = statSync(join(ROOT, 'README.md')).size
   assert.ok(size <= 8192, `README.md is ${size} bytes (at most 8192)`)
   const first = read('README.md').split('\n').slice(0, 40)
-  for (const command of FRESH_MACHINE) assert.ok(first.includes(command), `"${command}" is not a line of README.md's first 40`)
+  for (const command of FRESH_MACHINE)
+    assert.ok(first.includes(command), `"${command}" is not a line of README.md's first 40`)
 })
 
 test('every relative link in README.md and docs/*.md resolves to a file and a heading', () => {
@@ -104,7 +123,9 @@ test('every relative link in README.md and docs/*.md resolves to a file and a he
       if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue // http(s), mailto: not ours to check
       checked++
       const [path, anchor] = target.split('#', 2) as [string, string | undefined]
-      const abs = path ? resolve(dirname(join(ROOT, file)), decodeURIComponent(path)) : join(ROOT, file)
+      const abs = path
+        ? resolve(dirname(join(ROOT, file)), decodeURIComponent(path))
+        : join(ROOT, file)
       const where = `${file}: (${target})`
       if (abs !== ROOT && !abs.startsWith(ROOT + sep)) {
         problems.push(`${where} points outside the repository`)
@@ -119,7 +140,8 @@ test('every relative link in README.md and docs/*.md resolves to a file and a he
         problems.push(`${where}: an anchor into a file that is not Markdown`)
         continue
       }
-      if (!slugs(readFileSync(abs, 'utf8')).has(anchor)) problems.push(`${where}: no heading #${anchor} in ${relative(ROOT, abs)}`)
+      if (!slugs(readFileSync(abs, 'utf8')).has(anchor))
+        problems.push(`${where}: no heading #${anchor} in ${relative(ROOT, abs)}`)
     }
   }
   assert.ok(checked > 50, `only ${checked} relative links found: is the parser broken?`)
@@ -128,10 +150,17 @@ test('every relative link in README.md and docs/*.md resolves to a file and a he
 
 test('the slug and link readers read Markdown as GitHub does', () => {
   assert.ok(slugs('## SSM from `berth serve`\n').has('ssm-from-berth-serve'))
-  assert.ok(slugs("### Docker's per-container files, not the archive API\n").has('dockers-per-container-files-not-the-archive-api'))
+  assert.ok(
+    slugs("### Docker's per-container files, not the archive API\n").has(
+      'dockers-per-container-files-not-the-archive-api'
+    )
+  )
   assert.ok(slugs('# A\n# A\n').has('a-1'))
   assert.not.ok(slugs('```\n# not a heading\n```\n').has('not-a-heading'))
-  assert.equal(linkTargets('[a](x.md) `[b](y.md)` [`c`](z.md#q)\n```\n[d](w.md)\n```\n'), ['x.md', 'z.md#q'])
+  assert.equal(linkTargets('[a](x.md) `[b](y.md)` [`c`](z.md#q)\n```\n[d](w.md)\n```\n'), [
+    'x.md',
+    'z.md#q',
+  ])
 })
 
 // Runnable blocks: collected now, one test each.
@@ -174,7 +203,11 @@ for (const { file, fence } of runnable) {
       })
       const said = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n')
       assert.is(r.error, undefined, `${file}:${fence.line}: ${r.error?.message}`)
-      assert.is(r.status, 0, `${file}:${fence.line} exited ${r.status ?? r.signal}:\n${fence.body}\n--- output:\n${said}`)
+      assert.is(
+        r.status,
+        0,
+        `${file}:${fence.line} exited ${r.status ?? r.signal}:\n${fence.body}\n--- output:\n${said}`
+      )
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -175,7 +175,12 @@ doc('specB64 runs the command only as berth job run, the spec as one argument', 
   const subs = lines.filter((l) => l.includes('{{'))
   assert.equal(subs, ['{{ specB64 }}'])
   const at = lines.indexOf('{{ specB64 }}')
-  assert.equal(lines.slice(at - 1, at + 3), [`if [ -z "\${SSM_specB64+x}" ]; then SSM_specB64=$(cat <<'BERTH_SPEC_B64'`, '{{ specB64 }}', 'BERTH_SPEC_B64', '); fi'])
+  assert.equal(lines.slice(at - 1, at + 3), [
+    `if [ -z "\${SSM_specB64+x}" ]; then SSM_specB64=$(cat <<'BERTH_SPEC_B64'`,
+    '{{ specB64 }}',
+    'BERTH_SPEC_B64',
+    '); fi',
+  ])
   const next = lines.slice(at + 3).find((l) => !/^\s*#/.test(l))
   assert.ok(next?.startsWith('case "$SSM_specB64"'), `checked right after, before any use: ${next}`)
 })
@@ -295,27 +300,36 @@ doc('the agent runs berth job run with the spec as one argument, old agents and 
   }
 })
 
-doc('a value that got past allowedPattern is refused by the script before berth runs, in the environment and as text', () => {
-  const d = loadSsmDocument()
-  const rendered = renderCommand(d, { specB64: 'e30=', executionTimeout: '60' })
-  for (const hostile of HOSTILE) {
-    const value = hostile.replaceAll('\u0000', '') // no environment string holds a NUL
-    if (/^[A-Za-z0-9+/=]+$/.test(value)) continue // malformed base64 only: berth itself says so
-    // Straight into the environment, as if the service had not checked it; and substituted into
-    // the text, as an old agent does, as if nothing had checked it either.
-    const asText = renderCommand(d, { specB64: value, executionTimeout: '60' }, { agent: 'text' })
-    const runs: [string, { script: string; env: Record<string, string> }][] = [['env', { script: rendered.script, env: { SSM_specB64: value } }]]
-    // $(…) drops trailing newlines: such a value reaches berth as the base64 before them.
-    if (!/^[A-Za-z0-9+/=]+$/.test(value.replace(/\n+$/, ''))) runs.push(['text', asText])
-    for (const [how, run] of runs) {
-      const r = runAsAgent(run)
-      assert.is(r.status, 2, `${how} ${JSON.stringify(value)}: ${r.stderr}`)
-      assert.is(r.argv, undefined, `berth ran for ${how} ${JSON.stringify(value)}`)
-      assert.match(r.stderr, /specB64 is not base64; refused/)
-      assert.equal(r.left, ['_script.sh', 'berth'], `${how} ${JSON.stringify(value)} left files behind`)
+doc(
+  'a value that got past allowedPattern is refused by the script before berth runs, in the environment and as text',
+  () => {
+    const d = loadSsmDocument()
+    const rendered = renderCommand(d, { specB64: 'e30=', executionTimeout: '60' })
+    for (const hostile of HOSTILE) {
+      const value = hostile.replaceAll('\u0000', '') // no environment string holds a NUL
+      if (/^[A-Za-z0-9+/=]+$/.test(value)) continue // malformed base64 only: berth itself says so
+      // Straight into the environment, as if the service had not checked it; and substituted into
+      // the text, as an old agent does, as if nothing had checked it either.
+      const asText = renderCommand(d, { specB64: value, executionTimeout: '60' }, { agent: 'text' })
+      const runs: [string, { script: string; env: Record<string, string> }][] = [
+        ['env', { script: rendered.script, env: { SSM_specB64: value } }],
+      ]
+      // $(…) drops trailing newlines: such a value reaches berth as the base64 before them.
+      if (!/^[A-Za-z0-9+/=]+$/.test(value.replace(/\n+$/, ''))) runs.push(['text', asText])
+      for (const [how, run] of runs) {
+        const r = runAsAgent(run)
+        assert.is(r.status, 2, `${how} ${JSON.stringify(value)}: ${r.stderr}`)
+        assert.is(r.argv, undefined, `berth ran for ${how} ${JSON.stringify(value)}`)
+        assert.match(r.stderr, /specB64 is not base64; refused/)
+        assert.equal(
+          r.left,
+          ['_script.sh', 'berth'],
+          `${how} ${JSON.stringify(value)} left files behind`
+        )
+      }
     }
   }
-})
+)
 
 doc('a host without berth answers 127 and says why', () => {
   const d = loadSsmDocument()
@@ -388,7 +402,10 @@ iam(
       for (const a of toArray<string>(s.Action)) assert.not.ok(a.includes('*'), `action ${a}`)
     }
     const send = statements.filter((s) => toArray<string>(s.Action).includes('ssm:SendCommand'))
-    assert.ok(send.length >= 2, 'SendCommand needs the document and the instances (infra/iam/README.md)')
+    assert.ok(
+      send.length >= 2,
+      'SendCommand needs the document and the instances (infra/iam/README.md)'
+    )
     const documents: string[] = []
     const instances: string[] = []
     for (const s of send) {
@@ -559,8 +576,14 @@ cfn('the UserData is valid bash once substituted, and installs the berth the doc
   // berth is its npm pack tarball, checked when a sha256 is given, installed with npm install -g
   // under /opt/berth (the layout test/package/install.test.ts installs and runs), never a checkout.
   assert.match(script, /curl -fsSL -o "\$package" "\$BERTH_PACKAGE"\n/)
-  assert.match(script, /echo "\$BERTH_PACKAGE_SHA256 {2}\$package" \| sha256sum --check --strict -\n/)
-  assert.match(script, /\nnpm install -g --prefix \/opt\/berth --allow-scripts=better-sqlite3 --no-audit --no-fund "\$package"\n/)
+  assert.match(
+    script,
+    /echo "\$BERTH_PACKAGE_SHA256 {2}\$package" \| sha256sum --check --strict -\n/
+  )
+  assert.match(
+    script,
+    /\nnpm install -g --prefix \/opt\/berth --allow-scripts=better-sqlite3 --no-audit --no-fund "\$package"\n/
+  )
   assert.not.match(script, /git clone|npm ci/)
   assert.match(script, /apt-get install [^\n]*python3 make g\+\+/)
   assert.match(script, /REGION='eu-west-1'\n/)
@@ -571,9 +594,14 @@ cfn('the UserData is valid bash once substituted, and installs the berth the doc
   )
   assert.match(script, new RegExp(`cat > ${BERTH_PATH} <<'WRAPPER'\n#!/bin/sh\n`))
   assert.match(script, /export BERTH_HOME="\$\{BERTH_HOME:-\/var\/lib\/berth\}"/)
-  assert.match(script, /\nexec \/usr\/bin\/node \/opt\/berth\/lib\/node_modules\/berth\/bin\/berth\.mjs "\$@"\nWRAPPER\n/)
+  assert.match(
+    script,
+    /\nexec \/usr\/bin\/node \/opt\/berth\/lib\/node_modules\/berth\/bin\/berth\.mjs "\$@"\nWRAPPER\n/
+  )
   // The auto-rewire daemon, through the same wrapper (so the same BERTH_HOME and locks as jobs).
-  const unit = script.match(/cat > \/etc\/systemd\/system\/berth-rewire\.service <<'UNIT'\n([\s\S]*?)\nUNIT\n/)?.[1]
+  const unit = script.match(
+    /cat > \/etc\/systemd\/system\/berth-rewire\.service <<'UNIT'\n([\s\S]*?)\nUNIT\n/
+  )?.[1]
   assert.ok(unit, 'a berth-rewire unit is written')
   assert.match(unit, new RegExp(`^ExecStart=${BERTH_PATH} watch --rewire$`, 'm'))
   assert.match(unit, /^Restart=always$/m)
@@ -581,48 +609,75 @@ cfn('the UserData is valid bash once substituted, and installs the berth the doc
   assert.match(script, /systemctl enable --now berth-rewire\.service/)
 })
 
-cfn("the host's install lines: the package downloaded, its sha256 checked when given, then npm install -g", () => {
-  const script = userData()
-  const from = script.indexOf('package=$(mktemp')
-  const to = script.indexOf('rm -f "$package"\n', from)
-  assert.ok(from > 0 && to > from, 'the install lines are in the UserData')
-  const dir = mkdtempSync(join(tmpdir(), 'berth-userdata-'))
-  // curl and npm stand-ins: curl writes "the package" to its -o file; npm says what it was given.
-  const prelude = [
-    `curl() { [ "$1 $2" = '-fsSL -o' ] && printf 'the package' > "$3"; }`,
-    `npm() { printf '%s\\n' "$@" > '${dir}/npm-args'; }`,
-  ].join('\n')
-  const install = script.slice(from, to + 'rm -f "$package"\n'.length).replaceAll('/opt/berth', `${dir}/opt`)
-  const run = (sha256: string) => {
-    rmSync(join(dir, 'npm-args'), { force: true })
-    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', `${prelude}\nBERTH_PACKAGE=https://example.com/berth-0.1.0.tgz\nBERTH_PACKAGE_SHA256=${sha256}\n${install}`], {
-      encoding: 'utf8',
-      env: { ...process.env, TMPDIR: dir },
-    })
-    const npm = existsSync(join(dir, 'npm-args')) ? readFileSync(join(dir, 'npm-args'), 'utf8').trim().split('\n') : null
-    return { status: r.status, stderr: r.stderr, out: r.stdout + r.stderr, npm }
-  }
-  try {
-    const right = createHash('sha256').update('the package').digest('hex')
-    for (const sha256 of [right, '']) {
-      const r = run(sha256)
-      assert.is(r.status, 0, r.stderr)
-      assert.equal(r.npm!.slice(0, -1), ['install', '-g', '--prefix', `${dir}/opt`, '--allow-scripts=better-sqlite3', '--no-audit', '--no-fund'])
-      assert.match(r.npm!.at(-1)!, new RegExp(`^${dir}/tmp\\.[^/]+\\.tgz$`))
-      assert.not.ok(existsSync(r.npm!.at(-1)!), 'the downloaded tarball is removed')
+cfn(
+  "the host's install lines: the package downloaded, its sha256 checked when given, then npm install -g",
+  () => {
+    const script = userData()
+    const from = script.indexOf('package=$(mktemp')
+    const to = script.indexOf('rm -f "$package"\n', from)
+    assert.ok(from > 0 && to > from, 'the install lines are in the UserData')
+    const dir = mkdtempSync(join(tmpdir(), 'berth-userdata-'))
+    // curl and npm stand-ins: curl writes "the package" to its -o file; npm says what it was given.
+    const prelude = [
+      `curl() { [ "$1 $2" = '-fsSL -o' ] && printf 'the package' > "$3"; }`,
+      `npm() { printf '%s\\n' "$@" > '${dir}/npm-args'; }`,
+    ].join('\n')
+    const install = script
+      .slice(from, to + 'rm -f "$package"\n'.length)
+      .replaceAll('/opt/berth', `${dir}/opt`)
+    const run = (sha256: string) => {
+      rmSync(join(dir, 'npm-args'), { force: true })
+      const r = spawnSync(
+        'bash',
+        [
+          '-euo',
+          'pipefail',
+          '-c',
+          `${prelude}\nBERTH_PACKAGE=https://example.com/berth-0.1.0.tgz\nBERTH_PACKAGE_SHA256=${sha256}\n${install}`,
+        ],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, TMPDIR: dir },
+        }
+      )
+      const npm = existsSync(join(dir, 'npm-args'))
+        ? readFileSync(join(dir, 'npm-args'), 'utf8').trim().split('\n')
+        : null
+      return { status: r.status, stderr: r.stderr, out: r.stdout + r.stderr, npm }
     }
-    const wrong = run('b'.repeat(64))
-    assert.is.not(wrong.status, 0)
-    assert.match(wrong.out, /did NOT match/)
-    assert.is(wrong.npm, null, 'npm never sees a package whose sha256 differs')
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
+    try {
+      const right = createHash('sha256').update('the package').digest('hex')
+      for (const sha256 of [right, '']) {
+        const r = run(sha256)
+        assert.is(r.status, 0, r.stderr)
+        assert.equal(r.npm!.slice(0, -1), [
+          'install',
+          '-g',
+          '--prefix',
+          `${dir}/opt`,
+          '--allow-scripts=better-sqlite3',
+          '--no-audit',
+          '--no-fund',
+        ])
+        assert.match(r.npm!.at(-1)!, new RegExp(`^${dir}/tmp\\.[^/]+\\.tgz$`))
+        assert.not.ok(existsSync(r.npm!.at(-1)!), 'the downloaded tarball is removed')
+      }
+      const wrong = run('b'.repeat(64))
+      assert.is.not(wrong.status, 0)
+      assert.match(wrong.out, /did NOT match/)
+      assert.is(wrong.npm, null, 'npm never sees a package whose sha256 differs')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+    const p = stack().Parameters
+    assert.is(p.BerthPackageSha256.Default, '')
+    for (const ok of ['', 'f'.repeat(64), '0123456789abcdef'.repeat(4)])
+      assert.match(ok, new RegExp(p.BerthPackageSha256.AllowedPattern))
+    for (const bad of ['A'.repeat(64), 'a'.repeat(63), `${'a'.repeat(64)} `])
+      assert.not.match(bad, new RegExp(p.BerthPackageSha256.AllowedPattern))
+    for (const bad of ['http://example.com/berth.tgz', "https://example.com/b'.tgz", 'https://a b'])
+      assert.not.match(bad, new RegExp(p.BerthPackage.AllowedPattern))
   }
-  const p = stack().Parameters
-  assert.is(p.BerthPackageSha256.Default, '')
-  for (const ok of ['', 'f'.repeat(64), '0123456789abcdef'.repeat(4)]) assert.match(ok, new RegExp(p.BerthPackageSha256.AllowedPattern))
-  for (const bad of ['A'.repeat(64), 'a'.repeat(63), `${'a'.repeat(64)} `]) assert.not.match(bad, new RegExp(p.BerthPackageSha256.AllowedPattern))
-  for (const bad of ['http://example.com/berth.tgz', "https://example.com/b'.tgz", 'https://a b']) assert.not.match(bad, new RegExp(p.BerthPackage.AllowedPattern))
-})
+)
 
 cfn.run()

@@ -23,13 +23,19 @@ test.after(() => {
 
 let t = 1000
 const step = (s: Step, state: StepState, node?: string, msg?: string): JobEvent => ({
-  type: 'step', t: t++, job: 'j', step: s, state, ...(node && { node }), ...(msg && { msg }),
+  type: 'step',
+  t: t++,
+  job: 'j',
+  step: s,
+  state,
+  ...(node && { node }),
+  ...(msg && { msg }),
 })
 
 /** All chunks of a log, as the `log` kind hands them out. */
 function chunks(job: string, max?: number) {
   const out = []
-  for (let offset: number | null = 0; offset !== null; ) {
+  for (let offset: number | null = 0; offset !== null;) {
     const c = readJobLog(job, offset, max)
     out.push(c)
     offset = c.next
@@ -54,7 +60,11 @@ test('compact output keeps job-level steps, failures, first starts and one line 
   emit(step('hosts', 'start'))
   emit({ type: 'result', t: t++, job: 'j', kind: 'install', cluster: 'c', ok: false, ms: 1 })
   assert.equal(
-    out.map((e) => (e.type === 'step' ? `${e.step} ${e.state}${e.node ? ` ${e.node}` : ''}${e.msg ? `: ${e.msg}` : ''}` : e.type)),
+    out.map((e) =>
+      e.type === 'step'
+        ? `${e.step} ${e.state}${e.node ? ` ${e.node}` : ''}${e.msg ? `: ${e.msg}` : ''}`
+        : e.type
+    ),
     [
       'job start',
       'create start a',
@@ -68,12 +78,27 @@ test('compact output keeps job-level steps, failures, first starts and one line 
     ]
   )
   const ts = out.map((e) => e.t)
-  assert.equal(ts, [...ts].sort((a, b) => a - b), 'still in time order')
+  assert.equal(
+    ts,
+    [...ts].sort((a, b) => a - b),
+    'still in time order'
+  )
 })
 
 test('writes events to the log as lines: steps as text, the result as JSON', () => {
-  assert.is(eventLine({ ...step('create', 'done', 'api'), t: 0, ms: 12 } as JobEvent), '1970-01-01T00:00:00.000Z [api] step create done 12 ms\n')
-  const r: JobEvent = { type: 'result', t: 0, job: 'j', kind: 'status', cluster: 'c', ok: true, ms: 3 }
+  assert.is(
+    eventLine({ ...step('create', 'done', 'api'), t: 0, ms: 12 } as JobEvent),
+    '1970-01-01T00:00:00.000Z [api] step create done 12 ms\n'
+  )
+  const r: JobEvent = {
+    type: 'result',
+    t: 0,
+    job: 'j',
+    kind: 'status',
+    cluster: 'c',
+    ok: true,
+    ms: 3,
+  }
   assert.is(eventLine(r), `1970-01-01T00:00:00.000Z result ${JSON.stringify(r)}\n`)
 })
 
@@ -85,7 +110,10 @@ test('reads a log in chunks that fit the budget once escaped and never split a c
   const all = chunks('big', 2000)
   assert.ok(all.length > 5, `${all.length} chunks`)
   for (const c of all) {
-    assert.ok(JSON.stringify(c.text).length <= 2000, `a chunk escapes to ${JSON.stringify(c.text).length}`)
+    assert.ok(
+      JSON.stringify(c.text).length <= 2000,
+      `a chunk escapes to ${JSON.stringify(c.text).length}`
+    )
     assert.not.ok(c.text.includes('\ufffd'), 'no split character')
   }
   assert.is(all.map((c) => c.text).join(''), text)
@@ -95,7 +123,10 @@ test('reads a log in chunks that fit the budget once escaped and never split a c
 
 test('reads an empty log as one empty chunk, and refuses a missing log or a path for an id', () => {
   writeFileSync(join(home, 'jobs', 'empty.log'), '')
-  assert.equal(chunks('empty').map((c) => [c.text, c.next]), [['', null]])
+  assert.equal(
+    chunks('empty').map((c) => [c.text, c.next]),
+    [['', null]]
+  )
   assert.throws(() => readJobLog('nope'), /no log for job "nope"/)
   assert.throws(() => readJobLog('../etc/passwd'), /not a valid job id/)
 })

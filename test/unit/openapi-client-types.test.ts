@@ -18,7 +18,11 @@ test(`${CLIENT_TYPES} is what npm run gen:client makes of the served document no
   const dir = mkdtempSync(join(tmpdir(), 'berth-client-types-'))
   try {
     const out = join(dir, 'berth-api.d.ts')
-    execFileSync(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'scripts/openapi/gen-client.ts'), '--out', out], { cwd: ROOT, stdio: 'pipe' })
+    execFileSync(
+      join(ROOT, 'node_modules/.bin/tsx'),
+      [join(ROOT, 'scripts/openapi/gen-client.ts'), '--out', out],
+      { cwd: ROOT, stdio: 'pipe' }
+    )
     const fresh = readFileSync(out, 'utf8')
     const committed = readFileSync(join(ROOT, CLIENT_TYPES), 'utf8')
     assert.ok(fresh.includes('export interface paths'), 'the generator wrote the types')
@@ -26,7 +30,9 @@ test(`${CLIENT_TYPES} is what npm run gen:client makes of the served document no
       const a = committed.split('\n')
       const b = fresh.split('\n')
       const line = a.findIndex((l, i) => l !== b[i])
-      assert.unreachable(`${CLIENT_TYPES} is stale: run npm run gen:client and commit it (first difference at line ${line + 1}: committed ${JSON.stringify(a[line])}, generated ${JSON.stringify(b[line])})`)
+      assert.unreachable(
+        `${CLIENT_TYPES} is stale: run npm run gen:client and commit it (first difference at line ${line + 1}: committed ${JSON.stringify(a[line])}, generated ${JSON.stringify(b[line])})`
+      )
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -14,35 +14,61 @@ type Operation = {
   operationId?: string
   security?: unknown[]
   'x-berth-signature'?: string
-  responses: Record<string, { $ref?: string; content?: Record<string, { schema: { $ref?: string } }> }>
+  responses: Record<
+    string,
+    { $ref?: string; content?: Record<string, { schema: { $ref?: string } }> }
+  >
 }
 
 const doc = openApiDocument()
-const operations = Object.entries(doc.paths as Record<string, Record<string, Operation>>).flatMap(([path, item]) =>
-  Object.entries(item).map(([method, op]) => ({ where: `${method.toUpperCase()} ${path}`, path, op }))
+const operations = Object.entries(doc.paths as Record<string, Record<string, Operation>>).flatMap(
+  ([path, item]) =>
+    Object.entries(item).map(([method, op]) => ({
+      where: `${method.toUpperCase()} ${path}`,
+      path,
+      op,
+    }))
 )
 
 test('redocly lint --extends recommended: 0 errors, 0 warnings, nothing ignored', () => {
   const report = lintOpenApi()
   assert.equal(report.problems.map(describeProblem), [], 'the problems redocly names')
-  assert.equal({ errors: report.errors, warnings: report.warnings, ignored: report.ignored }, { errors: 0, warnings: 0, ignored: 0 })
+  assert.equal(
+    { errors: report.errors, warnings: report.warnings, ignored: report.ignored },
+    { errors: 0, warnings: 0, ignored: 0 }
+  )
 })
 
 test('every operation: a unique camelCase operationId', () => {
   const ids = operations.map(({ op }) => op.operationId)
-  for (const [i, id] of ids.entries()) assert.match(id ?? '', /^[a-z]+(?:[A-Z][a-z0-9]*)+$/, `${operations[i].where}: operationId ${id}`)
+  for (const [i, id] of ids.entries())
+    assert.match(
+      id ?? '',
+      /^[a-z]+(?:[A-Z][a-z0-9]*)+$/,
+      `${operations[i].where}: operationId ${id}`
+    )
   assert.is(new Set(ids).size, ids.length, 'operationIds are unique')
-  assert.ok(ids.includes('submitJob') && ids.includes('getJob') && ids.includes('streamJobEvents') && ids.includes('cancelJob'))
+  assert.ok(
+    ids.includes('submitJob') &&
+      ids.includes('getJob') &&
+      ids.includes('streamJobEvents') &&
+      ids.includes('cancelJob')
+  )
 })
 
 test('security: a bearer token, or none said out loud on the public routes and on the signed hooks (with their scheme)', () => {
   for (const { where, path, op } of operations) {
     assert.ok(Array.isArray(op.security), `${where}: security is stated`)
-    if (path === '/healthz' || path === '/v1/openapi.json') assert.equal(op.security, [], `${where} is public`)
+    if (path === '/healthz' || path === '/v1/openapi.json')
+      assert.equal(op.security, [], `${where} is public`)
     else if (path.startsWith('/hooks/')) {
       assert.equal(op.security, [], `${where}: no bearer token`)
       assert.match(op['x-berth-signature'] ?? '', /^X-/, `${where}: the signature header`)
-      assert.match((op as { description?: string }).description ?? '', /HMAC-SHA256/, `${where}: the signature scheme is described`)
+      assert.match(
+        (op as { description?: string }).description ?? '',
+        /HMAC-SHA256/,
+        `${where}: the signature scheme is described`
+      )
     } else assert.equal(op.security, [{ bearer: [] }], `${where}: a bearer token`)
   }
 })
@@ -50,12 +76,18 @@ test('security: a bearer token, or none said out loud on the public routes and o
 test('every operation answers a 4xx; every JSON error answer is the Error envelope', () => {
   for (const { where, op } of operations) {
     const codes = Object.keys(op.responses)
-    assert.ok(codes.some((c) => /^4\d\d$/.test(c)), `${where}: a 4xx`)
+    assert.ok(
+      codes.some((c) => /^4\d\d$/.test(c)),
+      `${where}: a 4xx`
+    )
     for (const [code, res] of Object.entries(op.responses)) {
       if (!/^[45]/.test(code) || res.$ref) continue
       const schema = res.content?.['application/json']?.schema.$ref
       // The one non-error 4xx: cancelling a finished job answers 409 with { ok: true, outcome: 'finished' }.
-      const expected = where === 'POST /v1/jobs/{id}/cancel' && code === '409' ? '#/components/schemas/CancelOutcome' : '#/components/schemas/Error'
+      const expected =
+        where === 'POST /v1/jobs/{id}/cancel' && code === '409'
+          ? '#/components/schemas/CancelOutcome'
+          : '#/components/schemas/Error'
       assert.is(schema, expected, `${where} ${code}`)
     }
   }

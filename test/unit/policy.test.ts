@@ -2,11 +2,19 @@ import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { tokenPrincipal } from '../../functions/principal.ts'
-import { checkPolicy, DEFAULT_POLICY, levelFor, PolicyConfig, type Level } from '../../scripts/engine/policy.ts'
+import {
+  checkPolicy,
+  DEFAULT_POLICY,
+  levelFor,
+  PolicyConfig,
+  type Level,
+} from '../../scripts/engine/policy.ts'
 import { readTopology } from '../../scripts/engine/topology.ts'
 
 const check = (t: object, level: Level = 'restricted', policy = DEFAULT_POLICY) =>
-  checkPolicy(readTopology(t as Record<string, unknown>).file, level, policy).map((i) => `${i.path}: ${i.message}`)
+  checkPolicy(readTopology(t as Record<string, unknown>).file, level, policy).map(
+    (i) => `${i.path}: ${i.message}`
+  )
 
 const memory = { resources: { memory: '64m' } }
 const base = { name: 'p', image: 'berth/demo:1', domain: 'p.local', defaults: memory }
@@ -35,30 +43,75 @@ test('restricted refuses what escapes to the host, naming the path in the file a
   ])
 })
 
-test('baseline allows Docker\'s default capabilities and nothing past them; privileged allows everything', () => {
+test("baseline allows Docker's default capabilities and nothing past them; privileged allows everything", () => {
   const t = { ...base, nodes: [{ name: 'a', capAdd: ['CHOWN', 'SYS_ADMIN'] }] }
   assert.equal(check(t, 'baseline'), [
     'nodes[0].capAdd[1]: SYS_ADMIN is not allowed by policy "baseline" (allowed: AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT)',
   ])
-  assert.equal(check({ ...base, nodes: [{ name: 'a', privileged: true, capAdd: ['ALL'], image: 'berth-snap/x.y:z' }] }, 'privileged'), [])
+  assert.equal(
+    check(
+      {
+        ...base,
+        nodes: [{ name: 'a', privileged: true, capAdd: ['ALL'], image: 'berth-snap/x.y:z' }],
+      },
+      'privileged'
+    ),
+    []
+  )
 })
 
 test('the node cap counts nodes after count', () => {
-  assert.equal(check({ ...base, nodes: [{ name: 'a', count: 20 }, { name: 'b', count: 13 }] }), ['nodes: 33 nodes; policy "restricted" allows at most 32 in one cluster'])
+  assert.equal(
+    check({
+      ...base,
+      nodes: [
+        { name: 'a', count: 20 },
+        { name: 'b', count: 13 },
+      ],
+    }),
+    ['nodes: 33 nodes; policy "restricted" allows at most 32 in one cluster']
+  )
 })
 
 test('the demo topology needs more than restricted for its runner (SYS_ADMIN), and nothing else', () => {
-  const { file } = readTopology(readFileSync(new URL('../../examples/codenvy.yaml', import.meta.url), 'utf8'))
-  assert.equal(checkPolicy(file, 'restricted', DEFAULT_POLICY).map((i) => i.path), ['nodes[5].capAdd[0]'])
-  const che = readTopology(readFileSync(new URL('../../examples/che.yaml', import.meta.url), 'utf8'))
+  const { file } = readTopology(
+    readFileSync(new URL('../../examples/codenvy.yaml', import.meta.url), 'utf8')
+  )
+  assert.equal(
+    checkPolicy(file, 'restricted', DEFAULT_POLICY).map((i) => i.path),
+    ['nodes[5].capAdd[0]']
+  )
+  const che = readTopology(
+    readFileSync(new URL('../../examples/che.yaml', import.meta.url), 'utf8')
+  )
   assert.equal(checkPolicy(che.file, 'restricted', DEFAULT_POLICY), [])
 })
 
 test('a policy file may widen the allowlists, but never to a dangerous capability', () => {
-  const ok = PolicyConfig.parse({ restricted: { images: ['registry.local/*'], externalVolumes: ['shared-*'], secrets: ['file:app-*'] } })
-  const t = { ...base, image: 'registry.local/app:2', nodes: [{ name: 'a', volumes: [{ name: 'shared-cache', target: '/c', external: true }], env: { K: { secret: 'file:app-db' } } }] }
+  const ok = PolicyConfig.parse({
+    restricted: {
+      images: ['registry.local/*'],
+      externalVolumes: ['shared-*'],
+      secrets: ['file:app-*'],
+    },
+  })
+  const t = {
+    ...base,
+    image: 'registry.local/app:2',
+    nodes: [
+      {
+        name: 'a',
+        volumes: [{ name: 'shared-cache', target: '/c', external: true }],
+        env: { K: { secret: 'file:app-db' } },
+      },
+    ],
+  }
   assert.equal(check(t, 'restricted', ok), [])
-  const bad = PolicyConfig.safeParse({ restricted: { capabilities: ['SYS_ADMIN'] }, baseline: { capabilities: ['CAP_BPF'] }, clusters: { 'lab-*': 'privileged' } })
+  const bad = PolicyConfig.safeParse({
+    restricted: { capabilities: ['SYS_ADMIN'] },
+    baseline: { capabilities: ['CAP_BPF'] },
+    clusters: { 'lab-*': 'privileged' },
+  })
   assert.equal(
     bad.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
     [
@@ -74,13 +127,25 @@ test('levels: a cluster override (first match) wins over the entry; admin tokens
   assert.is(levelFor(policy, 'restricted', 'lab-1'), 'baseline')
   assert.is(levelFor(policy, 'privileged', 'prod-1'), 'restricted')
   assert.is(levelFor(policy, 'restricted', 'dev-1'), 'restricted')
-  const admin = tokenPrincipal({ name: 'root', scopes: ['admin'], clusters: ['*'], level: null }, 'restricted')
-  const ci = tokenPrincipal({ name: 'ci', scopes: ['install'], clusters: ['team-a-*'], level: null }, 'restricted')
+  const admin = tokenPrincipal(
+    { name: 'root', scopes: ['admin'], clusters: ['*'], level: null },
+    'restricted'
+  )
+  const ci = tokenPrincipal(
+    { name: 'ci', scopes: ['install'], clusters: ['team-a-*'], level: null },
+    'restricted'
+  )
   assert.is(admin.level('x'), 'privileged')
   assert.is(ci.level('x'), 'restricted')
   assert.is(ci.denies('install', 'team-a-web'), null)
-  assert.is(ci.denies('install', 'team-b-web'), 'the token "ci" may not act on cluster "team-b-web" (its clusters: team-a-*)')
-  assert.is(ci.denies('prune', 'team-a-web'), 'the token "ci" lacks the "restore" scope (options.keep prunes snapshots, which is removal)')
+  assert.is(
+    ci.denies('install', 'team-b-web'),
+    'the token "ci" may not act on cluster "team-b-web" (its clusters: team-a-*)'
+  )
+  assert.is(
+    ci.denies('prune', 'team-a-web'),
+    'the token "ci" lacks the "restore" scope (options.keep prunes snapshots, which is removal)'
+  )
   assert.is(ci.denies('read', 'team-a-web'), 'the token "ci" lacks the "read" scope')
 })
 
@@ -92,8 +157,16 @@ test('restricted: ports only on the allowed addresses and ranges, safe sysctls o
     image: 'berth/demo:1',
     domain: 'p.local',
     nodes: [
-      { name: 'web', ports: ['8080:80', '0.0.0.0:8443:443', '80:8000'], resources: { memory: '128m' } },
-      { name: 'db', user: 'root', sysctls: { 'net.ipv4.tcp_keepalive_time': 600, 'net.core.somaxconn': 1024 } },
+      {
+        name: 'web',
+        ports: ['8080:80', '0.0.0.0:8443:443', '80:8000'],
+        resources: { memory: '128m' },
+      },
+      {
+        name: 'db',
+        user: 'root',
+        sysctls: { 'net.ipv4.tcp_keepalive_time': 600, 'net.core.somaxconn': 1024 },
+      },
       { name: 'ok', user: '1000:1000', resources: { memory: '1g' } },
     ],
   }
@@ -105,11 +178,26 @@ test('restricted: ports only on the allowed addresses and ranges, safe sysctls o
     'nodes[1].resources.memory: node "db" has no memory limit; policy "restricted" requires one (set resources.memory on the node or in defaults)',
   ])
   // Baseline lets root and no memory limit through; its ports and sysctls are the same by default.
-  assert.equal(check(t, 'baseline').map((l) => l.split(':')[0]), ['nodes[0].ports', 'nodes[0].ports', 'nodes[1].sysctls.net.core.somaxconn'])
-  const wide = PolicyConfig.parse({ restricted: { ports: { addresses: ['0.0.0.0'], ranges: ['80', '8000-9000'] }, sysctls: ['net.*'], requireMemoryLimit: false, rootUser: true } })
+  assert.equal(
+    check(t, 'baseline').map((l) => l.split(':')[0]),
+    ['nodes[0].ports', 'nodes[0].ports', 'nodes[1].sysctls.net.core.somaxconn']
+  )
+  const wide = PolicyConfig.parse({
+    restricted: {
+      ports: { addresses: ['0.0.0.0'], ranges: ['80', '8000-9000'] },
+      sysctls: ['net.*'],
+      requireMemoryLimit: false,
+      rootUser: true,
+    },
+  })
   assert.equal(check(t, 'restricted', wide), [])
   assert.equal(
-    PolicyConfig.safeParse({ restricted: { ports: { addresses: ['localhost'], ranges: ['http'] } } }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
-    ['restricted.ports.addresses.0: is not an IPv4 address', 'restricted.ports.ranges.0: is not a port or range like 8000-8999']
+    PolicyConfig.safeParse({
+      restricted: { ports: { addresses: ['localhost'], ranges: ['http'] } },
+    }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    [
+      'restricted.ports.addresses.0: is not an IPv4 address',
+      'restricted.ports.ranges.0: is not a port or range like 8000-8999',
+    ]
   )
 })

@@ -41,8 +41,18 @@ function manifest() {
     ulimits: [],
     resources: { memory: 67108864, cpus: null, pids: null },
     restart: { name: 'unless-stopped', maxRetries: 0 },
-    ports: index === 0 ? [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }] : [],
-    files: [{ target: '/etc/app.conf', data: Buffer.from('a=1\n').toString('base64'), mode: 0o640, owner: null }],
+    ports:
+      index === 0
+        ? [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }]
+        : [],
+    files: [
+      {
+        target: '/etc/app.conf',
+        data: Buffer.from('a=1\n').toString('base64'),
+        mode: 0o640,
+        owner: null,
+      },
+    ],
   })
   return {
     format: 1,
@@ -114,13 +124,38 @@ test('a manifest from before secrets existed passes, with none', () => {
 
 test('a manifest from before the runtime keys passes, each with the default that berth used then', () => {
   const m = manifest()
-  const newer = ['bootstrapPolicy', 'command', 'entrypoint', 'init', 'user', 'workdir', 'labels', 'extraHosts', 'tmpfs', 'shmSize', 'sysctls', 'ulimits', 'resources', 'restart', 'ports', 'files']
+  const newer = [
+    'bootstrapPolicy',
+    'command',
+    'entrypoint',
+    'init',
+    'user',
+    'workdir',
+    'labels',
+    'extraHosts',
+    'tmpfs',
+    'shmSize',
+    'sysctls',
+    'ulimits',
+    'resources',
+    'restart',
+    'ports',
+    'files',
+  ]
   for (const n of m.topology.nodes) for (const k of newer) delete (n as Record<string, unknown>)[k]
   const r = checkManifest(m)
   assert.ok(r.ok)
   const n = r.ok ? r.manifest.topology.nodes[0] : null
-  assert.equal(n?.bootstrapPolicy, { okExitCodes: [0], retries: 0, retryDelaySeconds: 5, rerun: false })
-  assert.equal([n?.command, n?.init, n?.ports, n?.files, n?.restart], [null, false, [], [], { name: 'no', maxRetries: 0 }])
+  assert.equal(n?.bootstrapPolicy, {
+    okExitCodes: [0],
+    retries: 0,
+    retryDelaySeconds: 5,
+    rerun: false,
+  })
+  assert.equal(
+    [n?.command, n?.init, n?.ports, n?.files, n?.restart],
+    [null, false, [], [], { name: 'no', maxRetries: 0 }]
+  )
   assert.equal(n?.resources, { memory: null, cpus: null, pids: null })
 })
 

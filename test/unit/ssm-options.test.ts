@@ -1,6 +1,11 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { asDispatchError, base64Utf8, SsmDispatcher, type SsmDispatcherOptions } from '../../functions/dispatch/ssm.ts'
+import {
+  asDispatchError,
+  base64Utf8,
+  SsmDispatcher,
+  type SsmDispatcherOptions,
+} from '../../functions/dispatch/ssm.ts'
 
 const test = suite('ssm dispatcher options and errors')
 const make = (o: Partial<SsmDispatcherOptions>) => () =>
@@ -21,7 +26,11 @@ test('refuses options SSM would refuse, naming the option', () => {
     [{ berthCommand: 'berth $(id)' }, /berthCommand/],
   ]
   for (const [o, message] of cases) assert.throws(make(o), message, JSON.stringify(o))
-  make({ target: { tags: { team: 'x', 'aws:cloudformation:stack-name': 's' } }, maxConcurrency: '10%', maxErrors: 0 })()
+  make({
+    target: { tags: { team: 'x', 'aws:cloudformation:stack-name': 's' } },
+    maxConcurrency: '10%',
+    maxErrors: 0,
+  })()
 })
 
 test('encodes the spec as base64 of its UTF-8 bytes, as Buffer does', () => {
@@ -33,21 +42,45 @@ test('encodes the spec as base64 of its UTF-8 bytes, as Buffer does', () => {
 test('refuses a spec too large for berth’s document before sending anything', async () => {
   const d = make({})()
   const big = { id: 'big', kind: 'install', cluster: 'c', topology: 'x'.repeat(50_000) }
-  const err = await d.start(big).then(() => undefined, (e) => e)
+  const err = await d.start(big).then(
+    () => undefined,
+    (e) => e
+  )
   assert.is(err?.code, 'invalid_job')
   assert.match(err.message, /at most 65536 \(a 48 KiB spec\)/)
 })
 
 test('turns SDK errors into stable codes with messages that say what to do', () => {
-  const sdk = (name: string, message: string) => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400, attempts: 3 } })
+  const sdk = (name: string, message: string) =>
+    Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400, attempts: 3 } })
   const cases: [Error, string, RegExp][] = [
-    [sdk('UnrecognizedClientException', 'The security token included in the request is invalid.'), 'dispatch_auth', /refused the credentials \(UnrecognizedClientException/],
-    [sdk('InvalidSignatureException', 'signature mismatch'), 'dispatch_auth', /access key id, the secret key and the region/],
+    [
+      sdk('UnrecognizedClientException', 'The security token included in the request is invalid.'),
+      'dispatch_auth',
+      /refused the credentials \(UnrecognizedClientException/,
+    ],
+    [
+      sdk('InvalidSignatureException', 'signature mismatch'),
+      'dispatch_auth',
+      /access key id, the secret key and the region/,
+    ],
     [sdk('AccessDeniedException', 'not authorized'), 'access_denied', /ssm:SendCommand/],
     [sdk('ThrottlingException', 'Rate exceeded'), 'throttled', /throttled SendCommand 3 times/],
-    [sdk('InvalidDocument', 'Document berth-job-run does not exist.'), 'dispatch_failed', /infra\/ssm\/berth-job-run.json/],
-    [sdk('InvalidInstanceId', 'Instances not in a valid state'), 'unreachable', /agent is not running/],
-    [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { name: 'Error' }), 'dispatch_failed', /cannot reach SSM in us-east-1 for SendCommand/],
+    [
+      sdk('InvalidDocument', 'Document berth-job-run does not exist.'),
+      'dispatch_failed',
+      /infra\/ssm\/berth-job-run.json/,
+    ],
+    [
+      sdk('InvalidInstanceId', 'Instances not in a valid state'),
+      'unreachable',
+      /agent is not running/,
+    ],
+    [
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { name: 'Error' }),
+      'dispatch_failed',
+      /cannot reach SSM in us-east-1 for SendCommand/,
+    ],
   ]
   for (const [err, code, message] of cases) {
     const e = asDispatchError(err, 'SendCommand', 'SSM in us-east-1')

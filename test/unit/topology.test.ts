@@ -103,7 +103,9 @@ test('the che example is one node with its workspace volume and its IDE port on 
   ])
   assert.equal(che.bootstrap, ['/opt/demo/bootstrap.sh', '--standalone'])
   assert.equal(che.healthcheck?.http, { port: 8080, path: '/health', expect: 200 })
-  assert.equal(che.ports, [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 8080, protocol: 'tcp' }])
+  assert.equal(che.ports, [
+    { hostIp: '127.0.0.1', hostPort: 8080, containerPort: 8080, protocol: 'tcp' },
+  ])
   assert.is(che.timeoutSeconds, 300)
   assert.equal(phasesOf(t), [[0]])
 })
@@ -280,7 +282,6 @@ test('network defaults to static without a subnet; a given subnet is kept', () =
     }
   )
 })
-
 
 test('YAML anchors and merge keys share settings between node entries', () => {
   const t = parseTopology(

@@ -25,14 +25,28 @@ storeContract('d1', {
   },
   // Every test starts from empty tables (children first: job_events and notifications refer to jobs).
   fresh: async () => {
-    for (const t of ['job_events', 'notifications', 'jobs', 'tokens', 'audit', 'topologies', 'schedules']) {
+    for (const t of [
+      'job_events',
+      'notifications',
+      'jobs',
+      'tokens',
+      'audit',
+      'topologies',
+      'schedules',
+    ]) {
       await ctx.db!.prepare(`DELETE FROM ${t}`).run()
     }
-    return { store: new D1Store(ctx.db!), other: async () => new D1Store(ctx.db!), close: async () => {} }
+    return {
+      store: new D1Store(ctx.db!),
+      other: async () => new D1Store(ctx.db!),
+      close: async () => {},
+    }
   },
   extra: (test) => {
     test('wrangler applied every migration in infra/migrations, in order, to D1', async () => {
-      const { results } = await ctx.db!.prepare('SELECT name FROM d1_migrations ORDER BY id').all<{ name: string }>()
+      const { results } = await ctx
+        .db!.prepare('SELECT name FROM d1_migrations ORDER BY id')
+        .all<{ name: string }>()
       assert.equal(
         results.map((r) => r.name),
         ['0001_init.sql', '0002_notifications.sql', '0003_dispatch_ref.sql', '0004_grants.sql']

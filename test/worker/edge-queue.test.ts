@@ -19,7 +19,14 @@ class ScriptedDispatcher implements RemoteDispatcher {
   readonly name = 'scripted'
   readonly started: DispatchSpec[] = []
   readonly cancelled: string[] = []
-  readonly commands = new Map<string, { spec: DispatchSpec; events: JobEvent[]; done?: { result: ResultEvent; exitCode: number | null } }>()
+  readonly commands = new Map<
+    string,
+    {
+      spec: DispatchSpec
+      events: JobEvent[]
+      done?: { result: ResultEvent; exitCode: number | null }
+    }
+  >()
   failStart: Error | null = null
 
   async start(spec: DispatchSpec) {
@@ -40,12 +47,27 @@ class ScriptedDispatcher implements RemoteDispatcher {
   /** The command of a job prints a step. */
   step(ref: string, step: string) {
     const c = this.commands.get(ref)!
-    c.events.push({ type: 'step', t: Date.now(), job: c.spec.id, step, state: 'done' } as unknown as JobEvent)
+    c.events.push({
+      type: 'step',
+      t: Date.now(),
+      job: c.spec.id,
+      step,
+      state: 'done',
+    } as unknown as JobEvent)
   }
   /** The command ends with this result line and exit code. */
   end(ref: string, ok: boolean, code?: string, exitCode = ok ? 0 : 1) {
     const c = this.commands.get(ref)!
-    const result = { type: 'result', t: Date.now(), job: c.spec.id, kind: c.spec.kind, cluster: c.spec.cluster, ok, ms: 5, ...(code ? { code, message: code } : {}) } as ResultEvent
+    const result = {
+      type: 'result',
+      t: Date.now(),
+      job: c.spec.id,
+      kind: c.spec.kind,
+      cluster: c.spec.cluster,
+      ok,
+      ms: 5,
+      ...(code ? { code, message: code } : {}),
+    } as ResultEvent
     c.events.push(result)
     c.done = { result, exitCode }
   }
@@ -61,7 +83,8 @@ test.before(
 )
 test.before.each(
   hook(async () => {
-    for (const t of ['job_events', 'notifications', 'jobs', 'audit']) await ctx.db!.prepare(`DELETE FROM ${t}`).run()
+    for (const t of ['job_events', 'notifications', 'jobs', 'audit'])
+      await ctx.db!.prepare(`DELETE FROM ${t}`).run()
   })
 )
 test.after(
@@ -71,7 +94,9 @@ test.after(
   })
 )
 
-function setup(o: { maxClusters?: number; dispatcher?: () => RemoteDispatcher; passWaitMs?: number } = {}) {
+function setup(
+  o: { maxClusters?: number; dispatcher?: () => RemoteDispatcher; passWaitMs?: number } = {}
+) {
   const store = new D1Store(ctx.db!)
   const d = new ScriptedDispatcher()
   const changes: [string, string, string][] = []
@@ -85,7 +110,15 @@ function setup(o: { maxClusters?: number; dispatcher?: () => RemoteDispatcher; p
     passWaitMs: o.passWaitMs,
   })
   const submit = async (cluster: string, kind = 'snapshot') => {
-    const job = await queue.submit({ kind, cluster, spec: { kind, cluster, options: { tag: 't1' } }, requestedBy: 'test', source: null, idempotencyKey: null, bodyHash: null })
+    const job = await queue.submit({
+      kind,
+      cluster,
+      spec: { kind, cluster, options: { tag: 't1' } },
+      requestedBy: 'test',
+      source: null,
+      idempotencyKey: null,
+      bodyHash: null,
+    })
     await queue.idle()
     return job
   }
@@ -96,15 +129,38 @@ const state = async (store: D1Store, id: string): Promise<JobRecord> => (await s
 
 test('a submitted job is recorded, sent to the host and its dispatchRef stored', async () => {
   const { store, d, queue, changes } = setup()
-  const notify = [{ channel: 'slack' as const, target: { responseUrl: 'https://hooks.slack.com/x', issuedAt: new Date().toISOString() } }]
-  const job = await queue.submit({ kind: 'snapshot', cluster: 'codenvy', spec: { kind: 'snapshot', cluster: 'codenvy' }, requestedBy: 'test', source: null, idempotencyKey: null, bodyHash: null }, notify)
+  const notify = [
+    {
+      channel: 'slack' as const,
+      target: { responseUrl: 'https://hooks.slack.com/x', issuedAt: new Date().toISOString() },
+    },
+  ]
+  const job = await queue.submit(
+    {
+      kind: 'snapshot',
+      cluster: 'codenvy',
+      spec: { kind: 'snapshot', cluster: 'codenvy' },
+      requestedBy: 'test',
+      source: null,
+      idempotencyKey: null,
+      bodyHash: null,
+    },
+    notify
+  )
   assert.is(job.state, 'queued', 'the response shows the job as recorded')
-  assert.equal((await store.notificationsFor(job.id)).map((n) => n.channel), ['slack'])
+  assert.equal(
+    (await store.notificationsFor(job.id)).map((n) => n.channel),
+    ['slack']
+  )
   await queue.idle()
   const running = await state(store, job.id)
   assert.equal([running.state, running.attempts, running.dispatchRef], ['running', 1, 'cmd-1'])
   assert.ok(running.startedAt)
-  assert.equal(d.started[0], { kind: 'snapshot', cluster: 'codenvy', id: job.id }, 'the spec goes out with the job id')
+  assert.equal(
+    d.started[0],
+    { kind: 'snapshot', cluster: 'codenvy', id: job.id },
+    'the spec goes out with the job id'
+  )
   assert.equal(changes, [[job.id, 'started', 'running']])
   assert.ok(await queue.isBusy('codenvy'))
   assert.not.ok(await queue.isBusy('che'))
@@ -132,7 +188,13 @@ test('poll stores only the events it has not stored, finishes the job and starts
   d.step('cmd-1', 'commit')
   await queue.poll()
   await queue.poll()
-  assert.equal((await store.listEvents(first.id)).map((e) => [e.seq, (e.event as { step: string }).step]), [[1, 'pause'], [2, 'commit']])
+  assert.equal(
+    (await store.listEvents(first.id)).map((e) => [e.seq, (e.event as { step: string }).step]),
+    [
+      [1, 'pause'],
+      [2, 'commit'],
+    ]
+  )
   assert.is((await state(store, second.id)).state, 'queued')
 
   d.end('cmd-1', true)
@@ -145,7 +207,11 @@ test('poll stores only the events it has not stored, finishes the job and starts
   assert.equal([next.state, next.dispatchRef], ['running', 'cmd-2'])
   assert.equal(
     changes.map(([id, stage]) => [id === first.id ? 'first' : 'second', stage]),
-    [['first', 'started'], ['first', 'finished'], ['second', 'started']]
+    [
+      ['first', 'started'],
+      ['first', 'finished'],
+      ['second', 'started'],
+    ]
   )
   await queue.poll()
   assert.is(changes.length, 3, 'a finished job is reported once')
@@ -159,7 +225,10 @@ test('a failed command fails the job; one that says cancelled is cancelled', asy
   d.end('cmd-2', false, 'cancelled', 143)
   await queue.poll()
   const [fa, cb] = [await state(store, a.id), await state(store, b.id)]
-  assert.equal([fa.state, fa.exitCode, (fa.result as ResultEvent).code], ['failed', 3, 'bootstrap_failed'])
+  assert.equal(
+    [fa.state, fa.exitCode, (fa.result as ResultEvent).code],
+    ['failed', 3, 'bootstrap_failed']
+  )
   assert.equal([cb.state, cb.exitCode], ['cancelled', 143])
 })
 
@@ -169,7 +238,12 @@ test('a start the dispatcher refuses fails the job with its code and frees the c
   const job = await submit('codenvy')
   const failed = await state(store, job.id)
   assert.equal([failed.state, failed.attempts, failed.dispatchRef], ['failed', 1, null])
-  assert.equal(failed.result, { type: 'result', ok: false, code: 'dispatch_not_configured', message: 'not sent to the host: dispatch not configured' })
+  assert.equal(failed.result, {
+    type: 'result',
+    ok: false,
+    code: 'dispatch_not_configured',
+    message: 'not sent to the host: dispatch not configured',
+  })
   assert.equal(changes, [[job.id, 'finished', 'failed']], 'never reported as started')
   d.failStart = new Error('socket hang up')
   const second = await submit('codenvy')
@@ -190,11 +264,23 @@ test('a pass that never ends (its request gone) holds up the next one only for p
   const first = await submit('codenvy')
   d.poll = () => new Promise(() => {}) // I/O of an ended request: never settles
   void queue.poll()
-  const other = await store.createJob({ id: 'j-other', kind: 'install', cluster: 'che', spec: { kind: 'install', cluster: 'che' }, requestedBy: 't', source: null, idempotencyKey: null, bodyHash: null })
+  const other = await store.createJob({
+    id: 'j-other',
+    kind: 'install',
+    cluster: 'che',
+    spec: { kind: 'install', cluster: 'che' },
+    requestedBy: 't',
+    source: null,
+    idempotencyKey: null,
+    bodyHash: null,
+  })
   const t0 = Date.now()
   await withTimeout(queue.startQueued(), 5000, 'a start behind a hung pass')
   assert.ok(Date.now() - t0 >= 150, 'it did wait for the pass before it')
-  assert.equal([(await state(store, other.id)).state, (await state(store, first.id)).state], ['running', 'running'])
+  assert.equal(
+    [(await state(store, other.id)).state, (await state(store, first.id)).state],
+    ['running', 'running']
+  )
   assert.is(d.started.length, 2)
 })
 
@@ -219,8 +305,21 @@ test('a job cancelled while it is being sent is cancelled, and the command it se
   const gate = new Promise<void>((r) => (release = r))
   const start = d.start.bind(d)
   d.start = async (spec) => (await gate, start(spec))
-  const job = await queue.submit({ kind: 'install', cluster: 'codenvy', spec: { kind: 'install', cluster: 'codenvy' }, requestedBy: 't', source: null, idempotencyKey: null, bodyHash: null })
-  await until('the job running', async () => ((await state(store, job.id)).state === 'running' ? true : undefined), 5000, 10)
+  const job = await queue.submit({
+    kind: 'install',
+    cluster: 'codenvy',
+    spec: { kind: 'install', cluster: 'codenvy' },
+    requestedBy: 't',
+    source: null,
+    idempotencyKey: null,
+    bodyHash: null,
+  })
+  await until(
+    'the job running',
+    async () => ((await state(store, job.id)).state === 'running' ? true : undefined),
+    5000,
+    10
+  )
   assert.is(await queue.cancel(job.id), 'cancelled')
   release()
   await queue.idle()
@@ -233,7 +332,16 @@ test('a job cancelled while it is being sent is cancelled, and the command it se
 test('two isolates starting at once send a job once', async () => {
   const one = setup()
   const two = setup()
-  const job = await one.store.createJob({ id: 'j-race', kind: 'install', cluster: 'codenvy', spec: { kind: 'install', cluster: 'codenvy' }, requestedBy: 't', source: null, idempotencyKey: null, bodyHash: null })
+  const job = await one.store.createJob({
+    id: 'j-race',
+    kind: 'install',
+    cluster: 'codenvy',
+    spec: { kind: 'install', cluster: 'codenvy' },
+    requestedBy: 't',
+    source: null,
+    idempotencyKey: null,
+    bodyHash: null,
+  })
   await Promise.all([one.queue.startQueued(), two.queue.startQueued()])
   assert.is(one.d.started.length + two.d.started.length, 1)
   assert.is((await state(one.store, job.id)).attempts, 1)
@@ -242,13 +350,45 @@ test('two isolates starting at once send a job once', async () => {
 test('a running job whose start never stored a ref is failed after the start timeout', async () => {
   const { store, queue } = setup()
   const old = new Date(Date.now() - 10 * 60_000).toISOString()
-  await store.createJob({ id: 'j-lost', kind: 'install', cluster: 'codenvy', spec: {}, requestedBy: 't', source: null, idempotencyKey: null, bodyHash: null, state: 'running' })
+  await store.createJob({
+    id: 'j-lost',
+    kind: 'install',
+    cluster: 'codenvy',
+    spec: {},
+    requestedBy: 't',
+    source: null,
+    idempotencyKey: null,
+    bodyHash: null,
+    state: 'running',
+  })
   await store.transitionJob('j-lost', ['running'], 'running', { startedAt: old })
-  await store.createJob({ id: 'j-fresh', kind: 'install', cluster: 'che', spec: {}, requestedBy: 't', source: null, idempotencyKey: null, bodyHash: null, state: 'running' })
-  await store.transitionJob('j-fresh', ['running'], 'running', { startedAt: new Date().toISOString() })
+  await store.createJob({
+    id: 'j-fresh',
+    kind: 'install',
+    cluster: 'che',
+    spec: {},
+    requestedBy: 't',
+    source: null,
+    idempotencyKey: null,
+    bodyHash: null,
+    state: 'running',
+  })
+  await store.transitionJob('j-fresh', ['running'], 'running', {
+    startedAt: new Date().toISOString(),
+  })
   await queue.poll()
-  assert.equal([(await state(store, 'j-lost')).state, ((await state(store, 'j-lost')).result as ResultEvent).code], ['failed', 'dispatch_lost'])
-  assert.is((await state(store, 'j-fresh')).state, 'running', 'a start under way elsewhere is left alone')
+  assert.equal(
+    [
+      (await state(store, 'j-lost')).state,
+      ((await state(store, 'j-lost')).result as ResultEvent).code,
+    ],
+    ['failed', 'dispatch_lost']
+  )
+  assert.is(
+    (await state(store, 'j-fresh')).state,
+    'running',
+    'a start under way elsewhere is left alone'
+  )
 })
 
 test('inspect answers from the host, and gives up (cancelling) when it takes too long', async () => {
@@ -258,7 +398,11 @@ test('inspect answers from the host, and gives up (cancelling) when it takes too
   setTimeout(() => d.end('cmd-1', true), 50)
   const result = await answer
   assert.equal([result.ok, result.kind, d.started[0].kind], [true, 'status', 'status'])
-  assert.is((await ctx.db!.prepare('SELECT COUNT(*) AS n FROM jobs').first<{ n: number }>())!.n, 0, 'an inspection is not a job')
+  assert.is(
+    (await ctx.db!.prepare('SELECT COUNT(*) AS n FROM jobs').first<{ n: number }>())!.n,
+    0,
+    'an inspection is not a job'
+  )
   const err = await rejects(queue.inspect({ kind: 'status', cluster: 'codenvy' }))
   assert.instance(err, JobError)
   assert.is((err as JobError).status, 504)

@@ -42,7 +42,10 @@ test.before(
     await removeTestClusters(CLUSTER)
     await withTimeout(ensureDemoImage(), 120_000, 'demo image')
     ctx.receiver = await startReceiver()
-    ctx.ssm = await startSsmEndpoint({ fleet: [{ instanceId: HOST, tags: { berth: 'host' } }], documents: { 'berth-job-run': berthJobRun } })
+    ctx.ssm = await startSsmEndpoint({
+      fleet: [{ instanceId: HOST, tags: { berth: 'host' } }],
+      documents: { 'berth-job-run': berthJobRun },
+    })
     ctx.dir = await withTimeout(migratedPersistDir(), 60_000, 'wrangler d1 migrations apply')
     ctx.dev = await startWranglerDev(ctx.dir, {
       BERTH_ADMIN_TOKEN_SHA256: createHash('sha256').update(adminToken).digest('hex'),
@@ -74,7 +77,11 @@ test.after(
 )
 
 const api = async (method: string, path: string, body?: string) => {
-  const res = await fetch(`${ctx.dev!.base}${path}`, { method, headers: { authorization: `Bearer ${adminToken}` }, body })
+  const res = await fetch(`${ctx.dev!.base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${adminToken}` },
+    body,
+  })
   return { status: res.status, body: (await res.json()) as any } // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
@@ -84,7 +91,11 @@ test('a signed Slack install runs through the Worker, SSM and berth job run to a
 
   const responseUrl = `${ctx.receiver!.url}/slack/commands/T0BERTH/1/edge`
   const body = commandBody({ text: `install ${CLUSTER}`, response_url: responseUrl })
-  const ack = await fetch(`${ctx.dev!.base}/hooks/slack`, { method: 'POST', headers: signedHeaders(slackSecret, body), body })
+  const ack = await fetch(`${ctx.dev!.base}/hooks/slack`, {
+    method: 'POST',
+    headers: signedHeaders(slackSecret, body),
+    body,
+  })
   assert.is(ack.status, 200)
   const text = ((await ack.json()) as { text: string }).text
   const jobId = text.match(/job `(j[\w-]+)`/)?.[1]
@@ -96,19 +107,33 @@ test('a signed Slack install runs through the Worker, SSM and berth job run to a
   assert.is(row.body.job.requestedBy, 'slack:U0OPS')
 
   // The command reached the SSM endpoint through berth's document, aimed at the host.
-  const command = await until('SendCommand at the SSM endpoint', async () => [...ctx.ssm!.commands.values()][0], 20_000)
+  const command = await until(
+    'SendCommand at the SSM endpoint',
+    async () => [...ctx.ssm!.commands.values()][0],
+    20_000
+  )
   assert.is(command.documentName, 'berth-job-run')
   assert.equal([...command.invocations.keys()], [HOST])
 
   // The cron tick's poller follows the command until the job ends.
-  const done = await until('the job finished through cron ticks', async () => {
-    const tick = await fetch(`${ctx.dev!.base}/__scheduled?cron=${encodeURIComponent('* * * * *')}`)
-    assert.is(tick.status, 200)
-    const j = (await api('GET', `/v1/jobs/${jobId}`)).body.job
-    return ['succeeded', 'failed', 'cancelled'].includes(j.state) ? j : undefined
-  }, 120_000, 1000)
+  const done = await until(
+    'the job finished through cron ticks',
+    async () => {
+      const tick = await fetch(
+        `${ctx.dev!.base}/__scheduled?cron=${encodeURIComponent('* * * * *')}`
+      )
+      assert.is(tick.status, 200)
+      const j = (await api('GET', `/v1/jobs/${jobId}`)).body.job
+      return ['succeeded', 'failed', 'cancelled'].includes(j.state) ? j : undefined
+    },
+    120_000,
+    1000
+  )
   assert.is(done.state, 'succeeded', JSON.stringify(done.result))
-  assert.equal(done.result.nodes.map((n: { hostname: string }) => n.hostname).sort(), [`api.edge.local`, `db.edge.local`])
+  assert.equal(done.result.nodes.map((n: { hostname: string }) => n.hostname).sort(), [
+    `api.edge.local`,
+    `db.edge.local`,
+  ])
 
   // Really there, on the engine, as berth labels them.
   const containers = await engine.listContainers([`${LABEL.cluster}=${CLUSTER}`])
@@ -116,25 +141,42 @@ test('a signed Slack install runs through the Worker, SSM and berth job run to a
   assert.ok(containers.every((c) => c.State === 'running'))
 
   // Events stored in D1 by the poller, in order.
-  const events = await fetch(`${ctx.dev!.base}/v1/jobs/${jobId}/events`, { headers: { authorization: `Bearer ${adminToken}` } })
+  const events = await fetch(`${ctx.dev!.base}/v1/jobs/${jobId}/events`, {
+    headers: { authorization: `Bearer ${adminToken}` },
+  })
   const sse = await events.text()
   const ids = [...sse.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))
   assert.ok(ids.length > 2, sse.slice(0, 500))
-  assert.equal(ids, ids.map((_, i) => i + 1))
+  assert.equal(
+    ids,
+    ids.map((_, i) => i + 1)
+  )
 
   // The full log, read from the host by second SSM commands: every line the compact events left out.
   const log = await api('GET', `/v1/jobs/${jobId}/log`)
   assert.is(log.status, 200, JSON.stringify(log.body))
   assert.is(log.body.next, null)
-  assert.is(log.body.text, readFileSync(join(ctx.ssm!.workDir, HOST, '.berth', 'jobs', `${jobId}.log`), 'utf8'))
-  for (const node of ['api', 'db']) assert.match(log.body.text, new RegExp(`\\[${node}\\] step bootstrap done`))
-  assert.ok(log.body.text.trim().split('\n').length > ids.length, 'more lines than the stored events')
+  assert.is(
+    log.body.text,
+    readFileSync(join(ctx.ssm!.workDir, HOST, '.berth', 'jobs', `${jobId}.log`), 'utf8')
+  )
+  for (const node of ['api', 'db'])
+    assert.match(log.body.text, new RegExp(`\\[${node}\\] step bootstrap done`))
+  assert.ok(
+    log.body.text.trim().split('\n').length > ids.length,
+    'more lines than the stored events'
+  )
 
   // Slack heard "started" and then "finished" with the hostnames.
-  const posts = await ctx.receiver!.waitFor(2, 30_000, (p) => p.path === new URL(responseUrl).pathname).catch(async (e) => {
-    console.error(JSON.stringify((await api('GET', `/v1/jobs/${jobId}`)).body.job.notifications), ctx.dev!.output.join('').slice(-3000))
-    throw e
-  })
+  const posts = await ctx
+    .receiver!.waitFor(2, 30_000, (p) => p.path === new URL(responseUrl).pathname)
+    .catch(async (e) => {
+      console.error(
+        JSON.stringify((await api('GET', `/v1/jobs/${jobId}`)).body.job.notifications),
+        ctx.dev!.output.join('').slice(-3000)
+      )
+      throw e
+    })
   const [started, finished] = posts.map((p) => JSON.parse(p.body).text as string)
   assert.match(started, /started/)
   assert.match(finished, /succeeded/)

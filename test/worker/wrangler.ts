@@ -35,17 +35,28 @@ Object.assign(process.env, quietEnv)
 export const wranglerEnv = (): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { ...process.env, ...quietEnv }
   // Never a real account from the caller's environment.
-  for (const k of Object.keys(env)) if (k.startsWith('CLOUDFLARE_API') || k === 'CLOUDFLARE_ACCOUNT_ID') delete env[k]
+  for (const k of Object.keys(env))
+    if (k.startsWith('CLOUDFLARE_API') || k === 'CLOUDFLARE_ACCOUNT_ID') delete env[k]
   return env
 }
 
 /** Runs `wrangler …` to its end; rejects with its output when it fails. */
-export async function wrangler(args: string[], timeoutMs = 60_000): Promise<{ stdout: string; stderr: string }> {
+export async function wrangler(
+  args: string[],
+  timeoutMs = 60_000
+): Promise<{ stdout: string; stderr: string }> {
   try {
-    return await promisify(execFile)(wranglerBin, args, { cwd: root, env: wranglerEnv(), timeout: timeoutMs, maxBuffer: 16 << 20 })
+    return await promisify(execFile)(wranglerBin, args, {
+      cwd: root,
+      env: wranglerEnv(),
+      timeout: timeoutMs,
+      maxBuffer: 16 << 20,
+    })
   } catch (err) {
     const e = err as Error & { stdout?: string; stderr?: string }
-    throw new Error(`wrangler ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`)
+    throw new Error(
+      `wrangler ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`
+    )
   }
 }
 
@@ -61,7 +72,9 @@ export async function migratedPersistDir(): Promise<string> {
  * The DB binding of wrangler.toml, served by workerd (miniflare's real D1) over the local state
  * in `persistDir`, for tests that drive the store from Node.
  */
-export async function localD1(persistDir: string): Promise<{ db: D1Database; dispose: () => Promise<void> }> {
+export async function localD1(
+  persistDir: string
+): Promise<{ db: D1Database; dispose: () => Promise<void> }> {
   const { getPlatformProxy } = await import('wrangler')
   const proxy = await getPlatformProxy<{ DB: D1Database }>({
     configPath: join(root, 'wrangler.toml'),
@@ -90,13 +103,43 @@ export interface WranglerDev {
  * `wrangler dev` in local mode over the D1 state in `persistDir`, with `vars` as its environment
  * (a .dev.vars-style file) and /__scheduled for cron ticks; resolves once /healthz answers.
  */
-export async function startWranglerDev(persistDir: string, vars: Record<string, string>): Promise<WranglerDev> {
+export async function startWranglerDev(
+  persistDir: string,
+  vars: Record<string, string>
+): Promise<WranglerDev> {
   const file = join(persistDir, 'test.vars')
-  writeFileSync(file, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n')
+  writeFileSync(
+    file,
+    Object.entries(vars)
+      .map(([k, v]) => `${k}='${v}'`)
+      .join('\n') + '\n'
+  )
   const [port, inspector] = [await freePort(), await freePort()]
   const base = `http://127.0.0.1:${port}`
-  const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--persist-to', persistDir, '--env-file', file, '--test-scheduled', '--show-interactive-dev-session=false', '--log-level', 'log']
-  const dev: ChildProcess = spawn(wranglerBin, args, { cwd: root, env: wranglerEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const args = [
+    'dev',
+    '--local',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(inspector),
+    '--persist-to',
+    persistDir,
+    '--env-file',
+    file,
+    '--test-scheduled',
+    '--show-interactive-dev-session=false',
+    '--log-level',
+    'log',
+  ]
+  const dev: ChildProcess = spawn(wranglerBin, args, {
+    cwd: root,
+    env: wranglerEnv(),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   const output: string[] = []
   for (const s of [dev.stdout!, dev.stderr!]) s.on('data', (b: Buffer) => output.push(b.toString()))
   const stop = async () => {
@@ -108,8 +151,15 @@ export async function startWranglerDev(persistDir: string, vars: Record<string, 
   }
   const end = Date.now() + 30_000
   for (;;) {
-    if (dev.exitCode !== null) throw new Error(`wrangler dev exited with ${dev.exitCode}:\n${output.join('')}`)
-    if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) return { base, output, stop }
+    if (dev.exitCode !== null)
+      throw new Error(`wrangler dev exited with ${dev.exitCode}:\n${output.join('')}`)
+    if (
+      await fetch(`${base}/healthz`).then(
+        (r) => r.ok,
+        () => false
+      )
+    )
+      return { base, output, stop }
     if (Date.now() > end) {
       await stop()
       throw new Error(`wrangler dev did not answer /healthz within 30 s:\n${output.join('')}`)
