@@ -111,10 +111,8 @@ async function sweep(): Promise<void> {
     for (const n of await engine.listNetworks(filter)) await engine.removeNetwork(n.Id)
     for (const v of await engine.listVolumes(filter)) await engine.removeVolume(v.Name)
     // Snapshot images carry the cluster label; the copy's nodes use them, so they go last.
-    const images = await engine.docker.listImages({
-      filters: { label: [...filter, LABEL.snapshot] },
-    })
-    for (const i of images) for (const tag of i.RepoTags ?? [i.Id]) await engine.removeImage(tag)
+    for (const ref of await engine.listImages([...filter, LABEL.snapshot]))
+      await engine.removeImage(ref)
   }
 }
 

@@ -6,7 +6,7 @@
  * `puppet agent --test` on every restored node against the restored server.
  */
 import { color } from './color.ts'
-import { createEngine, type DockerEngine } from '../engine/docker.ts'
+import { createEngine, type Engine } from '../engine/docker.ts'
 import type { JobEvent } from '../engine/events.ts'
 import { runJob } from '../engine/job.ts'
 import { loadTopologyFile } from '../engine/topology-sources.ts'
@@ -32,7 +32,7 @@ export const PUPPET_IMAGE = {
 
 /** Builds the example's image unless the engine holds one of the same recipe. */
 export function ensurePuppetImage(
-  engine: DockerEngine,
+  engine: Engine,
   progress: (line: string) => void
 ): Promise<DebianImageResult> {
   return buildDebianImage(

@@ -10,7 +10,7 @@
  * It reports one NDJSON line per rewire (journald keeps them); infra/cloudformation installs it
  * as the systemd unit berth-rewire.service.
  */
-import type { DockerEngine } from '../engine/docker.ts'
+import type { Engine } from '../engine/docker.ts'
 import { runJob } from '../engine/job.ts'
 import { LABEL, newJobId } from '../engine/labels.ts'
 import { watchNodeStarts } from '../engine/restart-watch.ts'
@@ -30,7 +30,7 @@ export interface RewireReport {
 /** Resolves when the event stream ends (the daemon went away) or `signal` aborts, after the
  *  rewires under way have finished. */
 export async function rewireOnStarts(
-  engine: DockerEngine,
+  engine: Engine,
   o: { signal: AbortSignal; report: (r: RewireReport) => void; settleMs?: number }
 ): Promise<void> {
   /** Per cluster: the rewires, one after another. */

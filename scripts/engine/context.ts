@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import type { DockerEngine } from './docker.ts'
+import type { Engine } from './docker.ts'
 import { BerthError } from './errors.ts'
 import { stepper, type Emit, type JobEvent, type Steps } from './events.ts'
 import type { Admission } from './job-spec.ts'
@@ -11,7 +11,7 @@ import { newJobId } from './labels.ts'
 
 /** Everything one job needs, passed down explicitly (no module-level singletons). */
 export interface JobContext {
-  engine: DockerEngine
+  engine: Engine
   job: string
   steps: Steps
   /** Every event of the job goes through here: secrets redacted, then the log and the caller. */
@@ -71,7 +71,7 @@ export function berthHome(): string {
 const REDACT_MIN = 4
 
 export function createContext(opts: {
-  engine: DockerEngine
+  engine: Engine
   job?: string
   emit: Emit
   concurrency?: number

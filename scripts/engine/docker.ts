@@ -140,7 +140,8 @@ function demuxed(buf: Buffer): string {
 }
 
 export class DockerEngine {
-  readonly docker: Docker
+  /** dockerode: private to this file — the rest of berth sees the methods below (`Engine`). */
+  private readonly docker: Docker
 
   /** Where each engine call is traced (at debug: BERTH_LOG_LEVEL=debug). */
   readonly log: Logger
@@ -206,6 +207,26 @@ export class DockerEngine {
         this.docker.modem.followProgress(stream, (err: Error | null, out: unknown[]) => {
           if (err) return reject(err)
           const failed = (out as { error?: string }[]).find((o) => o.error)
+          if (failed) return reject(new Error(failed.error))
+          resolve()
+        })
+      })
+    })
+  }
+
+  /** `docker save` of one image: its tar as a stream. */
+  saveImage(ref: string): Promise<NodeJS.ReadableStream> {
+    return this.call(`Saving image "${ref}"`, () => this.docker.getImage(ref).get())
+  }
+
+  /** `docker load` of one image tar; a bad tar is reported in the stream, not by status. */
+  async loadImage(tar: Readable, what: string): Promise<void> {
+    await this.call(`Loading image "${what}"`, async () => {
+      const res = await this.docker.loadImage(tar, { quiet: true })
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(res, (err: Error | null, out: { error?: string }[]) => {
+          if (err) return reject(err)
+          const failed = out.find((o) => o.error)
           if (failed) return reject(new Error(failed.error))
           resolve()
         })
@@ -355,6 +376,14 @@ export class DockerEngine {
   }
 
   // ── containers ────────────────────────────────────────────────────────────
+  /** Containers by name prefix or state, whoever made them (preflight: names and ports taken). */
+  findContainers(
+    filters: { name?: string[]; status?: string[] },
+    all = true
+  ): Promise<ContainerInfo[]> {
+    return this.call('Listing containers', () => this.docker.listContainers({ all, filters }), true)
+  }
+
   listContainers(labels: string[], all = true): Promise<ContainerInfo[]> {
     return this.call(
       'Listing containers',
@@ -790,6 +819,13 @@ export class DockerEngine {
     )
   }
 }
+
+/**
+ * What the engine layer asks of a container engine: containers, networks, volumes, images, exec,
+ * archives, events — DockerEngine's public methods, the seam a second engine implements. Nothing
+ * outside this file imports dockerode.
+ */
+export type Engine = Pick<DockerEngine, keyof DockerEngine>
 
 export function createEngine(log?: Logger): DockerEngine {
   return new DockerEngine({}, log)

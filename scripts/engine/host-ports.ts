@@ -7,7 +7,7 @@ import { createSocket } from 'node:dgram'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { networkInterfaces } from 'node:os'
-import type { DockerEngine } from './docker.ts'
+import type { Engine } from './docker.ts'
 import type { PortMapping } from './runtime-keys.ts'
 
 /**
@@ -38,18 +38,15 @@ function localAddresses(): Set<string> {
 /** Whether the address is one of this machine's (in this network namespace). */
 export const isLocalAddress = (ip: string | null | undefined) => !!ip && localAddresses().has(ip)
 
-const sameNetns = new WeakMap<DockerEngine, Promise<boolean>>()
+const sameNetns = new WeakMap<Engine, Promise<boolean>>()
 
 /** Whether the engine runs in this machine's network namespace (its ports are this host's). */
-export function engineInThisNetns(engine: DockerEngine): Promise<boolean> {
+export function engineInThisNetns(engine: Engine): Promise<boolean> {
   let known = sameNetns.get(engine)
   if (!known) {
     known = (async () => {
       if (!engine.local) return false
-      const bridge = await engine.docker
-        .getNetwork('bridge')
-        .inspect()
-        .catch(() => null)
+      const bridge = await engine.inspectNetwork('bridge').catch(() => null)
       return isLocalAddress(bridge?.IPAM?.Config?.[0]?.Gateway)
     })()
     sameNetns.set(engine, known)

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import { berthHome, createContext, DEFAULT_CONCURRENCY, note, type JobContext } from './context.ts'
-import type { DockerEngine } from './docker.ts'
+import type { Engine } from './docker.ts'
 import { asBerthError, BerthError, EXIT_CODES } from './errors.ts'
 import { loadTopology } from './cluster-record.ts'
 import type { Emit, NodeSummary, ResultEvent } from './events.ts'
@@ -106,7 +106,7 @@ async function recoverAbandoned(ctx: JobContext, cluster: string): Promise<strin
 }
 
 export interface RunJobOptions {
-  engine: DockerEngine
+  engine: Engine
   emit: Emit
   signal?: AbortSignal
   echo?: (line: string) => void

@@ -3,7 +3,7 @@
  * subnet and leaves the upper half (`IPRange`) to Docker, so nothing Docker hands out can ever
  * take a node's address; pinned addresses and ExtraHosts both survive restarts.
  */
-import type { DockerEngine, NetworkInspect } from './docker.ts'
+import type { Engine, NetworkInspect } from './docker.ts'
 import { BerthError } from './errors.ts'
 import { formatCidr, intToIp, ipToInt, overlaps, parseCidr } from './cidr.ts'
 import { LABEL, BERTH_VERSION, networkName } from './labels.ts'
@@ -15,7 +15,7 @@ export interface UsedSubnet {
   id: string
 }
 
-export async function usedSubnets(engine: DockerEngine): Promise<UsedSubnet[]> {
+export async function usedSubnets(engine: Engine): Promise<UsedSubnet[]> {
   const nets = await engine.listNetworks()
   return nets.flatMap((n) =>
     (n.IPAM?.Config ?? [])
@@ -115,7 +115,7 @@ export function networkSubnet(net: NetworkInspect | null): string | null {
 }
 
 export async function createClusterNetwork(
-  engine: DockerEngine,
+  engine: Engine,
   topology: Topology,
   subnet: string | null,
   job: string,

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import type {
   ContainerCreateOptions,
   ContainerInfo,
-  DockerEngine,
+  Engine,
   IPAMConfig,
   NetworkInspect,
 } from './docker.ts'
@@ -305,7 +305,7 @@ export function nodeStateOf(c: ContainerInfo, networks: Set<string>): NodeState 
  * left. The cluster's network is the one its nodes are attached to — after a restore, the one
  * the restore built.
  */
-export async function readCluster(engine: DockerEngine, cluster: string): Promise<ClusterState> {
+export async function readCluster(engine: Engine, cluster: string): Promise<ClusterState> {
   const [containers, nets] = await Promise.all([
     engine.listContainers(clusterFilter(cluster)),
     engine.listNetworks(clusterFilter(cluster)),

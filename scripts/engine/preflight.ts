@@ -4,7 +4,7 @@
  */
 import { statfs } from 'node:fs/promises'
 import type { JobContext } from './context.ts'
-import type { DockerEngine } from './docker.ts'
+import type { Engine } from './docker.ts'
 import { BerthError } from './errors.ts'
 import { LABEL, containerName, networkName } from './labels.ts'
 import { chooseSubnet, usedSubnets } from './network.ts'
@@ -37,14 +37,14 @@ export function privilegedRefusal(err: unknown): string | null {
   )
 }
 
-const probes = new WeakMap<DockerEngine, Map<string, Promise<string | null>>>()
+const probes = new WeakMap<Engine, Map<string, Promise<string | null>>>()
 
 /**
  * Starts a throw-away container with the given HostConfig and reports the refusal, if any.
  * Cached per engine and setting: the answer does not change while the process lives.
  */
 export function probeHostConfig(
-  engine: DockerEngine,
+  engine: Engine,
   image: string,
   kind: 'privileged' | 'capadd'
 ): Promise<string | null> {
@@ -84,10 +84,7 @@ function apiAtLeast(version: string, min: string): boolean {
 }
 
 /** Engine-level checks (no topology): reachability, API, storage, disk, privileged. */
-export async function hostChecks(
-  engine: DockerEngine,
-  probeImage: string | null
-): Promise<Check[]> {
+export async function hostChecks(engine: Engine, probeImage: string | null): Promise<Check[]> {
   const checks: Check[] = []
   let version
   try {
@@ -168,7 +165,7 @@ export async function hostChecks(
  * CPUs, and published ports (unless `publish` is false: a restore's rehearsal publishes none).
  */
 export async function topologyChecks(
-  engine: DockerEngine,
+  engine: Engine,
   topology: Topology,
   opts: { publish?: boolean } = {}
 ): Promise<Check[]> {
@@ -222,10 +219,7 @@ export async function topologyChecks(
     }
   }
   const names = new Set(topology.nodes.map((n) => containerName(topology.name, n.name)))
-  const taken = await engine.docker.listContainers({
-    all: true,
-    filters: { name: [`${topology.name}.`] },
-  })
+  const taken = await engine.findContainers({ name: [`${topology.name}.`] })
   for (const c of taken) {
     const name = c.Names.map((n) => n.replace(/^\//, '')).find((n) => names.has(n))
     if (name && c.Labels?.[LABEL.cluster] !== topology.name) {
@@ -257,11 +251,7 @@ export async function topologyChecks(
  * An external volume berth made for another cluster is that cluster's data: below privileged, a
  * job may not mount it, whatever the allowlist says (only the host knows whose a volume is).
  */
-async function foreignVolumes(
-  engine: DockerEngine,
-  topology: Topology,
-  level: string
-): Promise<Check[]> {
+async function foreignVolumes(engine: Engine, topology: Topology, level: string): Promise<Check[]> {
   const checks: Check[] = []
   for (const node of topology.nodes) {
     for (const v of node.volumes.filter((v) => v.external)) {
@@ -279,7 +269,7 @@ async function foreignVolumes(
 }
 
 /** Memory limits that add up to more than the host has; a node asking for more CPUs than it has. */
-async function resourceChecks(engine: DockerEngine, topology: Topology): Promise<Check[]> {
+async function resourceChecks(engine: Engine, topology: Topology): Promise<Check[]> {
   const limited = topology.nodes.filter((n) => n.resources.memory || n.resources.cpus)
   if (!limited.length) return []
   const info = await engine.info()
@@ -313,13 +303,14 @@ const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`
  * or on an address the host does not have. A remote engine's own processes cannot be seen from
  * here: Docker's refusal at start names the port then.
  */
-async function portChecks(engine: DockerEngine, topology: Topology): Promise<Check[]> {
+async function portChecks(engine: Engine, topology: Topology): Promise<Check[]> {
   const wanted = topology.nodes.flatMap((n) => n.ports.map((p) => ({ node: n.name, port: p })))
   if (!wanted.length) return []
   const checks: Check[] = []
-  const running = await engine.docker.listContainers({
-    filters: { status: ['running', 'paused', 'restarting'] },
-  })
+  const running = await engine.findContainers(
+    { status: ['running', 'paused', 'restarting'] },
+    false
+  )
   const ownPorts: PortMapping[] = []
   for (const { node, port } of wanted) {
     for (const c of running) {

@@ -10,7 +10,7 @@ import { request } from 'node:http'
 import { connect } from 'node:net'
 import { buildDemoImage, DEMO_IMAGE } from '../image/demo-image.ts'
 import type { JobContext } from './context.ts'
-import type { DockerEngine } from './docker.ts'
+import type { Engine } from './docker.ts'
 import { engineInThisNetns } from './host-ports.ts'
 import { LABEL } from './labels.ts'
 import type { Healthcheck } from './topology.ts'
@@ -103,7 +103,7 @@ function httpProbe(
   })
 }
 
-const imageReady = new WeakMap<DockerEngine, Promise<unknown>>()
+const imageReady = new WeakMap<Engine, Promise<unknown>>()
 
 /** The probe run from a container on the cluster's network: nc for tcp, wget -S for http. */
 async function helperProbe(

@@ -6,7 +6,7 @@
  * hosts itself holds the cluster's lock are that job's business and are not reported.
  */
 import { lockHolder } from './cluster-lock.ts'
-import type { DockerEngine } from './docker.ts'
+import type { Engine } from './docker.ts'
 import { containerName, LABEL } from './labels.ts'
 
 /** Job kinds that start nodes and wire every /etc/hosts themselves. */
@@ -31,7 +31,7 @@ interface DockerEvent {
 /** Resolves when the stream ends (the daemon went away) or `signal` aborts. `onWatching` is
  *  called once Docker has answered the subscription: no later start can be missed. */
 export async function watchNodeStarts(
-  engine: DockerEngine,
+  engine: Engine,
   onStart: (e: NodeStarted) => void,
   signal?: AbortSignal,
   onWatching?: () => void

@@ -217,7 +217,7 @@ async function saveImage(
 ): Promise<{ sha256: string; size: number }> {
   const h = hashing()
   try {
-    const stream = await ctx.engine.docker.getImage(ref).get()
+    const stream = await ctx.engine.saveImage(ref)
     await pipeline(stream, h.stream, createWriteStream(file))
   } catch (err) {
     throw engineError(`Saving image "${ref}"`, err)
@@ -504,18 +504,7 @@ async function refuseExisting(ctx: JobContext, m: SnapshotManifest): Promise<voi
 /** `docker load` of one image tar; the engine reports a bad tar in the stream, not by status. */
 async function loadImage(ctx: JobContext, file: string, ref: string): Promise<void> {
   try {
-    const res = await ctx.engine.docker.loadImage(createReadStream(file), { quiet: true })
-    await new Promise<void>((resolve, reject) => {
-      ctx.engine.docker.modem.followProgress(
-        res,
-        (err: Error | null, out: { error?: string }[]) => {
-          if (err) return reject(err)
-          const failed = out.find((o) => o.error)
-          if (failed) return reject(new Error(failed.error))
-          resolve()
-        }
-      )
-    })
+    await ctx.engine.loadImage(createReadStream(file), ref)
   } catch (err) {
     throw engineError(`Loading image "${ref}"`, err)
   }

@@ -8,7 +8,7 @@
 import { execFile, spawn } from 'node:child_process'
 import { PassThrough } from 'node:stream'
 import { promisify } from 'node:util'
-import type { DockerEngine } from '../engine/docker.ts'
+import type { Engine } from '../engine/docker.ts'
 import { BerthError } from '../engine/errors.ts'
 import {
   explainFailure,
@@ -45,7 +45,7 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 
 export async function buildDebianImage(
-  engine: DockerEngine,
+  engine: Engine,
   input: RecipeInput,
   opts: BuildOptions = {}
 ): Promise<DebianImageResult> {
@@ -145,7 +145,7 @@ async function ensureMmdebstrap(progress: (line: string) => void): Promise<strin
  * aborts the import, so no image is tagged from a partial tar. Returns the tar's size.
  */
 async function debootstrapInto(
-  engine: DockerEngine,
+  engine: Engine,
   recipe: Recipe,
   progress: (line: string) => void,
   signal?: AbortSignal

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { promisify } from 'node:util'
 import tar from 'tar-stream'
-import type { DockerEngine } from '../engine/docker.ts'
+import type { Engine } from '../engine/docker.ts'
 import { BerthError } from '../engine/errors.ts'
 import { packagePath } from '../engine/package-root.ts'
 
@@ -162,7 +162,7 @@ function parentOf(p: string): string {
  * `force` rebuilds anyway; `busybox` points at another static busybox binary.
  */
 export async function buildDemoImage(
-  engine: DockerEngine,
+  engine: Engine,
   opts: { force?: boolean; busybox?: string } = {}
 ): Promise<{ image: string; id: string; built: boolean; hash: string }> {
   const { tar: rootfs, hash } = await demoRootfs(opts.busybox)
@@ -191,11 +191,7 @@ export async function buildDemoImage(
  * The image this build replaced is now untagged. Remove it if nothing uses it; without
  * `force` the engine refuses while a container still runs on it, which is what we want.
  */
-async function pruneImage(engine: DockerEngine, id: string): Promise<void> {
-  try {
-    await engine.docker.getImage(id).remove()
-    engine.log.debug(`Removed the replaced image ${id}`)
-  } catch (err) {
-    engine.log.debug(`Kept the replaced image ${id}: ${(err as Error).message}`)
-  }
+async function pruneImage(engine: Engine, id: string): Promise<void> {
+  const removed = await engine.removeImageIfUnused(id)
+  engine.log.debug(`${removed ? 'Removed' : 'Kept (in use)'} the replaced image ${id}`)
 }

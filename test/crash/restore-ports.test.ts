@@ -13,7 +13,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { LABEL } from '../../scripts/engine/labels.ts'
 import { hook, withTimeout } from '../helpers/async.ts'
-import { engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
+import { engine, ensureDemoImage, removeTestClusters, docker } from '../helpers/docker.ts'
 import { assertCluster, mark, marks, phaseIn, run, smallTopology, walkScenario } from './walk.ts'
 
 const home = mkdtempSync(join(tmpdir(), 'berth-crash-restore-ports-'))
@@ -35,7 +35,7 @@ const topology = smallTopology(C, 'dynamic', {
 
 /** Exactly one container holds the port: the cluster's api node, running. */
 async function portHeldByTheNode(what: string) {
-  const holders = (await engine.docker.listContainers({ all: true })).filter(
+  const holders = (await docker.listContainers({ all: true })).filter(
     (c) =>
       (c.Ports ?? []).some((p) => p.PublicPort === PORT) ||
       (c.Names ?? []).some((n) => n.startsWith(`/${C}.api`))

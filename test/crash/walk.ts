@@ -22,7 +22,7 @@ import { hostsProblems } from '../../scripts/engine/hosts.ts'
 import { validateTopology, type Topology } from '../../scripts/engine/topology.ts'
 import type { DockerEngine } from '../../scripts/engine/docker.ts'
 import { withTimeout } from '../helpers/async.ts'
-import { engine } from '../helpers/docker.ts'
+import { engine, docker } from '../helpers/docker.ts'
 
 const mainEngine = engine
 
@@ -152,7 +152,7 @@ export async function assertNothingLeft(
   // The images a restore commits for nodes with published ports: only while a node runs on one.
   const used = new Set(containers.map((c) => c.ImageID))
   const swapImages = (
-    await engine.docker.listImages({
+    await docker.listImages({
       filters: { label: [`${LABEL.cluster}=${cluster}`, LABEL.restore] },
     })
   ).map((i) => i.Id)
@@ -165,7 +165,7 @@ export async function assertNothingLeft(
     (await listSnapshots(cluster)).flatMap((m) => m.nodes.map((n) => n.image.ref))
   )
   const images = (
-    await engine.docker.listImages({
+    await docker.listImages({
       filters: { label: [`${LABEL.cluster}=${cluster}`, LABEL.snapshot] },
     })
   )

@@ -17,7 +17,7 @@ import * as assert from 'uvu/assert'
 import { runJob } from '../../scripts/engine/job.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
 import { hook, withTimeout } from '../helpers/async.ts'
-import { engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
+import { engine, ensureDemoImage, removeTestClusters, docker } from '../helpers/docker.ts'
 
 const home = mkdtempSync(join(tmpdir(), 'berth-product-'))
 const run = (spec: object) => runJob(spec, { engine, emit: () => {}, logDir: null })
@@ -363,7 +363,7 @@ Product(
   'upgrade to another image: the port follows each rebuilt node, and the page answers after',
   async () => {
     const C = 't-prod-web'
-    await engine.docker.getImage('berth/demo:1').tag({ repo: 'berth/demo', tag: 'product-next' })
+    await docker.getImage('berth/demo:1').tag({ repo: 'berth/demo', tag: 'product-next' })
     try {
       const r = await run({
         kind: 'upgrade',

@@ -34,6 +34,7 @@ import {
   ensureDemoImage,
   recordingContext,
   removeTestClusters,
+  docker,
 } from '../helpers/docker.ts'
 
 process.env.BERTH_HOME = mkdtempSync(join(tmpdir(), 'berth-xfer-'))
@@ -76,7 +77,7 @@ async function assertNothingImported(): Promise<void> {
   for (const n of manifest.nodes) {
     assert.is(await engine.inspectImage(n.image.ref), null, `${n.image.ref} not loaded`)
   }
-  const images = await engine.docker.listImages({
+  const images = await docker.listImages({
     filters: { reference: [`berth-snap/${T.name}.*`] },
   })
   assert.is(images.length, 0, 'no berth-snap image of the cluster')

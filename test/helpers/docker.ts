@@ -9,6 +9,10 @@ import * as assert from 'uvu/assert'
 import { LABEL, networkName } from '../../scripts/engine/labels.ts'
 import type { Topology } from '../../scripts/engine/topology.ts'
 import { buildDemoImage } from '../../scripts/image/demo-image.ts'
+import Docker from 'dockerode'
+
+/** The Docker engine as tests see it, apart from berth's own (what a user would check with docker). */
+export const docker = new Docker()
 
 export const engine = new DockerEngine()
 
@@ -28,8 +32,8 @@ export async function removeTestClusters(prefix: string): Promise<void> {
   await Promise.all(vols.filter((v) => mine(v.Labels)).map((v) => engine.removeVolume(v.Name)))
   // Snapshot images, and the untagged ones a restore commits for nodes with published ports.
   const images = [
-    ...(await engine.docker.listImages({ filters: { label: [LABEL.snapshot] } })),
-    ...(await engine.docker.listImages({ filters: { label: [LABEL.restore] } })),
+    ...(await docker.listImages({ filters: { label: [LABEL.snapshot] } })),
+    ...(await docker.listImages({ filters: { label: [LABEL.restore] } })),
   ]
   for (const i of images.filter((i) => mine(i.Labels))) {
     const tags = (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>')

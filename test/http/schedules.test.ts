@@ -21,7 +21,7 @@ import { finishedJob } from '../helpers/jobs.ts'
 import { caller } from '../helpers/app-request.ts'
 import { mintToken } from '../helpers/tokens.ts'
 import { hook, withTimeout, until } from '../helpers/async.ts'
-import { engine, ensureDemoImage, removeTestClusters } from '../helpers/docker.ts'
+import { ensureDemoImage, removeTestClusters, docker } from '../helpers/docker.ts'
 
 const bin = fileURLToPath(new URL('../../bin/berth.mjs', import.meta.url))
 const H = 3600_000
@@ -354,7 +354,7 @@ Sched(
     const listed = await queue.inspect({ kind: 'snapshots', cluster: PAIR })
     const ids = (listed.data as { snapshots: { id: string }[] }).snapshots.map((s) => s.id)
     assert.equal(ids.sort(), made.slice(-2).sort(), 'the newest two are kept, the rest pruned')
-    const images = await engine.docker.listImages({
+    const images = await docker.listImages({
       filters: { label: [`${LABEL.cluster}=${PAIR}`, LABEL.snapshot] },
     })
     assert.equal(
