@@ -22,6 +22,7 @@ const cli = {
   color: () => import('./cli/color.ts'),
   context: () => import('./engine/context.ts'),
   docker: () => import('./engine/docker.ts'),
+  engines: () => import('./engine/engines.ts'),
   job: () => import('./engine/job.ts'),
   jobLog: () => import('./engine/job-log.ts'),
   policy: () => import('./engine/policy.ts'),
@@ -152,12 +153,13 @@ function abortOnSignals(): AbortController {
 /** Runs one job with the chosen output and exits with its code. */
 async function runCli(spec: Record<string, unknown>): Promise<never> {
   const mode = outputMode()
-  const [{ createRenderer }, { printResult }, { berthHome }, { createEngine }, { runJob }] =
-    await Promise.all([cli.render(), cli.print(), cli.context(), cli.docker(), cli.job()])
+  const [{ createRenderer }, { printResult }, { berthHome }, { jobEngine }, { runJob }] =
+    await Promise.all([cli.render(), cli.print(), cli.context(), cli.engines(), cli.job()])
   const renderer = createRenderer(mode)
   const ac = abortOnSignals()
-  // Its engine trace (BERTH_LOG_LEVEL=debug) and warnings, on stderr, under the job's id.
-  const engine = createEngine(
+  // Its engine trace (BERTH_LOG_LEVEL=debug) and warnings, on stderr, under the job's id; the
+  // swarm's engines when an engines file names them (engines.ts).
+  const engine = jobEngine(
     processLogger(process.stderr, process.env).with(
       typeof spec.id === 'string' ? { job: spec.id } : {}
     )

@@ -63,6 +63,8 @@ export interface NodeSummary {
   state?: string
   /** Where its published ports are reached from the host (http://127.0.0.1:8080). */
   published?: string[]
+  /** Swarm mode: the host it runs on. */
+  host?: string
 }
 
 export interface ResultEvent {

@@ -46,6 +46,8 @@ import {
   type Plan,
   type PlanItem,
 } from './plan.ts'
+import { placeNodes } from './placement.ts'
+import { SwarmEngine } from './swarm-engine.ts'
 
 export type { Plan, PlanItem, NodeAction }
 export { formatPlan }
@@ -97,7 +99,7 @@ function placementOf(
   ip: string | undefined,
   hosts: HostEntry[] | undefined
 ) {
-  return topology.network.mode === 'static' ? { network, ip, hosts } : { network }
+  return topology.network.mode !== 'dynamic' ? { network, ip, hosts } : { network }
 }
 
 /** Another job created a network on the subnet berth had just picked: pick again. */
@@ -138,15 +140,25 @@ async function installOnce(
   avoid: string[] = []
 ): Promise<InstallResult> {
   const { steps } = ctx
-  await steps.timed('preflight', undefined, async () => {
+  // Swarm mode: the swarm's hosts, the manager first.
+  const swarm = ctx.engine instanceof SwarmEngine ? ctx.engine.hosts.map((h) => h.name) : undefined
+  const inSwarm = await steps.timed('preflight', undefined, async () => {
+    // Every placement names a host of the engines, and they are one swarm.
+    const where = placeNodes(topology, swarm)
+    if (where && ctx.engine instanceof SwarmEngine) await ctx.engine.checkSwarm()
     await preflight(ctx, topology, { publish: !opts.stage })
     await loadSecrets(ctx, topology)
+    return where !== null
   })
   checkpoint(ctx)
   const stage = opts.stage
   const state: ClusterState = stage
     ? { name: topology.name, network: null, nodes: new Map() }
     : await readCluster(ctx.engine, topology.name)
+  // Where each node goes, now that where they run is known (a spread node stays put).
+  const placed = inSwarm
+    ? placeNodes(topology, swarm, new Map([...state.nodes].map(([name, n]) => [name, n.host])))
+    : null
   const { plan, addresses, hosts } = await steps.timed('plan', undefined, async () =>
     decide(topology, await observe(ctx, topology, state, avoid), {
       job: ctx.job,
@@ -154,6 +166,7 @@ async function installOnce(
       addresses: opts.from?.addresses,
       preferredSubnet: opts.from?.subnet ?? null,
       stage,
+      placed,
     })
   )
   ctx.log(formatPlan(plan))
@@ -237,7 +250,8 @@ async function installOnce(
         node,
         created,
         state.nodes.get(node.name),
-        stage
+        stage,
+        placed?.get(node.name)
       )
       if (from) await loadVolumes(ctx, topology.name, node, volumes, from)
       const placement = {
@@ -246,6 +260,7 @@ async function installOnce(
         volumes: volumes.names,
         // Staged beside the running cluster, whose nodes hold the ports until the swap.
         unpublished: !!stage,
+        host: placed?.get(node.name),
       }
       const { options } = createOptions(topology, node, placement, ctx.job, ctx.secrets)
       if (from) options.Labels = { ...options.Labels, [LABEL.snapshot]: from.snapshot }
@@ -549,7 +564,9 @@ async function ensureVolumes(
   node: NodeSpec,
   created: Created,
   current: NodeState | undefined,
-  stage: string | undefined
+  stage: string | undefined,
+  /** Swarm mode: the node's host, where its volumes are made. */
+  host: string | undefined
 ): Promise<NodeVolumes> {
   const out: NodeVolumes = { names: new Map(), fresh: new Set() }
   for (const v of node.volumes) {
@@ -581,6 +598,7 @@ async function ensureVolumes(
       [LABEL.volume]: v.name,
       [LABEL.job]: ctx.job,
       ...(stage ? { [LABEL.restore]: stage } : {}),
+      ...(host ? { [LABEL.host]: host } : {}),
     })
     created.volumes.push(name)
     out.fresh.add(v.name)

@@ -19,6 +19,8 @@ export const LABEL = {
   /** On what a restore stages beside a running cluster: the restore's id. */
   restore: 'berth.restore',
   version: 'berth.version',
+  /** Swarm mode: the host (of the engines' configuration) a node or volume lives on. */
+  host: 'berth.host',
 } as const
 
 /** berth's version: package.json's, read in when the code is loaded or bundled (CLI, Worker). */
@@ -38,7 +40,9 @@ export const clusterFilter = (cluster: string) => [`${LABEL.cluster}=${cluster}`
 
 /** Docker names: dots never occur in cluster or node names, so `<cluster>.<node>` is unambiguous. */
 export const containerName = (cluster: string, node: string) => `${cluster}.${node}`
-export const networkName = (cluster: string) => `berth.${cluster}`
+/** The cluster's network: `berth.<cluster>`; a swarm overlay's name must be a DNS label. */
+export const networkName = (cluster: string, mode?: string) =>
+  mode === 'swarm' ? `berth-${cluster}` : `berth.${cluster}`
 export const volumeName = (cluster: string, node: string, volume: string) =>
   `${cluster}.${node}.${volume}`
 /** What a restore builds beside a running cluster is named like it, with `.r<restore id>`. */

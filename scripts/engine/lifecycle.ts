@@ -32,6 +32,8 @@ export interface NodeStatus {
   /** Where its published ports are reached from the host (http://127.0.0.1:8080). */
   published: string[]
   id: string
+  /** Swarm mode: the host it runs on. */
+  host?: string
 }
 
 /** A way the cluster is not what berth made it; `berth repair` (or `install`) mends it. */
@@ -126,6 +128,7 @@ export async function clusterStatus(ctx: JobContext, cluster: string): Promise<C
       healthOutput,
       published: publishedPorts(info).map(publishedUrl),
       id: n.id.slice(0, 12),
+      ...(n.host ? { host: n.host } : {}),
     }
   })
   const net = state.network
@@ -224,6 +227,7 @@ export function summaries(status: ClusterStatus): NodeSummary[] {
     ip: n.ip,
     id: n.id,
     state: n.state,
+    ...(n.host ? { host: n.host } : {}),
   }))
 }
 

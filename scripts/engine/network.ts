@@ -134,8 +134,11 @@ export async function createClusterNetwork(
       }
     : undefined
   return engine.createNetwork({
-    Name: opts.name ?? networkName(topology.name),
-    Driver: 'bridge',
+    Name: opts.name ?? networkName(topology.name, topology.network.mode),
+    // Swarm mode: one overlay over the swarm's hosts, which containers made on any host join.
+    ...(topology.network.mode === 'swarm'
+      ? { Driver: 'overlay', Attachable: true }
+      : { Driver: 'bridge' }),
     CheckDuplicate: true,
     ...(ipam ? { IPAM: ipam } : {}),
     Labels: {

@@ -35,6 +35,8 @@ export interface Placement {
   hosts?: HostEntry[]
   /** Create without publishing its ports (a restore's rehearsal beside the running cluster). */
   unpublished?: boolean
+  /** Swarm mode: the host it is made on (labelled; the swarm engine creates it there). */
+  host?: string
 }
 
 export function volumeSource(topology: Topology, node: NodeSpec, v: NodeSpec['volumes'][number]) {
@@ -242,6 +244,7 @@ export function createOptions(
       [LABEL.spec]: hash,
       [LABEL.mode]: topology.network.mode,
       [LABEL.version]: BERTH_VERSION,
+      ...(placement.host ? { [LABEL.host]: placement.host } : {}),
     },
   }
   return { options, hash }
@@ -264,6 +267,8 @@ export interface NodeState {
   /** Mount target → Docker volume name. */
   mounts: Map<string, string>
   image: string
+  /** Swarm mode: the host it lives on. */
+  host: string | null
 }
 
 export interface ClusterState {
@@ -288,6 +293,7 @@ export function nodeStateOf(c: ContainerInfo, networks: Set<string>): NodeState 
     job: l[LABEL.job],
     state: c.State,
     ip: settings?.IPAddress || null,
+    host: l[LABEL.host] ?? null,
     pinnedIp: (settings?.IPAMConfig as IPAMConfig | undefined)?.IPv4Address || null,
     network,
     mounts: new Map(

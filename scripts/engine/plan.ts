@@ -7,6 +7,7 @@
  * is gone recreated (same name and subnet, so the nodes' own references to it work again).
  */
 import { probeHealth } from './bootstrap.ts'
+import { BerthError } from './errors.ts'
 import { loadNetworkRecord } from './cluster-record.ts'
 import { readHosts, readMarker } from './container-files.ts'
 import type { JobContext } from './context.ts'
@@ -34,6 +35,8 @@ export interface PlanItem {
   ip?: string
   /** Kept nodes whose bootstrap never finished get it run again. */
   bootstrap?: boolean
+  /** Swarm mode: the host it lives on. */
+  host?: string
 }
 
 export interface Plan {
@@ -63,6 +66,8 @@ export interface ObservedNode {
   health: { ok: boolean; output: string } | null
   /** Its /etc/hosts, when it runs. */
   hosts: string | null
+  /** Swarm mode: the host it lives on (its berth.host label). */
+  host?: string | null
 }
 
 export interface Observed {
@@ -99,6 +104,7 @@ export async function observe(
       pinnedIp: n.pinnedIp,
       ip: n.ip,
       spec: n.spec,
+      host: n.host,
       bootstrapped,
       health,
       hosts,
@@ -129,6 +135,8 @@ export interface PlanInputs {
   preferredSubnet?: string | null
   /** A restore staged beside the running cluster: nothing of it is looked at. */
   stage?: string
+  /** Swarm mode: each node's host (placement.ts). */
+  placed?: Map<string, string> | null
 }
 
 export interface Planned {
@@ -141,7 +149,7 @@ export interface Planned {
 
 /** Each node's action, from the topology and what was observed. Pure. */
 export function plan(topology: Topology, o: Observed, inputs: PlanInputs): Planned {
-  const static_ = topology.network.mode === 'static'
+  const static_ = topology.network.mode !== 'dynamic'
   const net = o.network
   const existing = o.nodes.size > 0
   let netAction: Plan['network']['action'] = net ? 'keep' : 'create'
@@ -192,8 +200,8 @@ export function plan(topology: Topology, o: Observed, inputs: PlanInputs): Plann
       : regrow
         ? o.recorded!.name
         : inputs.stage
-          ? staged(networkName(topology.name), inputs.stage)
-          : networkName(topology.name)
+          ? staged(networkName(topology.name, topology.network.mode), inputs.stage)
+          : networkName(topology.name, topology.network.mode)
   // Dynamic mode: a node's hosts are checked against the addresses the nodes have now.
   const live = static_
     ? hosts
@@ -207,16 +215,29 @@ export function plan(topology: Topology, o: Observed, inputs: PlanInputs): Plann
 
   const items: PlanItem[] = topology.nodes.map((node): PlanItem => {
     const ip = addresses?.get(node.name)
+    const host = inputs.placed?.get(node.name)
     const current = o.nodes.get(node.name)
     const item = (action: NodeAction, reason: string, extra: Partial<PlanItem> = {}): PlanItem => ({
       node: node.name,
       action,
       reason,
       ip,
+      ...(host ? { host } : {}),
       ...extra,
     })
     if (!current) return item('create', existing ? 'missing: made again' : 'new node')
     if (netAction === 'replace') return item('replace', 'the network is replaced')
+    if (host && current.host !== host) {
+      // Its volumes live on the host it leaves: moving it would start it on empty ones.
+      if (node.volumes.some((v) => !v.external)) {
+        throw new BerthError(
+          'conflict',
+          `node "${node.name}": its volumes are on host ${current.host ?? '(none)'}; moving it to ${host} would leave its data behind (berth does not move volumes between hosts yet): keep its placement`,
+          { node: node.name, step: 'plan' }
+        )
+      }
+      return item('replace', `moves from host ${current.host ?? '(none)'} to ${host}`)
+    }
     const { hash } = createOptions(
       topology,
       node,
@@ -283,7 +304,7 @@ export function formatPlan(p: Plan): string {
   ]
   for (const i of p.nodes)
     lines.push(
-      `  ${i.action.padEnd(9)} ${i.node.padEnd(16)} ${(i.ip ?? '').padEnd(15)} ${i.reason}`
+      `  ${i.action.padEnd(9)} ${i.node.padEnd(16)} ${(i.ip ?? '').padEnd(15)} ${i.host ? `on ${i.host}: ` : ''}${i.reason}`
     )
   return lines.join('\n')
 }

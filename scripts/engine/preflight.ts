@@ -201,7 +201,7 @@ export async function topologyChecks(
     }
   }
   const nets = await engine.listNetworks()
-  const own = nets.find((n) => n.Name === networkName(topology.name))
+  const own = nets.find((n) => n.Name === networkName(topology.name, topology.network.mode))
   if (own && own.Labels?.[LABEL.cluster] !== topology.name) {
     checks.push({
       name: 'network name',

@@ -178,7 +178,7 @@ function sourceOf(manifest: SnapshotManifest): SnapshotSource {
     ),
     bootstrapped: new Set(manifest.nodes.filter((n) => n.bootstrapped).map((n) => n.name)),
     addresses: new Map(manifest.nodes.filter((n) => n.ip).map((n) => [n.name, n.ip as string])),
-    subnet: manifest.network.mode === 'static' ? manifest.network.subnet : null,
+    subnet: manifest.network.mode !== 'dynamic' ? manifest.network.subnet : null,
   }
 }
 

@@ -8,7 +8,12 @@
  */
 import { z } from 'zod'
 import { CLUSTER_NAME } from './labels.ts'
-import { DEFAULT_BOOTSTRAP_POLICY, HOSTNAME_LABEL, type Topology } from './topology.ts'
+import {
+  DEFAULT_BOOTSTRAP_POLICY,
+  HOSTNAME_LABEL,
+  NETWORK_MODES,
+  type Topology,
+} from './topology.ts'
 
 export const quote = (v: unknown) => {
   const s = JSON.stringify(v) ?? String(v)
@@ -95,13 +100,17 @@ const ExpandedNode = z.object({
       z.object({ target: z.string(), data: z.string(), mode: int, owner: z.string().nullable() })
     )
     .default([]),
+  placement: z
+    .union([z.object({ host: z.string() }), z.object({ spread: z.literal(true) })])
+    .nullable()
+    .default(null),
 })
 
 export const ExpandedTopology: z.ZodType<Topology> = z.object({
   name: z.string().regex(CLUSTER_NAME, { error: not('a cluster name') }),
   domain: z.string().min(1),
   image: z.string().min(1),
-  network: z.object({ mode: z.enum(['static', 'dynamic']), subnet: z.string().nullable() }),
+  network: z.object({ mode: z.enum(NETWORK_MODES), subnet: z.string().nullable() }),
   nodes: z.array(ExpandedNode).min(1),
   hooks: z.object({ preSnapshot: argv.nullable(), postRestore: argv.nullable() }),
 })

@@ -126,6 +126,8 @@ export interface NodeSpec {
   /** Published ports, one entry per port (ranges expanded). */
   ports: PortMapping[]
   files: NodeFile[]
+  /** Swarm mode: the host it runs on (a name of the engines' configuration), or spread over them. */
+  placement: { host: string } | { spread: true } | null
 }
 
 export interface Topology {
@@ -133,7 +135,7 @@ export interface Topology {
   domain: string
   /** The top-level image, or else defaults.image, or else the first node's. */
   image: string
-  network: { mode: 'static' | 'dynamic'; subnet: string | null }
+  network: { mode: NetworkMode; subnet: string | null }
   nodes: NodeSpec[]
   hooks: { preSnapshot: string[] | null; postRestore: string[] | null }
 }
@@ -508,8 +510,13 @@ const subnet = z.string().superRefine((s, ctx) => {
   }
 })
 
+/** static: one bridge, pinned addresses; dynamic: Docker's addresses, /etc/hosts rewired; swarm:
+ *  static across the hosts of a Docker Swarm, on an attachable overlay. */
+export const NETWORK_MODES = ['static', 'dynamic', 'swarm'] as const
+export type NetworkMode = (typeof NETWORK_MODES)[number]
+
 const Network = z.strictObject({
-  mode: z.enum(['static', 'dynamic']).default('static'),
+  mode: z.enum(NETWORK_MODES).default('static'),
   subnet: subnet.optional(),
 })
 
@@ -555,6 +562,9 @@ const NodeEntry = z.strictObject({
   timeoutSeconds: intIn(1, 86400).optional(),
   healthcheck: healthcheck.optional(),
   ports: portsKey.optional(),
+  placement: z
+    .union([z.strictObject({ host: hostnameLabel }), z.strictObject({ spread: z.literal(true) })])
+    .optional(),
   ...runtimeKeys,
 })
 
@@ -634,6 +644,8 @@ interface NodeParts {
   count?: number | null
   /** The entry sets an image (valid or not: an invalid one is reported by the schema). */
   hasImage: boolean
+  /** The entry sets a placement (swarm mode only). */
+  placed?: boolean
   volumes: (VolumeMount | undefined)[]
   /** Each list as written on the node; `undefined` where invalid. */
   ports?: PortMapping[]
@@ -662,6 +674,7 @@ function partsOf(file: FileData): Parts {
       name: n.name,
       count: n.count ?? null,
       hasImage: n.image !== undefined,
+      placed: n.placement !== undefined,
       volumes: n.volumes ?? [],
       ports: n.ports ?? [],
       files: n.files ?? [],
@@ -738,7 +751,21 @@ function crossCheck(parts: Parts): RawIssue[] {
   checkPorts(parts, issues)
   checkFiles(parts, issues)
   checkExtraHosts(parts, issues)
+  checkPlacement(parts, issues)
   return issues
+}
+
+/** A placement says which host of a swarm: without swarm mode there is only one. */
+function checkPlacement(parts: Parts, issues: RawIssue[]): void {
+  if (parts.network?.mode === 'swarm') return
+  parts.nodes.forEach((node, i) => {
+    if (node.placed) {
+      issues.push({
+        path: ['nodes', i, 'placement'],
+        message: 'a placement needs network.mode swarm (a cluster on several hosts)',
+      })
+    }
+  })
 }
 
 /** Two nodes, or two copies of a counted node, may not publish the same host port. */
@@ -932,7 +959,7 @@ function checkSubnet(parts: Parts, total: number, count: string, issues: RawIssu
   const cidr = net?.subnet === undefined ? null : parseCidr(net.subnet)
   if (!net || !cidr) return
   const capacityOf = (size: number) =>
-    net.mode === 'static' ? staticCapacity(size) : Math.max(0, size - 3) // network, gateway, broadcast
+    net.mode !== 'dynamic' ? staticCapacity(size) : Math.max(0, size - 3) // network, gateway, broadcast
   const capacity = capacityOf(cidr.size)
   if (total <= capacity) return
   let hint = ''
@@ -942,7 +969,7 @@ function checkSubnet(parts: Parts, total: number, count: string, issues: RawIssu
       break
     }
   }
-  const mode = net.mode === 'static' ? ' in static mode' : ''
+  const mode = net.mode !== 'dynamic' ? ` in ${net.mode} mode` : ''
   issues.push({
     path: ['network', 'subnet'],
     message: `${net.subnet} holds at most ${capacity} nodes${mode}; the topology has ${count}${hint}`,
@@ -1017,6 +1044,7 @@ function expand(file: FileData): Topology {
         restart: pick('restart') ?? { name: 'no', maxRetries: 0 },
         ports: (entry.ports ?? []).map((p) => ({ ...p })),
         files: mergeBy((f) => f.target, defaults.files, entry.files),
+        placement: entry.placement ? { ...entry.placement } : null,
       })
     }
   }

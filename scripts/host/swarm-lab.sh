@@ -5,6 +5,9 @@
 #   swarm-lab.sh up N        N daemons lab1..labN (idempotent: what runs stays)
 #   swarm-lab.sh stop I      SIGTERM daemon I and wait for it to exit (as a host shutting down)
 #   swarm-lab.sh start I     start daemon I again on its data (as after a reboot)
+#   swarm-lab.sh swarm N     daemons lab1..labN joined into one swarm, lab1 its manager
+#   swarm-lab.sh load N IMG… each image copied from this machine's engine into lab1..labN
+#   swarm-lab.sh engines N   an engines file for berth (BERTH_ENGINES) naming lab1..labN
 #   swarm-lab.sh down        every daemon, namespace, link, rule and data root removed
 #   swarm-lab.sh sock I      the socket of daemon I (DOCKER_HOST=unix://$(swarm-lab.sh sock 1))
 #
@@ -67,6 +70,36 @@ up() {
   done
 }
 
+dk() { docker -H "unix://$(sock "$1")" "${@:2}"; }
+
+swarm_state() { dk "$1" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo unknown; }
+
+swarm() {
+  local n=$1 token
+  [ "$(swarm_state 1)" = active ] || dk 1 swarm init --advertise-addr "$NET.11" --listen-addr "$NET.11:2377" >/dev/null
+  token=$(dk 1 swarm join-token -q worker)
+  for i in $(seq 2 "$n"); do
+    [ "$(swarm_state "$i")" = active ] && continue
+    dk "$i" swarm join --token "$token" --advertise-addr "$NET.$((10 + i))" --listen-addr "$NET.$((10 + i)):2377" "$NET.11:2377" >/dev/null
+  done
+}
+
+load() {
+  local n=$1; shift
+  for img in "$@"; do
+    for i in $(seq 1 "$n"); do
+      [ -n "$(dk "$i" images -q "$img")" ] && continue
+      docker save "$img" | dk "$i" load -q >/dev/null
+    done
+  done
+}
+
+engines() {
+  echo "manager: lab1"
+  echo "hosts:"
+  for i in $(seq 1 "$1"); do echo "  lab$i: unix://$(sock "$i")"; done
+}
+
 down() {
   for p in "$RUN"/lab*.pid; do
     [ -e "$p" ] || continue
@@ -86,7 +119,10 @@ case "${1:-}" in
   up) up "${2:?how many daemons}" ;;
   stop) stop_daemon "${2:?which daemon}" ;;
   start) start_daemon "${2:?which daemon}" ;;
+  swarm) swarm "${2:?how many daemons}" ;;
+  load) load "${2:?how many daemons}" "${@:3}" ;;
+  engines) engines "${2:?how many daemons}" ;;
   down) down ;;
   sock) sock "${2:?which daemon}" ;;
-  *) echo "usage: swarm-lab.sh up N | stop I | start I | down | sock I" >&2; exit 2 ;;
+  *) echo "usage: swarm-lab.sh up N | swarm N | load N IMAGE… | engines N | stop I | start I | down | sock I" >&2; exit 2 ;;
 esac

@@ -381,7 +381,7 @@ export interface components {
                  * @default static
                  * @enum {string}
                  */
-                mode: "static" | "dynamic";
+                mode: "static" | "dynamic" | "swarm";
                 subnet?: string;
             };
             defaults?: {
@@ -527,6 +527,12 @@ export interface components {
                      */
                     protocol: "tcp" | "udp";
                 })[];
+                placement?: {
+                    host: string;
+                } | {
+                    /** @enum {boolean} */
+                    spread: true;
+                };
                 command?: string | string[];
                 entrypoint?: string | string[];
                 init?: boolean;

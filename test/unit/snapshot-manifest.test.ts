@@ -53,6 +53,7 @@ function manifest() {
         owner: null,
       },
     ],
+    placement: null,
   })
   return {
     format: 1,

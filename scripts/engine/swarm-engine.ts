@@ -1,0 +1,369 @@
+/**
+ * One Engine over the Docker engines of a swarm's hosts (a cluster in `network.mode: swarm`): the
+ * engine layer keeps asking one engine, and each call goes where its object lives.
+ *
+ * - A container is made on the host its create options name (the `berth.host` label the planner
+ *   sets from the node's placement); every other container call goes to the host that holds it
+ *   (learned from listings and creates, else asked of each host in turn).
+ * - A volume is made on the host its labels name (a node's volume lives with the node).
+ * - Networks are made on the manager (a swarm cluster's is an attachable overlay); listings of
+ *   networks, volumes, containers and images are the union of every host's, so a subnet or a name
+ *   taken on any host counts.
+ * - An image is read, saved, loaded and removed on every host that has it; a commit stays on the
+ *   container's host.
+ * - Events are the manager's (what restart-watch follows is single-host for now).
+ */
+import type { Readable } from 'node:stream'
+import { BerthError } from './errors.ts'
+import { LABEL } from './labels.ts'
+import { waitFor } from './retry.ts'
+import type { DockerEngine, Engine } from './docker.ts'
+import type { Logger } from './logger.ts'
+
+export interface SwarmHost {
+  name: string
+  engine: DockerEngine
+}
+
+type Labels = Record<string, string>
+type CreateOptions = Parameters<Engine['createContainer']>[0]
+
+export class SwarmEngine implements Engine {
+  readonly log: Logger
+  readonly #hosts: SwarmHost[]
+  readonly #manager: SwarmHost
+  /** Container id or name → its host. */
+  readonly #where = new Map<string, SwarmHost>()
+
+  constructor(hosts: SwarmHost[], manager: string) {
+    const m = hosts.find((h) => h.name === manager)
+    if (!m)
+      throw new BerthError(
+        'invalid_job',
+        `engines: the manager "${manager}" is not one of the hosts`
+      )
+    this.#hosts = hosts
+    this.#manager = m
+    this.log = m.engine.log
+  }
+
+  get hosts(): readonly SwarmHost[] {
+    return this.#hosts
+  }
+
+  /** The engine of a host by name (preflight's per-host checks). */
+  host(name: string): SwarmHost | undefined {
+    return this.#hosts.find((h) => h.name === name)
+  }
+
+  /**
+   * Before a swarm cluster is made: every host answers, is a node of one swarm, and the manager
+   * manages it. Each refusal names the host and says what to do.
+   */
+  async checkSwarm(): Promise<void> {
+    const infos = await this.#each(async (h) => {
+      const info = (await h.engine.info().catch((err: unknown) => {
+        throw new BerthError(
+          'preflight',
+          `host ${h.name}: its engine does not answer (${(err as Error).message})`
+        )
+      })) as {
+        Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; Cluster?: { ID?: string } }
+      }
+      return { host: h, swarm: info.Swarm }
+    })
+    for (const { host, swarm } of infos) {
+      if (swarm?.LocalNodeState !== 'active') {
+        throw new BerthError(
+          'preflight',
+          `host ${host.name}: its Docker engine is not in swarm mode (${swarm?.LocalNodeState || 'inactive'}): ` +
+            (host === this.#manager
+              ? 'run `docker swarm init` on it'
+              : `run \`docker swarm join --token <token> <manager>:2377\` on it (the token: \`docker swarm join-token worker\` on ${this.#manager.name})`)
+        )
+      }
+    }
+    const managerInfo = infos.find((i) => i.host === this.#manager)!.swarm!
+    if (!managerInfo.ControlAvailable) {
+      throw new BerthError(
+        'preflight',
+        `host ${this.#manager.name}: named the manager, but it is not a swarm manager (\`docker node promote\` it, or name a manager)`
+      )
+    }
+    const cluster = managerInfo.Cluster?.ID
+    const stranger = infos.find((i) => i.swarm?.Cluster?.ID && i.swarm.Cluster.ID !== cluster)
+    if (stranger && cluster) {
+      throw new BerthError(
+        'preflight',
+        `host ${stranger.host.name}: it belongs to another swarm than ${this.#manager.name}'s`
+      )
+    }
+  }
+
+  get local(): boolean {
+    return this.#hosts.every((h) => h.engine.local)
+  }
+
+  #learn(host: SwarmHost, c: { Id: string; Names?: string[] }): void {
+    this.#where.set(c.Id, host)
+    for (const n of c.Names ?? []) this.#where.set(n.replace(/^\//, ''), host)
+  }
+
+  /** The host that holds a container (by id, short id or name). */
+  async #holder(id: string): Promise<SwarmHost> {
+    const known = this.#where.get(id) ?? [...this.#where].find(([k]) => k.startsWith(id))?.[1]
+    if (known) return known
+    for (const h of this.#hosts) {
+      const found = await h.engine.inspectContainer(id).catch((err: unknown) => {
+        if (err instanceof BerthError && err.code === 'not_found') return null
+        throw err
+      })
+      if (found) {
+        this.#learn(h, { Id: found.Id, Names: [found.Name] })
+        return h
+      }
+    }
+    throw new BerthError(
+      'not_found',
+      `no container "${id}" on any host of the swarm (${this.#hosts.map((h) => h.name).join(', ')})`
+    )
+  }
+
+  #onHost(labels: Labels | undefined, what: string): SwarmHost {
+    const name = labels?.[LABEL.host]
+    if (!name) return this.#manager
+    const h = this.host(name)
+    if (!h)
+      throw new BerthError(
+        'preflight',
+        `${what}: host "${name}" is not one of the swarm's (${this.#hosts.map((x) => x.name).join(', ')})`
+      )
+    return h
+  }
+
+  async #each<T>(fn: (h: SwarmHost) => Promise<T>): Promise<T[]> {
+    return Promise.all(this.#hosts.map(fn))
+  }
+
+  // ── engine ────────────────────────────────────────────────────────────────
+  version() {
+    return this.#manager.engine.version()
+  }
+  info() {
+    return this.#manager.engine.info()
+  }
+
+  // ── images: wherever they are ──────────────────────────────────────────────
+  async inspectImage(ref: string) {
+    for (const h of this.#hosts) {
+      const i = await h.engine.inspectImage(ref)
+      if (i) return i
+    }
+    return null
+  }
+  async imageLabels(ref: string) {
+    for (const h of this.#hosts) {
+      const l = await h.engine.imageLabels(ref)
+      if (l) return l
+    }
+    return null
+  }
+  async importImage(rootfs: Readable, opts: { repo: string; tag: string; changes: string[] }) {
+    await this.#manager.engine.importImage(rootfs, opts)
+  }
+  async saveImage(ref: string) {
+    for (const h of this.#hosts)
+      if (await h.engine.inspectImage(ref)) return h.engine.saveImage(ref)
+    throw new BerthError('not_found', `no image "${ref}" on any host of the swarm`)
+  }
+  async loadImage(tar: Readable, what: string) {
+    await this.#manager.engine.loadImage(tar, what)
+  }
+  async listImages(labels: string[]) {
+    return [...new Set((await this.#each((h) => h.engine.listImages(labels))).flat())]
+  }
+  async removeImage(ref: string, opts: { force?: boolean } = {}) {
+    await this.#each((h) => h.engine.removeImage(ref, opts))
+  }
+  async removeImageIfUnused(ref: string) {
+    return (await this.#each((h) => h.engine.removeImageIfUnused(ref))).every(Boolean)
+  }
+
+  // ── networks: the overlay on the manager; listings from every host ─────────
+  async listNetworks(labels: string[] = []) {
+    const seen = new Set<string>()
+    return (await this.#each((h) => h.engine.listNetworks(labels)))
+      .flat()
+      .filter((n) => !seen.has(n.Id) && !!seen.add(n.Id))
+  }
+  createNetwork(opts: Parameters<Engine['createNetwork']>[0]) {
+    return this.#manager.engine.createNetwork(opts)
+  }
+  inspectNetwork(id: string) {
+    return this.#manager.engine.inspectNetwork(id)
+  }
+  /** A swarm removes an overlay a moment after it says so: this returns once it is gone. */
+  async removeNetwork(id: string) {
+    const said = await this.#manager.engine.removeNetwork(id)
+    if (said !== 'removed') return said
+    const gone = await waitFor(
+      async () => {
+        try {
+          await this.#manager.engine.inspectNetwork(id)
+          return false
+        } catch (err) {
+          if (err instanceof BerthError && err.code === 'not_found') return true
+          throw err
+        }
+      },
+      { deadline: Date.now() + 30_000, every: 100 }
+    )
+    if (!gone)
+      throw new BerthError(
+        'engine',
+        `network ${id}: the swarm still holds it 30 s after its removal`
+      )
+    return said
+  }
+  async connectNetwork(network: string, container: string, ip?: string) {
+    await (await this.#holder(container)).engine.connectNetwork(network, container, ip)
+  }
+  async disconnectNetwork(network: string, container: string) {
+    await (await this.#holder(container)).engine.disconnectNetwork(network, container)
+  }
+
+  // ── volumes: with their node ───────────────────────────────────────────────
+  async listVolumes(labels: string[] = []) {
+    return (await this.#each((h) => h.engine.listVolumes(labels))).flat()
+  }
+  async inspectVolume(name: string) {
+    for (const h of this.#hosts) {
+      const v = await h.engine.inspectVolume(name)
+      if (v) return v
+    }
+    return null
+  }
+  async volumeSizes() {
+    const all = new Map<string, number>()
+    for (const m of await this.#each((h) => h.engine.volumeSizes()))
+      for (const [k, v] of m) all.set(k, v)
+    return all
+  }
+  async createVolume(name: string, labels: Labels) {
+    await this.#onHost(labels, `volume "${name}"`).engine.createVolume(name, labels)
+  }
+  async removeVolume(name: string) {
+    await this.#each((h) => h.engine.removeVolume(name))
+  }
+
+  // ── containers: on their host ──────────────────────────────────────────────
+  async findContainers(filters: { name?: string[]; status?: string[] }, all = true) {
+    const found = await this.#each(async (h) => {
+      const cs = await h.engine.findContainers(filters, all)
+      for (const c of cs) this.#learn(h, c)
+      return cs
+    })
+    return found.flat()
+  }
+  async listContainers(labels: string[], all = true) {
+    const found = await this.#each(async (h) => {
+      const cs = await h.engine.listContainers(labels, all)
+      for (const c of cs) this.#learn(h, c)
+      return cs
+    })
+    return found.flat()
+  }
+  async writableLayerSizes(labels: string[]) {
+    const all = new Map<string, number>()
+    for (const m of await this.#each((h) => h.engine.writableLayerSizes(labels)))
+      for (const [k, v] of m) all.set(k, v)
+    return all
+  }
+  async createContainer(opts: CreateOptions) {
+    const host = this.#onHost(opts.Labels, `container "${opts.name ?? '?'}"`)
+    const id = await host.engine.createContainer(opts)
+    this.#learn(host, { Id: id, Names: opts.name ? [opts.name] : [] })
+    return id
+  }
+  async startContainer(id: string, name = id) {
+    await (await this.#holder(id)).engine.startContainer(id, name)
+  }
+  async runToEnd(id: string, timeoutMs: number) {
+    return (await this.#holder(id)).engine.runToEnd(id, timeoutMs)
+  }
+  async logTail(id: string, lines: number) {
+    return (await this.#holder(id)).engine.logTail(id, lines)
+  }
+  async stopContainer(id: string, name = id, timeoutSeconds = 10) {
+    await (await this.#holder(id)).engine.stopContainer(id, name, timeoutSeconds)
+  }
+  async restartContainer(id: string, name = id, timeoutSeconds = 10) {
+    await (await this.#holder(id)).engine.restartContainer(id, name, timeoutSeconds)
+  }
+  async removeContainer(id: string, name = id) {
+    const host = await this.#holder(id).catch((err: unknown) => {
+      if (err instanceof BerthError && err.code === 'not_found') return null
+      throw err
+    })
+    if (host) await host.engine.removeContainer(id, name)
+  }
+  async renameContainer(id: string, name: string) {
+    const host = await this.#holder(id)
+    await host.engine.renameContainer(id, name)
+    this.#where.set(name, host)
+  }
+  async pauseContainer(id: string, name = id) {
+    await (await this.#holder(id)).engine.pauseContainer(id, name)
+  }
+  async unpauseContainer(id: string, name = id) {
+    await (await this.#holder(id)).engine.unpauseContainer(id, name)
+  }
+  async commitContainer(id: string, opts: Parameters<Engine['commitContainer']>[1]) {
+    return (await this.#holder(id)).engine.commitContainer(id, opts)
+  }
+  async archiveStream(id: string, path: string) {
+    return (await this.#holder(id)).engine.archiveStream(id, path)
+  }
+  async extractStream(id: string, dir: string, tarStream: NodeJS.ReadableStream) {
+    await (await this.#holder(id)).engine.extractStream(id, dir, tarStream)
+  }
+  async inspectContainer(id: string) {
+    return (await this.#holder(id)).engine.inspectContainer(id)
+  }
+  async exec(id: string, cmd: string[], opts: Parameters<Engine['exec']>[2] = {}) {
+    return (await this.#holder(id)).engine.exec(id, cmd, opts)
+  }
+  async readFile(id: string, path: string) {
+    return (await this.#holder(id)).engine.readFile(id, path)
+  }
+  async writeFiles(
+    id: string,
+    ...rest: Parameters<Engine['writeFiles']> extends [string, ...infer R] ? R : never
+  ) {
+    return (await this.#holder(id)).engine.writeFiles(id, ...rest)
+  }
+
+  // ── execs: whichever host knows the id ─────────────────────────────────────
+  async inspectExec(execId: string) {
+    for (const h of this.#hosts) {
+      const r = await h.engine.inspectExec(execId).catch(() => null)
+      if (r) return r
+    }
+    return this.#manager.engine.inspectExec(execId)
+  }
+  async stopExec(execId: string, graceMs = 5000, waitMs = 5000) {
+    for (const h of this.#hosts) {
+      if (await h.engine.inspectExec(execId).catch(() => null))
+        return h.engine.stopExec(execId, graceMs, waitMs)
+    }
+    return this.#manager.engine.stopExec(execId, graceMs, waitMs)
+  }
+
+  // ── events ─────────────────────────────────────────────────────────────────
+  async pastEvents(filters: Record<string, string[]>, since: number, until: number) {
+    return (await this.#each((h) => h.engine.pastEvents(filters, since, until))).flat()
+  }
+  events(filters: Record<string, string[]>, since?: number) {
+    return this.#manager.engine.events(filters, since)
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * A cluster across the hosts of a real Docker Swarm: three lab daemons on this machine
+ * (scripts/host/swarm-lab.sh: each in a network namespace of its own, joined into one swarm), the
+ * CLI pointed at them by an engines file. What a user would check: each node's container on the
+ * host its placement names, every /etc/hosts holding every peer at its real address, each node
+ * having fetched its configuration from the master BY NAME over the overlay (a TCP connection
+ * across hosts), status naming each node's host, and destroy leaving nothing on any host.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Docker from 'dockerode'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { ResultEvent } from '../../scripts/engine/events.ts'
+import { LABEL } from '../../scripts/engine/labels.ts'
+import { hook } from '../helpers/async.ts'
+
+const LAB = new URL('../../scripts/host/swarm-lab.sh', import.meta.url).pathname
+const BIN = new URL('../../bin/berth.mjs', import.meta.url).pathname
+const HOSTS = 3
+const C = 't-swarm'
+const DOMAIN = 'swarm.local'
+const home = mkdtempSync(join(tmpdir(), 'berth-swarm-'))
+
+const lab = (...args: string[]) => {
+  const r = spawnSync('bash', [LAB, ...args], { encoding: 'utf8' })
+  assert.is(r.status, 0, `swarm-lab.sh ${args.join(' ')}: ${r.stderr}`)
+  return r.stdout.trim()
+}
+
+/** Each lab host's engine as a user reads it (docker -H unix://…). */
+const hostNames = Array.from({ length: HOSTS }, (_, i) => `lab${i + 1}`)
+let docker: Record<string, Docker> = {}
+
+function berth(
+  command: string,
+  arg: string,
+  engines = join(home, 'engines.yaml')
+): { code: number | null; result: ResultEvent; stderr: string } {
+  const args = [command, arg]
+  const r = spawnSync(process.execPath, [BIN, ...args, '--json'], {
+    encoding: 'utf8',
+    env: { ...process.env, BERTH_HOME: home, BERTH_ENGINES: engines },
+  })
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('{'))
+  const result = lines.map((l) => JSON.parse(l) as ResultEvent).find((e) => e.type === 'result')
+  assert.ok(result, `berth ${args.join(' ')}: no result\n${r.stdout}\n${r.stderr}`)
+  return { code: r.status, result: result, stderr: r.stderr }
+}
+
+/** destroy --volumes: the cluster and its data gone from every host. */
+function berthDestroy() {
+  const r = spawnSync(process.execPath, [BIN, 'destroy', C, '--volumes', '--json'], {
+    encoding: 'utf8',
+    env: { ...process.env, BERTH_HOME: home, BERTH_ENGINES: join(home, 'engines.yaml') },
+  })
+  const result = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as ResultEvent)
+    .find((e) => e.type === 'result')
+  assert.ok(result, `destroy: no result\n${r.stdout}\n${r.stderr}`)
+  return { code: r.status, result: result }
+}
+
+const topologyFile = (nodes: string[]) => {
+  const file = join(home, `${C}.yaml`)
+  writeFileSync(
+    file,
+    [
+      `name: ${C}`,
+      'image: berth/demo:1',
+      `domain: ${DOMAIN}`,
+      'network: { mode: swarm }',
+      'defaults:',
+      '  bootstrap: [/opt/demo/bootstrap.sh]',
+      '  resources: { memory: 64m }',
+      'nodes:',
+      ...nodes,
+    ].join('\n')
+  )
+  return file
+}
+
+/** The eight Codenvy roles: the master on lab1, the others spread over the three hosts. */
+const EIGHT = [
+  '  - { name: master, phase: 0, placement: { host: lab1 } }',
+  '  - { name: data, phase: 1, placement: { spread: true }, volumes: ["data:/var/lib/demo"] }',
+  ...['api', 'site', 'builder', 'runner', 'datasource', 'analytics'].map(
+    (n) => `  - { name: ${n}, phase: 2, placement: { spread: true } }`
+  ),
+]
+
+/** Every container of the cluster, on whichever host holds it. */
+async function containersByHost() {
+  const out: { host: string; name: string; id: string; ip: string }[] = []
+  for (const host of hostNames) {
+    const list = await docker[host].listContainers({
+      all: true,
+      filters: { label: [`${LABEL.cluster}=${C}`] },
+    })
+    for (const c of list) {
+      const net = Object.values(c.NetworkSettings?.Networks ?? {})[0]
+      out.push({ host, name: c.Labels[LABEL.node], id: c.Id, ip: net?.IPAddress ?? '' })
+    }
+  }
+  return out
+}
+
+async function execText(host: string, id: string, cmd: string[]): Promise<string> {
+  const exec = await docker[host]
+    .getContainer(id)
+    .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true })
+  const stream = await exec.start({})
+  const chunks: Buffer[] = []
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (d: Buffer) => chunks.push(d))
+    stream.on('end', resolve)
+    stream.on('error', reject)
+  })
+  // The multiplexed stream's 8-byte frame headers dropped.
+  const buf = Buffer.concat(chunks)
+  const parts: Buffer[] = []
+  for (let i = 0; i + 8 <= buf.length;) {
+    const size = buf.readUInt32BE(i + 4)
+    parts.push(buf.subarray(i + 8, i + 8 + size))
+    i += 8 + size
+  }
+  return Buffer.concat(parts).toString('utf8')
+}
+
+const Swarm = suite('a cluster across the hosts of a Docker Swarm (three lab daemons)')
+
+Swarm.before(
+  hook(async () => {
+    lab('up', String(HOSTS))
+    lab('swarm', String(HOSTS))
+    lab('load', String(HOSTS), 'berth/demo:1')
+    writeFileSync(join(home, 'engines.yaml'), lab('engines', String(HOSTS)) + '\n')
+    docker = Object.fromEntries(
+      hostNames.map((h, i) => [h, new Docker({ socketPath: lab('sock', String(i + 1)) })])
+    )
+  })
+)
+
+Swarm.after(
+  hook(async () => {
+    berthDestroy()
+    lab('down')
+  })
+)
+
+Swarm(
+  'eight nodes over three hosts: placed as asked, every /etc/hosts wired, the master reached by name across hosts',
+  async () => {
+    const r = berth('install', topologyFile(EIGHT))
+    assert.ok(r.result.ok, `${r.result.code}: ${r.result.message}\n${r.stderr}`)
+    const nodes = await containersByHost()
+    assert.is(nodes.length, 8)
+    const hostOf = Object.fromEntries(nodes.map((n) => [n.name, n.host]))
+    assert.is(hostOf.master, 'lab1')
+    // Spread: each to the host with the fewest nodes so far (the master is on lab1).
+    assert.equal(
+      ['data', 'api', 'site', 'builder', 'runner', 'datasource', 'analytics'].map((n) => hostOf[n]),
+      ['lab2', 'lab3', 'lab1', 'lab2', 'lab3', 'lab1', 'lab2']
+    )
+    for (const n of nodes) {
+      const hosts = await execText(n.host, n.id, ['cat', '/etc/hosts'])
+      for (const peer of nodes) {
+        assert.match(
+          hosts,
+          new RegExp(
+            `^${peer.ip.replace(/\./g, '\\.')}\\s+${peer.name}\\.${DOMAIN.replace('.', '\\.')}\\b`,
+            'm'
+          ),
+          `${n.name} (on ${n.host}) has ${peer.name} (on ${peer.host}) at ${peer.ip}`
+        )
+      }
+      if (n.name === 'master') continue
+      // Fetched from the master by name, over the overlay: from another host for two in three.
+      const conf = await execText(n.host, n.id, ['cat', '/etc/demo/role.conf'])
+      assert.match(
+        conf,
+        new RegExp(`source=http://master\\.${DOMAIN.replace('.', '\\.')}:8140/`),
+        `${n.name} on ${n.host}`
+      )
+    }
+  }
+)
+
+Swarm(
+  'a node moved by a topology change is rebuilt on its new host; one with volumes is refused, nothing changed',
+  async () => {
+    const moved = EIGHT.map((l) =>
+      l.includes('name: api,') ? '  - { name: api, phase: 2, placement: { host: lab2 } }' : l
+    )
+    const before = await containersByHost()
+    const r = berth('install', topologyFile(moved))
+    assert.ok(r.result.ok, `${r.result.code}: ${r.result.message}`)
+    const after = await containersByHost()
+    const api = after.find((n) => n.name === 'api')!
+    assert.is(api.host, 'lab2')
+    assert.is.not(api.id, before.find((n) => n.name === 'api')!.id, 'made again')
+    const kept = (n: string) =>
+      after.find((x) => x.name === n)!.id === before.find((x) => x.name === n)!.id
+    assert.equal(
+      after.filter((n) => n.name !== 'api' && !kept(n.name)).map((n) => n.name),
+      [],
+      'every other node kept where it was'
+    )
+    const conf = await execText(api.host, api.id, ['cat', '/etc/demo/role.conf'])
+    assert.match(conf, /source=http:\/\/master\./)
+
+    // data keeps a volume on lab2: moving it would leave the data behind.
+    const dataMoved = moved.map((l) =>
+      l.includes('name: data,')
+        ? '  - { name: data, phase: 1, placement: { host: lab3 }, volumes: ["data:/var/lib/demo"] }'
+        : l
+    )
+    const refused = berth('install', topologyFile(dataMoved))
+    assert.is(refused.code, 4)
+    assert.match(
+      refused.result.message ?? '',
+      /node "data": its volumes are on host lab2; moving it to lab3 would leave its data behind/
+    )
+    assert.equal(await containersByHost(), after, 'nothing changed')
+    topologyFile(moved)
+  }
+)
+
+Swarm(
+  'refused before anything is made: an unknown host, an engine outside the swarm (how to join it said)',
+  async () => {
+    const before = await containersByHost()
+    const unknown = berth(
+      'install',
+      topologyFile(EIGHT.map((l) => l.replace('host: lab1', 'host: lab7')))
+    )
+    assert.is(unknown.code, 3)
+    assert.match(
+      unknown.result.message ?? '',
+      /nodes\[0\] \(master\): placement.host "lab7" is not a host of the swarm \(lab1, lab2, lab3\)/
+    )
+    // lab4: a Docker engine outside the swarm, named in the engines file.
+    lab('up', '4')
+    const engines4 = join(home, 'engines4.yaml')
+    writeFileSync(engines4, lab('engines', '4') + '\n')
+    const outside = berth('install', topologyFile(EIGHT), engines4)
+    assert.is(outside.code, 3)
+    assert.match(
+      outside.result.message ?? '',
+      /host lab4: its Docker engine is not in swarm mode \(inactive\): run `docker swarm join --token <token> <manager>:2377` on it/
+    )
+    assert.equal(await containersByHost(), before, 'nothing made, nothing removed')
+  }
+)
+
+Swarm("status names each node's host; destroy leaves nothing on any host", async () => {
+  const s = berth('status', C)
+  assert.is(s.code, 0, `${s.result.message}`)
+  const on = Object.fromEntries((s.result.nodes ?? []).map((n) => [n.name, n.host]))
+  assert.equal([on.master, on.data, on.api, on.site], ['lab1', 'lab2', 'lab2', 'lab1'])
+
+  const d = berthDestroy()
+  assert.ok(d.result.ok, d.result.message)
+  assert.equal(await containersByHost(), [])
+  for (const host of hostNames) {
+    const vols =
+      (await docker[host].listVolumes({ filters: { label: [`${LABEL.cluster}=${C}`] } })).Volumes ??
+      []
+    assert.equal(
+      vols.map((v) => v.Name),
+      [],
+      `no volume left on ${host}`
+    )
+  }
+  const nets = await docker.lab1.listNetworks({ filters: { label: [`${LABEL.cluster}=${C}`] } })
+  assert.equal(
+    nets.map((n) => n.Name),
+    [],
+    'the overlay removed'
+  )
+})
+
+Swarm.run()
