@@ -113,6 +113,24 @@ export interface RunJobOptions {
   logDir?: string | null
 }
 
+/** What berth cannot do yet to a cluster across hosts (network.mode swarm): a snapshot would
+ *  archive each volume from the manager, not from its node's host. Refused before anything. */
+const ACROSS_HOSTS_NOT_YET: ReadonlySet<string> = new Set([
+  'snapshot',
+  'restore',
+  'upgrade',
+  'export',
+])
+
+async function refuseAcrossHosts(kind: string, cluster: string): Promise<void> {
+  const recorded = await loadTopology(cluster).catch(() => null)
+  if (recorded?.network.mode !== 'swarm') return
+  throw new BerthError(
+    'preflight',
+    `cluster "${cluster}" spans the hosts of a swarm: berth cannot ${kind === 'export' ? 'export a snapshot of' : kind} such a cluster yet (docs/swarm.md)`
+  )
+}
+
 /** Runs one job to its end. Never throws: a failure is the result event (and a non-zero code). */
 export async function runJob(
   input: unknown,
@@ -178,6 +196,7 @@ export async function runJob(
     } else if (target) {
       recovered = await recoverAbandoned(ctx, target)
     }
+    if (ACROSS_HOSTS_NOT_YET.has(spec.kind)) await refuseAcrossHosts(spec.kind, cluster)
     switch (spec.kind) {
       case 'clusters':
         data = { clusters: await listClusters(ctx) }

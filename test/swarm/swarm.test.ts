@@ -263,6 +263,18 @@ Swarm("status names each node's host; destroy leaves nothing on any host", async
   const on = Object.fromEntries((s.result.nodes ?? []).map((n) => [n.name, n.host]))
   assert.equal([on.master, on.data, on.api, on.site], ['lab1', 'lab2', 'lab2', 'lab1'])
 
+  // Not built across hosts yet: refused before anything, not half done.
+  const snap = berth('snapshot', C)
+  assert.is(snap.code, 3)
+  assert.match(
+    snap.result.message ?? '',
+    /spans the hosts of a swarm: berth cannot snapshot such a cluster yet/
+  )
+  for (const host of hostNames) {
+    const images = await docker[host].listImages({ filters: { label: [`${LABEL.cluster}=${C}`] } })
+    assert.equal(images.length, 0, `no snapshot image on ${host}`)
+  }
+
   const d = berthDestroy()
   assert.ok(d.result.ok, d.result.message)
   assert.equal(await containersByHost(), [])
