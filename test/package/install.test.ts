@@ -105,7 +105,7 @@ async function berth(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> 
 
 test.after(() => rmSync(work, { recursive: true, force: true }))
 
-test('npm pack: the tarball holds what runs — bin, dist, examples, infra, the demo image scripts, docs — and no tests, no TypeScript', async () => {
+test('npm pack: the tarball holds what runs — bin, dist, examples, infra, the demo image scripts, docs — and its licence, no tests, no TypeScript', async () => {
   mkdirSync(packDir)
   const r = await run('npm', ['pack', '--pack-destination', packDir, '--json'], { cwd: ROOT })
   ok(r, 'npm pack')
@@ -133,6 +133,7 @@ test('npm pack: the tarball holds what runs — bin, dist, examples, infra, the 
   assert.is(files.length, info.entryCount)
   const tops = new Set(files.map((f) => f.split('/')[0]))
   assert.equal([...tops].sort(), [
+    'LICENSE',
     'README.md',
     'bin',
     'dist',
