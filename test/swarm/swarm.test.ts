@@ -109,26 +109,19 @@ async function containersByHost() {
   return out
 }
 
+/** A command's output in a node, read through its host's engine (a TTY: one unframed stream). */
 async function execText(host: string, id: string, cmd: string[]): Promise<string> {
   const exec = await docker[host]
     .getContainer(id)
-    .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true })
-  const stream = await exec.start({})
+    .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, Tty: true })
+  const stream = await exec.start({ Tty: true })
   const chunks: Buffer[] = []
   await new Promise<void>((resolve, reject) => {
     stream.on('data', (d: Buffer) => chunks.push(d))
     stream.on('end', resolve)
     stream.on('error', reject)
   })
-  // The multiplexed stream's 8-byte frame headers dropped.
-  const buf = Buffer.concat(chunks)
-  const parts: Buffer[] = []
-  for (let i = 0; i + 8 <= buf.length;) {
-    const size = buf.readUInt32BE(i + 4)
-    parts.push(buf.subarray(i + 8, i + 8 + size))
-    i += 8 + size
-  }
-  return Buffer.concat(parts).toString('utf8')
+  return Buffer.concat(chunks).toString('utf8').replace(/\r\n/g, '\n')
 }
 
 const Swarm = suite('a cluster across the hosts of a Docker Swarm (three lab daemons)')
