@@ -250,43 +250,65 @@ Swarm(
   }
 )
 
-Swarm("status names each node's host; destroy leaves nothing on any host", async () => {
-  const s = berth('status', C)
-  assert.is(s.code, 0, `${s.result.message}`)
-  const on = Object.fromEntries((s.result.nodes ?? []).map((n) => [n.name, n.host]))
-  assert.equal([on.master, on.data, on.api, on.site], ['lab1', 'lab2', 'lab2', 'lab1'])
+Swarm(
+  "status names each node's host; stop and start reach every host; destroy leaves nothing on any host",
+  async () => {
+    const s = berth('status', C)
+    assert.is(s.code, 0, `${s.result.message}`)
+    const on = Object.fromEntries((s.result.nodes ?? []).map((n) => [n.name, n.host]))
+    assert.equal([on.master, on.data, on.api, on.site], ['lab1', 'lab2', 'lab2', 'lab1'])
 
-  // Not built across hosts yet: refused before anything, not half done.
-  const snap = berth('snapshot', C)
-  assert.is(snap.code, 3)
-  assert.match(
-    snap.result.message ?? '',
-    /spans the hosts of a swarm: berth cannot snapshot such a cluster yet/
-  )
-  for (const host of hostNames) {
-    const images = await docker[host].listImages({ filters: { label: [`${LABEL.cluster}=${C}`] } })
-    assert.equal(images.length, 0, `no snapshot image on ${host}`)
-  }
+    const states = async () => {
+      const out = new Set<string>()
+      for (const host of hostNames) {
+        for (const c of await docker[host].listContainers({
+          all: true,
+          filters: { label: [`${LABEL.cluster}=${C}`] },
+        }))
+          out.add(c.State)
+      }
+      return [...out]
+    }
+    assert.ok(berth('stop', C).result.ok)
+    assert.equal(await states(), ['exited'], 'every node stopped, on every host')
+    assert.ok(berth('start', C).result.ok)
+    assert.equal(await states(), ['running'], 'every node running again')
+    assert.is(berth('status', C).code, 0, 'no drift after the restart')
 
-  const d = berthDestroy()
-  assert.ok(d.result.ok, d.result.message)
-  assert.equal(await containersByHost(), [])
-  for (const host of hostNames) {
-    const vols =
-      (await docker[host].listVolumes({ filters: { label: [`${LABEL.cluster}=${C}`] } })).Volumes ??
-      []
+    // Not built across hosts yet: refused before anything, not half done.
+    const snap = berth('snapshot', C)
+    assert.is(snap.code, 3)
+    assert.match(
+      snap.result.message ?? '',
+      /spans the hosts of a swarm: berth cannot snapshot such a cluster yet/
+    )
+    for (const host of hostNames) {
+      const images = await docker[host].listImages({
+        filters: { label: [`${LABEL.cluster}=${C}`] },
+      })
+      assert.equal(images.length, 0, `no snapshot image on ${host}`)
+    }
+
+    const d = berthDestroy()
+    assert.ok(d.result.ok, d.result.message)
+    assert.equal(await containersByHost(), [])
+    for (const host of hostNames) {
+      const vols =
+        (await docker[host].listVolumes({ filters: { label: [`${LABEL.cluster}=${C}`] } }))
+          .Volumes ?? []
+      assert.equal(
+        vols.map((v) => v.Name),
+        [],
+        `no volume left on ${host}`
+      )
+    }
+    const nets = await docker.lab1.listNetworks({ filters: { label: [`${LABEL.cluster}=${C}`] } })
     assert.equal(
-      vols.map((v) => v.Name),
+      nets.map((n) => n.Name),
       [],
-      `no volume left on ${host}`
+      'the overlay removed'
     )
   }
-  const nets = await docker.lab1.listNetworks({ filters: { label: [`${LABEL.cluster}=${C}`] } })
-  assert.equal(
-    nets.map((n) => n.Name),
-    [],
-    'the overlay removed'
-  )
-})
+)
 
 Swarm.run()
