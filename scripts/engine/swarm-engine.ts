@@ -17,7 +17,7 @@ import type { Readable } from 'node:stream'
 import { BerthError } from './errors.ts'
 import { LABEL } from './labels.ts'
 import { waitFor } from './retry.ts'
-import type { DockerEngine, Engine } from './docker.ts'
+import type { ContainerInfo, DockerEngine, Engine } from './docker.ts'
 import type { Logger } from './logger.ts'
 
 export interface SwarmHost {
@@ -145,6 +145,32 @@ export class SwarmEngine implements Engine {
     return Promise.all(this.#hosts.map(fn))
   }
 
+  /** The first host, in order, where `fn` finds something, with what it found. */
+  async #first<T>(
+    fn: (h: SwarmHost) => Promise<T | null>
+  ): Promise<{ host: SwarmHost; value: T } | null> {
+    for (const host of this.#hosts) {
+      const value = await fn(host)
+      if (value) return { host, value }
+    }
+    return null
+  }
+
+  /** Every host's map, in one. */
+  async #merged<K, V>(fn: (h: SwarmHost) => Promise<Map<K, V>>): Promise<Map<K, V>> {
+    return new Map((await this.#each(fn)).flatMap((m) => [...m]))
+  }
+
+  /** Every host's containers, each host remembered as the holder of its own. */
+  async #containers(fn: (h: SwarmHost) => Promise<ContainerInfo[]>): Promise<ContainerInfo[]> {
+    const found = await this.#each(async (h) => {
+      const cs = await fn(h)
+      for (const c of cs) this.#learn(h, c)
+      return cs
+    })
+    return found.flat()
+  }
+
   // ── engine ────────────────────────────────────────────────────────────────
   version() {
     return this.#manager.engine.version()
@@ -155,26 +181,18 @@ export class SwarmEngine implements Engine {
 
   // ── images: wherever they are ──────────────────────────────────────────────
   async inspectImage(ref: string) {
-    for (const h of this.#hosts) {
-      const i = await h.engine.inspectImage(ref)
-      if (i) return i
-    }
-    return null
+    return (await this.#first((h) => h.engine.inspectImage(ref)))?.value ?? null
   }
   async imageLabels(ref: string) {
-    for (const h of this.#hosts) {
-      const l = await h.engine.imageLabels(ref)
-      if (l) return l
-    }
-    return null
+    return (await this.#first((h) => h.engine.imageLabels(ref)))?.value ?? null
   }
   async importImage(rootfs: Readable, opts: { repo: string; tag: string; changes: string[] }) {
     await this.#manager.engine.importImage(rootfs, opts)
   }
   async saveImage(ref: string) {
-    for (const h of this.#hosts)
-      if (await h.engine.inspectImage(ref)) return h.engine.saveImage(ref)
-    throw new BerthError('not_found', `no image "${ref}" on any host of the swarm`)
+    const found = await this.#first((h) => h.engine.inspectImage(ref))
+    if (!found) throw new BerthError('not_found', `no image "${ref}" on any host of the swarm`)
+    return found.host.engine.saveImage(ref)
   }
   async loadImage(tar: Readable, what: string) {
     await this.#manager.engine.loadImage(tar, what)
@@ -237,17 +255,10 @@ export class SwarmEngine implements Engine {
     return (await this.#each((h) => h.engine.listVolumes(labels))).flat()
   }
   async inspectVolume(name: string) {
-    for (const h of this.#hosts) {
-      const v = await h.engine.inspectVolume(name)
-      if (v) return v
-    }
-    return null
+    return (await this.#first((h) => h.engine.inspectVolume(name)))?.value ?? null
   }
-  async volumeSizes() {
-    const all = new Map<string, number>()
-    for (const m of await this.#each((h) => h.engine.volumeSizes()))
-      for (const [k, v] of m) all.set(k, v)
-    return all
+  volumeSizes() {
+    return this.#merged((h) => h.engine.volumeSizes())
   }
   async createVolume(name: string, labels: Labels) {
     await this.#onHost(labels, `volume "${name}"`).engine.createVolume(name, labels)
@@ -257,27 +268,14 @@ export class SwarmEngine implements Engine {
   }
 
   // ── containers: on their host ──────────────────────────────────────────────
-  async findContainers(filters: { name?: string[]; status?: string[] }, all = true) {
-    const found = await this.#each(async (h) => {
-      const cs = await h.engine.findContainers(filters, all)
-      for (const c of cs) this.#learn(h, c)
-      return cs
-    })
-    return found.flat()
+  findContainers(filters: { name?: string[]; status?: string[] }, all = true) {
+    return this.#containers((h) => h.engine.findContainers(filters, all))
   }
-  async listContainers(labels: string[], all = true) {
-    const found = await this.#each(async (h) => {
-      const cs = await h.engine.listContainers(labels, all)
-      for (const c of cs) this.#learn(h, c)
-      return cs
-    })
-    return found.flat()
+  listContainers(labels: string[], all = true) {
+    return this.#containers((h) => h.engine.listContainers(labels, all))
   }
-  async writableLayerSizes(labels: string[]) {
-    const all = new Map<string, number>()
-    for (const m of await this.#each((h) => h.engine.writableLayerSizes(labels)))
-      for (const [k, v] of m) all.set(k, v)
-    return all
+  writableLayerSizes(labels: string[]) {
+    return this.#merged((h) => h.engine.writableLayerSizes(labels))
   }
   async createContainer(opts: CreateOptions) {
     const host = this.#onHost(opts.Labels, `container "${opts.name ?? '?'}"`)
@@ -344,19 +342,16 @@ export class SwarmEngine implements Engine {
   }
 
   // ── execs: whichever host knows the id ─────────────────────────────────────
+  /** The host that ran an exec, and what it says of it (an unknown id is an error elsewhere). */
+  #exec(execId: string) {
+    return this.#first((h) => h.engine.inspectExec(execId).catch(() => null))
+  }
   async inspectExec(execId: string) {
-    for (const h of this.#hosts) {
-      const r = await h.engine.inspectExec(execId).catch(() => null)
-      if (r) return r
-    }
-    return this.#manager.engine.inspectExec(execId)
+    return (await this.#exec(execId))?.value ?? this.#manager.engine.inspectExec(execId)
   }
   async stopExec(execId: string, graceMs = 5000, waitMs = 5000) {
-    for (const h of this.#hosts) {
-      if (await h.engine.inspectExec(execId).catch(() => null))
-        return h.engine.stopExec(execId, graceMs, waitMs)
-    }
-    return this.#manager.engine.stopExec(execId, graceMs, waitMs)
+    const host = (await this.#exec(execId))?.host ?? this.#manager
+    return host.engine.stopExec(execId, graceMs, waitMs)
   }
 
   // ── events ─────────────────────────────────────────────────────────────────

@@ -34,12 +34,11 @@ const lab = (...args: string[]) => {
 const hostNames = Array.from({ length: HOSTS }, (_, i) => `lab${i + 1}`)
 let docker: Record<string, Docker> = {}
 
-function berth(
-  command: string,
-  arg: string,
-  engines = join(home, 'engines.yaml')
+/** `berth … --json` against the lab's swarm (or another engines file): its exit code and result. */
+function berthWith(
+  engines: string,
+  ...args: string[]
 ): { code: number | null; result: ResultEvent; stderr: string } {
-  const args = [command, arg]
   const r = spawnSync(process.execPath, [BIN, ...args, '--json'], {
     encoding: 'utf8',
     env: { ...process.env, BERTH_HOME: home, BERTH_ENGINES: engines },
@@ -50,20 +49,7 @@ function berth(
   return { code: r.status, result: result, stderr: r.stderr }
 }
 
-/** destroy --volumes: the cluster and its data gone from every host. */
-function berthDestroy() {
-  const r = spawnSync(process.execPath, [BIN, 'destroy', C, '--volumes', '--json'], {
-    encoding: 'utf8',
-    env: { ...process.env, BERTH_HOME: home, BERTH_ENGINES: join(home, 'engines.yaml') },
-  })
-  const result = r.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as ResultEvent)
-    .find((e) => e.type === 'result')
-  assert.ok(result, `destroy: no result\n${r.stdout}\n${r.stderr}`)
-  return { code: r.status, result: result }
-}
+const berth = (...args: string[]) => berthWith(join(home, 'engines.yaml'), ...args)
 
 const topologyFile = (nodes: string[]) => {
   const file = join(home, `${C}.yaml`)
@@ -140,7 +126,7 @@ Swarm.before(
 
 Swarm.after(
   hook(async () => {
-    berthDestroy()
+    berth('destroy', C, '--volumes')
     lab('down')
   })
 )
@@ -240,7 +226,7 @@ Swarm(
     lab('up', '4')
     const engines4 = join(home, 'engines4.yaml')
     writeFileSync(engines4, lab('engines', '4') + '\n')
-    const outside = berth('install', topologyFile(EIGHT), engines4)
+    const outside = berthWith(engines4, 'install', topologyFile(EIGHT))
     assert.is(outside.code, 3)
     assert.match(
       outside.result.message ?? '',
@@ -289,7 +275,7 @@ Swarm(
       assert.equal(images.length, 0, `no snapshot image on ${host}`)
     }
 
-    const d = berthDestroy()
+    const d = berth('destroy', C, '--volumes')
     assert.ok(d.result.ok, d.result.message)
     assert.equal(await containersByHost(), [])
     for (const host of hostNames) {
