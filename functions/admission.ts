@@ -4,7 +4,7 @@
  * 1. the principal's grants: the kind's scope on the cluster (and on a restore's `--as` target),
  *    and the right to prune when `options.keep` would remove snapshots;
  * 2. the host policy, at the level this principal brings to this cluster (or the cluster's
- *    override): the topology as written, and an upgrade's image.
+ *    override): the topology as written, an upgrade's image and a restore's placement.
  * A refusal is a 403 naming each path and rule, audited, with nothing created. What only the host
  * can check (a cluster's owner, nodes a topology would remove, another cluster's volume) travels
  * with the job as its `admission`.
@@ -13,6 +13,7 @@
 import type { Admission } from '../scripts/engine/job-spec.ts'
 import {
   checkPolicy,
+  hostIssue,
   imageIssue,
   levelFor,
   type Policy,
@@ -51,6 +52,14 @@ export function policyAdmission(
   if (req.options?.image) {
     const issue = imageIssue(req.options.image, level, policy, 'options.image')
     if (issue) issues.push(issue)
+  }
+  const placement = req.options?.placement
+  if (placement && placement !== 'same') {
+    const hosts = placement.startsWith('host=') ? placement.slice(5).split(',') : [null]
+    for (const h of hosts) {
+      const issue = hostIssue(h, level, policy, 'options.placement')
+      if (issue) issues.push(issue)
+    }
   }
   if (issues.length) {
     const error = forbidden(

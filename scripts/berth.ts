@@ -102,6 +102,7 @@ const STRING_OPTIONS = [
   'clusters',
   'level',
   'ports',
+  'placement',
   'packages',
   'suite',
   'mirror',
@@ -399,13 +400,19 @@ async function main(): Promise<void> {
       if (!rest[0] || !rest[1])
         throw new BerthError(
           'invalid_job',
-          'usage: berth restore <cluster> <snapshot> [--as NEW] [--domain D] [--ports offset:N|none]'
+          'usage: berth restore <cluster> <snapshot> [--as NEW] [--domain D] [--ports offset:N|none] [--placement same|spread|host=H[,H…]]'
         )
       return runCli({
         kind: 'restore',
         cluster: rest[0],
         snapshot: rest[1],
-        options: { as: argv.as, domain: argv.domain, ports: argv.ports, concurrency },
+        options: {
+          as: argv.as,
+          domain: argv.domain,
+          ports: argv.ports,
+          placement: argv.placement,
+          concurrency,
+        },
       })
     case 'upgrade': {
       if (!rest[0])

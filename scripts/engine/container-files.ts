@@ -31,7 +31,7 @@ async function localDir(
   ctx: JobContext,
   id: string
 ): Promise<{ dir: string; hosts: string } | null> {
-  if (!directFiles()) return null
+  if (!directFiles() || !ctx.engine.local) return null
   const info = await ctx.engine.inspectContainer(id)
   if (!info.HostsPath) return null
   try {

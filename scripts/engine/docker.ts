@@ -146,17 +146,22 @@ export class DockerEngine {
   /** Where each engine call is traced (at debug: BERTH_LOG_LEVEL=debug). */
   readonly log: Logger
 
+  /** The host's name when it is one of a swarm's: every error of this engine then names it. */
+  private readonly hostName: string | undefined
+
   constructor(
     opts: Docker.DockerOptions = {},
-    log: Logger = processLogger(process.stderr, process.env)
+    log: Logger = processLogger(process.stderr, process.env),
+    host?: string
   ) {
     // DOCKER_HOST is honoured by docker-modem itself when no socketPath/host is given.
     this.docker = new Docker(opts)
     this.log = log
+    this.hostName = host
   }
 
   private call<T>(what: string, fn: () => Promise<T>, quiet = false): Promise<T> {
-    return traced(this.log, what, fn, quiet)
+    return traced(this.log, this.hostName ? `host ${this.hostName}: ${what}` : what, fn, quiet)
   }
 
   // ── engine ────────────────────────────────────────────────────────────────

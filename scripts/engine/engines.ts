@@ -95,7 +95,7 @@ export function jobEngine(
   return new SwarmEngine(
     names.map((name) => ({
       name,
-      engine: new DockerEngine(connection(hosts[name]), log.with({ host: name })),
+      engine: new DockerEngine(connection(hosts[name]), log.with({ host: name }), name),
     })),
     manager
   )

@@ -79,6 +79,10 @@ export interface SnapshotSource {
   addresses: Map<string, string>
   /** The snapshot's subnet, preferred when it is free. */
   subnet: string | null
+  /** Swarm: the host each node ran on, where a spread node goes back to. */
+  hosts?: Map<string, string>
+  /** Swarm: the hosts the nodes may be placed on (a restore's --placement); all by default. */
+  placeOn?: string[]
 }
 
 export interface InstallResult {
@@ -141,7 +145,10 @@ async function installOnce(
 ): Promise<InstallResult> {
   const { steps } = ctx
   // Swarm mode: the swarm's hosts, the manager first.
-  const swarm = ctx.engine instanceof SwarmEngine ? ctx.engine.hosts.map((h) => h.name) : undefined
+  const swarm =
+    ctx.engine instanceof SwarmEngine
+      ? (opts.from?.placeOn ?? ctx.engine.hosts.map((h) => h.name))
+      : undefined
   const inSwarm = await steps.timed('preflight', undefined, async () => {
     // Every placement names a host of the engines, and they are one swarm.
     const where = placeNodes(topology, swarm)
@@ -157,7 +164,14 @@ async function installOnce(
     : await readCluster(ctx.engine, topology.name)
   // Where each node goes, now that where they run is known (a spread node stays put).
   const placed = inSwarm
-    ? placeNodes(topology, swarm, new Map([...state.nodes].map(([name, n]) => [name, n.host])))
+    ? placeNodes(
+        topology,
+        swarm,
+        new Map([
+          ...(opts.from?.hosts ?? []),
+          ...[...state.nodes].map(([name, n]) => [name, n.host] as const),
+        ])
+      )
     : null
   const { plan, addresses, hosts } = await steps.timed('plan', undefined, async () =>
     decide(topology, await observe(ctx, topology, state, avoid), {

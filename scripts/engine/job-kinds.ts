@@ -17,6 +17,7 @@ export type JobOption =
   | 'as'
   | 'domain'
   | 'ports'
+  | 'placement'
   | 'image'
   | 'file'
   | 'job'
@@ -140,8 +141,9 @@ export const JOB_KIND_TABLE = {
     cluster: true,
     slack: true,
     hook: true,
-    options: ['as', 'domain', 'ports', 'concurrency'],
-    usage: 'restore <cluster> <snapshot> [--as NEW] [--domain D] [--ports offset:N|none]',
+    options: ['as', 'domain', 'ports', 'placement', 'concurrency'],
+    usage:
+      'restore <cluster> <snapshot> [--as NEW] [--domain D] [--ports offset:N|none] [--placement same|spread|host=H[,H…]]',
   },
   upgrade: {
     scope: 'install',

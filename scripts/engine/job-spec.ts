@@ -33,6 +33,15 @@ export const JobOptions = z.strictObject({
     .string()
     .regex(/^(offset:\d{1,5}|none)$/, 'is not offset:N or none')
     .optional(),
+  /** restore of a swarm cluster: where its nodes go. `same` (the default): each on the host it
+   *  was on; `spread`: dealt over the hosts that answer; `host=a[,b…]`: dealt over these. */
+  placement: z
+    .string()
+    .regex(
+      /^(same|spread|host=[a-z0-9-]{1,63}(,[a-z0-9-]{1,63})*)$/,
+      'is not same, spread or host=NAME[,NAME…]'
+    )
+    .optional(),
   /** upgrade: the new image of every node on the cluster's default image. */
   image: imageRef.optional(),
   /** export: the file to write; import: the file to read. An absolute path on the Docker host,

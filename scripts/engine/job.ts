@@ -113,14 +113,9 @@ export interface RunJobOptions {
   logDir?: string | null
 }
 
-/** What berth cannot do yet to a cluster across hosts (network.mode swarm): a snapshot would
- *  archive each volume from the manager, not from its node's host. Refused before anything. */
-const ACROSS_HOSTS_NOT_YET: ReadonlySet<string> = new Set([
-  'snapshot',
-  'restore',
-  'upgrade',
-  'export',
-])
+/** What berth does not do yet to a cluster across hosts (network.mode swarm), untested there:
+ *  refused before anything. */
+const ACROSS_HOSTS_NOT_YET: ReadonlySet<string> = new Set(['upgrade', 'export'])
 
 async function refuseAcrossHosts(kind: string, cluster: string): Promise<void> {
   const recorded = await loadTopology(cluster).catch(() => null)
@@ -293,6 +288,7 @@ export async function runJob(
           as: spec.options.as,
           domain: spec.options.domain,
           ports: spec.options.ports,
+          placement: spec.options.placement,
         })
         nodes = r.nodes
         data = {

@@ -112,6 +112,12 @@ const LevelSettings = (defaults: {
     requireMemoryLimit: z.boolean().default(defaults.requireMemoryLimit),
     /** A node may set user: root (or 0). */
     rootUser: z.boolean().default(defaults.rootUser),
+    /** Swarm hosts (names from the engines file, or globs) a node may be placed on. Unless `*`
+     *  is among them, every node of a swarm cluster must name its host: spread, a restore's
+     *  `--placement spread` and the manager a node without a placement lands on may reach any. */
+    hosts: z
+      .array(z.string().regex(/^[a-z0-9*?-]{1,63}$/, 'is not a host name or glob'))
+      .default(['*']),
   })
 
 export const PolicyConfig = z.strictObject({
@@ -156,7 +162,7 @@ export interface PolicyIssue {
   /** Where in the topology file (`nodes[2].capAdd[0]`), or the job's field (`options.image`). */
   path: string
   /** Which rule said no: privileged, capabilities, images, externalVolumes, secrets, maxNodes,
-   *  ports, sysctls, requireMemoryLimit, rootUser. */
+   *  ports, sysctls, requireMemoryLimit, rootUser, hosts. */
   rule: string
   message: string
 }
@@ -184,6 +190,29 @@ export function imageIssue(
     path,
     rule: 'images',
     message: `image "${ref}" is not allowed by policy "${level}" (allowed: ${allowed(rules.images)})`,
+  }
+}
+
+/**
+ * Why a node may not be placed as `placement` says at this level, or null. `placement`: a host's
+ * name, or null for "any host" (spread, the manager by default, a restore's --placement spread).
+ */
+export function hostIssue(
+  placement: string | null,
+  level: Level,
+  policy: Policy,
+  path: string
+): PolicyIssue | null {
+  if (level === 'privileged') return null
+  const hosts = policy[level].hosts
+  if (placement === null ? hosts.includes('*') : anyMatch(hosts, placement)) return null
+  return {
+    path,
+    rule: 'hosts',
+    message:
+      placement === null
+        ? `policy "${level}" allows only the hosts ${allowed(hosts)}: name one (placement.host); spread or no placement may reach any host of the swarm`
+        : `host "${placement}" is not allowed by policy "${level}" (allowed: ${allowed(hosts)})`,
   }
 }
 
@@ -282,6 +311,14 @@ export function checkPolicy(file: TopologyFileData, level: Level, policy: Policy
         'requireMemoryLimit',
         `node "${n.name}" has no memory limit; policy "${level}" requires one (set resources.memory on the node or in defaults)`
       )
+    }
+    if (file.network?.mode === 'swarm') {
+      const p = n.placement
+      const issue =
+        p && 'host' in p
+          ? hostIssue(p.host, level, policy, `nodes[${i}].placement.host`)
+          : hostIssue(null, level, policy, `nodes[${i}].placement`)
+      if (issue) issues.push(issue)
     }
     n.volumes?.forEach((v, j) => {
       if (v.external && !anyMatch(rules.externalVolumes, v.name)) {

@@ -35,6 +35,7 @@ import {
   type SnapshotManifest,
 } from './snapshot.ts'
 import { topologyChecks } from './preflight.ts'
+import { restorePlacement } from './restore-placement.ts'
 import { validateTopology, type Topology } from './topology.ts'
 
 /** Refuses a damaged snapshot, naming the damaged part. Reads every archive in full. */
@@ -86,6 +87,8 @@ export interface RestoreOptions {
   domain?: string
   /** `offset:N`: every published host port + N; `none`: no port published. */
   ports?: string
+  /** A swarm cluster's: `same`, `spread` or `host=a[,b…]` (restore-placement.ts). */
+  placement?: string
 }
 
 export async function restoreCluster(
@@ -104,20 +107,26 @@ export async function restoreCluster(
 }
 
 async function restoreVerified(
-  ctx: JobContext,
+  job: JobContext,
   manifest: SnapshotManifest,
   opts: RestoreOptions
 ): Promise<RestoreResult> {
   const cluster = manifest.cluster
+  const target = opts.as ?? cluster
+  // A swarm cluster's: on the hosts that answer, each node where --placement says.
+  const placed = await restorePlacement(
+    job,
+    manifest,
+    withPorts(await targetTopology(manifest, target, opts.domain), opts.ports),
+    opts.placement
+  )
+  const { ctx, topology } = placed
   await ctx.steps.timed('verify', undefined, () => verifySnapshot(ctx, manifest))
   checkpoint(ctx)
-
-  const target = opts.as ?? cluster
-  const topology = withPorts(await targetTopology(ctx, manifest, target, opts.domain), opts.ports)
   if (opts.as && opts.as !== cluster && !opts.ports) await refuseTakenPorts(ctx, topology)
   const existing = await readCluster(ctx.engine, target)
   const leftVolumes = await ctx.engine.listVolumes(clusterFilter(target))
-  const from = sourceOf(manifest)
+  const from = { ...sourceOf(manifest), hosts: placed.hosts, placeOn: placed.placeOn }
   // A job run again after its server died (same job id) may have finished before the crash:
   // every node is then one this job built, and there is nothing left to do.
   const nodes = [...existing.nodes.values()]
@@ -384,12 +393,10 @@ async function refuseTakenPorts(ctx: JobContext, topology: Topology): Promise<vo
  * it is not — or when another network takes it first.
  */
 async function targetTopology(
-  ctx: JobContext,
   manifest: SnapshotManifest,
   name: string,
   domain?: string
 ): Promise<Topology> {
-  void ctx
   const t = manifest.topology
   const dom = domain ?? t.domain
   // The validator checks the new name, domain and hostnames; the nodes themselves are kept as

@@ -53,6 +53,7 @@ const ManifestSchema: z.ZodType<SnapshotManifest> = z
           id: z.string().regex(/^sha256:[0-9a-f]{64}$/, { error: not('an image id') }),
         }),
         bootstrapped: z.boolean(),
+        host: z.string().optional(),
       })
     ),
     volumes: z.array(

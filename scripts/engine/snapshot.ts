@@ -31,6 +31,7 @@ import {
   snapshotImage,
 } from './snapshot-manifest.ts'
 import { checkSnapshotSpace, diskFilled, noSpaceSide } from './snapshot-space.ts'
+import { SwarmEngine } from './swarm-engine.ts'
 import { readVolume } from './volume-data.ts'
 import type { Topology } from './topology.ts'
 
@@ -51,6 +52,8 @@ export interface SnapshotNode {
   ip: string | null
   image: { ref: string; id: string }
   bootstrapped: boolean
+  /** A swarm cluster's node: the host it ran on (its image is kept on the manager). */
+  host?: string
 }
 
 export interface SnapshotManifest {
@@ -254,6 +257,7 @@ export async function snapshotCluster(
           ip: n.state.ip,
           image: { ref: `${repo}:${id}`, id: imageId },
           bootstrapped: bootstrapped[i],
+          ...(n.state.host ? { host: n.state.host } : {}),
         }
         for (const v of n.spec.volumes.filter((v) => !v.external)) {
           const file = `${n.spec.name}.${v.name}.tar`
@@ -293,9 +297,17 @@ export async function snapshotCluster(
         ctx,
         cluster,
         committed[i].image.ref,
-        committed[i].image.id
+        committed[i].image.id,
+        committed[i].host
       )
     })
+    // A swarm cluster's images, each committed on its node's host, are gathered on the manager:
+    // a host lost later loses no snapshot.
+    if (engine instanceof SwarmEngine && topology.network.mode === 'swarm') {
+      await mapLimit(committed, ctx.concurrency, (c) =>
+        steps.timed('image', c.name, () => engine.gather(c.image.ref, c.image.id))
+      )
+    }
     const manifest: SnapshotManifest = {
       format: 1,
       id,
@@ -350,13 +362,19 @@ async function withoutSecrets(
   ctx: JobContext,
   cluster: string,
   ref: string,
-  first: string
+  first: string,
+  host: string | undefined
 ): Promise<string> {
   const [repo, tag] = [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)]
+  // On the node's host (swarm), so that the image with the secrets never leaves it.
   const id = await ctx.engine.createContainer({
     name: `berth-reseal-${ctx.job}-${Math.random().toString(36).slice(2, 8)}`,
     Image: first,
-    Labels: { [LABEL.cluster]: cluster, [LABEL.job]: ctx.job },
+    Labels: {
+      [LABEL.cluster]: cluster,
+      [LABEL.job]: ctx.job,
+      ...(host ? { [LABEL.host]: host } : {}),
+    },
     HostConfig: { NetworkMode: 'none' },
   })
   try {

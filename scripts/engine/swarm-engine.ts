@@ -9,8 +9,10 @@
  * - Networks are made on the manager (a swarm cluster's is an attachable overlay); listings of
  *   networks, volumes, containers and images are the union of every host's, so a subnet or a name
  *   taken on any host counts.
- * - An image is read, saved, loaded and removed on every host that has it; a commit stays on the
- *   container's host.
+ * - An image is read, saved and removed on every host that has it; a commit stays on the
+ *   container's host. There is no registry: a container made on a host that lacks its image gets
+ *   it from a host that has it, streamed through the engines (`docker save` → `docker load`), and
+ *   a snapshot's images are gathered on the manager (gather), so that a lost host loses none.
  * - Events are the manager's (what restart-watch follows is single-host for now).
  */
 import type { Readable } from 'node:stream'
@@ -98,6 +100,76 @@ export class SwarmEngine implements Engine {
         `host ${stranger.host.name}: it belongs to another swarm than ${this.#manager.name}'s`
       )
     }
+  }
+
+  /**
+   * The swarm without the hosts whose engines do not answer within `timeoutMs` (a restore planned
+   * around a lost host). The manager must answer: the cluster's overlay is made there.
+   */
+  async reachable(timeoutMs = 5000): Promise<{ engine: SwarmEngine; lost: string[] }> {
+    const answers = await this.#each(async (h) => {
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<false>(
+        (resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))
+      )
+      const ok = await Promise.race([
+        h.engine.version().then(
+          () => true,
+          () => false
+        ),
+        late,
+      ])
+      clearTimeout(timer)
+      return ok
+    })
+    const lost = this.#hosts.filter((_, i) => !answers[i]).map((h) => h.name)
+    if (lost.includes(this.#manager.name))
+      throw new BerthError(
+        'preflight',
+        `host ${this.#manager.name}: the swarm's manager does not answer; nothing can be placed without it`
+      )
+    const kept = this.#hosts.filter((h) => !lost.includes(h.name))
+    return { engine: lost.length ? new SwarmEngine(kept, this.#manager.name) : this, lost }
+  }
+
+  /**
+   * Makes the manager the one holder of image `ref` (as `id`): copied there from the host that
+   * has it when it is not, then removed from every other host. A snapshot's images live on the
+   * manager, whichever host each node ran on.
+   */
+  async gather(ref: string, id: string): Promise<void> {
+    const has = async (h: SwarmHost) => (await h.engine.inspectImage(ref))?.Id === id
+    if (!(await has(this.#manager))) {
+      const from = await this.#first(async (h) => ((await has(h)) ? h : null))
+      if (!from)
+        throw new BerthError(
+          'not_found',
+          `image ${ref} (${id.slice(7, 19)}) is on no host of the swarm`
+        )
+      await this.#copy(ref, from.host, this.#manager)
+    }
+    await Promise.all(
+      this.#hosts.filter((h) => h !== this.#manager).map((h) => h.engine.removeImage(ref))
+    )
+  }
+
+  /** `docker save` on one host streamed into `docker load` on another. */
+  async #copy(ref: string, from: SwarmHost, to: SwarmHost): Promise<void> {
+    const t0 = Date.now()
+    await to.engine.loadImage((await from.engine.saveImage(ref)) as Readable, ref)
+    this.log.info(`image ${ref} copied from host ${from.name} to host ${to.name}`, {
+      ms: Date.now() - t0,
+    })
+  }
+
+  /** The image `ref` on host `to`, copied from the first host that has it when `to` lacks it. */
+  async #imageOn(to: SwarmHost, ref: string): Promise<void> {
+    if (await to.engine.inspectImage(ref)) return
+    const from = await this.#first(async (h) =>
+      h !== to && (await h.engine.inspectImage(ref)) ? h : null
+    )
+    // Docker's own "No such image" follows, naming the host.
+    if (from) await this.#copy(ref, from.host, to)
   }
 
   get local(): boolean {
@@ -279,6 +351,7 @@ export class SwarmEngine implements Engine {
   }
   async createContainer(opts: CreateOptions) {
     const host = this.#onHost(opts.Labels, `container "${opts.name ?? '?'}"`)
+    if (opts.Image) await this.#imageOn(host, opts.Image)
     const id = await host.engine.createContainer(opts)
     this.#learn(host, { Id: id, Names: opts.name ? [opts.name] : [] })
     return id

@@ -22,7 +22,8 @@ import { LABEL } from './labels.ts'
 const MOUNT = '/berth-volume'
 
 async function localMountpoint(ctx: JobContext, volume: string): Promise<string | null> {
-  if (!directFiles()) return null
+  // A remote engine's paths are not this machine's, even where a directory of that name exists.
+  if (!directFiles() || !ctx.engine.local) return null
   const info = await ctx.engine.inspectVolume(volume)
   if (!info?.Mountpoint || info.Driver !== 'local') return null
   try {
@@ -116,10 +117,16 @@ async function withHelper<T>(
   readOnly: boolean,
   fn: (id: string) => Promise<T>
 ): Promise<T> {
+  // On the volume's own host (a swarm cluster's volume lives with its node).
+  const host = (await ctx.engine.inspectVolume(volume))?.Labels?.[LABEL.host]
   const id = await ctx.engine.createContainer({
     name: `berth-helper-${ctx.job}-${Math.random().toString(36).slice(2, 8)}`,
     Image: image,
-    Labels: { [LABEL.cluster]: cluster, [LABEL.job]: ctx.job },
+    Labels: {
+      [LABEL.cluster]: cluster,
+      [LABEL.job]: ctx.job,
+      ...(host ? { [LABEL.host]: host } : {}),
+    },
     HostConfig: {
       NetworkMode: 'none',
       Mounts: [{ Type: 'volume', Source: volume, Target: MOUNT, ReadOnly: readOnly }],

@@ -98,7 +98,17 @@ const ATTACKS: { cluster: string; topology: object; path: string; message: RegEx
     message:
       /^0\.0\.0\.0:18499\/tcp: host address 0\.0\.0\.0 is not allowed by policy "restricted" \(allowed: 127\.0\.0\.1\)$/,
   },
+  {
+    // This host's policy lets restricted callers place nodes on lab1 and lab2 of its swarm only.
+    cluster: 't-sec-host',
+    topology: topo('t-sec-host', { placement: { host: 'lab3' } }, { network: { mode: 'swarm' } }),
+    path: 'nodes[0].placement.host',
+    message: /^host "lab3" is not allowed by policy "restricted" \(allowed: lab1, lab2\)$/,
+  },
 ]
+
+/** The host's policy in this suite: the defaults, but for the swarm hosts restricted may use. */
+const POLICY = PolicyConfig.parse({ restricted: { hosts: ['lab1', 'lab2'] } })
 
 /** The real zx dispatcher, counting the jobs it runs on the host (reads included). */
 class CountingDispatcher implements Dispatcher {
@@ -159,10 +169,11 @@ Sec.before(
         ])
       ),
     })
-    app = createApp({ store, queue, hooks, log: said.log })
+    app = createApp({ store, queue, hooks, log: said.log, policy: POLICY })
     tokens.admin = await mintToken(store, 'root', ['admin'])
     tokens.eve = await mintToken(store, 'eve', ['install', 'read'])
     tokens.snap = await mintToken(store, 'snapper', ['snapshot', 'read'])
+    tokens.restorer = await mintToken(store, 'restorer', ['restore', 'read'])
     for (const a of ATTACKS)
       await store.putTopology({
         name: a.cluster,
@@ -274,6 +285,54 @@ Sec(
       'jira:acc-eve',
       'slack:U0EVE',
     ])
+  }
+)
+
+Sec(
+  "a restore's placement passes the same rule: spread, or a host beyond the allowed, is a 403 naming options.placement",
+  async () => {
+    const before = await store.listJobs({})
+    for (const [placement, message] of [
+      ['spread', /^policy "restricted" allows only the hosts lab1, lab2: name one/],
+      [
+        'host=lab2,lab3',
+        /^host "lab3" is not allowed by policy "restricted" \(allowed: lab1, lab2\)$/,
+      ],
+    ] as const) {
+      const res = await call('POST', '/v1/jobs', {
+        token: tokens.restorer,
+        body: {
+          kind: 'restore',
+          cluster: 't-sec-host',
+          snapshot: 'nightly',
+          options: { placement },
+        },
+      })
+      assert.is(res.status, 403, placement)
+      const { error } = await res.json()
+      assert.equal(
+        error.issues.map((i: { path: string }) => i.path),
+        ['options.placement'],
+        JSON.stringify(error)
+      )
+      assert.match(error.issues[0].message, message)
+    }
+    // Hosts the policy allows pass admission (and reach the host, which finds no such snapshot).
+    const allowed = await call('POST', '/v1/jobs', {
+      token: tokens.restorer,
+      body: {
+        kind: 'restore',
+        cluster: 't-sec-host',
+        snapshot: 'nightly',
+        options: { placement: 'host=lab1,lab2' },
+      },
+    })
+    const accepted = (await allowed.json()) as { job: { id: string } }
+    assert.is(allowed.status, 202, JSON.stringify(accepted))
+    const job = await finished(accepted.job.id)
+    assert.is(job.state, 'failed')
+    assert.is((job.result as { code: string }).code, 'not_found', JSON.stringify(job.result))
+    assert.is((await store.listJobs({})).length, before.length + 1, 'the refusals recorded no job')
   }
 )
 

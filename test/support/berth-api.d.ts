@@ -354,6 +354,7 @@ export interface components {
                 as?: string;
                 domain?: string;
                 ports?: string;
+                placement?: string;
                 image?: string;
                 file?: string;
                 job?: string;

@@ -80,9 +80,9 @@ const EIGHT = [
 ]
 
 /** Every container of the cluster, on whichever host holds it. */
-async function containersByHost() {
+async function containersByHost(hosts = hostNames) {
   const out: { host: string; name: string; id: string; ip: string }[] = []
-  for (const host of hostNames) {
+  for (const host of hosts) {
     const list = await docker[host].listContainers({
       all: true,
       filters: { label: [`${LABEL.cluster}=${C}`] },
@@ -108,6 +108,46 @@ async function execText(host: string, id: string, cmd: string[]): Promise<string
     stream.on('error', reject)
   })
   return Buffer.concat(chunks).toString('utf8').replace(/\r\n/g, '\n')
+}
+
+/**
+ * Every node's /etc/hosts holds every peer at its real address, and every node but the master
+ * fetched its configuration from the master by name at its bootstrap, and reaches it by name now
+ * (over the overlay, across hosts).
+ */
+async function assertWired(nodes: Awaited<ReturnType<typeof containersByHost>>) {
+  for (const n of nodes) {
+    const hosts = await execText(n.host, n.id, ['cat', '/etc/hosts'])
+    for (const peer of nodes) {
+      assert.match(
+        hosts,
+        new RegExp(
+          `^${peer.ip.replace(/\./g, '\\.')}\\s+${peer.name}\\.${DOMAIN.replace('.', '\\.')}\\b`,
+          'm'
+        ),
+        `${n.name} (on ${n.host}) has ${peer.name} (on ${peer.host}) at ${peer.ip}`
+      )
+    }
+    if (n.name === 'master') continue
+    // Fetched from the master by name, over the overlay: from another host for two in three.
+    const conf = await execText(n.host, n.id, ['cat', '/etc/demo/role.conf'])
+    assert.match(
+      conf,
+      new RegExp(`source=http://master\\.${DOMAIN.replace('.', '\\.')}:8140/`),
+      `${n.name} on ${n.host}`
+    )
+    // And now: a TCP connection to the master by name, from this node's host.
+    const live = await execText(n.host, n.id, [
+      'timeout',
+      '5',
+      'wget',
+      '-q',
+      '-O',
+      '-',
+      `http://master.${DOMAIN}:8140/${n.name}.conf`,
+    ])
+    assert.match(live, new RegExp(`^profile=${n.name}$`, 'm'), `${n.name} on ${n.host}: ${live}`)
+  }
 }
 
 const Swarm = suite('a cluster across the hosts of a Docker Swarm (three lab daemons)')
@@ -145,27 +185,7 @@ Swarm(
       ['data', 'api', 'site', 'builder', 'runner', 'datasource', 'analytics'].map((n) => hostOf[n]),
       ['lab2', 'lab3', 'lab1', 'lab2', 'lab3', 'lab1', 'lab2']
     )
-    for (const n of nodes) {
-      const hosts = await execText(n.host, n.id, ['cat', '/etc/hosts'])
-      for (const peer of nodes) {
-        assert.match(
-          hosts,
-          new RegExp(
-            `^${peer.ip.replace(/\./g, '\\.')}\\s+${peer.name}\\.${DOMAIN.replace('.', '\\.')}\\b`,
-            'm'
-          ),
-          `${n.name} (on ${n.host}) has ${peer.name} (on ${peer.host}) at ${peer.ip}`
-        )
-      }
-      if (n.name === 'master') continue
-      // Fetched from the master by name, over the overlay: from another host for two in three.
-      const conf = await execText(n.host, n.id, ['cat', '/etc/demo/role.conf'])
-      assert.match(
-        conf,
-        new RegExp(`source=http://master\\.${DOMAIN.replace('.', '\\.')}:8140/`),
-        `${n.name} on ${n.host}`
-      )
-    }
+    await assertWired(nodes)
   }
 )
 
@@ -260,41 +280,103 @@ Swarm(
     assert.ok(berth('start', C).result.ok)
     assert.equal(await states(), ['running'], 'every node running again')
     assert.is(berth('status', C).code, 0, 'no drift after the restart')
-
-    // Not built across hosts yet: refused before anything, not half done.
-    const snap = berth('snapshot', C)
-    assert.is(snap.code, 3)
-    assert.match(
-      snap.result.message ?? '',
-      /spans the hosts of a swarm: berth cannot snapshot such a cluster yet/
-    )
-    for (const host of hostNames) {
-      const images = await docker[host].listImages({
-        filters: { label: [`${LABEL.cluster}=${C}`] },
-      })
-      assert.equal(images.length, 0, `no snapshot image on ${host}`)
-    }
-
-    const d = berth('destroy', C, '--volumes')
-    assert.ok(d.result.ok, d.result.message)
-    assert.equal(await containersByHost(), [])
-    for (const host of hostNames) {
-      const vols =
-        (await docker[host].listVolumes({ filters: { label: [`${LABEL.cluster}=${C}`] } }))
-          .Volumes ?? []
-      assert.equal(
-        vols.map((v) => v.Name),
-        [],
-        `no volume left on ${host}`
-      )
-    }
-    const nets = await docker.lab1.listNetworks({ filters: { label: [`${LABEL.cluster}=${C}`] } })
-    assert.equal(
-      nets.map((n) => n.Name),
-      [],
-      'the overlay removed'
-    )
   }
 )
+
+Swarm(
+  'snapshot across hosts → destroy → a host lost → restore --placement spread onto the two left: data byte-identical, wired, reached by name',
+  async () => {
+    const before = await containersByHost()
+    const on = (name: string) => before.find((n) => n.name === name)!
+    // A volume's data (data, on lab2) and writable layers on each host: random bytes.
+    const write = (n: { host: string; id: string }, file: string) =>
+      execText(n.host, n.id, [
+        'sh',
+        '-c',
+        `head -c 1048576 /dev/urandom > ${file} && sha256sum ${file}`,
+      ])
+    const sums: Record<string, string> = {
+      data: await write(on('data'), '/var/lib/demo/blob'),
+      builder: await write(on('builder'), '/root/layer.bin'),
+      runner: await write(on('runner'), '/root/layer.bin'),
+      site: await write(on('site'), '/root/layer.bin'),
+    }
+    assert.equal(
+      ['data', 'builder', 'runner', 'site'].map((n) => on(n).host),
+      ['lab2', 'lab2', 'lab3', 'lab1']
+    )
+
+    const snap = berth('snapshot', C, '--tag', 'across')
+    assert.ok(snap.result.ok, `${snap.result.code}: ${snap.result.message}\n${snap.stderr}`)
+    // Each image committed on its node's host, then gathered on the manager: only lab1 holds them.
+    for (const host of hostNames) {
+      const images = await docker[host].listImages({
+        filters: { label: [`${LABEL.cluster}=${C}`, `${LABEL.snapshot}=across`] },
+      })
+      assert.is(images.length, host === 'lab1' ? 8 : 0, `snapshot images on ${host}`)
+    }
+    assert.ok(berth('destroy', C, '--volumes').result.ok)
+
+    // lab2 is lost (its daemon stopped): four nodes and the data volume ran there.
+    lab('stop', '2')
+    try {
+      const same = berth('restore', C, 'across')
+      assert.is(same.code, 3)
+      assert.match(
+        same.result.message ?? '',
+        /host lab2 does not answer \(nodes data, api, builder, analytics ran there\): restore with --placement spread/
+      )
+      const r = berth('restore', C, 'across', '--placement', 'spread')
+      assert.ok(r.result.ok, `${r.result.code}: ${r.result.message}\n${r.stderr}`)
+      const after = await containersByHost(['lab1', 'lab3'])
+      assert.is(after.length, 8)
+      assert.equal(
+        [...new Set(after.map((n) => n.host))].sort(),
+        ['lab1', 'lab3'],
+        'on the two hosts that answer'
+      )
+      await assertWired(after)
+      const at = (name: string) => after.find((n) => n.name === name)!
+      for (const [node, sum] of Object.entries(sums)) {
+        const file = sum.split(/\s+/)[1]
+        assert.is(
+          await execText(at(node).host, at(node).id, ['sha256sum', file]),
+          sum,
+          `${node}: ${file} byte-identical (now on ${at(node).host})`
+        )
+      }
+    } finally {
+      lab('start', '2')
+    }
+  }
+)
+
+Swarm('destroy and snapshot rm leave nothing on any host', async () => {
+  const d = berth('destroy', C, '--volumes')
+  assert.ok(d.result.ok, d.result.message)
+  assert.equal(await containersByHost(), [])
+  for (const host of hostNames) {
+    const vols =
+      (await docker[host].listVolumes({ filters: { label: [`${LABEL.cluster}=${C}`] } })).Volumes ??
+      []
+    assert.equal(
+      vols.map((v) => v.Name),
+      [],
+      `no volume left on ${host}`
+    )
+  }
+  const nets = await docker.lab1.listNetworks({ filters: { label: [`${LABEL.cluster}=${C}`] } })
+  assert.equal(
+    nets.map((n) => n.Name),
+    [],
+    'the overlay removed'
+  )
+  const rm = berth('snapshot', 'rm', C, 'across')
+  assert.ok(rm.result.ok, rm.result.message)
+  for (const host of hostNames) {
+    const images = await docker[host].listImages({ filters: { label: [`${LABEL.cluster}=${C}`] } })
+    assert.equal(images.length, 0, `no snapshot image on ${host}`)
+  }
+})
 
 Swarm.run()

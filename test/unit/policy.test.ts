@@ -149,8 +149,6 @@ test('levels: a cluster override (first match) wins over the entry; admin tokens
   assert.is(ci.denies('read', 'team-a-web'), 'the token "ci" lacks the "read" scope')
 })
 
-test.run()
-
 test('restricted: ports only on the allowed addresses and ranges, safe sysctls only, no root user, a memory limit on every node', () => {
   const t = {
     name: 'p',
@@ -201,3 +199,34 @@ test('restricted: ports only on the allowed addresses and ranges, safe sysctls o
     ]
   )
 })
+
+test('swarm hosts: every host by default; a list (globs) limits placement.host, and then every node must name one', () => {
+  const swarm = {
+    ...base,
+    network: { mode: 'swarm' },
+    nodes: [
+      { name: 'master', placement: { host: 'lab1' } },
+      { name: 'runner', placement: { host: 'build-7' } },
+      { name: 'api', placement: { spread: true } },
+      { name: 'site' },
+    ],
+  }
+  assert.equal(check(swarm), [], 'the default: any host the engines file names')
+  const limited = PolicyConfig.parse({ restricted: { hosts: ['lab1', 'build-*'] } })
+  assert.equal(check(swarm, 'restricted', limited), [
+    'nodes[2].placement: policy "restricted" allows only the hosts lab1, build-*: name one (placement.host); spread or no placement may reach any host of the swarm',
+    'nodes[3].placement: policy "restricted" allows only the hosts lab1, build-*: name one (placement.host); spread or no placement may reach any host of the swarm',
+  ])
+  const lab1 = PolicyConfig.parse({ restricted: { hosts: ['lab1'] } })
+  assert.equal(check(swarm, 'restricted', lab1).slice(0, 1), [
+    'nodes[1].placement.host: host "build-7" is not allowed by policy "restricted" (allowed: lab1)',
+  ])
+  assert.equal(check(swarm, 'baseline', lab1), [], "another level's list is its own")
+  assert.equal(check(swarm, 'privileged', lab1), [])
+  assert.equal(
+    check({ ...base, nodes: [{ name: 'a' }] }, 'restricted', lab1),
+    [],
+    'a cluster on one engine has no host to choose'
+  )
+})
+test.run()
