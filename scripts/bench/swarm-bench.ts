@@ -2,10 +2,12 @@
  * npm run bench:swarm — a cluster across hosts against the same cluster on one host, on this
  * machine's lab (scripts/host/swarm-lab.sh: Docker daemons in network namespaces of their own,
  * joined into one swarm), so it shows the overhead of the overlay and of driving several engines,
- * not capacity. Each install is `berth install` as a process (wall time, as a user sees it): one
- * host — the static cluster on lab1 alone; across hosts — `network.mode: swarm`, every node spread
- * over the lab's hosts. Prints the medians of --runs runs, swarm ÷ one host, and where the time
- * goes (the median of each step's per-node time, from the job's events).
+ * not capacity. Each job is `berth …` as a process (wall time, as a user sees it) — install,
+ * snapshot, restore (after a destroy): one host — the static cluster on lab1 alone; across hosts —
+ * `network.mode: swarm`, every node spread over the lab's hosts (the snapshot gathers every image
+ * on the manager; the restore copies each back to its node's host). Prints the medians of --runs
+ * runs, swarm ÷ one host, and where the time goes (the median of each step's per-node time, from
+ * the job's events).
  *
  *   npm run bench:swarm -- [--nodes 32] [--hosts 3] [--runs 3] [--json] [--keep-lab]
  */
@@ -89,18 +91,29 @@ function berth(env: Record<string, string>, ...args: string[]): Run {
   return { ms, steps }
 }
 
-function installs(
+const JOBS = ['install', 'snapshot', 'restore'] as const
+type Cycle = Record<(typeof JOBS)[number], Run>
+
+/** install → snapshot → destroy → restore, then everything removed (the snapshot too). */
+function cycles(
   label: string,
   env: Record<string, string>,
   file: string,
   cluster: string
-): Run[] {
-  const out: Run[] = []
+): Cycle[] {
+  const out: Cycle[] = []
   for (let i = 0; i < RUNS; i++) {
-    out.push(berth(env, 'install', file))
+    const install = berth(env, 'install', file)
+    const snapshot = berth(env, 'snapshot', cluster, '--tag', `b${i}`)
     berth(env, 'destroy', cluster, '--volumes')
+    const restore = berth(env, 'restore', cluster, `b${i}`)
+    berth(env, 'destroy', cluster, '--volumes')
+    berth(env, 'snapshot', 'rm', cluster, `b${i}`)
+    out.push({ install, snapshot, restore })
     if (!argv.json)
-      process.stderr.write(`${label} ${i + 1}/${RUNS}: ${(out[i].ms / 1000).toFixed(2)} s\n`)
+      process.stderr.write(
+        `${label} ${i + 1}/${RUNS}: ${JOBS.map((j) => `${j} ${(out[i][j].ms / 1000).toFixed(2)} s`).join(', ')}\n`
+      )
   }
   return out
 }
@@ -116,40 +129,57 @@ lab('swarm', String(HOSTS))
 lab('load', String(HOSTS), 'berth/demo:1')
 writeFileSync(join(home, 'lab-engines.yaml'), lab('engines', String(HOSTS)) + '\n')
 try {
-  const one = installs(
+  const one = cycles(
     'one host',
     { DOCKER_HOST: `unix://${lab('sock', '1')}` },
     topologyFile('bench-one', 'static'),
     'bench-one'
   )
-  const across = installs(
+  const across = cycles(
     `${HOSTS} hosts`,
     { BERTH_ENGINES: join(home, 'lab-engines.yaml') },
     topologyFile('bench-swarm', 'swarm'),
     'bench-swarm'
   )
-  const oneMs = median(one.map((r) => r.ms))
-  const acrossMs = median(across.map((r) => r.ms))
+  const seconds = (runs: Cycle[], job: (typeof JOBS)[number]) =>
+    +(median(runs.map((r) => r[job].ms)) / 1000).toFixed(2)
+  const jobs = Object.fromEntries(
+    JOBS.map((j) => {
+      const o = seconds(one, j)
+      const a = seconds(across, j)
+      return [j, { oneHostSeconds: o, acrossHostsSeconds: a, ratio: +(a / o).toFixed(2) }]
+    })
+  )
   const report = {
     nodes: NODES,
     hosts: HOSTS,
     runs: RUNS,
-    oneHostSeconds: +(oneMs / 1000).toFixed(2),
-    acrossHostsSeconds: +(acrossMs / 1000).toFixed(2),
-    ratio: +(acrossMs / oneMs).toFixed(2),
-    target: 1.5,
-    perNodeStepMs: { oneHost: stepMedians(one), acrossHosts: stepMedians(across) },
+    ...jobs,
+    target: { install: 1.5 },
+    perNodeStepMs: Object.fromEntries(
+      JOBS.map((j) => [
+        j,
+        {
+          oneHost: stepMedians(one.map((c) => c[j])),
+          acrossHosts: stepMedians(across.map((c) => c[j])),
+        },
+      ])
+    ),
   }
   if (argv.json) console.log(JSON.stringify(report))
   else {
-    console.log(
-      `install ${NODES} nodes: one host ${report.oneHostSeconds} s, over ${HOSTS} hosts ${report.acrossHostsSeconds} s → ${report.ratio}× (target ≤ 1.5×)`
-    )
-    console.log('median per-node step (ms)  one host → across hosts')
-    for (const step of Object.keys(report.perNodeStepMs.acrossHosts)) {
+    for (const j of JOBS) {
+      const r = jobs[j]
       console.log(
-        `  ${step.padEnd(12)} ${String(report.perNodeStepMs.oneHost[step] ?? '-').padStart(6)} → ${report.perNodeStepMs.acrossHosts[step]}`
+        `${j} ${NODES} nodes: one host ${r.oneHostSeconds} s, over ${HOSTS} hosts ${r.acrossHostsSeconds} s → ${r.ratio}×${j === 'install' ? ' (target ≤ 1.5×)' : ''}`
       )
+      console.log('  median per-node step (ms)  one host → across hosts')
+      const steps = report.perNodeStepMs[j]
+      for (const step of Object.keys(steps.acrossHosts)) {
+        console.log(
+          `    ${step.padEnd(12)} ${String(steps.oneHost[step] ?? '-').padStart(6)} → ${steps.acrossHosts[step]}`
+        )
+      }
     }
   }
 } finally {

@@ -388,8 +388,21 @@ async function installOnce(
     }
     // Removing a network while the daemon shuts down corrupts its store (Docker 20.10 then panics
     // at every start): when the engine is going, nothing is removed now; the next command does it.
-    if (await engineStopping(ctx, err, [...ids.values()]))
-      throw leaveForNextCommand(ctx, topology.name, created, err)
+    if (await engineStopping(ctx, err, [...ids.values()])) {
+      // One host of a swarm gone (not the manager, whose overlay is the one network): the others
+      // are cleaned now, and what is on the lost host is the next command's.
+      const lost = await hostsLost(ctx)
+      if (!lost) throw leaveForNextCommand(ctx, topology.name, created, err)
+      await cleanup(ctx, created)
+      throw new BerthError(
+        'engine_gone',
+        `host ${lost.join(', ')} went away during the job (${firstLine(err)}); berth removed what it had made on the other hosts${ctx.left.length ? ` and left ${ctx.left.join(', ')}` : ''}; the next berth command on "${topology.name}" finishes the job once ${lost.join(', ')} is back`,
+        {
+          cause: err,
+          ...(err instanceof BerthError ? { node: err.info.node, step: err.info.step } : {}),
+        }
+      )
+    }
     const clean = await cleanup(ctx, created)
     // A cluster this job began is nobody's once its cleanup took everything back.
     if (owner?.claim && clean) await releaseOwner(topology.name)
@@ -731,6 +744,16 @@ async function engineStopping(ctx: JobContext, err: unknown, ids: string[]): Pro
   return false
 }
 
+const firstLine = (err: unknown) =>
+  err instanceof Error ? err.message.split('\n')[0] : String(err)
+
+/** The hosts of a swarm that do not answer, when some do and the manager is among them; else null. */
+async function hostsLost(ctx: JobContext): Promise<string[] | null> {
+  if (!(ctx.engine instanceof SwarmEngine)) return null
+  const r = await ctx.engine.reachable().catch(() => null)
+  return r?.lost.length ? r.lost : null
+}
+
 /** Nothing is removed: the journal stays, and the next command on the cluster finishes the job. */
 function leaveForNextCommand(
   ctx: JobContext,
@@ -744,7 +767,7 @@ function leaveForNextCommand(
     ...(created.network ? [`network ${created.network.slice(0, 12)}`] : []),
   ]
   ctx.left.push(...left)
-  const why = err instanceof Error ? err.message.split('\n')[0] : String(err)
+  const why = firstLine(err)
   ctx.steps.fail('cleanup', undefined, `the Docker engine is going away: nothing was removed`)
   return new BerthError(
     'engine_gone',

@@ -16,6 +16,7 @@ import { publishedPorts, readCluster, type ClusterState, type NodeState } from '
 import { mapLimit } from './pool.ts'
 import { publishedUrl } from './runtime-keys.ts'
 import type { NodeSpec } from './topology.ts'
+import { SwarmEngine } from './swarm-engine.ts'
 import { verifyHosts, wireHosts, type WiredCluster } from './wiring.ts'
 
 export interface NodeStatus {
@@ -98,11 +99,40 @@ function wired(state: ClusterState): WiredCluster {
   }
 }
 
-export async function clusterStatus(ctx: JobContext, cluster: string): Promise<ClusterStatus> {
+export async function clusterStatus(job: JobContext, cluster: string): Promise<ClusterStatus> {
+  // A swarm cluster's status is read on the hosts that answer; its nodes that are not found
+  // there, while a host does not answer, are shown as unreachable (not as gone).
+  const { engine, lost } =
+    job.engine instanceof SwarmEngine
+      ? await job.engine.reachable()
+      : { engine: job.engine, lost: [] }
+  const ctx = { ...job, engine }
   const state = await requireCluster(ctx, cluster)
   const recorded = await loadTopology(cluster).catch(() => null)
   const specOf = (name: string) => recorded?.nodes.find((s) => s.name === name)
-  const nodes = await mapLimit(sorted(state), ctx.concurrency, async (n): Promise<NodeStatus> => {
+  const unreachable = lost.length
+    ? (recorded?.nodes ?? [])
+        .filter((n) => !state.nodes.has(n.name))
+        .map((n): NodeStatus => {
+          const placed = n.placement && 'host' in n.placement ? n.placement.host : null
+          const host = placed ?? (lost.length === 1 ? lost[0] : null)
+          return {
+            name: n.name,
+            hostname: n.hostname,
+            role: n.role,
+            phase: n.phase,
+            state: 'unreachable',
+            ip: null,
+            image: n.image,
+            bootstrap: 'unknown',
+            health: 'unknown',
+            published: [],
+            id: '',
+            ...(host ? { host } : {}),
+          }
+        })
+    : []
+  const found = await mapLimit(sorted(state), ctx.concurrency, async (n): Promise<NodeStatus> => {
     const info = await ctx.engine.inspectContainer(n.id)
     const spec = specOf(n.name)
     const target = healthTarget(n, info, spec)
@@ -131,10 +161,13 @@ export async function clusterStatus(ctx: JobContext, cluster: string): Promise<C
       ...(n.host ? { host: n.host } : {}),
     }
   })
+  const nodes = [...found, ...unreachable].sort(
+    (a, b) => a.phase - b.phase || a.name.localeCompare(b.name)
+  )
   const net = state.network
   return {
     cluster,
-    drift: await driftOf(ctx, state, nodes),
+    drift: await driftOf(ctx, state, nodes, lost),
     owner: (await readOwner(cluster))?.owner ?? null,
     mode: net?.Labels?.[LABEL.mode] ?? null,
     domain: net?.Labels?.[LABEL.domain] ?? null,
@@ -152,16 +185,23 @@ export async function clusterStatus(ctx: JobContext, cluster: string): Promise<C
 async function driftOf(
   ctx: JobContext,
   state: ClusterState,
-  nodes: NodeStatus[]
+  nodes: NodeStatus[],
+  lost: string[]
 ): Promise<Drift[]> {
   const drift: Drift[] = []
   const recorded = await loadTopology(state.name).catch(() => null)
   for (const n of recorded?.nodes ?? []) {
-    if (!state.nodes.has(n.name))
-      drift.push({ node: n.name, problem: 'missing: its container is gone' })
+    if (state.nodes.has(n.name)) continue
+    const on = nodes.find((x) => x.name === n.name && x.state === 'unreachable')
+    drift.push({
+      node: n.name,
+      problem: on
+        ? `unreachable: host ${on.host ?? lost.join(', ')} does not answer`
+        : 'missing: its container is gone',
+    })
   }
   if (!state.network) drift.push({ problem: `its network ${networkName(state.name)} is gone` })
-  for (const n of nodes) {
+  for (const n of nodes.filter((x) => x.state !== 'unreachable')) {
     if (n.state === 'paused') drift.push({ node: n.name, problem: 'paused' })
     else if (state.network && !state.nodes.get(n.name)?.network)
       drift.push({ node: n.name, problem: `not on its network ${state.network.Name}` })

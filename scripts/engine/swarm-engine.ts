@@ -36,6 +36,8 @@ export class SwarmEngine implements Engine {
   readonly #manager: SwarmHost
   /** Container id or name → its host. */
   readonly #where = new Map<string, SwarmHost>()
+  /** Image copies under way, by host and image. */
+  readonly #copying = new Map<string, Promise<void>>()
 
   constructor(hosts: SwarmHost[], manager: string) {
     const m = hosts.find((h) => h.name === manager)
@@ -162,14 +164,25 @@ export class SwarmEngine implements Engine {
     })
   }
 
-  /** The image `ref` on host `to`, copied from the first host that has it when `to` lacks it. */
-  async #imageOn(to: SwarmHost, ref: string): Promise<void> {
-    if (await to.engine.inspectImage(ref)) return
-    const from = await this.#first(async (h) =>
-      h !== to && (await h.engine.inspectImage(ref)) ? h : null
-    )
-    // Docker's own "No such image" follows, naming the host.
-    if (from) await this.#copy(ref, from.host, to)
+  /**
+   * The image `ref` on host `to`, copied from the first host that has it when `to` lacks it; once
+   * per host and image, however many nodes are made there at once.
+   */
+  #imageOn(to: SwarmHost, ref: string): Promise<void> {
+    const key = `${to.name}\0${ref}`
+    let copying = this.#copying.get(key)
+    if (!copying) {
+      copying = (async () => {
+        if (await to.engine.inspectImage(ref)) return
+        const from = await this.#first(async (h) =>
+          h !== to && (await h.engine.inspectImage(ref)) ? h : null
+        )
+        // Docker's own "No such image" follows, naming the host.
+        if (from) await this.#copy(ref, from.host, to)
+      })().finally(() => this.#copying.delete(key))
+      this.#copying.set(key, copying)
+    }
+    return copying
   }
 
   get local(): boolean {
@@ -335,8 +348,10 @@ export class SwarmEngine implements Engine {
   async createVolume(name: string, labels: Labels) {
     await this.#onHost(labels, `volume "${name}"`).engine.createVolume(name, labels)
   }
+  /** On the host that has it (a host that does not answer is an error only when reached). */
   async removeVolume(name: string) {
-    await this.#each((h) => h.engine.removeVolume(name))
+    const found = await this.#first(async (h) => ((await h.engine.inspectVolume(name)) ? h : null))
+    if (found) await found.host.engine.removeVolume(name)
   }
 
   // ── containers: on their host ──────────────────────────────────────────────

@@ -28,11 +28,24 @@ pidfile() { echo "$RUN/lab$1.pid"; }
 
 ping_daemon() { curl -sf --unix-socket "$(sock "$1")" http://localhost/_ping >/dev/null 2>&1; }
 
+# Running, and not a zombie (nothing here may reap a daemon whose starter has exited).
+alive() { grep -qs '^State:[[:space:]]*[^Z]' "/proc/$1/status"; }
+
+# A daemon that was killed leaves its containerd's pid file, and the process as a zombie when
+# nothing reaps it: the next dockerd would wait for that containerd. A live one is killed first.
+stale_containerd() {
+  local f="$RUN/lab$1/containerd/containerd.pid" p
+  p=$(cat "$f" 2>/dev/null) || return 0
+  if [ -n "$p" ] && alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
+  rm -f "$f"
+}
+
 start_daemon() {
   local i=$1
   ping_daemon "$i" && return 0
   mkdir -p "$ROOT/lab$i" "$RUN/lab$i"
   rm -f "$(pidfile "$i")"
+  stale_containerd "$i"
   nsenter --net="/var/run/netns/$(ns "$i")" dockerd \
     --data-root "$ROOT/lab$i" --exec-root "$RUN/lab$i" -H "unix://$(sock "$i")" \
     --pidfile "$(pidfile "$i")" --bip 172.31.$((100 + i)).1/24 \
@@ -48,7 +61,7 @@ stop_daemon() {
   pid=$(cat "$(pidfile "$i")" 2>/dev/null || true)
   [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
+  for _ in $(seq 1 120); do alive "$pid" || return 0; sleep 0.25; done
   kill -KILL "$pid" 2>/dev/null || true
 }
 
@@ -106,12 +119,17 @@ down() {
     i=${p##*/lab}; i=${i%.pid}
     stop_daemon "$i"
   done
+  # The shims of a daemon that was killed outlive it (and hold its containers).
+  pkill -KILL -f "containerd-shim.* -address $RUN/" 2>/dev/null || true
   for n in $(ip netns list | awk '{print $1}' | grep '^berth-lab' || true); do ip netns del "$n"; done
   for l in $(ip -o link show | awk -F': ' '{print $2}' | grep '^veth-lab' | sed 's/@.*//' || true); do ip link del "$l" 2>/dev/null || true; done
   ip link del "$BR" 2>/dev/null || true
   while iptables -C FORWARD -i "$BR" -o "$BR" -j ACCEPT 2>/dev/null; do iptables -D FORWARD -i "$BR" -o "$BR" -j ACCEPT; done
-  # Data roots hold overlay mounts of the containers the daemons ran.
-  { grep -o " $ROOT[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  # Data roots hold overlay mounts of the containers the daemons ran; exec roots, the network
+  # namespaces of a daemon that was killed (/var/run is /run in /proc/mounts).
+  for d in "$ROOT" "$(realpath -m "$RUN")"; do
+    { grep -o " $d/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  done
   rm -rf "$ROOT" "$RUN"
 }
 

@@ -6,8 +6,8 @@
  * having fetched its configuration from the master BY NAME over the overlay (a TCP connection
  * across hosts), status naming each node's host, and destroy leaving nothing on any host.
  */
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Docker from 'dockerode'
@@ -347,6 +347,88 @@ Swarm(
       }
     } finally {
       lab('start', '2')
+    }
+  }
+)
+
+Swarm(
+  "a host's daemon killed mid-install: a failure naming it, the other hosts cleaned, and a re-run converging once it is back",
+  async () => {
+    assert.ok(berth('destroy', C, '--volumes').result.ok)
+    const file = topologyFile(EIGHT)
+    // SIGKILL lab3's dockerd once the master is bootstrapped: lab3's nodes are made by then.
+    const child = spawn(process.execPath, [BIN, 'install', file, '--json'], {
+      env: { ...process.env, BERTH_HOME: home, BERTH_ENGINES: join(home, 'engines.yaml') },
+    })
+    const pid = readFileSync(lab('sock', '3').replace(/\.sock$/, '.pid'), 'utf8').trim()
+    let out = ''
+    let killed = false
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const bootstrapped = out
+        .split('\n')
+        .filter((l) => l.startsWith('{') && l.endsWith('}'))
+        .map((l) => JSON.parse(l) as { node?: string; step?: string; state?: string })
+        .some((e) => e.node === 'master' && e.step === 'bootstrap' && e.state === 'done')
+      if (!killed && bootstrapped) {
+        killed = true
+        process.kill(Number(pid), 'SIGKILL')
+      }
+    })
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    try {
+      assert.ok(killed, `the master's bootstrap was seen:\n${out}`)
+      const result = out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as ResultEvent)
+        .find((e) => e.type === 'result')!
+      assert.is(code, 9, out)
+      assert.is(result.code, 'engine_gone')
+      assert.match(result.message ?? '', /^host lab3 went away during the job \(host lab3: /)
+      assert.match(result.message ?? '', /finishes the job once lab3 is back$/)
+      assert.equal(await containersByHost(['lab1', 'lab2']), [], 'lab1 and lab2 cleaned')
+      for (const host of ['lab1', 'lab2']) {
+        const vols =
+          (await docker[host].listVolumes({ filters: { label: [`${LABEL.cluster}=${C}`] } }))
+            .Volumes ?? []
+        assert.equal(vols.length, 0, `no volume left on ${host}`)
+      }
+    } finally {
+      lab('start', '3')
+    }
+    // The next command finishes the dead job's cleanup on lab3, then converges.
+    const again = berth('install', file)
+    assert.ok(again.result.ok, `${again.result.code}: ${again.result.message}\n${again.stderr}`)
+    const nodes = await containersByHost()
+    assert.is(nodes.length, 8)
+    assert.is(nodes.filter((n) => n.host === 'lab3').length, 2)
+    await assertWired(nodes)
+
+    // lab3 down: status still reads the others, and says which nodes it cannot reach (exit 8: drift).
+    lab('stop', '3')
+    try {
+      const s = berth('status', C)
+      assert.is(s.code, 8, s.result.message)
+      const state = Object.fromEntries(
+        (s.result.nodes ?? []).map((n) => [n.name, `${n.state}@${n.host}`])
+      )
+      for (const n of nodes)
+        assert.is(
+          state[n.name],
+          n.host === 'lab3' ? 'unreachable@lab3' : `running@${n.host}`,
+          n.name
+        )
+      const drift = (s.result.data as { drift: { node?: string; problem: string }[] }).drift
+      assert.equal(
+        drift.map((d) => `${d.node}: ${d.problem}`).sort(),
+        nodes
+          .filter((n) => n.host === 'lab3')
+          .map((n) => `${n.name}: unreachable: host lab3 does not answer`)
+          .sort()
+      )
+    } finally {
+      lab('start', '3')
     }
   }
 )
