@@ -441,17 +441,36 @@ async function main(): Promise<void> {
       if (!rest[0]) throw new BerthError('invalid_job', 'usage: berth import FILE.tar')
       return runCli({ kind: 'import', options: { file: resolve(rest[0]) } })
     case 'doctor': {
-      const [{ createEngine }, { DEMO_IMAGE }, { hostChecks, topologyChecks }, { printChecks }] =
-        await Promise.all([
-          cli.docker(),
-          import('./image/demo-image.ts'),
-          import('./engine/preflight.ts'),
-          cli.print(),
-        ])
-      const engine = createEngine()
-      const probe = (await engine.inspectImage(DEMO_IMAGE).catch(() => null)) ? DEMO_IMAGE : null
-      let checks = await hostChecks(engine, probe)
-      if (rest[0] && checks[0]?.status !== 'fail')
+      const [
+        { DEMO_IMAGE },
+        { hostChecks, topologyChecks },
+        { printChecks },
+        { jobEngine },
+        { SwarmEngine },
+      ] = await Promise.all([
+        import('./image/demo-image.ts'),
+        import('./engine/preflight.ts'),
+        cli.print(),
+        cli.engines(),
+        import('./engine/swarm-engine.ts'),
+      ])
+      const engine = jobEngine(processLogger(process.stderr, process.env))
+      // With an engines file: every host's engine, each check named after its host, and each
+      // host as a node of the swarm.
+      const hosts = engine instanceof SwarmEngine ? engine.hosts : [{ name: '', engine }]
+      let checks = (
+        await Promise.all(
+          hosts.map(async (h) => {
+            const probe = (await h.engine.inspectImage(DEMO_IMAGE).catch(() => null))
+              ? DEMO_IMAGE
+              : null
+            const own = await hostChecks(h.engine, probe)
+            return h.name ? own.map((c) => ({ ...c, name: `${h.name}: ${c.name}` })) : own
+          })
+        )
+      ).flat()
+      if (engine instanceof SwarmEngine) checks = checks.concat(await engine.swarmChecks())
+      if (rest[0] && !checks.some((c) => /(^|: )engine$/.test(c.name) && c.status === 'fail'))
         checks = checks.concat(await topologyChecks(engine, (await readTopology(rest[0])).topology))
       if (argv.json)
         process.stdout.write(

@@ -177,6 +177,26 @@ export class DockerEngine {
     )
   }
 
+  /** A swarm manager's nodes: id, hostname, role and labels of each. */
+  async listSwarmNodes(): Promise<
+    { id: string; hostname: string; role: string; labels: Record<string, string> }[]
+  > {
+    type SwarmNode = {
+      ID: string
+      Description?: { Hostname?: string }
+      Spec?: { Role?: string; Labels?: Record<string, string> }
+    }
+    const nodes = (await this.call('Listing the swarm nodes', () =>
+      this.docker.listNodes()
+    )) as SwarmNode[]
+    return nodes.map((n) => ({
+      id: n.ID,
+      hostname: n.Description?.Hostname ?? '',
+      role: n.Spec?.Role ?? '',
+      labels: n.Spec?.Labels ?? {},
+    }))
+  }
+
   // ── images ────────────────────────────────────────────────────────────────
   /** The image's inspect data, or null when the engine has no such image. */
   async inspectImage(ref: string): Promise<Docker.ImageInspectInfo | null> {

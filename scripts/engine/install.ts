@@ -46,7 +46,7 @@ import {
   type Plan,
   type PlanItem,
 } from './plan.ts'
-import { placeNodes } from './placement.ts'
+import { placeNodes, type HostFacts } from './placement.ts'
 import { SwarmEngine } from './swarm-engine.ts'
 
 export type { Plan, PlanItem, NodeAction }
@@ -145,13 +145,16 @@ async function installOnce(
 ): Promise<InstallResult> {
   const { steps } = ctx
   // Swarm mode: the swarm's hosts, the manager first.
+  let facts: Map<string, HostFacts> | undefined
   const swarm =
     ctx.engine instanceof SwarmEngine
       ? (opts.from?.placeOn ?? ctx.engine.hosts.map((h) => h.name))
       : undefined
   const inSwarm = await steps.timed('preflight', undefined, async () => {
-    // Every placement names a host of the engines, and they are one swarm.
-    const where = placeNodes(topology, swarm)
+    // Every placement names a host of the engines (or constraints some host meets), and they
+    // are one swarm.
+    facts = await hostFacts(ctx, topology)
+    const where = placeNodes(topology, swarm, new Map(), facts)
     if (where && ctx.engine instanceof SwarmEngine) await ctx.engine.checkSwarm()
     await preflight(ctx, topology, { publish: !opts.stage })
     await loadSecrets(ctx, topology)
@@ -170,7 +173,8 @@ async function installOnce(
         new Map([
           ...(opts.from?.hosts ?? []),
           ...[...state.nodes].map(([name, n]) => [name, n.host] as const),
-        ])
+        ]),
+        facts
       )
     : null
   const { plan, addresses, hosts } = await steps.timed('plan', undefined, async () =>
@@ -742,6 +746,16 @@ async function engineStopping(ctx: JobContext, err: unknown, ids: string[]): Pro
     await sleep(250)
   }
   return false
+}
+
+/** The swarm's nodes as placement constraints see them, when some node has constraints. */
+async function hostFacts(
+  ctx: JobContext,
+  topology: Topology
+): Promise<Map<string, HostFacts> | undefined> {
+  if (!(ctx.engine instanceof SwarmEngine) || topology.network.mode !== 'swarm') return undefined
+  if (!topology.nodes.some((n) => n.placement && 'constraints' in n.placement)) return undefined
+  return ctx.engine.hostFacts()
 }
 
 const firstLine = (err: unknown) =>

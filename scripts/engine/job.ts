@@ -113,19 +113,6 @@ export interface RunJobOptions {
   logDir?: string | null
 }
 
-/** What berth does not do yet to a cluster across hosts (network.mode swarm), untested there:
- *  refused before anything. */
-const ACROSS_HOSTS_NOT_YET: ReadonlySet<string> = new Set(['upgrade', 'export'])
-
-async function refuseAcrossHosts(kind: string, cluster: string): Promise<void> {
-  const recorded = await loadTopology(cluster).catch(() => null)
-  if (recorded?.network.mode !== 'swarm') return
-  throw new BerthError(
-    'preflight',
-    `cluster "${cluster}" spans the hosts of a swarm: berth cannot ${kind === 'export' ? 'export a snapshot of' : kind} such a cluster yet (docs/swarm.md)`
-  )
-}
-
 /** Runs one job to its end. Never throws: a failure is the result event (and a non-zero code). */
 export async function runJob(
   input: unknown,
@@ -191,7 +178,6 @@ export async function runJob(
     } else if (target) {
       recovered = await recoverAbandoned(ctx, target)
     }
-    if (ACROSS_HOSTS_NOT_YET.has(spec.kind)) await refuseAcrossHosts(spec.kind, cluster)
     switch (spec.kind) {
       case 'clusters':
         data = { clusters: await listClusters(ctx) }

@@ -113,7 +113,7 @@ const LevelSettings = (defaults: {
     /** A node may set user: root (or 0). */
     rootUser: z.boolean().default(defaults.rootUser),
     /** Swarm hosts (names from the engines file, or globs) a node may be placed on. Unless `*`
-     *  is among them, every node of a swarm cluster must name its host: spread, a restore's
+     *  is among them, every node of a swarm cluster must name its host: spread, constraints, a restore's
      *  `--placement spread` and the manager a node without a placement lands on may reach any. */
     hosts: z
       .array(z.string().regex(/^[a-z0-9*?-]{1,63}$/, 'is not a host name or glob'))
@@ -211,7 +211,7 @@ export function hostIssue(
     rule: 'hosts',
     message:
       placement === null
-        ? `policy "${level}" allows only the hosts ${allowed(hosts)}: name one (placement.host); spread or no placement may reach any host of the swarm`
+        ? `policy "${level}" allows only the hosts ${allowed(hosts)}: name one (placement.host); spread, constraints or no placement may reach any host of the swarm`
         : `host "${placement}" is not allowed by policy "${level}" (allowed: ${allowed(hosts)})`,
   }
 }

@@ -21,6 +21,8 @@ import { LABEL } from './labels.ts'
 import { waitFor } from './retry.ts'
 import type { ContainerInfo, DockerEngine, Engine } from './docker.ts'
 import type { Logger } from './logger.ts'
+import type { HostFacts } from './placement.ts'
+import type { Check } from './preflight.ts'
 
 export interface SwarmHost {
   name: string
@@ -61,47 +63,82 @@ export class SwarmEngine implements Engine {
   }
 
   /**
-   * Before a swarm cluster is made: every host answers, is a node of one swarm, and the manager
-   * manages it. Each refusal names the host and says what to do.
+   * Each host as a node of the swarm (`berth doctor`): it answers, it is in swarm mode, in the
+   * manager's swarm, and the manager manages it. A failure says what to do.
    */
-  async checkSwarm(): Promise<void> {
+  async swarmChecks(): Promise<Check[]> {
+    type SwarmInfo = {
+      LocalNodeState?: string
+      ControlAvailable?: boolean
+      NodeID?: string
+      Cluster?: { ID?: string }
+    }
     const infos = await this.#each(async (h) => {
-      const info = (await h.engine.info().catch((err: unknown) => {
-        throw new BerthError(
-          'preflight',
-          `host ${h.name}: its engine does not answer (${(err as Error).message})`
-        )
-      })) as {
-        Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; Cluster?: { ID?: string } }
+      try {
+        return { host: h, swarm: ((await h.engine.info()) as { Swarm?: SwarmInfo }).Swarm }
+      } catch (err) {
+        return { host: h, error: (err as Error).message }
       }
-      return { host: h, swarm: info.Swarm }
     })
-    for (const { host, swarm } of infos) {
-      if (swarm?.LocalNodeState !== 'active') {
-        throw new BerthError(
-          'preflight',
-          `host ${host.name}: its Docker engine is not in swarm mode (${swarm?.LocalNodeState || 'inactive'}): ` +
-            (host === this.#manager
-              ? 'run `docker swarm init` on it'
-              : `run \`docker swarm join --token <token> <manager>:2377\` on it (the token: \`docker swarm join-token worker\` on ${this.#manager.name})`)
-        )
+    const cluster = infos.find((i) => i.host === this.#manager)?.swarm?.Cluster?.ID
+    return infos.map(({ host, swarm, error }): Check => {
+      const name = `${host.name}: swarm`
+      const isManager = host === this.#manager
+      if (error) return { name, status: 'fail', message: `its engine does not answer (${error})` }
+      if (swarm?.LocalNodeState !== 'active')
+        return {
+          name,
+          status: 'fail',
+          message: `its Docker engine is not in swarm mode (${swarm?.LocalNodeState || 'inactive'})`,
+          hint: isManager
+            ? 'run `docker swarm init` on it'
+            : `run \`docker swarm join --token <token> <manager>:2377\` on it (the token: \`docker swarm join-token worker\` on ${this.#manager.name})`,
+        }
+      if (isManager && !swarm.ControlAvailable)
+        return {
+          name,
+          status: 'fail',
+          message: 'named the manager, but it is not a swarm manager',
+          hint: '`docker node promote` it, or name a manager in the engines file',
+        }
+      if (cluster && swarm.Cluster?.ID && swarm.Cluster.ID !== cluster)
+        return {
+          name,
+          status: 'fail',
+          message: `it belongs to another swarm than ${this.#manager.name}'s`,
+        }
+      return {
+        name,
+        status: 'ok',
+        message: `${isManager ? 'manager' : 'node'} ${swarm.NodeID?.slice(0, 12) ?? '?'} of swarm ${cluster?.slice(0, 12) ?? '?'}`,
       }
-    }
-    const managerInfo = infos.find((i) => i.host === this.#manager)!.swarm!
-    if (!managerInfo.ControlAvailable) {
+    })
+  }
+
+  /** Each host's Swarm node (what placement constraints are about), matched by node id. */
+  async hostFacts(): Promise<Map<string, HostFacts>> {
+    const nodes = new Map(
+      (await this.#manager.engine.listSwarmNodes()).map((n) => [n.id, n] as const)
+    )
+    const ids = await this.#each(
+      async (h) => ((await h.engine.info()) as { Swarm?: { NodeID?: string } }).Swarm?.NodeID
+    )
+    const out = new Map<string, HostFacts>()
+    this.#hosts.forEach((h, i) => {
+      const node = nodes.get(ids[i] ?? '')
+      if (node) out.set(h.name, node)
+    })
+    return out
+  }
+
+  /** Before a swarm cluster is made: every swarm check passes; the first that does not, refuses. */
+  async checkSwarm(): Promise<void> {
+    const failed = (await this.swarmChecks()).find((c) => c.status === 'fail')
+    if (failed)
       throw new BerthError(
         'preflight',
-        `host ${this.#manager.name}: named the manager, but it is not a swarm manager (\`docker node promote\` it, or name a manager)`
+        `host ${failed.name.replace(/: swarm$/, '')}: ${failed.message}${failed.hint ? `: ${failed.hint}` : ''}`
       )
-    }
-    const cluster = managerInfo.Cluster?.ID
-    const stranger = infos.find((i) => i.swarm?.Cluster?.ID && i.swarm.Cluster.ID !== cluster)
-    if (stranger && cluster) {
-      throw new BerthError(
-        'preflight',
-        `host ${stranger.host.name}: it belongs to another swarm than ${this.#manager.name}'s`
-      )
-    }
   }
 
   /**
@@ -262,6 +299,9 @@ export class SwarmEngine implements Engine {
   }
   info() {
     return this.#manager.engine.info()
+  }
+  listSwarmNodes() {
+    return this.#manager.engine.listSwarmNodes()
   }
 
   // ── images: wherever they are ──────────────────────────────────────────────

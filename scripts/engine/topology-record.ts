@@ -101,7 +101,11 @@ const ExpandedNode = z.object({
     )
     .default([]),
   placement: z
-    .union([z.object({ host: z.string() }), z.object({ spread: z.literal(true) })])
+    .union([
+      z.object({ host: z.string() }),
+      z.object({ spread: z.literal(true) }),
+      z.object({ constraints: z.array(z.string()) }),
+    ])
     .nullable()
     .default(null),
 })

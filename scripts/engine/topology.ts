@@ -126,8 +126,9 @@ export interface NodeSpec {
   /** Published ports, one entry per port (ranges expanded). */
   ports: PortMapping[]
   files: NodeFile[]
-  /** Swarm mode: the host it runs on (a name of the engines' configuration), or spread over them. */
-  placement: { host: string } | { spread: true } | null
+  /** Swarm mode: the host it runs on (a name of the engines' configuration), spread over them, or
+   *  spread over those whose Swarm node satisfies every constraint (placement.ts). */
+  placement: { host: string } | { spread: true } | { constraints: string[] } | null
 }
 
 export interface Topology {
@@ -210,6 +211,11 @@ const DOCKER_MANAGED_PATHS = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf']
 export function staticCapacity(size: number): number {
   return Math.max(0, size / 2 - STATIC_FIRST_HOST)
 }
+
+/** A placement constraint on a Swarm node, as `docker service create --constraint` writes it:
+ *  `node.labels.KEY`, `node.hostname`, `node.role` or `node.id`, then `==` or `!=`, then a value. */
+export const CONSTRAINT =
+  /^node\.(labels\.[A-Za-z0-9][A-Za-z0-9._-]{0,62}|hostname|role|id) *(==|!=) *([A-Za-z0-9][A-Za-z0-9._-]{0,62})$/
 
 const hostnameLabel = z.string().regex(HOSTNAME_LABEL, {
   error: (iss) =>
@@ -563,7 +569,23 @@ const NodeEntry = z.strictObject({
   healthcheck: healthcheck.optional(),
   ports: portsKey.optional(),
   placement: z
-    .union([z.strictObject({ host: hostnameLabel }), z.strictObject({ spread: z.literal(true) })])
+    .union([
+      z.strictObject({ host: hostnameLabel }),
+      z.strictObject({ spread: z.literal(true) }),
+      z.strictObject({
+        constraints: z
+          .array(
+            z
+              .string()
+              .regex(
+                CONSTRAINT,
+                'is not a constraint like node.labels.role==runner (node.labels.KEY, node.hostname, node.role or node.id; == or !=)'
+              )
+          )
+          .min(1)
+          .max(16),
+      }),
+    ])
     .optional(),
   ...runtimeKeys,
 })

@@ -533,6 +533,8 @@ export interface components {
                 } | {
                     /** @enum {boolean} */
                     spread: true;
+                } | {
+                    constraints: string[];
                 };
                 command?: string | string[];
                 entrypoint?: string | string[];

@@ -15,6 +15,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { ResultEvent } from '../../scripts/engine/events.ts'
 import { LABEL } from '../../scripts/engine/labels.ts'
+import type { Check } from '../../scripts/engine/preflight.ts'
 import { hook } from '../helpers/async.ts'
 
 const LAB = new URL('../../scripts/host/swarm-lab.sh', import.meta.url).pathname
@@ -23,6 +24,9 @@ const HOSTS = 3
 const C = 't-swarm'
 const DOMAIN = 'swarm.local'
 const home = mkdtempSync(join(tmpdir(), 'berth-swarm-'))
+/** The image an upgrade moves to, and the snapshot the upgrade takes first. */
+const UP = 'berth/demo:up'
+let upgradeSnapshot = ''
 
 const lab = (...args: string[]) => {
   const r = spawnSync('bash', [LAB, ...args], { encoding: 'utf8' })
@@ -168,6 +172,7 @@ Swarm.after(
   hook(async () => {
     berth('destroy', C, '--volumes')
     lab('down')
+    spawnSync('docker', ['rmi', UP])
   })
 )
 
@@ -230,7 +235,7 @@ Swarm(
 )
 
 Swarm(
-  'refused before anything is made: an unknown host, an engine outside the swarm (how to join it said)',
+  'placement constraints on Swarm node labels; refused before anything is made: an unknown host, a constraint no host meets, an engine outside the swarm (how to join it said); berth doctor checks each engine',
   async () => {
     const before = await containersByHost()
     const unknown = berth(
@@ -242,6 +247,53 @@ Swarm(
       unknown.result.message ?? '',
       /nodes\[0\] \(master\): placement.host "lab7" is not a host of the swarm \(lab1, lab2, lab3\)/
     )
+    // Constraints on the Swarm nodes' labels: lab2 and lab3 are labelled runners.
+    for (const h of ['lab2', 'lab3']) {
+      const id = ((await docker[h].info()) as { Swarm: { NodeID: string } }).Swarm.NodeID
+      const r = spawnSync(
+        'docker',
+        ['-H', `unix://${lab('sock', '1')}`, 'node', 'update', '--label-add', 'role=runner', id],
+        { encoding: 'utf8' }
+      )
+      assert.is(r.status, 0, r.stderr)
+    }
+    const constrained = (runner: string) =>
+      topologyFile(
+        EIGHT.map((l) =>
+          l.includes('name: runner,')
+            ? `  - { name: runner, phase: 2, placement: { constraints: [${runner}] } }`
+            : l.includes('name: builder,')
+              ? '  - { name: builder, phase: 2, placement: { constraints: ["node.role==manager"] } }'
+              : l
+        )
+      )
+    const plan = berth('install', constrained('"node.labels.role==runner"'), '--plan')
+    assert.ok(plan.result.ok, plan.result.message)
+    const items = (
+      plan.result.data as { plan: { nodes: { node: string; action: string; host?: string }[] } }
+    ).plan.nodes
+    const item = (n: string) => items.find((i) => i.node === n)!
+    assert.equal(
+      [item('runner').action, item('runner').host],
+      ['keep', 'lab3'],
+      'a runner host: stays'
+    )
+    assert.equal(
+      [item('builder').action, item('builder').host],
+      ['replace', 'lab1'],
+      'to the manager'
+    )
+    const unmet = berth(
+      'install',
+      constrained('"node.labels.role==runner", "node.labels.gpu==yes"')
+    )
+    assert.is(unmet.code, 3)
+    assert.match(
+      unmet.result.message ?? '',
+      /^nodes\[5\] \(runner\): no host of the swarm satisfies placement\.constraints\[1\] "node\.labels\.gpu==yes" \(lab1: hostname [^,]+, role manager, labels none; lab2: hostname [^,]+, role worker, labels role=runner; lab3: /
+    )
+    topologyFile(EIGHT)
+
     // lab4: a Docker engine outside the swarm, named in the engines file.
     lab('up', '4')
     const engines4 = join(home, 'engines4.yaml')
@@ -253,6 +305,26 @@ Swarm(
       /host lab4: its Docker engine is not in swarm mode \(inactive\): run `docker swarm join --token <token> <manager>:2377` on it/
     )
     assert.equal(await containersByHost(), before, 'nothing made, nothing removed')
+
+    // berth doctor checks every engine of the file, and each as a node of the swarm.
+    const doctor = spawnSync(process.execPath, [BIN, 'doctor', '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, BERTH_HOME: home, BERTH_ENGINES: engines4 },
+    })
+    assert.is(doctor.status, 3, doctor.stderr)
+    const checks = (JSON.parse(doctor.stdout) as { checks: Check[] }).checks
+    const status = (name: string) => checks.find((c) => c.name === name)?.status
+    for (const h of ['lab1', 'lab2', 'lab3', 'lab4']) {
+      assert.is(status(`${h}: engine`), 'ok', h)
+      // lab4 holds no image to probe with: said as skipped, not failed.
+      assert.is(status(`${h}: capAdd`), h === 'lab4' ? undefined : 'ok', h)
+      assert.is(status(`${h}: privileged`), h === 'lab4' ? 'skip' : 'warn', h)
+      assert.is(status(`${h}: swarm`), h === 'lab4' ? 'fail' : 'ok', h)
+    }
+    assert.match(
+      checks.find((c) => c.name === 'lab4: swarm')!.hint ?? '',
+      /^run `docker swarm join --token <token> <manager>:2377` on it/
+    )
   }
 )
 
@@ -284,7 +356,7 @@ Swarm(
 )
 
 Swarm(
-  'snapshot across hosts → destroy → a host lost → restore --placement spread onto the two left: data byte-identical, wired, reached by name',
+  'snapshot across hosts → export, import → destroy → a host lost → restore --placement spread onto the two left: data byte-identical, wired, reached by name',
   async () => {
     const before = await containersByHost()
     const on = (name: string) => before.find((n) => n.name === name)!
@@ -315,6 +387,25 @@ Swarm(
       })
       assert.is(images.length, host === 'lab1' ? 8 : 0, `snapshot images on ${host}`)
     }
+    // Export and import carry it whole: removed here, then brought back from the file, its
+    // images onto the manager again, each node's host still in its manifest (see below).
+    const file = join(home, 'across.tar')
+    const ex = berth('export', C, 'across', '-o', file)
+    assert.ok(ex.result.ok, `${ex.result.code}: ${ex.result.message}`)
+    assert.ok(berth('snapshot', 'rm', C, 'across').result.ok)
+    const snapImages = async (host: string) =>
+      (
+        await docker[host].listImages({
+          filters: { label: [`${LABEL.cluster}=${C}`, `${LABEL.snapshot}=across`] },
+        })
+      ).length
+    assert.is(await snapImages('lab1'), 0, 'removed')
+    const im = berth('import', file)
+    assert.ok(im.result.ok, `${im.result.code}: ${im.result.message}`)
+    assert.equal(
+      [await snapImages('lab1'), await snapImages('lab2'), await snapImages('lab3')],
+      [8, 0, 0]
+    )
     assert.ok(berth('destroy', C, '--volumes').result.ok)
 
     // lab2 is lost (its daemon stopped): four nodes and the data volume ran there.
@@ -352,6 +443,37 @@ Swarm(
 )
 
 Swarm(
+  'upgrade across hosts: a new image, on one host only, reaches every node (copied where it lacks), data kept',
+  async () => {
+    // berth/demo:up — the demo image and one file more — on lab1 alone.
+    const built = spawnSync('docker', ['build', '-q', '-t', UP, '-'], {
+      input: 'FROM berth/demo:1\nRUN echo up > /etc/berth-release\n',
+      encoding: 'utf8',
+    })
+    assert.is(built.status, 0, built.stderr)
+    lab('load', '1', UP)
+    const before = await containersByHost()
+    const sum = await execText(
+      before.find((n) => n.name === 'data')!.host,
+      before.find((n) => n.name === 'data')!.id,
+      ['sha256sum', '/var/lib/demo/blob']
+    )
+    const r = berth('upgrade', C, '--image', UP)
+    assert.ok(r.result.ok, `${r.result.code}: ${r.result.message}\n${r.stderr}`)
+    upgradeSnapshot = (r.result.data as { snapshot: string }).snapshot
+    const after = await containersByHost()
+    assert.is(after.length, 8)
+    for (const n of after) {
+      assert.is(n.host, before.find((b) => b.name === n.name)!.host, `${n.name} stays on its host`)
+      assert.is(await execText(n.host, n.id, ['cat', '/etc/berth-release']), 'up\n', n.name)
+    }
+    const data = after.find((n) => n.name === 'data')!
+    assert.is(await execText(data.host, data.id, ['sha256sum', '/var/lib/demo/blob']), sum)
+    await assertWired(after)
+  }
+)
+
+Swarm(
   "a host's daemon killed mid-install: a failure naming it, the other hosts cleaned, and a re-run converging once it is back",
   async () => {
     assert.ok(berth('destroy', C, '--volumes').result.ok)
@@ -385,7 +507,11 @@ Swarm(
         .find((e) => e.type === 'result')!
       assert.is(code, 9, out)
       assert.is(result.code, 'engine_gone')
-      assert.match(result.message ?? '', /^host lab3 went away during the job \(host lab3: /)
+      assert.match(
+        result.message ?? '',
+        /^host lab3 went away during the job \((node "\w+" failed to start: )?host lab3: /,
+        result.message
+      )
       assert.match(result.message ?? '', /finishes the job once lab3 is back$/)
       assert.equal(await containersByHost(['lab1', 'lab2']), [], 'lab1 and lab2 cleaned')
       for (const host of ['lab1', 'lab2']) {
@@ -453,8 +579,10 @@ Swarm('destroy and snapshot rm leave nothing on any host', async () => {
     [],
     'the overlay removed'
   )
-  const rm = berth('snapshot', 'rm', C, 'across')
-  assert.ok(rm.result.ok, rm.result.message)
+  for (const id of ['across', upgradeSnapshot]) {
+    const rm = berth('snapshot', 'rm', C, id)
+    assert.ok(rm.result.ok, `${id}: ${rm.result.message}`)
+  }
   for (const host of hostNames) {
     const images = await docker[host].listImages({ filters: { label: [`${LABEL.cluster}=${C}`] } })
     assert.equal(images.length, 0, `no snapshot image on ${host}`)

@@ -214,8 +214,8 @@ test('swarm hosts: every host by default; a list (globs) limits placement.host, 
   assert.equal(check(swarm), [], 'the default: any host the engines file names')
   const limited = PolicyConfig.parse({ restricted: { hosts: ['lab1', 'build-*'] } })
   assert.equal(check(swarm, 'restricted', limited), [
-    'nodes[2].placement: policy "restricted" allows only the hosts lab1, build-*: name one (placement.host); spread or no placement may reach any host of the swarm',
-    'nodes[3].placement: policy "restricted" allows only the hosts lab1, build-*: name one (placement.host); spread or no placement may reach any host of the swarm',
+    'nodes[2].placement: policy "restricted" allows only the hosts lab1, build-*: name one (placement.host); spread, constraints or no placement may reach any host of the swarm',
+    'nodes[3].placement: policy "restricted" allows only the hosts lab1, build-*: name one (placement.host); spread, constraints or no placement may reach any host of the swarm',
   ])
   const lab1 = PolicyConfig.parse({ restricted: { hosts: ['lab1'] } })
   assert.equal(check(swarm, 'restricted', lab1).slice(0, 1), [

@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connection, readEnginesFile } from '../../scripts/engine/engines.ts'
 import { BerthError } from '../../scripts/engine/errors.ts'
-import { placeNodes } from '../../scripts/engine/placement.ts'
+import { placeNodes, type HostFacts } from '../../scripts/engine/placement.ts'
 import { parseTopology } from '../../scripts/engine/topology.ts'
 
 const swarm = (nodes: string[], mode = 'swarm') =>
@@ -80,6 +80,51 @@ test('placement: an unknown host, or swarm mode without engines, is refused nami
     /network\.mode swarm needs the swarm's engines: an engines file/
   )
   assert.is(placeNodes(swarm(['  - { name: a }'], 'static'), ['lab1']), null)
+})
+
+test('placement constraints: spread over the hosts whose Swarm node meets them all; none → refused naming node, constraint and hosts', () => {
+  const facts = new Map<string, HostFacts>([
+    ['lab1', { id: 'n1', hostname: 'berth-lab1', role: 'manager', labels: {} }],
+    ['lab2', { id: 'n2', hostname: 'berth-lab2', role: 'worker', labels: { role: 'runner' } }],
+    [
+      'lab3',
+      { id: 'n3', hostname: 'berth-lab3', role: 'worker', labels: { role: 'runner', disk: 'ssd' } },
+    ],
+  ])
+  const hosts = ['lab1', 'lab2', 'lab3']
+  const t = swarm([
+    '  - { name: master }',
+    '  - { name: runner, count: 3, placement: { constraints: ["node.labels.role==runner"] } }',
+    '  - { name: db, placement: { constraints: ["node.labels.disk == ssd", "node.role!=manager"] } }',
+    '  - { name: api, placement: { constraints: ["node.hostname==berth-lab1"] } }',
+  ])
+  assert.equal(Object.fromEntries(placeNodes(t, hosts, new Map(), facts)!), {
+    master: 'lab1',
+    runner1: 'lab2',
+    runner2: 'lab3',
+    runner3: 'lab2',
+    db: 'lab3',
+    api: 'lab1',
+  })
+  // A node stays where it runs while its host still qualifies.
+  const now = new Map([['runner1', 'lab3']])
+  assert.is(placeNodes(t, hosts, now, facts)!.get('runner1'), 'lab3')
+  assert.is(placeNodes(t, hosts, new Map([['runner1', 'lab1']]), facts)!.get('runner1'), 'lab2')
+
+  const none = swarm([
+    '  - { name: gpu, placement: { constraints: ["node.labels.role==runner", "node.labels.gpu==yes"] } }',
+  ])
+  assert.is(
+    fails(() => placeNodes(none, hosts, new Map(), facts)).message,
+    'nodes[0] (gpu): no host of the swarm satisfies placement.constraints[1] "node.labels.gpu==yes" (lab1: hostname berth-lab1, role manager, labels none; lab2: hostname berth-lab2, role worker, labels role=runner; lab3: hostname berth-lab3, role worker, labels role=runner disk=ssd)'
+  )
+  const bad = fails(() =>
+    swarm(['  - { name: a, placement: { constraints: ["engine.labels.x==1"] } }'])
+  )
+  assert.equal(
+    bad.info.issues?.map((i) => i.path),
+    ['nodes[0].placement.constraints[0]']
+  )
 })
 
 test('a placement outside swarm mode is refused at its path', () => {
