@@ -547,15 +547,16 @@ async function main(): Promise<void> {
       } catch (err) {
         spec = { invalid: `the job spec is not JSON: ${(err as Error).message}` }
       }
-      const [{ createEngine }, { runJob }, { compactEvents }] = await Promise.all([
-        cli.docker(),
+      const [{ jobEngine }, { runJob }, { compactEvents }] = await Promise.all([
+        cli.engines(),
         cli.job(),
         cli.jobLog(),
       ])
       const ac = abortOnSignals()
       const print = (e: JobEvent) => process.stdout.write(JSON.stringify(e) + '\n')
       const { exitCode } = await runJob(spec, {
-        engine: createEngine(),
+        // The swarm's engines when an engines file names them, as for every other job.
+        engine: jobEngine(processLogger(process.stderr, process.env)),
         signal: ac.signal,
         emit: argv.compact ? compactEvents(print) : print,
         echo: (line) => process.stderr.write(line),

@@ -103,7 +103,7 @@ function placementOf(
   ip: string | undefined,
   hosts: HostEntry[] | undefined
 ) {
-  return topology.network.mode !== 'dynamic' ? { network, ip, hosts } : { network }
+  return topology.network.addresses === 'pinned' ? { network, ip, hosts } : { network }
 }
 
 /** Another job created a network on the subnet berth had just picked: pick again. */

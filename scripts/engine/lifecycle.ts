@@ -15,7 +15,7 @@ import { LABEL, clusterFilter, containerName, networkName } from './labels.ts'
 import { publishedPorts, readCluster, type ClusterState, type NodeState } from './nodes.ts'
 import { mapLimit } from './pool.ts'
 import { publishedUrl } from './runtime-keys.ts'
-import type { NodeSpec } from './topology.ts'
+import { addressesOf, type NetworkMode, type NodeSpec } from './topology.ts'
 import { SwarmEngine } from './swarm-engine.ts'
 import { verifyHosts, wireHosts, type WiredCluster } from './wiring.ts'
 
@@ -295,11 +295,11 @@ export async function startCluster(ctx: JobContext, cluster: string): Promise<vo
     ctx.steps.timed('start', n.name, () => ctx.engine.startContainer(n.id, n.name))
   )
   const ids = new Map(nodes.map((n) => [n.name, n.id]))
-  const mode = state.network?.Labels?.[LABEL.mode]
-  if (mode === 'dynamic')
+  const recorded = await loadTopology(cluster).catch(() => null)
+  const mode = (state.network?.Labels?.[LABEL.mode] ?? 'static') as NetworkMode
+  if ((recorded?.network.addresses ?? addressesOf(mode)) === 'dynamic')
     await ctx.steps.timed('hosts', undefined, () => wireHosts(ctx, wired(state), ids))
   await ctx.steps.timed('verify', undefined, () => verifyHosts(ctx, wired(state), ids))
-  const recorded = await loadTopology(cluster).catch(() => null)
   await mapLimit(nodes, ctx.concurrency, async (n) =>
     waitHealthy(
       ctx,
@@ -321,7 +321,6 @@ export async function rewireCluster(ctx: JobContext, cluster: string): Promise<v
   await ctx.steps.timed('verify', undefined, () => verifyHosts(ctx, wired(state), ids))
 }
 
-/** Removes containers and network; volumes (berth's own, never external ones) only when asked. */
 /**
  * The untagged images a restore committed for nodes with published ports (restore-ports.ts) that
  * no container uses any more. Snapshot images are tagged and never match.
@@ -332,6 +331,7 @@ export async function removeSwapImages(ctx: JobContext, cluster: string): Promis
   }
 }
 
+/** Removes containers and network; volumes (berth's own, never external ones) only when asked. */
 export async function destroyCluster(
   ctx: JobContext,
   cluster: string,

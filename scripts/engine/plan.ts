@@ -149,7 +149,7 @@ export interface Planned {
 
 /** Each node's action, from the topology and what was observed. Pure. */
 export function plan(topology: Topology, o: Observed, inputs: PlanInputs): Planned {
-  const static_ = topology.network.mode !== 'dynamic'
+  const static_ = topology.network.addresses === 'pinned'
   const net = o.network
   const existing = o.nodes.size > 0
   let netAction: Plan['network']['action'] = net ? 'keep' : 'create'

@@ -187,7 +187,7 @@ function sourceOf(manifest: SnapshotManifest): SnapshotSource {
     ),
     bootstrapped: new Set(manifest.nodes.filter((n) => n.bootstrapped).map((n) => n.name)),
     addresses: new Map(manifest.nodes.filter((n) => n.ip).map((n) => [n.name, n.ip as string])),
-    subnet: manifest.network.mode !== 'dynamic' ? manifest.network.subnet : null,
+    subnet: manifest.topology.network.addresses === 'pinned' ? manifest.network.subnet : null,
   }
 }
 
@@ -313,7 +313,7 @@ async function swapNames(
       await ctx.engine.renameContainer(r.id, r.to)
       done.push({ id: r.id, back: r.from })
     }
-    if (moved && topology.network.mode === 'dynamic') {
+    if (moved && topology.network.addresses === 'dynamic') {
       const ids = new Map(incoming.map((r, i) => [topology.nodes[i].name, r.id]))
       const network = (await readCluster(ctx.engine, topology.name)).network?.Name ?? ''
       await ctx.steps.timed('hosts', undefined, () =>
@@ -411,7 +411,7 @@ async function targetTopology(
     ...t,
     name,
     domain: dom,
-    network: { mode: t.network.mode, subnet: null },
+    network: { ...t.network, subnet: null },
     nodes: t.nodes.map((n) => ({ ...n, hostname: `${n.name}.${dom}` })),
   }
 }

@@ -9,6 +9,8 @@
 import { z } from 'zod'
 import { CLUSTER_NAME } from './labels.ts'
 import {
+  ADDRESSES,
+  addressesOf,
   DEFAULT_BOOTSTRAP_POLICY,
   HOSTNAME_LABEL,
   NETWORK_MODES,
@@ -114,7 +116,14 @@ export const ExpandedTopology: z.ZodType<Topology> = z.object({
   name: z.string().regex(CLUSTER_NAME, { error: not('a cluster name') }),
   domain: z.string().min(1),
   image: z.string().min(1),
-  network: z.object({ mode: z.enum(NETWORK_MODES), subnet: z.string().nullable() }),
+  // A record written before `addresses` existed: the mode's own.
+  network: z
+    .object({
+      mode: z.enum(NETWORK_MODES),
+      subnet: z.string().nullable(),
+      addresses: z.enum(ADDRESSES).optional(),
+    })
+    .transform((n) => ({ ...n, addresses: addressesOf(n.mode, n.addresses) })),
   nodes: z.array(ExpandedNode).min(1),
   hooks: z.object({ preSnapshot: argv.nullable(), postRestore: argv.nullable() }),
 })

@@ -136,7 +136,9 @@ export interface Topology {
   domain: string
   /** The top-level image, or else defaults.image, or else the first node's. */
   image: string
-  network: { mode: NetworkMode; subnet: string | null }
+  /** `addresses`: pinned (static; swarm by default) or Docker's, /etc/hosts rewired (dynamic;
+   *  swarm with `addresses: dynamic`). */
+  network: { mode: NetworkMode; subnet: string | null; addresses: Addresses }
   nodes: NodeSpec[]
   hooks: { preSnapshot: string[] | null; postRestore: string[] | null }
 }
@@ -517,13 +519,21 @@ const subnet = z.string().superRefine((s, ctx) => {
 })
 
 /** static: one bridge, pinned addresses; dynamic: Docker's addresses, /etc/hosts rewired; swarm:
- *  static across the hosts of a Docker Swarm, on an attachable overlay. */
+ *  across the hosts of a Docker Swarm, on an attachable overlay — pinned addresses, or with
+ *  `addresses: dynamic` the overlay's. */
 export const NETWORK_MODES = ['static', 'dynamic', 'swarm'] as const
 export type NetworkMode = (typeof NETWORK_MODES)[number]
+export const ADDRESSES = ['pinned', 'dynamic'] as const
+export type Addresses = (typeof ADDRESSES)[number]
+
+/** How a mode gives addresses, when the file does not say (it may only in swarm mode). */
+export const addressesOf = (mode: NetworkMode, addresses?: Addresses): Addresses =>
+  addresses ?? (mode === 'dynamic' ? 'dynamic' : 'pinned')
 
 const Network = z.strictObject({
   mode: z.enum(NETWORK_MODES).default('static'),
   subnet: subnet.optional(),
+  addresses: z.enum(ADDRESSES).optional(),
 })
 
 /** What a product asks of its containers (runtime-keys.ts): allowed in defaults and on a node. */
@@ -777,8 +787,14 @@ function crossCheck(parts: Parts): RawIssue[] {
   return issues
 }
 
-/** A placement says which host of a swarm: without swarm mode there is only one. */
+/** A placement says which host of a swarm: without swarm mode there is only one. The addresses
+ *  are said by the mode itself, but for swarm mode. */
 function checkPlacement(parts: Parts, issues: RawIssue[]): void {
+  if (parts.network?.addresses && parts.network.mode !== 'swarm')
+    issues.push({
+      path: ['network', 'addresses'],
+      message: `is for network.mode swarm (${parts.network.mode ?? 'static'} mode's addresses are ${addressesOf(parts.network.mode ?? 'static')} already)`,
+    })
   if (parts.network?.mode === 'swarm') return
   parts.nodes.forEach((node, i) => {
     if (node.placed) {
@@ -980,8 +996,8 @@ function checkSubnet(parts: Parts, total: number, count: string, issues: RawIssu
   const net = parts.network
   const cidr = net?.subnet === undefined ? null : parseCidr(net.subnet)
   if (!net || !cidr) return
-  const capacityOf = (size: number) =>
-    net.mode !== 'dynamic' ? staticCapacity(size) : Math.max(0, size - 3) // network, gateway, broadcast
+  const pinned = addressesOf(net.mode ?? 'static', net.addresses) === 'pinned'
+  const capacityOf = (size: number) => (pinned ? staticCapacity(size) : Math.max(0, size - 3)) // network, gateway, broadcast
   const capacity = capacityOf(cidr.size)
   if (total <= capacity) return
   let hint = ''
@@ -991,7 +1007,7 @@ function checkSubnet(parts: Parts, total: number, count: string, issues: RawIssu
       break
     }
   }
-  const mode = net.mode !== 'dynamic' ? ` in ${net.mode} mode` : ''
+  const mode = pinned ? ` in ${net.mode ?? 'static'} mode` : ''
   issues.push({
     path: ['network', 'subnet'],
     message: `${net.subnet} holds at most ${capacity} nodes${mode}; the topology has ${count}${hint}`,
@@ -1074,7 +1090,11 @@ function expand(file: FileData): Topology {
     name: file.name,
     domain: file.domain,
     image: file.image ?? defaults.image ?? nodes[0].image,
-    network: { mode: file.network?.mode ?? 'static', subnet: file.network?.subnet ?? null },
+    network: {
+      mode: file.network?.mode ?? 'static',
+      subnet: file.network?.subnet ?? null,
+      addresses: addressesOf(file.network?.mode ?? 'static', file.network?.addresses),
+    },
     nodes,
     hooks: {
       preSnapshot: file.hooks?.preSnapshot ?? null,

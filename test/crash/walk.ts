@@ -20,11 +20,17 @@ import { LABEL } from '../../scripts/engine/labels.ts'
 import { listSnapshots } from '../../scripts/engine/snapshot.ts'
 import { hostsProblems } from '../../scripts/engine/hosts.ts'
 import { validateTopology, type Topology } from '../../scripts/engine/topology.ts'
-import type { DockerEngine } from '../../scripts/engine/docker.ts'
+import type { Engine } from '../../scripts/engine/docker.ts'
 import { withTimeout } from '../helpers/async.ts'
 import { engine, docker } from '../helpers/docker.ts'
 
-const mainEngine = engine
+/** The engine the walk checks through, and what the killed process is told of it. */
+let on: { engine: Engine; env: Record<string, string> } = { engine, env: {} }
+
+/** Walks on another engine (a swarm's: the lab's engines, BERTH_ENGINES for the processes). */
+export function walkOn(walkEngine: Engine, env: Record<string, string>): void {
+  on = { engine: walkEngine, env }
+}
 
 export const BIN = new URL('../../bin/berth.mjs', import.meta.url).pathname
 export const FULL = process.env.BERTH_CRASH_FULL === '1'
@@ -49,7 +55,9 @@ export function runProcess(
   stderr: string
 }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'job', 'run'], { env: { ...process.env, ...env } })
+    const child = spawn(process.execPath, [BIN, 'job', 'run'], {
+      env: { ...process.env, ...on.env, ...env },
+    })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))
@@ -68,7 +76,7 @@ export function runProcess(
 
 /** A job in this process (what the next command is; recovery runs in it). */
 export async function run(spec: object): Promise<{ result: ResultEvent; exitCode: number }> {
-  return runJob(spec, { engine, emit: () => {}, logDir: null })
+  return runJob(spec, { engine: on.engine, emit: () => {}, logDir: null })
 }
 
 /** The kill points of a job, from one run of it that was not killed. */
@@ -106,7 +114,7 @@ export async function assertNothingLeft(
   home: string,
   cluster: string,
   what: string,
-  engine: DockerEngine = mainEngine
+  engine: Engine = on.engine
 ): Promise<void> {
   const containers = (await engine.listContainers([`${LABEL.cluster}=${cluster}`])).filter((c) =>
     mine(cluster)(c.Labels)
@@ -341,14 +349,14 @@ async function killAndRecover(
 
 /** The node's own /etc/hosts names every peer at the address Docker gives it, on every node. */
 export async function assertWired(cluster: string, what: string): Promise<void> {
-  const containers = await engine.listContainers([`${LABEL.cluster}=${cluster}`])
+  const containers = await on.engine.listContainers([`${LABEL.cluster}=${cluster}`])
   const entries = containers.map((c) => ({
     ip: Object.values(c.NetworkSettings.Networks)[0]?.IPAddress,
     hostname: c.Labels[LABEL.hostname],
     short: c.Labels[LABEL.node],
   }))
   for (const c of containers) {
-    const hosts = (await engine.exec(c.Id, ['cat', '/etc/hosts'])).stdout
+    const hosts = (await on.engine.exec(c.Id, ['cat', '/etc/hosts'])).stdout
     const wrong = hostsProblems(hosts, entries)
     assert.equal(wrong, [], `${what}: /etc/hosts of ${c.Labels[LABEL.node]}`)
   }
@@ -357,7 +365,7 @@ export async function assertWired(cluster: string, what: string): Promise<void> 
 /** The cluster is exactly the topology: its nodes, running, bootstrapped, wired, no drift. */
 export async function assertCluster(raw: object, what: string): Promise<void> {
   const t = validateTopology(raw)
-  const containers = await engine.listContainers([`${LABEL.cluster}=${t.name}`])
+  const containers = await on.engine.listContainers([`${LABEL.cluster}=${t.name}`])
   assert.equal(
     containers.map((c) => c.Labels[LABEL.node]).sort(),
     t.nodes.map((n) => n.name).sort(),
@@ -379,8 +387,8 @@ export async function assertCluster(raw: object, what: string): Promise<void> {
 
 /** Writes `value` into every node: its container layer (/etc/crash-mark) and, if it has one, /data. */
 export async function mark(cluster: string, value: string): Promise<void> {
-  for (const c of await engine.listContainers([`${LABEL.cluster}=${cluster}`])) {
-    const r = await engine.exec(c.Id, [
+  for (const c of await on.engine.listContainers([`${LABEL.cluster}=${cluster}`])) {
+    const r = await on.engine.exec(c.Id, [
       'sh',
       '-c',
       'echo "$1" > /etc/crash-mark; if [ -d /data ]; then echo "$1" > /data/mark; fi; sync',
@@ -394,8 +402,8 @@ export async function mark(cluster: string, value: string): Promise<void> {
 /** What every node holds (layer and volume), as one value, or a list when they disagree. */
 export async function marks(cluster: string): Promise<string[]> {
   const seen = new Set<string>()
-  for (const c of await engine.listContainers([`${LABEL.cluster}=${cluster}`])) {
-    const r = await engine.exec(c.Id, [
+  for (const c of await on.engine.listContainers([`${LABEL.cluster}=${cluster}`])) {
+    const r = await on.engine.exec(c.Id, [
       'sh',
       '-c',
       'cat /etc/crash-mark; if [ -d /data ]; then cat /data/mark; fi',

@@ -384,6 +384,8 @@ export interface components {
                  */
                 mode: "static" | "dynamic" | "swarm";
                 subnet?: string;
+                /** @enum {string} */
+                addresses?: "pinned" | "dynamic";
             };
             defaults?: {
                 image?: string;

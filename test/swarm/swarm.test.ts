@@ -55,7 +55,7 @@ function berthWith(
 
 const berth = (...args: string[]) => berthWith(join(home, 'engines.yaml'), ...args)
 
-const topologyFile = (nodes: string[]) => {
+const topologyFile = (nodes: string[], network = '{ mode: swarm }') => {
   const file = join(home, `${C}.yaml`)
   writeFileSync(
     file,
@@ -63,7 +63,7 @@ const topologyFile = (nodes: string[]) => {
       `name: ${C}`,
       'image: berth/demo:1',
       `domain: ${DOMAIN}`,
-      'network: { mode: swarm }',
+      `network: ${network}`,
       'defaults:',
       '  bootstrap: [/opt/demo/bootstrap.sh]',
       '  resources: { memory: 64m }',
@@ -588,5 +588,31 @@ Swarm('destroy and snapshot rm leave nothing on any host', async () => {
     assert.equal(images.length, 0, `no snapshot image on ${host}`)
   }
 })
+
+Swarm(
+  "dynamic addresses across hosts: the overlay's own, every /etc/hosts written from them, rewired after a restart",
+  async () => {
+    const r = berth('install', topologyFile(EIGHT, '{ mode: swarm, addresses: dynamic }'))
+    assert.ok(r.result.ok, `${r.result.code}: ${r.result.message}\n${r.stderr}`)
+    const nodes = await containersByHost()
+    assert.is(nodes.length, 8)
+    // Nothing pinned: no peer given as ExtraHosts at create (pinned addresses are); each
+    // /etc/hosts is written in place once the addresses are known.
+    for (const n of nodes) {
+      const made = await docker[n.host].getContainer(n.id).inspect()
+      assert.equal(made.HostConfig.ExtraHosts ?? [], [], `${n.name}: no ExtraHosts`)
+    }
+    await assertWired(nodes)
+    // Stopped and started again, each node may come back at another address: berth start
+    // rewrites every /etc/hosts from the addresses they have now.
+    assert.ok(berth('stop', C).result.ok)
+    const start = berth('start', C)
+    assert.ok(start.result.ok, start.result.message)
+    await assertWired(await containersByHost())
+    assert.is(berth('status', C).code, 0, 'no drift')
+    assert.ok(berth('destroy', C, '--volumes').result.ok)
+    assert.equal(await containersByHost(), [])
+  }
+)
 
 Swarm.run()

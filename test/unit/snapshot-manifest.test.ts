@@ -66,7 +66,7 @@ function manifest() {
       name: 'demo',
       domain: 'demo.local',
       image: 'berth/demo:1',
-      network: { mode: 'static', subnet: null },
+      network: { mode: 'static', subnet: null, addresses: 'pinned' },
       nodes: [
         node('api', 0),
         node('data', 1, [
@@ -121,6 +121,20 @@ test('a manifest from before secrets existed passes, with none', () => {
   const r = checkManifest(m)
   assert.ok(r.ok)
   assert.equal(r.ok && r.manifest.topology.nodes.map((n) => n.secrets), [{}, {}])
+})
+
+test("a manifest from before network.addresses passes, with its mode's own", () => {
+  for (const [mode, addresses] of [
+    ['static', 'pinned'],
+    ['dynamic', 'dynamic'],
+    ['swarm', 'pinned'],
+  ] as const) {
+    const m = manifest()
+    m.topology.network = { mode, subnet: null } as typeof m.topology.network
+    const r = checkManifest(m)
+    assert.ok(r.ok)
+    assert.is(r.ok && r.manifest.topology.network.addresses, addresses, mode)
+  }
 })
 
 test('a manifest from before the runtime keys passes, each with the default that berth used then', () => {

@@ -127,6 +127,19 @@ test('placement constraints: spread over the hosts whose Swarm node meets them a
   )
 })
 
+test('addresses: pinned by default across hosts, dynamic when asked; refused outside swarm mode', () => {
+  assert.is(swarm(['  - { name: a }']).network.addresses, 'pinned')
+  assert.is(swarm(['  - { name: a }'], 'dynamic').network.addresses, 'dynamic')
+  assert.is(swarm(['  - { name: a }'], 'swarm, addresses: dynamic').network.addresses, 'dynamic')
+  const e = fails(() => swarm(['  - { name: a }'], 'static, addresses: dynamic'))
+  assert.equal(e.info.issues, [
+    {
+      path: 'network.addresses',
+      message: "is for network.mode swarm (static mode's addresses are pinned already)",
+    },
+  ])
+})
+
 test('a placement outside swarm mode is refused at its path', () => {
   const e = fails(() => swarm(['  - { name: a, placement: { host: lab1 } }'], 'static'))
   assert.equal(e.info.issues, [

@@ -65,7 +65,7 @@ test('the codenvy example expands to the eight nodes of the 2015 installer', () 
   )
   assert.equal(phasesOf(t), [[0], [1], [2, 3, 4, 5, 6, 7]])
   assert.ok(t.nodes.every((n) => n.image === 'berth/demo:1'))
-  assert.equal(t.network, { mode: 'static', subnet: null })
+  assert.equal(t.network, { mode: 'static', subnet: null, addresses: 'pinned' })
 })
 
 test('the codenvy example gives every node the defaults and the runner its capability', () => {
@@ -273,12 +273,17 @@ test('the image comes from the node, else defaults, else the top level', () => {
 })
 
 test('network defaults to static without a subnet; a given subnet is kept', () => {
-  assert.equal(validateTopology(base()).network, { mode: 'static', subnet: null })
+  assert.equal(validateTopology(base()).network, {
+    mode: 'static',
+    subnet: null,
+    addresses: 'pinned',
+  })
   assert.equal(
     validateTopology(base({ network: { mode: 'dynamic', subnet: '10.99.0.0/16' } })).network,
     {
       mode: 'dynamic',
       subnet: '10.99.0.0/16',
+      addresses: 'dynamic',
     }
   )
 })
