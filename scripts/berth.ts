@@ -445,7 +445,7 @@ async function main(): Promise<void> {
         { DEMO_IMAGE },
         { hostChecks, topologyChecks },
         { printChecks },
-        { jobEngine },
+        { jobEngine, plainTcp, readEnginesFile },
         { SwarmEngine },
       ] = await Promise.all([
         import('./image/demo-image.ts'),
@@ -470,6 +470,7 @@ async function main(): Promise<void> {
         )
       ).flat()
       if (engine instanceof SwarmEngine) checks = checks.concat(await engine.swarmChecks())
+      checks = checks.concat(plainTcp(readEnginesFile()?.engines))
       if (rest[0] && !checks.some((c) => /(^|: )engine$/.test(c.name) && c.status === 'fail'))
         checks = checks.concat(await topologyChecks(engine, (await readTopology(rest[0])).topology))
       if (argv.json)

@@ -110,28 +110,30 @@ export async function clusterStatus(job: JobContext, cluster: string): Promise<C
   const state = await requireCluster(ctx, cluster)
   const recorded = await loadTopology(cluster).catch(() => null)
   const specOf = (name: string) => recorded?.nodes.find((s) => s.name === name)
-  const unreachable = lost.length
-    ? (recorded?.nodes ?? [])
-        .filter((n) => !state.nodes.has(n.name))
-        .map((n): NodeStatus => {
-          const placed = n.placement && 'host' in n.placement ? n.placement.host : null
-          const host = placed ?? (lost.length === 1 ? lost[0] : null)
-          return {
-            name: n.name,
-            hostname: n.hostname,
-            role: n.role,
-            phase: n.phase,
-            state: 'unreachable',
-            ip: null,
-            image: n.image,
-            bootstrap: 'unknown',
-            health: 'unknown',
-            published: [],
-            id: '',
-            ...(host ? { host } : {}),
-          }
-        })
-    : []
+  // Only a cluster across hosts has nodes elsewhere: any other lives on the manager.
+  const unreachable =
+    lost.length && recorded?.network.mode === 'swarm'
+      ? (recorded?.nodes ?? [])
+          .filter((n) => !state.nodes.has(n.name))
+          .map((n): NodeStatus => {
+            const placed = n.placement && 'host' in n.placement ? n.placement.host : null
+            const host = placed ?? (lost.length === 1 ? lost[0] : null)
+            return {
+              name: n.name,
+              hostname: n.hostname,
+              role: n.role,
+              phase: n.phase,
+              state: 'unreachable',
+              ip: null,
+              image: n.image,
+              bootstrap: 'unknown',
+              health: 'unknown',
+              published: [],
+              id: '',
+              ...(host ? { host } : {}),
+            }
+          })
+      : []
   const found = await mapLimit(sorted(state), ctx.concurrency, async (n): Promise<NodeStatus> => {
     const info = await ctx.engine.inspectContainer(n.id)
     const spec = specOf(n.name)

@@ -7,7 +7,8 @@
 #   swarm-lab.sh start I     start daemon I again on its data (as after a reboot)
 #   swarm-lab.sh swarm N     daemons lab1..labN joined into one swarm, lab1 its manager
 #   swarm-lab.sh load N IMG… each image copied from this machine's engine into lab1..labN
-#   swarm-lab.sh engines N   an engines file for berth (BERTH_ENGINES) naming lab1..labN
+#   swarm-lab.sh engines N [tls]  an engines file for berth (BERTH_ENGINES) naming lab1..labN
+#                            (with tls: lab2..labN reached over tcp:// with TLS, lab1 by socket)
 #   swarm-lab.sh down        every daemon, namespace, link, rule and data root removed
 #   swarm-lab.sh sock I      the socket of daemon I (DOCKER_HOST=unix://$(swarm-lab.sh sock 1))
 #
@@ -16,7 +17,9 @@
 # with its own data root, exec root, socket and pid file. Its namespace reaches the others over
 # the bridge berth-lab0 (10.250.250.0/24, daemon I at .(10+I)); bridged traffic on it is allowed
 # in the host's FORWARD chain (the main dockerd sets that chain's policy to DROP). Nothing leaves
-# the lab's namespaces.
+# the lab's namespaces. Each daemon also listens on tcp://10.250.250.(10+I):2376 with TLS, client
+# certificates required (--tlsverify), from a CA the lab makes under $ROOT/tls: the client's
+# ca.pem, cert.pem and key.pem are in $ROOT/tls/client (Docker's DOCKER_CERT_PATH layout).
 set -euo pipefail
 ROOT=/var/lib/berth-lab
 RUN=/var/run/berth-lab
@@ -40,14 +43,37 @@ stale_containerd() {
   rm -f "$f"
 }
 
+# The lab's CA (once), a server certificate for daemon I (its address as subject alt name), and the
+# client's certificate.
+certs() {
+  local i=$1 t="$ROOT/tls"
+  mkdir -p "$t/client"
+  if [ ! -f "$t/ca.pem" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=berth-lab-ca \
+      -keyout "$t/ca-key.pem" -out "$t/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=berth -keyout "$t/client/key.pem" -out "$t/client.csr" 2>/dev/null
+    openssl x509 -req -in "$t/client.csr" -CA "$t/ca.pem" -CAkey "$t/ca-key.pem" -CAcreateserial -days 2 \
+      -extfile <(echo extendedKeyUsage=clientAuth) -out "$t/client/cert.pem" 2>/dev/null
+    cp "$t/ca.pem" "$t/client/ca.pem"
+  fi
+  [ -f "$t/lab$i-cert.pem" ] && return 0
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=lab$i" -keyout "$t/lab$i-key.pem" -out "$t/lab$i.csr" 2>/dev/null
+  openssl x509 -req -in "$t/lab$i.csr" -CA "$t/ca.pem" -CAkey "$t/ca-key.pem" -CAcreateserial -days 2 \
+    -extfile <(printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$NET.$((10 + i))") \
+    -out "$t/lab$i-cert.pem" 2>/dev/null
+}
+
 start_daemon() {
   local i=$1
   ping_daemon "$i" && return 0
   mkdir -p "$ROOT/lab$i" "$RUN/lab$i"
   rm -f "$(pidfile "$i")"
   stale_containerd "$i"
+  certs "$i"
   nsenter --net="/var/run/netns/$(ns "$i")" dockerd \
     --data-root "$ROOT/lab$i" --exec-root "$RUN/lab$i" -H "unix://$(sock "$i")" \
+    -H "tcp://$NET.$((10 + i)):2376" --tlsverify --tlscacert "$ROOT/tls/ca.pem" \
+    --tlscert "$ROOT/tls/lab$i-cert.pem" --tlskey "$ROOT/tls/lab$i-key.pem" \
     --pidfile "$(pidfile "$i")" --bip 172.31.$((100 + i)).1/24 \
     >>"$ROOT/lab$i.log" 2>&1 &
   for _ in $(seq 1 60); do ping_daemon "$i" && return 0; sleep 0.5; done
@@ -110,7 +136,13 @@ load() {
 engines() {
   echo "manager: lab1"
   echo "hosts:"
-  for i in $(seq 1 "$1"); do echo "  lab$i: unix://$(sock "$i")"; done
+  for i in $(seq 1 "$1"); do
+    if [ "${2:-}" = tls ] && [ "$i" -gt 1 ]; then
+      echo "  lab$i: { url: 'tcp://$NET.$((10 + i)):2376', tls: $ROOT/tls/client }"
+    else
+      echo "  lab$i: unix://$(sock "$i")"
+    fi
+  done
 }
 
 down() {
@@ -139,8 +171,8 @@ case "${1:-}" in
   start) start_daemon "${2:?which daemon}" ;;
   swarm) swarm "${2:?how many daemons}" ;;
   load) load "${2:?how many daemons}" "${@:3}" ;;
-  engines) engines "${2:?how many daemons}" ;;
+  engines) engines "${2:?how many daemons}" "${3:-}" ;;
   down) down ;;
   sock) sock "${2:?which daemon}" ;;
-  *) echo "usage: swarm-lab.sh up N | swarm N | load N IMAGE… | engines N | stop I | start I | down | sock I" >&2; exit 2 ;;
+  *) echo "usage: swarm-lab.sh up N | swarm N | load N IMAGE… | engines N [tls] | stop I | start I | down | sock I" >&2; exit 2 ;;
 esac

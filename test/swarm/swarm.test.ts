@@ -161,7 +161,8 @@ Swarm.before(
     lab('up', String(HOSTS))
     lab('swarm', String(HOSTS))
     lab('load', String(HOSTS), 'berth/demo:1')
-    writeFileSync(join(home, 'engines.yaml'), lab('engines', String(HOSTS)) + '\n')
+    // lab2 and lab3 reached over tcp:// with TLS (client certificates), lab1 by its socket.
+    writeFileSync(join(home, 'engines.yaml'), lab('engines', String(HOSTS), 'tls') + '\n')
     docker = Object.fromEntries(
       hostNames.map((h, i) => [h, new Docker({ socketPath: lab('sock', String(i + 1)) })])
     )
@@ -235,7 +236,7 @@ Swarm(
 )
 
 Swarm(
-  'placement constraints on Swarm node labels; refused before anything is made: an unknown host, a constraint no host meets, an engine outside the swarm (how to join it said); berth doctor checks each engine',
+  'placement constraints on Swarm node labels; refused before anything is made: an unknown host, a constraint no host meets, an engine outside the swarm (how to join it said); berth doctor checks each engine (TLS required where the engine asks for it)',
   async () => {
     const before = await containersByHost()
     const unknown = berth(
@@ -324,6 +325,25 @@ Swarm(
     assert.match(
       checks.find((c) => c.name === 'lab4: swarm')!.hint ?? '',
       /^run `docker swarm join --token <token> <manager>:2377` on it/
+    )
+    // lab2's TLS port without the client's certificate: the engine refuses, and plain tcp:// is
+    // a warning of its own.
+    const plain = join(home, 'plain.yaml')
+    writeFileSync(
+      plain,
+      'manager: lab1\nhosts:\n  lab1: unix://' +
+        lab('sock', '1') +
+        '\n  lab2: tcp://10.250.250.12:2376\n'
+    )
+    const noTls = spawnSync(process.execPath, [BIN, 'doctor', '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, BERTH_HOME: home, BERTH_ENGINES: plain },
+    })
+    const plainChecks = (JSON.parse(noTls.stdout) as { checks: Check[] }).checks
+    const plainStatus = (name: string) => plainChecks.find((c) => c.name === name)?.status
+    assert.equal(
+      [plainStatus('lab1: engine'), plainStatus('lab2: engine'), plainStatus('lab2: transport')],
+      ['ok', 'fail', 'warn']
     )
   }
 )

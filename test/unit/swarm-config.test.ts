@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'uvu'
@@ -178,6 +178,43 @@ test('the engines file: hosts by URL, the manager one of them, each problem name
   assert.match(
     fails(() => readEnginesFile({ BERTH_ENGINES: noManager })).message,
     /manager: "lab9" is not one of the hosts \(lab1\)/
+  )
+  // tcp:// with TLS: the client's certificate and the CA from a DOCKER_CERT_PATH-style directory.
+  const tls = join(dir, 'tls')
+  mkdirSync(tls)
+  for (const f of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(tls, f), `${f} text`)
+  const withTls = file(
+    'tls.yaml',
+    `manager: lab1\nhosts:\n  lab1: unix:///run/lab1.sock\n  lab2: { url: 'tcp://10.0.0.2:2376', tls: ${tls} }\n`
+  )
+  const lab2 = connection(readEnginesFile({ BERTH_ENGINES: withTls })!.engines.hosts.lab2)
+  assert.equal(
+    { ...lab2, ca: String(lab2.ca), cert: String(lab2.cert), key: String(lab2.key) },
+    {
+      protocol: 'https',
+      host: '10.0.0.2',
+      port: 2376,
+      ca: 'ca.pem text',
+      cert: 'cert.pem text',
+      key: 'key.pem text',
+    }
+  )
+  const tlsOnSocket = file(
+    'tls-socket.yaml',
+    `manager: lab1\nhosts:\n  lab1: { url: 'unix:///run/lab1.sock', tls: ${tls} }\n`
+  )
+  assert.match(
+    fails(() => readEnginesFile({ BERTH_ENGINES: tlsOnSocket })).message,
+    /hosts\.lab1\.tls: tls is for a tcp:\/\/ engine/
+  )
+  const missing = file(
+    'tls-missing.yaml',
+    `manager: lab1\nhosts:\n  lab1: { url: 'tcp://10.0.0.2:2376', tls: ${join(dir, 'none')} }\n`
+  )
+  assert.match(
+    fails(() => connection(readEnginesFile({ BERTH_ENGINES: missing })!.engines.hosts.lab1))
+      .message,
+    /engines file: tcp:\/\/10\.0\.0\.2:2376: tls: .*\/none\/ca\.pem: ENOENT/
   )
   assert.is(readEnginesFile({ BERTH_HOME: dir }), null, 'no file, no BERTH_ENGINES: one engine')
   file('engines.yaml', 'manager: lab1\nhosts:\n  lab1: unix:///run/lab1.sock\n')
