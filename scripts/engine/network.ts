@@ -7,20 +7,40 @@ import type { Engine, NetworkInspect } from './docker.ts'
 import { BerthError } from './errors.ts'
 import { formatCidr, intToIp, ipToInt, overlaps, parseCidr } from './cidr.ts'
 import { LABEL, BERTH_VERSION, networkName } from './labels.ts'
+import { SwarmEngine } from './swarm-engine.ts'
 import { STATIC_FIRST_HOST, staticCapacity, type Topology } from './topology.ts'
 
 export interface UsedSubnet {
   subnet: string
   network: string
   id: string
+  /** Across the hosts of a swarm: the host that has the network. */
+  host?: string
 }
 
+/** Every IPv4 subnet a network holds: on each host of a swarm, each named with its host. */
 export async function usedSubnets(engine: Engine): Promise<UsedSubnet[]> {
-  const nets = await engine.listNetworks()
-  return nets.flatMap((n) =>
-    (n.IPAM?.Config ?? [])
-      .filter((c) => c.Subnet && !c.Subnet.includes(':'))
-      .map((c) => ({ subnet: c.Subnet as string, network: n.Name, id: n.Id }))
+  const sources =
+    engine instanceof SwarmEngine
+      ? engine.hosts.map((h) => ({
+          host: h.name,
+          engine: h.engine,
+        }))
+      : [{ host: undefined, engine }]
+  const listed = await Promise.all(
+    sources.map(async (s) => ({ host: s.host, nets: await s.engine.listNetworks() }))
+  )
+  return listed.flatMap(({ host, nets }) =>
+    nets.flatMap((n) =>
+      (n.IPAM?.Config ?? [])
+        .filter((c) => c.Subnet && !c.Subnet.includes(':'))
+        .map((c) => ({
+          subnet: c.Subnet as string,
+          network: n.Name,
+          id: n.Id,
+          ...(host ? { host } : {}),
+        }))
+    )
   )
 }
 
@@ -43,12 +63,16 @@ export function chooseSubnet(
   if (wanted) {
     const clash = others.find((u) => overlaps(u.subnet, wanted))
     if (clash) {
+      const on = clash.host ? ` on host ${clash.host}` : ''
       throw new BerthError(
         'preflight',
-        `network.subnet: ${wanted} overlaps the Docker network "${clash.network}" (${clash.subnet}); choose another subnet or leave it out to let berth pick a free one`,
+        `network.subnet: ${wanted} overlaps the Docker network "${clash.network}"${on} (${clash.subnet}); choose another subnet or leave it out to let berth pick a free one`,
         {
           issues: [
-            { path: 'network.subnet', message: `overlaps "${clash.network}" (${clash.subnet})` },
+            {
+              path: 'network.subnet',
+              message: `overlaps "${clash.network}"${on} (${clash.subnet})`,
+            },
           ],
         }
       )

@@ -236,7 +236,7 @@ Swarm(
 )
 
 Swarm(
-  'placement constraints on Swarm node labels; refused before anything is made: an unknown host, a constraint no host meets, an engine outside the swarm (how to join it said); berth doctor checks each engine (TLS required where the engine asks for it)',
+  'placement constraints on Swarm node labels; refused before anything is made: an unknown host, a subnet taken on one host, a constraint no host meets, an engine outside the swarm (how to join it said); berth doctor checks each engine (TLS required where the engine asks for it)',
   async () => {
     const before = await containersByHost()
     const unknown = berth(
@@ -248,6 +248,15 @@ Swarm(
       unknown.result.message ?? '',
       /nodes\[0\] \(master\): placement.host "lab7" is not a host of the swarm \(lab1, lab2, lab3\)/
     )
+    // A subnet taken on one host (lab2's default bridge) is taken for the cluster: named with it.
+    const clash = berth('install', topologyFile(EIGHT, '{ mode: swarm, subnet: 172.31.102.0/24 }'))
+    assert.is(clash.code, 3)
+    assert.match(
+      clash.result.message ?? '',
+      /^network\.subnet: 172\.31\.102\.0\/24 overlaps the Docker network "bridge" on host lab2 \(172\.31\.102\.0\/24\)/m,
+      clash.result.message
+    )
+
     // Constraints on the Swarm nodes' labels: lab2 and lab3 are labelled runners.
     for (const h of ['lab2', 'lab3']) {
       const id = ((await docker[h].info()) as { Swarm: { NodeID: string } }).Swarm.NodeID
