@@ -140,17 +140,26 @@ async function assertWired(nodes: Awaited<ReturnType<typeof containersByHost>>) 
       new RegExp(`source=http://master\\.${DOMAIN.replace('.', '\\.')}:8140/`),
       `${n.name} on ${n.host}`
     )
-    // And now: a TCP connection to the master by name, from this node's host.
-    const live = await execText(n.host, n.id, [
-      'timeout',
-      '5',
-      'wget',
-      '-q',
-      '-O',
-      '-',
-      `http://master.${DOMAIN}:8140/${n.name}.conf`,
-    ])
-    assert.match(live, new RegExp(`^profile=${n.name}$`, 'm'), `${n.name} on ${n.host}: ${live}`)
+    // And now: a TCP connection to the master by name, from this node's host. A peer that came
+    // back at a new address (dynamic addresses) is routable across hosts once the swarm's gossip
+    // has spread it — a moment after the start: tried for up to 15 s.
+    const fetch = () =>
+      execText(n.host, n.id, [
+        'timeout',
+        '5',
+        'wget',
+        '-q',
+        '-O',
+        '-',
+        `http://master.${DOMAIN}:8140/${n.name}.conf`,
+      ])
+    const want = new RegExp(`^profile=${n.name}$`, 'm')
+    let live = await fetch()
+    for (const until = Date.now() + 15_000; !want.test(live) && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 500))
+      live = await fetch()
+    }
+    assert.match(live, want, `${n.name} on ${n.host}: ${live}`)
   }
 }
 
