@@ -75,9 +75,14 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
-  // The two plain JavaScript files (bin/berth.mjs, scripts/build.mjs) are outside the TypeScript
+  // The plain JavaScript files (bin/berth.mjs, scripts/build.mjs, the dashboard's script) are outside the TypeScript
   // project (no allowJs): the untyped rules only.
   { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], extends: [tseslint.configs.disableTypeChecked] },
+  // The dashboard's page script runs in the browser.
+  {
+    files: ['functions/web/assets/*.js'],
+    languageOptions: { globals: globals.browser, sourceType: 'script' },
+  },
   // Last: turns off whatever would fight prettier's formatting.
   prettier
 )

@@ -29,6 +29,8 @@ import { scheduleRoutes } from './routes/schedules.ts'
 import type { Store } from './store/store.ts'
 import { DEFAULT_MAX_QUEUED_PER_ACTOR, type SubmitDeps } from './submit.ts'
 import { silentLogger, type Logger } from '../scripts/engine/logger.ts'
+import { apiSession } from './web/session.ts'
+import { webRoutes, type WebOptions } from './web/routes.tsx'
 
 export interface AppDeps {
   store: Store
@@ -50,6 +52,8 @@ export interface AppDeps {
   maxQueuedPerActor?: number
   /** Where the service says what it refuses (the failure limits). */
   log?: Logger
+  /** The dashboard (web/routes.tsx): its script and style sheet, and how long a sign-in lasts. */
+  web?: WebOptions
 }
 
 /** What every route and hook builds jobs with. */
@@ -86,7 +90,26 @@ export function createApp(deps: AppDeps) {
     clientAddress(c, deps.peer, deps.trustedProxies ?? [])
   const app = new Hono<AuthEnv>()
 
-  app.use(secureHeaders())
+  // The dashboard's pages load only berth's own script and style sheet: no inline script or
+  // style, no other origin, no framing.
+  app.use(
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        baseUri: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+      xFrameOptions: 'DENY',
+      // Not no-referrer: under it a browser sends `Origin: null` with a form post, which the
+      // dashboard's CSRF check must refuse (a sandboxed frame's posts say null too).
+      referrerPolicy: 'same-origin',
+    })
+  )
   app.use(
     bodyLimit({
       maxSize: deps.maxBody ?? 1024 * 1024,
@@ -104,7 +127,15 @@ export function createApp(deps: AppDeps) {
   app.get('/v1/openapi.json', (c) => c.json(openapi))
 
   const v1 = new Hono<AuthEnv>()
-  v1.use(bearerAuth(store, { defaultLevel: service.policy.default, limiter, client }))
+  // A dashboard session stands for its token on /v1 too (its writes carry the CSRF header).
+  v1.use(
+    bearerAuth(store, {
+      defaultLevel: service.policy.default,
+      limiter,
+      client,
+      session: apiSession(store),
+    })
+  )
   v1.route('/jobs', jobRoutes(service))
   v1.route('/clusters', clusterRoutes(service))
   v1.route('/schedules', scheduleRoutes(service))
@@ -162,7 +193,9 @@ export function createApp(deps: AppDeps) {
     '/hooks',
     hookRoutes({ ...service, hooks: deps.hooks ?? { generic: {} }, now: deps.now, limiter, client })
   )
-  app.notFound(() => notFound('no such route').getResponse())
+  const web = deps.web ? webRoutes({ ...service, web: deps.web, limiter, client, log }) : null
+  if (web) app.route('/', web.routes)
+  app.notFound((c) => web?.notFoundPage(c) ?? notFound('no such route').getResponse())
   app.onError((err, c) => {
     if (err instanceof JobError) return err.getResponse()
     if ('getResponse' in err) return (err as { getResponse(): Response }).getResponse()

@@ -108,6 +108,8 @@ export const ServerConfigSchema = z.strictObject({
     .array(z.string().regex(/^[0-9A-Fa-f:.]{2,45}$/, 'is not an IP address'))
     .default([]),
   limits: Limits.prefault({}),
+  /** How long a dashboard sign-in lasts (the cookie and the server's session), in hours. */
+  sessionHours: z.number().min(0.01).max(720).default(12),
 })
 export type ServerConfig = z.infer<typeof ServerConfigSchema>
 
@@ -121,6 +123,7 @@ const ENV: Record<string, [keyof ServerConfig, 'string' | 'number' | 'boolean']>
   BERTH_GRACE_SECONDS: ['graceSeconds', 'number'],
   BERTH_AUTO_REWIRE: ['autoRewire', 'boolean'],
   BERTH_SCHEDULE_GRACE_SECONDS: ['scheduleGraceSeconds', 'number'],
+  BERTH_SESSION_HOURS: ['sessionHours', 'number'],
 }
 
 export class ConfigError extends Error {

@@ -19,6 +19,7 @@ import { Notifier } from './notify.ts'
 import { JobQueue } from './queue.ts'
 import { Scheduler } from './scheduler.ts'
 import { openSqliteStore } from './store/sqlite.ts'
+import { nodeAssets } from './web/node-assets.ts'
 import { packagePath } from '../scripts/engine/package-root.ts'
 import { processLogger, type Logger } from '../scripts/engine/logger.ts'
 
@@ -126,6 +127,7 @@ export async function startServer(
     hostReads: { ttlMs: limits.readCacheMs, concurrency: limits.hostReads },
     maxQueuedPerActor: limits.maxQueuedPerActor,
     log,
+    web: { assets: nodeAssets(), sessionHours: config.sessionHours },
   })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>

@@ -81,7 +81,7 @@ function op(
   return {
     operationId,
     summary,
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { session: [] }],
     'x-berth-scope': scope,
     ...extra,
     responses: {
@@ -247,6 +247,13 @@ export function openApiDocument() {
           type: 'http',
           scheme: 'bearer',
           description: 'a berth token (`berth token create`): only its SHA-256 is stored',
+        },
+        session: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'berth_session',
+          description:
+            "the dashboard's sign-in (POST /sign-in with a token), when no Authorization header is sent; a write with it needs the `x-csrf-token` header",
         },
       },
       responses: {
@@ -436,6 +443,13 @@ export function openApiDocument() {
             parameters: [
               name('id', 'job id'),
               { name: 'Last-Event-ID', in: 'header', schema: { type: 'integer' } },
+              {
+                name: 'after',
+                in: 'query',
+                description:
+                  'replay only the events after this sequence number (Last-Event-ID, when sent, wins)',
+                schema: { type: 'integer', minimum: 0 },
+              },
             ],
           }
         ),

@@ -9,7 +9,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import type { Level } from '../../scripts/engine/policy.ts'
 import { forbidden, unauthorized } from '../errors.ts'
 import { tokenPrincipal, type Principal, type TokenGrant } from '../principal.ts'
-import type { Store } from '../store/store.ts'
+import type { Store, TokenRecord } from '../store/store.ts'
 import type { FailureLimiter } from './failures.ts'
 import { sha256Hex } from '../sha256.ts'
 
@@ -28,13 +28,16 @@ export type AuthEnv = { Variables: { caller: Caller; who: Principal; client: str
 /** A token as the store keeps it: its SHA-256, in hex (the token itself is never stored). */
 export const hashToken = (token: string): Promise<string> => sha256Hex(token)
 
-/** A new token: 32 random bytes, base64url, with a recognisable prefix. */
-export function newToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32))
+/** `n` random bytes, base64url (a token, a session cookie, a CSRF value). */
+export function randomText(n = 32): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(n))
   let text = ''
   for (const b of bytes) text += String.fromCharCode(b)
-  return `berth_${btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`
+  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
+
+/** A new token: 32 random bytes, base64url, with a recognisable prefix. */
+export const newToken = (): string => `berth_${randomText(32)}`
 
 export function hasScope(caller: Pick<Caller, 'scopes'>, scope: Scope): boolean {
   return caller.scopes.includes('admin') || caller.scopes.includes(scope)
@@ -57,6 +60,25 @@ export interface AuthOptions {
   limiter: FailureLimiter
   /** The client's address (client.ts). */
   client: (c: Context) => string
+  /**
+   * Without an Authorization header: the token a dashboard session stands for (web/session.ts),
+   * or null. It answers 403 itself to a cookie-authenticated write without its CSRF value.
+   */
+  session?: (c: Context) => Promise<TokenRecord | null>
+}
+
+/** Sets the caller and its principal from a live token's record. */
+export function grant(c: Context<AuthEnv>, record: TokenRecord, defaultLevel: Level): Caller {
+  const caller: Caller = {
+    tokenId: record.id,
+    name: record.name,
+    scopes: record.scopes as Scope[],
+    clusters: record.clusters,
+    level: (record.level as Level | null) ?? null,
+  }
+  c.set('caller', caller)
+  c.set('who', tokenPrincipal(caller, defaultLevel))
+  return caller
 }
 
 export function bearerAuth(store: Store, o: AuthOptions): MiddlewareHandler<AuthEnv> {
@@ -64,6 +86,13 @@ export function bearerAuth(store: Store, o: AuthOptions): MiddlewareHandler<Auth
     const client = o.client(c)
     c.set('client', client)
     const header = c.req.header('authorization') ?? ''
+    if (!header && o.session) {
+      const record = await o.session(c)
+      if (record) {
+        grant(c, record, o.defaultLevel)
+        return next()
+      }
+    }
     const match = header.match(/^Bearer\s+(\S+)$/i)
     const hash = match ? await hashToken(match[1]) : null
     const keys = [`address ${client}`, ...(hash ? [`token ${hash.slice(0, 12)}…`] : [])]
@@ -73,15 +102,7 @@ export function bearerAuth(store: Store, o: AuthOptions): MiddlewareHandler<Auth
       o.limiter.fail(keys)
       throw hash ? unauthorized('the token is unknown or revoked') : unauthorized()
     }
-    const caller: Caller = {
-      tokenId: record.id,
-      name: record.name,
-      scopes: record.scopes as Scope[],
-      clusters: record.clusters,
-      level: (record.level as Level | null) ?? null,
-    }
-    c.set('caller', caller)
-    c.set('who', tokenPrincipal(caller, o.defaultLevel))
+    grant(c, record, o.defaultLevel)
     // The record just read says when it was last written (by any process), so no state is kept
     // here; a stamp in the future (the clock went back) is rewritten too.
     const since = record.lastUsedAt ? Date.now() - Date.parse(record.lastUsedAt) : Infinity

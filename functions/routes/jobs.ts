@@ -118,7 +118,9 @@ export function jobRoutes(deps: SubmitDeps) {
   app.get('/:id/events', async (c) => {
     const job = await readable(store, c)
     const tokenId = c.get('caller').tokenId
-    const after = Number(c.req.header('last-event-id') ?? 0) || 0
+    // A reconnecting EventSource says where it got to; the dashboard's first connection starts
+    // after the events its page already shows (?after=).
+    const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0
     return streamSSE(c, async (stream) => {
       let last = after
       const send = async (seq: number, event: unknown) => {

@@ -17,6 +17,7 @@ import {
   type NotificationRecord,
   type NotificationStage,
   type ScheduleRecord,
+  type SessionRecord,
   type Store,
   type TokenRecord,
   type TopologyRecord,
@@ -243,6 +244,14 @@ export class SqlStore implements Store {
     return toTopology(row!)
   }
 
+  async listTopologies(): Promise<Omit<TopologyRecord, 'text'>[]> {
+    const rows = await this.driver.all<Omit<TopologyRow, 'text'>>(
+      'SELECT name, updated_at, updated_by FROM topologies ORDER BY name',
+      []
+    )
+    return rows.map((r) => ({ name: r.name, updatedAt: r.updated_at, updatedBy: r.updated_by }))
+  }
+
   async getTopology(name: string): Promise<TopologyRecord | null> {
     const r = await this.driver.first<TopologyRow>('SELECT * FROM topologies WHERE name = ?', [
       name,
@@ -309,6 +318,39 @@ export class SqlStore implements Store {
   async countTokens(): Promise<number> {
     const r = await this.driver.first<{ n: number }>('SELECT COUNT(*) AS n FROM tokens', [])
     return r?.n ?? 0
+  }
+
+  async createSession(s: Omit<SessionRecord, 'createdAt'>): Promise<SessionRecord> {
+    const at = now()
+    await this.driver.run('DELETE FROM sessions WHERE expires_at <= ?', [at])
+    await this.driver.run(
+      'INSERT INTO sessions (id, token_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      [s.id, s.tokenId, s.csrf, at, s.expiresAt]
+    )
+    return { ...s, createdAt: at }
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    const r = await this.driver.first<{
+      id: string
+      token_id: string
+      csrf: string
+      created_at: string
+      expires_at: string
+    }>('SELECT * FROM sessions WHERE id = ? AND expires_at > ?', [id, now()])
+    return r
+      ? {
+          id: r.id,
+          tokenId: r.token_id,
+          csrf: r.csrf,
+          createdAt: r.created_at,
+          expiresAt: r.expires_at,
+        }
+      : null
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    await this.driver.run('DELETE FROM sessions WHERE id = ?', [id])
   }
 
   async addNotification(n: {

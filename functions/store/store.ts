@@ -72,6 +72,17 @@ export interface TopologyRecord {
   updatedBy: string
 }
 
+/** A dashboard sign-in: the token it stands for, until `expiresAt`. */
+export interface SessionRecord {
+  /** SHA-256 (hex) of the cookie's value: the cookie itself is never stored. */
+  id: string
+  tokenId: string
+  /** What every form and cookie-authenticated write must carry back. */
+  csrf: string
+  createdAt: string
+  expiresAt: string
+}
+
 export type NotificationStage = 'started' | 'finished'
 
 export interface NotificationRecord {
@@ -161,6 +172,8 @@ export interface Store {
   listEvents(jobId: string, afterSeq?: number): Promise<JobEventRecord[]>
   putTopology(t: { name: string; text: string; updatedBy: string }): Promise<TopologyRecord>
   getTopology(name: string): Promise<TopologyRecord | null>
+  /** By name, without their text. */
+  listTopologies(): Promise<Omit<TopologyRecord, 'text'>[]>
   /** Rejects with StoreConflictError when the id, name or hash is taken (revoked ones too). */
   createToken(t: {
     id: string
@@ -179,6 +192,11 @@ export interface Store {
   touchToken(id: string): Promise<void>
   /** All tokens ever created, revoked ones included. */
   countTokens(): Promise<number>
+  /** Removes the expired sessions as it goes. */
+  createSession(s: Omit<SessionRecord, 'createdAt'>): Promise<SessionRecord>
+  /** Null when there is none or it has expired. */
+  getSession(id: string): Promise<SessionRecord | null>
+  deleteSession(id: string): Promise<void>
   addNotification(n: {
     jobId: string
     channel: Channel

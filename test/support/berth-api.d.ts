@@ -973,7 +973,10 @@ export interface operations {
     };
     streamJobEvents: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description replay only the events after this sequence number (Last-Event-ID, when sent, wins) */
+                after?: number;
+            };
             header?: {
                 "Last-Event-ID"?: number;
             };

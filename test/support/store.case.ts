@@ -328,6 +328,26 @@ export function storeContract(name: string, o: StoreContractOptions): void {
   )
 
   test(
+    'sessions are found until they expire or are deleted; expired ones go as new ones come',
+    withStore(async (store) => {
+      await store.createToken({ id: 't1', name: 'admin', hash: 'h1', scopes: ['admin'] })
+      const later = new Date(Date.now() + 3_600_000).toISOString()
+      const s = await store.createSession({ id: 's1', tokenId: 't1', csrf: 'c1', expiresAt: later })
+      assert.equal(await store.getSession('s1'), s)
+      assert.is(s.tokenId, 't1')
+      const past = new Date(Date.now() - 1000).toISOString()
+      await store.createSession({ id: 's2', tokenId: 't1', csrf: 'c2', expiresAt: past })
+      assert.is(await store.getSession('s2'), null, 'an expired session is not found')
+      assert.is(await store.getSession('nope'), null)
+      await store.deleteSession('s1')
+      assert.is(await store.getSession('s1'), null, 'signed out')
+      // s2 (expired) is removed by the next sign-in: a new one under its id is accepted.
+      await store.createSession({ id: 's2', tokenId: 't1', csrf: 'c3', expiresAt: later })
+      assert.is((await store.getSession('s2'))!.csrf, 'c3')
+    })
+  )
+
+  test(
     'tokens are found by hash, revoked by id or name, and names and hashes are unique',
     withStore(async (store) => {
       assert.is(await store.countTokens(), 0)
@@ -474,6 +494,14 @@ export function storeContract(name: string, o: StoreContractOptions): void {
       assert.equal(await store.getTopology('codenvy'), second)
       assert.equal([second.text, second.updatedBy], ['v2', 'ci'])
       assert.is(await store.getTopology('che'), null)
+      await store.putTopology({ name: 'che', text: 'name: che\n', updatedBy: 'ci' })
+      assert.equal(
+        (await store.listTopologies()).map((t) => [t.name, t.updatedBy, 'text' in t]),
+        [
+          ['che', 'ci', false],
+          ['codenvy', 'ci', false],
+        ]
+      )
     })
   )
 

@@ -56,7 +56,7 @@ test('every operation: a unique camelCase operationId', () => {
   )
 })
 
-test('security: a bearer token, or none said out loud on the public routes and on the signed hooks (with their scheme)', () => {
+test('security: a bearer token (or a dashboard session), or none said out loud on the public routes and on the signed hooks (with their scheme)', () => {
   for (const { where, path, op } of operations) {
     assert.ok(Array.isArray(op.security), `${where}: security is stated`)
     if (path === '/healthz' || path === '/v1/openapi.json')
@@ -69,7 +69,12 @@ test('security: a bearer token, or none said out loud on the public routes and o
         /HMAC-SHA256/,
         `${where}: the signature scheme is described`
       )
-    } else assert.equal(op.security, [{ bearer: [] }], `${where}: a bearer token`)
+    } else
+      assert.equal(
+        op.security,
+        [{ bearer: [] }, { session: [] }],
+        `${where}: a bearer token, or a session`
+      )
   }
 })
 

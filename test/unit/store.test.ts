@@ -50,7 +50,13 @@ storeContract('sqlite', {
       }[]
       assert.equal(
         first.map((r) => r.name),
-        ['0001_init.sql', '0002_notifications.sql', '0003_dispatch_ref.sql', '0004_grants.sql']
+        [
+          '0001_init.sql',
+          '0002_notifications.sql',
+          '0003_dispatch_ref.sql',
+          '0004_grants.sql',
+          '0005_sessions.sql',
+        ]
       )
       assert.is(store.db.pragma('journal_mode', { simple: true }), 'wal')
       assert.is(store.db.pragma('foreign_keys', { simple: true }), 1)

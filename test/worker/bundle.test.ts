@@ -1,7 +1,8 @@
 /**
  * The Worker as `wrangler deploy` would upload it (built with --dry-run, nothing sent): it must
  * hold nothing Node-only (the engine, the zx dispatcher, the SQLite store and their packages), import
- * nothing from outside itself (no compatibility flag supplies node:*), and stay small.
+ * nothing from outside itself (no compatibility flag supplies node:*) but the dashboard's two
+ * assets as text, and stay small.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,7 +11,7 @@ import { gzipSync } from 'node:zlib'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { withTimeout } from '../helpers/async.ts'
-import { wrangler } from './wrangler.ts'
+import { root, wrangler } from './wrangler.ts'
 
 const NODE_ONLY_PACKAGES = [
   'dockerode',
@@ -31,6 +32,7 @@ const NODE_ONLY_FILES = [
   /^functions\/auto-rewire\.ts$/,
   /^functions\/dispatch\/zx\.ts$/,
   /^functions\/store\/sqlite\.ts$/,
+  /^functions\/web\/node-assets\.ts$/,
   /^scripts\/(?!engine\/(errors|cidr|labels|topology|topology-kit|zod-issues|runtime-keys|job-spec|job-kinds|events|policy|patterns|retry|logger)\.ts$)/,
 ]
 const MAX_GZIP = 1024 * 1024
@@ -73,8 +75,21 @@ test('the bundle holds no Node-only package and none of the Node-only files', ()
   console.log(`  packages in the Worker: ${[...packages].sort().join(', ')}`)
 })
 
-test('the bundle imports nothing from outside itself, node:* least of all', () => {
-  const external = Object.values(meta.outputs).flatMap((o) => o.imports.map((i) => i.path))
+test("the bundle imports nothing from outside itself but the dashboard's assets, node:* least of all", () => {
+  const imports = Object.values(meta.outputs).flatMap((o) => o.imports.map((i) => i.path))
+  // The dashboard's script and style sheet travel beside worker.js as Text modules, unchanged.
+  const assets = imports.filter((p) => /^\.\/[0-9a-f]{40}-app\.(js|css)$/.test(p))
+  assert.equal(
+    assets.map((p) => p.replace(/^.*-/, '')).sort(),
+    ['app.css', 'app.js'],
+    `the two assets: ${assets.join(', ')}`
+  )
+  for (const p of assets)
+    assert.is(
+      readFileSync(join(out, p), 'utf8'),
+      readFileSync(join(root, 'functions/web/assets', p.replace(/^.*-/, '')), 'utf8')
+    )
+  const external = imports.filter((p) => !assets.includes(p))
   assert.equal(external, [], `external imports: ${external.join(', ')}`)
   const nodeRefs =
     code.match(

@@ -6,7 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { SsmDispatcher } from '../../functions/dispatch/ssm.ts'
 import { JobError } from '../../functions/errors.ts'
-import { readWorkerConfig, remoteDispatcherFor, type Env } from '../../functions/worker.ts'
+import { readWorkerConfig, remoteDispatcherFor, type Env } from '../../functions/worker-config.ts'
 
 const env = (vars: Record<string, string>) => ({ DB: {} as Env['DB'], ...vars }) as Env
 

@@ -23,9 +23,11 @@ storeContract('d1', {
     await ctx.dispose?.()
     if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true })
   },
-  // Every test starts from empty tables (children first: job_events and notifications refer to jobs).
+  // Every test starts from empty tables (children first: job_events and notifications refer to
+  // jobs, sessions to tokens).
   fresh: async () => {
     for (const t of [
+      'sessions',
       'job_events',
       'notifications',
       'jobs',
@@ -49,7 +51,13 @@ storeContract('d1', {
         .all<{ name: string }>()
       assert.equal(
         results.map((r) => r.name),
-        ['0001_init.sql', '0002_notifications.sql', '0003_dispatch_ref.sql', '0004_grants.sql']
+        [
+          '0001_init.sql',
+          '0002_notifications.sql',
+          '0003_dispatch_ref.sql',
+          '0004_grants.sql',
+          '0005_sessions.sql',
+        ]
       )
     })
   },
