@@ -14,7 +14,7 @@ import type { HooksConfig } from './hooks/config.ts'
 import { hookRoutes } from './hooks/routes.ts'
 import { DEFAULT_HOST_READS, withSharedReads, type HostReadLimits } from './host-reads.ts'
 import { bearerAuth, requireScope, type AuthEnv } from './middleware/auth.ts'
-import { clientAddress, type PeerAddress } from './middleware/client.ts'
+import { clientAddress, isTrustedPeer, type PeerAddress } from './middleware/client.ts'
 import {
   DEFAULT_FAILURE_LIMITS,
   FailureLimiter,
@@ -193,7 +193,13 @@ export function createApp(deps: AppDeps) {
     '/hooks',
     hookRoutes({ ...service, hooks: deps.hooks ?? { generic: {} }, now: deps.now, limiter, client })
   )
-  const web = deps.web ? webRoutes({ ...service, web: deps.web, limiter, client, log }) : null
+  const https = (c: Parameters<PeerAddress>[0]) =>
+    new URL(c.req.url).protocol === 'https:' ||
+    (c.req.header('x-forwarded-proto') === 'https' &&
+      isTrustedPeer(c, deps.peer, deps.trustedProxies ?? []))
+  const web = deps.web
+    ? webRoutes({ ...service, web: deps.web, limiter, client, https, log })
+    : null
   if (web) app.route('/', web.routes)
   app.notFound((c) => web?.notFoundPage(c) ?? notFound('no such route').getResponse())
   app.onError((err, c) => {

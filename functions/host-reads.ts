@@ -3,7 +3,8 @@
  * many ask at once, the host runs few: the same read in flight is shared (40 concurrent
  * `GET /v1/clusters` → one `berth job run`), an answer is reused for `ttlMs`, and at most
  * `concurrency` different reads run at once (the rest wait their turn). A log read is shared while
- * in flight but never reused: a running job's log grows.
+ * in flight but never reused: a running job's log grows. When a job submitted here ends, nothing
+ * read before is reused: the next page after a snapshot lists it.
  * Runtime-neutral.
  */
 import type { ResultEvent } from '../scripts/engine/events.ts'
@@ -24,6 +25,13 @@ export function withSharedReads(
 ): Queue {
   const inFlight = new Map<string, Promise<ResultEvent>>()
   const answered = new Map<string, { at: number; result: ResultEvent }>()
+  // A job's end may change what the host answers (a snapshot listed, a node gone): the answers
+  // kept, and any read begun before it, are not reused after.
+  let generation = 0
+  const forget = () => {
+    generation++
+    answered.clear()
+  }
   let running = 0
   const waiting: (() => void)[] = []
   const slot = async () => {
@@ -43,9 +51,10 @@ export function withSharedReads(
     if (shared) return shared
     const read = (async () => {
       await slot()
+      const began = generation
       try {
         const result = await queue.inspect(spec, opts)
-        if (spec.kind !== 'log' && limits.ttlMs > 0) {
+        if (spec.kind !== 'log' && limits.ttlMs > 0 && began === generation) {
           if (answered.size > 1000) answered.clear()
           answered.set(key, { at: now(), result })
         }
@@ -60,7 +69,15 @@ export function withSharedReads(
   }
 
   return {
-    submit: (job, notify) => queue.submit(job, notify),
+    submit: async (job, notify) => {
+      const made = await queue.submit(job, notify)
+      const off = queue.subscribe(made.id, (e) => {
+        if (!('end' in e)) return
+        forget()
+        off()
+      })
+      return made
+    },
     inspect,
     isBusy: (cluster) => queue.isBusy(cluster),
     cancel: (jobId) => queue.cancel(jobId),

@@ -8,18 +8,31 @@ import type { Context } from 'hono'
 /** How the runtime tells the peer's address (Node: the socket; Workers: CF-Connecting-IP). */
 export type PeerAddress = (c: Context) => string | undefined
 
+/** The connection's peer address, or undefined where the runtime has none (app.request). */
+function peerOf(c: Context, peer: PeerAddress | undefined): string | undefined {
+  try {
+    return peer?.(c)?.replace(/^::ffff:/, '')
+  } catch {
+    return undefined // app.request in tests has no connection
+  }
+}
+
+/** Whether the connection comes from a configured proxy (whose X-Forwarded-* is believed). */
+export const isTrustedPeer = (
+  c: Context,
+  peer: PeerAddress | undefined,
+  trustedProxies: readonly string[]
+): boolean => {
+  const address = peerOf(c, peer)
+  return !!address && trustedProxies.includes(address)
+}
+
 export function clientAddress(
   c: Context,
   peer: PeerAddress | undefined,
   trustedProxies: readonly string[]
 ): string {
-  let address: string | undefined
-  try {
-    address = peer?.(c)
-  } catch {
-    address = undefined // app.request in tests has no connection
-  }
-  address = address?.replace(/^::ffff:/, '')
+  const address = peerOf(c, peer)
   if (address && trustedProxies.includes(address)) {
     const hops = (c.req.header('x-forwarded-for') ?? '')
       .split(',')

@@ -5,6 +5,7 @@
  * Docker host still starts at once.
  */
 import type { Context } from 'hono'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Child, FC } from 'hono/jsx'
 import { JobError } from '../errors.ts'
 import type { AssetPaths } from './assets.ts'
@@ -99,7 +100,7 @@ export async function page(
   chrome: Chrome,
   title: string,
   body: Child,
-  status: 200 | 403 | 404 | 409 | 422 | 503 = 200
+  status: ContentfulStatusCode = 200
 ): Promise<Response> {
   const html = await render(
     <Layout chrome={chrome} title={title}>
@@ -131,6 +132,8 @@ export async function streamPage(
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       controller.enqueue(enc.encode(`<!doctype html>${head}`))
+      // Out to the socket before the body's work, even when that work never yields (SQLite).
+      await new Promise((resolve) => setTimeout(resolve, 0))
       let inner: string
       try {
         inner = await render(<>{await body()}</>)

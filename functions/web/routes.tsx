@@ -7,7 +7,7 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { BerthError } from '../../scripts/engine/errors.ts'
-import type { ClusterStatus } from '../../scripts/engine/lifecycle.ts'
+import type { ClusterListing, ClusterStatus } from '../../scripts/engine/lifecycle.ts'
 import { CLUSTER_NAME, SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
 import { anyMatch } from '../../scripts/engine/patterns.ts'
 import { parseTopology, readTopology } from '../../scripts/engine/topology.ts'
@@ -62,7 +62,22 @@ export interface WebDeps extends SubmitDeps {
   web: WebOptions
   limiter: FailureLimiter
   client: (c: Context) => string
+  /** Whether the browser asked over https (so the cookie is Secure): the URL's scheme, or a
+   *  trusted proxy's X-Forwarded-Proto. */
+  https: (c: Context) => boolean
   log: Logger
+}
+
+/** Each node's bootstrap phase, from the topology the job carries (an install's), else none. */
+function phasesOfJob(job: JobRecord): Map<string, number> {
+  const topology = (job.spec as { topology?: unknown }).topology
+  if (topology === undefined) return new Map()
+  try {
+    const t = readTopology(topology as string | Record<string, unknown>).topology
+    return new Map(t.nodes.map((n) => [n.name, n.phase]))
+  } catch {
+    return new Map()
+  }
 }
 
 /** Where sign-in may send the browser on: a path of this site, never another site. */
@@ -108,10 +123,11 @@ export function webRoutes(deps: WebDeps) {
   // Browsers ask for it unbidden; berth has none.
   app.get('/favicon.ico', (c) => c.body(null, 204))
 
-  app.onError((err, c) => {
+  app.onError(async (err, c) => {
     if (err instanceof JobError) {
-      const status = ([403, 404, 409, 422, 503] as const).find((s) => s === err.status) ?? 409
-      return show(c, 'Not done', <ErrorBlock err={err} />, status)
+      const res = await show(c, 'Not done', <ErrorBlock err={err} />, err.status)
+      for (const [k, v] of Object.entries(err.headers ?? {})) res.headers.set(k, v)
+      return res
     }
     bug(err)
     return show(c, 'Error', <ErrorBlock err={err} />, 503)
@@ -151,7 +167,7 @@ export function webRoutes(deps: WebDeps) {
         403
       )
     }
-    await startSession(store, c, record, hours)
+    await startSession(store, c, record, { hours, secure: deps.https(c) })
     await store.audit({
       actor: record.name,
       source: client,
@@ -211,7 +227,7 @@ export function webRoutes(deps: WebDeps) {
     app.use(p, signedIn)
 
   app.post('/sign-out', async (c) => {
-    await endSession(store, c)
+    await endSession(store, c, deps.https(c))
     return c.redirect('/sign-in', 303)
   })
 
@@ -264,7 +280,7 @@ export function webRoutes(deps: WebDeps) {
         if (!hasScope(caller, 'read'))
           throw forbidden(`the token "${caller.name}" lacks the "read" scope`)
         const { clusters } = fromHost(await queue.inspect({ kind: 'clusters' })) as {
-          clusters: { cluster: string; mode: string | null; nodes: number; running: number }[]
+          clusters: ClusterListing[]
         }
         const now = new Date()
         const schedules = (await store.listSchedules()).filter((s) => s.enabled)
@@ -595,6 +611,7 @@ export function webRoutes(deps: WebDeps) {
       `${job.kind} ${job.cluster}`,
       <JobPage
         job={view(job)}
+        phases={phasesOfJob(job)}
         source={job.source}
         events={events}
         canCancel={may(c, job.kind as Right, job.cluster)}
@@ -608,7 +625,11 @@ export function webRoutes(deps: WebDeps) {
     const job = await readableJob(c)
     const events = await store.listEvents(job.id)
     const end = job.finishedAt ? Date.parse(job.finishedAt) : null
-    return c.html(await render(<TimelineSvg events={events.map((e) => e.event)} end={end} />))
+    return c.html(
+      await render(
+        <TimelineSvg events={events.map((e) => e.event)} end={end} phases={phasesOfJob(job)} />
+      )
+    )
   })
 
   app.post('/jobs/:id/cancel', async (c) => {

@@ -36,14 +36,13 @@ export async function readSession(store: Store, c: Context): Promise<SignedIn | 
   return { session, token }
 }
 
-const isHttps = (c: Context) => new URL(c.req.url).protocol === 'https:'
-
 export async function startSession(
   store: Store,
   c: Context,
   token: TokenRecord,
-  hours: number
+  o: { hours: number; secure: boolean }
 ): Promise<SessionRecord> {
+  const { hours } = o
   const value = randomText(32)
   const session = await store.createSession({
     id: await sha256Hex(value),
@@ -55,16 +54,16 @@ export async function startSession(
     path: '/',
     httpOnly: true,
     sameSite: 'Strict',
-    secure: isHttps(c),
+    secure: o.secure,
     maxAge: hours * 3600,
   })
   return session
 }
 
-export async function endSession(store: Store, c: Context): Promise<void> {
+export async function endSession(store: Store, c: Context, secure: boolean): Promise<void> {
   const value = getCookie(c, SESSION_COOKIE)
   if (value && COOKIE_VALUE.test(value)) await store.deleteSession(await sha256Hex(value))
-  deleteCookie(c, SESSION_COOKIE, { path: '/', secure: isHttps(c) })
+  deleteCookie(c, SESSION_COOKIE, { path: '/', secure })
 }
 
 /** Equal strings, compared in time that does not depend on where they differ. */

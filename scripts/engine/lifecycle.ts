@@ -234,6 +234,8 @@ export interface ClusterListing {
   mode: string | null
   nodes: number
   running: number
+  /** Swarm mode: the hosts its nodes are on (empty on one host). */
+  hosts: string[]
 }
 
 /** Every cluster on this Docker host, from its containers' labels (one engine call). */
@@ -254,9 +256,12 @@ export async function listClusters(ctx: JobContext): Promise<ClusterListing[]> {
       mode: l[LABEL.mode] ?? null,
       nodes: 0,
       running: 0,
+      hosts: [],
     }
     entry.nodes++
     if (c.State === 'running') entry.running++
+    const host = l[LABEL.host]
+    if (host && !entry.hosts.includes(host)) entry.hosts = [...entry.hosts, host].sort()
     byCluster.set(cluster, entry)
   }
   return [...byCluster.values()].sort((a, b) => a.cluster.localeCompare(b.cluster))

@@ -373,6 +373,11 @@ Swarm(
     assert.is(s.code, 0, `${s.result.message}`)
     const on = Object.fromEntries((s.result.nodes ?? []).map((n) => [n.name, n.host]))
     assert.equal([on.master, on.data, on.api, on.site], ['lab1', 'lab2', 'lab2', 'lab1'])
+    // The listing (berth clusters, GET /v1/clusters, the dashboard) names the cluster's hosts.
+    const listed = (
+      berth('clusters').result.data as { clusters: { cluster: string; hosts: string[] }[] }
+    ).clusters.find((x) => x.cluster === C)
+    assert.equal(listed?.hosts, [...new Set(Object.values(on))].sort())
 
     const states = async () => {
       const out = new Set<string>()

@@ -55,7 +55,7 @@ storeContract('sqlite', {
           '0002_notifications.sql',
           '0003_dispatch_ref.sql',
           '0004_grants.sql',
-          '0005_sessions.sql',
+          '0005_dashboard.sql',
         ]
       )
       assert.is(store.db.pragma('journal_mode', { simple: true }), 'wal')

@@ -224,6 +224,9 @@ test('install from the stored topology: the plan first, then the install, its ti
       .evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute('data-row')))])
     assert.is(rows.length, 8, `${step}: ${rows.join(', ')}`)
   }
+  // The rows are grouped by phase, the master's first.
+  const labels = await page.locator('#timeline text.row').allTextContents()
+  assert.equal(labels.slice(0, 3), ['(cluster)', 'master · phase 0', 'data · phase 1'])
   const lines = await page
     .locator('#log span')
     .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))))
@@ -307,6 +310,54 @@ test('a snapshot taken from the page is listed; restored with the typed confirma
   await Promise.all([page.waitForURL(/\/jobs\//), page.click('button[data-enable-when]')])
   assert.is(await finished(page), 'succeeded')
   assert.is(await sh('cat /root/marker'), marker)
+})
+
+test('a schedule added from the cluster page shows its next run; removed, it is gone', async () => {
+  const { page } = ctx.w!
+  await page.goto(url(`/clusters/${CLUSTER}`))
+  await page.fill('#s-name', 't-web-nightly')
+  await page.fill('#s-cron', '30 2 * * *')
+  await Promise.all([
+    page.waitForURL(new RegExp(`/clusters/${CLUSTER}$`)),
+    page.click('text=Add the schedule'),
+  ])
+  const row = page.locator('#schedules tbody tr', { hasText: 't-web-nightly' })
+  assert.match(await row.innerText(), /30 2 \* \* \*/)
+  assert.match(await row.innerText(), /\d{4}-\d\d-\d\d 02:30:00 UTC/, 'its next run')
+  await Promise.all([
+    page.waitForURL(new RegExp(`/clusters/${CLUSTER}$`)),
+    row.locator('button').click(),
+  ])
+  assert.is(await page.locator('#schedules tbody tr', { hasText: 't-web-nightly' }).count(), 0)
+})
+
+test('without script every read page is whole and a form still works', async () => {
+  const context = await ctx.browser!.newContext({ javaScriptEnabled: false })
+  const page = await context.newPage()
+  await page.goto(url('/sign-in'))
+  await page.fill('#token', ctx.admin!)
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === '/'),
+    page.click('form[action="/sign-in"] button'),
+  ])
+  assert.match(await text(page, `tr[data-cluster="${CLUSTER}"]`), /8\/8/)
+  await page.goto(url(`/clusters/${CLUSTER}`))
+  assert.is(await page.locator('svg.topology g.node').count(), 8)
+  await Promise.all([page.waitForURL(/\/jobs\//), page.click('text=Take a snapshot')])
+  // The job's page, read again until the job is done: the whole log and timeline, no script.
+  const job = page.url()
+  await until(
+    'the snapshot to end',
+    async () => {
+      await page.goto(job)
+      return /succeeded/.test(await text(page, '#job-state')) ? true : undefined
+    },
+    60_000,
+    500
+  )
+  assert.ok((await page.locator('#log span').count()) > 5)
+  assert.ok((await page.locator('#timeline rect.bar').count()) > 5)
+  await context.close()
 })
 
 test('a refused action is explained: the editor names the path and the rule, and nothing is made', async () => {

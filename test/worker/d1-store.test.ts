@@ -56,7 +56,7 @@ storeContract('d1', {
           '0002_notifications.sql',
           '0003_dispatch_ref.sql',
           '0004_grants.sql',
-          '0005_sessions.sql',
+          '0005_dashboard.sql',
         ]
       )
     })

@@ -6,6 +6,8 @@ import type { JobView } from './job.tsx'
 export interface ClusterRow {
   cluster: string
   mode: string | null
+  /** Swarm mode: its hosts. */
+  hosts?: string[]
   nodes: number
   running: number
   busy: boolean
@@ -36,7 +38,7 @@ export const ClustersPage: FC<{ rows: ClusterRow[]; filter: string }> = ({ rows,
           <thead>
             <tr>
               <th scope="col">Cluster</th>
-              <th scope="col">Mode</th>
+              <th scope="col">Mode (hosts)</th>
               <th scope="col">Nodes running</th>
               <th scope="col">Health</th>
               <th scope="col">Last job</th>
@@ -50,7 +52,10 @@ export const ClustersPage: FC<{ rows: ClusterRow[]; filter: string }> = ({ rows,
                   <a href={`/clusters/${r.cluster}`}>{r.cluster}</a>
                   {r.busy ? <span class="badge s-running">busy</span> : null}
                 </th>
-                <td>{r.mode ?? '—'}</td>
+                <td>
+                  {r.mode ?? '—'}
+                  {r.hosts?.length ? ` on ${r.hosts.join(', ')}` : ''}
+                </td>
                 <td data-field="running">
                   {r.running}/{r.nodes}
                 </td>

@@ -103,7 +103,8 @@ export const JobPage: FC<{
   /** The install this plan would make, when the viewer may make it. */
   installPlan: { topology: string } | null
   csrf: string
-}> = ({ job, source, events, canCancel, installPlan, csrf }) => {
+  phases: Map<string, number>
+}> = ({ job, source, events, canCancel, installPlan, csrf, phases }) => {
   const result = job.result as {
     ok?: boolean
     code?: string
@@ -159,7 +160,7 @@ export const JobPage: FC<{
       ) : null}
       <h2>Timeline</h2>
       <div id="timeline" class="scroll" data-src={`/jobs/${job.id}/timeline`}>
-        <TimelineSvg events={events.map((e) => e.event)} end={end} />
+        <TimelineSvg events={events.map((e) => e.event)} end={end} phases={phases} />
       </div>
       <section id="result" aria-live="polite">
         {result ? (

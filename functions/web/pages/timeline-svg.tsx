@@ -17,8 +17,15 @@ export interface Bar {
 
 const CLUSTER_ROW = '(cluster)'
 
-/** Bars from step events, rows in the order their node first appears. */
-export function bars(events: unknown[], end: number | null): { rows: string[]; bars: Bar[] } {
+/**
+ * Bars from step events. Rows: the cluster's first, then by bootstrap phase when the phases are
+ * known (an install's topology), else in the order each node first appears.
+ */
+export function bars(
+  events: unknown[],
+  end: number | null,
+  phases: Map<string, number> = new Map()
+): { rows: string[]; bars: Bar[] } {
   const open = new Map<string, Bar>()
   const out: Bar[] = []
   const rows: string[] = []
@@ -35,24 +42,42 @@ export function bars(events: unknown[], end: number | null): { rows: string[]; b
       out.push(bar)
       continue
     }
+    const close = (bar: Bar, k: string) => {
+      open.delete(k)
+      bar.to = e.t
+      bar.state = e.state as Bar['state']
+      if (e.ms !== undefined && k === key) bar.ms = e.ms
+    }
     const bar = open.get(key)
     if (bar) {
-      open.delete(key)
-      bar.to = e.t
-      bar.state = e.state
-      if (e.ms !== undefined) bar.ms = e.ms
-    } else out.push({ row, step: e.step, from: e.t, to: e.t, state: e.state, ms: e.ms })
+      close(bar, key)
+      continue
+    }
+    // A phase's end said once for all its nodes (the compact events a Worker stores: SSM keeps
+    // only the start of the first node of each phase): it ends every node's bar of that step.
+    const nodes = e.node ? [] : [...open].filter(([, b]) => b.step === e.step)
+    for (const [k, b] of nodes) close(b, k)
+    if (!nodes.length) out.push({ row, step: e.step, from: e.t, to: e.t, state: e.state, ms: e.ms })
   }
   for (const bar of open.values()) bar.to = Math.max(end ?? last, bar.from)
-  return { rows, bars: out }
+  const rank = (r: string) => (r === CLUSTER_ROW ? -1 : (phases.get(r) ?? 1000))
+  const order = rows
+    .map((r, i) => [r, i] as const)
+    .sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1])
+  return { rows: order.map(([r]) => r), bars: out }
 }
 
 const LABEL_W = 150
 const ROW_H = 22
 const WIDTH = 900
 
-export const TimelineSvg: FC<{ events: unknown[]; end: number | null }> = ({ events, end }) => {
-  const { rows, bars: all } = bars(events, end)
+export const TimelineSvg: FC<{
+  events: unknown[]
+  end: number | null
+  /** Each node's bootstrap phase, when known: rows grouped and labelled by phase. */
+  phases?: Map<string, number>
+}> = ({ events, end, phases = new Map<string, number>() }) => {
+  const { rows, bars: all } = bars(events, end, phases)
   if (!all.length) return <p class="empty">No step has started yet.</p>
   const t0 = Math.min(...all.map((b) => b.from))
   const t1 = Math.max(...all.map((b) => b.to), t0 + 1)
@@ -71,9 +96,22 @@ export const TimelineSvg: FC<{ events: unknown[]; end: number | null }> = ({ eve
         <title id="timeline-title">{`${all.length} steps over ${rows.length} rows, ${((t1 - t0) / 1000).toFixed(1)} s`}</title>
         {rows.map((r, i) => (
           <text class="row" x={4} y={i * ROW_H + 15}>
-            {r}
+            {phases.has(r) ? `${r} · phase ${phases.get(r)}` : r}
           </text>
         ))}
+        {rows
+          .slice(1)
+          .map((r, i) =>
+            phases.has(r) && phases.get(r) !== phases.get(rows[i]) ? (
+              <line
+                class="phase-rule"
+                x1={0}
+                x2={WIDTH}
+                y1={(i + 1) * ROW_H}
+                y2={(i + 1) * ROW_H}
+              />
+            ) : null
+          )}
         {all.map((b) => (
           <rect
             class={`bar step-${b.step} ${b.state}`}

@@ -10,3 +10,5 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_token ON sessions (token_id);
 CREATE INDEX sessions_expires ON sessions (expires_at);
+-- The dashboard's list of every job, newest first: read from the index's end, not sorted.
+CREATE INDEX jobs_created ON jobs (created_at);
