@@ -86,11 +86,14 @@ function safeNext(raw: string | undefined): string {
   return raw.slice(0, 2000)
 }
 
+/** A new topology's first text: valid, and allowed at every policy level, to grow from. */
 const STARTER = (name: string) => `name: ${name}
 image: berth/demo:1
+domain: ${name}.local
+defaults:
+  resources: { memory: 64m }
 nodes:
   - name: master
-    role: master
 `
 
 export function webRoutes(deps: WebDeps) {
@@ -130,7 +133,7 @@ export function webRoutes(deps: WebDeps) {
       return res
     }
     bug(err)
-    return show(c, 'Error', <ErrorBlock err={err} />, 503)
+    return show(c, 'Error', <ErrorBlock err={err} />, 500)
   })
 
   // ── signing in and out ─────────────────────────────────────────────────────

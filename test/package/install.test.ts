@@ -142,10 +142,16 @@ test('npm pack: the tarball holds what runs — bin, dist, examples, infra, the 
     'dist',
     'docs',
     'examples',
+    'functions',
     'infra',
     'package.json',
     'scripts',
   ])
+  assert.equal(
+    files.filter((f) => f.startsWith('functions/')).sort(),
+    ['functions/web/assets/app.css', 'functions/web/assets/app.js'],
+    "of functions/, only the dashboard's script and style sheet"
+  )
   assert.equal(
     files.filter((f) => f.startsWith('scripts/') && !f.startsWith('scripts/image/demo/')),
     [],
@@ -278,7 +284,7 @@ test('berth token create: the SQLite store (better-sqlite3, the migrations under
   assert.match(list.out, /\bt\b.*\bread\b/)
 })
 
-test('berth serve from the package: /healthz, and /v1/jobs with the admin token it wrote', async () => {
+test('berth serve from the package: /healthz, /v1/jobs with the admin token it wrote, the dashboard', async () => {
   needInstalled()
   const home = mkdtempSync(join(work, 'home-'))
   const port = await freePort()
@@ -310,6 +316,15 @@ test('berth serve from the package: /healthz, and /v1/jobs with the admin token 
     const jobs = await fetch(`${base}/v1/jobs`, { headers: { authorization: `Bearer ${token}` } })
     assert.is(jobs.status, 200, await jobs.clone().text())
     assert.equal(((await jobs.json()) as { jobs: unknown[] }).jobs, [])
+    // The dashboard, with the script and style sheet the package carries.
+    const signIn = await (await fetch(`${base}/sign-in`)).text()
+    const assets = [...signIn.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1])
+    assert.is(assets.length, 2, signIn)
+    for (const path of assets) {
+      const res = await fetch(`${base}${path}`)
+      const name = path.endsWith('.js') ? 'app.js' : 'app.css'
+      assert.is(await res.text(), readFileSync(join(ROOT, 'functions/web/assets', name), 'utf8'))
+    }
   } finally {
     proc.kill('SIGTERM')
   }

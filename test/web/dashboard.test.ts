@@ -146,10 +146,16 @@ test('sign-in: a page asked for leads to sign-in and back; a bad token is refuse
   await checked(w, 'jobs')
 })
 
-test('the topology editor shows a bad file’s errors at their paths and stores nothing', async () => {
+test('the topology editor shows a bad file’s errors at their paths and does not store it', async () => {
   const { page } = ctx.w!
   await page.goto(url(`/topologies/new?name=${CLUSTER}`))
   assert.match(page.url(), new RegExp(`/topologies/${CLUSTER}$`))
+  // A new topology starts from a text that is valid and allowed.
+  await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && r.status() === 200),
+    page.click('button[value="save"]'),
+  ])
+  assert.match(await text(page, '.notice'), /^Saved\.$/)
   const bad = TOPOLOGY.replace('- name: runner', '- name: Runner_1').replace(
     'memory: 64m',
     'memory: lots'
@@ -176,7 +182,8 @@ test('the topology editor shows a bad file’s errors at their paths and stores 
   const stored = await fetch(url(`/v1/topologies/${CLUSTER}`), {
     headers: { authorization: `Bearer ${ctx.admin}` },
   })
-  assert.is(stored.status, 404, 'nothing stored')
+  const kept = ((await stored.json()) as { topology: { text: string } }).topology.text
+  assert.not.match(kept, /Runner_1/, 'the bad text was not stored')
 })
 
 test('install from the stored topology: the plan first, then the install, its timeline filling in live', async () => {
