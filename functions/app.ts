@@ -6,12 +6,11 @@
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { secureHeaders } from 'hono/secure-headers'
-import { BerthError } from '../scripts/engine/errors.ts'
 import { DEFAULT_POLICY, type Policy } from '../scripts/engine/policy.ts'
-import { parseTopology } from '../scripts/engine/topology.ts'
 import { forbidden, internalError, invalid, JobError, notFound } from './errors.ts'
 import type { HooksConfig } from './hooks/config.ts'
 import { hookRoutes } from './hooks/routes.ts'
+import { storeTopology } from './stored-topology.ts'
 import { DEFAULT_HOST_READS, withSharedReads, type HostReadLimits } from './host-reads.ts'
 import { bearerAuth, requireScope, type AuthEnv } from './middleware/auth.ts'
 import { clientAddress, isTrustedPeer, type PeerAddress } from './middleware/client.ts'
@@ -147,23 +146,11 @@ export function createApp(deps: AppDeps) {
     const name = c.req.param('name')
     const denied = who.denies('install', name)
     if (denied) throw forbidden(denied)
-    const text = await c.req.text()
-    try {
-      const t = parseTopology(text, { file: `${name}.yaml` })
-      if (t.name !== name)
-        throw invalid(`name: the topology is named "${t.name}", the URL says "${name}"`)
-    } catch (err) {
-      if (err instanceof BerthError) throw invalid(err.message, err.info.issues)
-      throw err
-    }
-    const saved = await store.putTopology({ name, text, updatedBy: who.actor })
-    await store.audit({
+    const saved = await storeTopology(store, {
+      name,
+      text: await c.req.text(),
       actor: who.actor,
       source: c.get('client'),
-      action: 'topology.put',
-      target: name,
-      outcome: 'ok',
-      detail: null,
     })
     return c.json({ ok: true, topology: saved })
   })

@@ -7,7 +7,7 @@
 import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Child, FC } from 'hono/jsx'
-import { JobError } from '../errors.ts'
+import { JobError, type Issue } from '../errors.ts'
 import type { AssetPaths } from './assets.ts'
 
 export interface Viewer {
@@ -148,6 +148,17 @@ export async function streamPage(
   return new Response(stream, { headers: { 'content-type': 'text/html; charset=utf-8' } })
 }
 
+/** Each problem at its path (`nodes[3].name: …`): a topology's, a form's, the policy's. */
+export const IssueList: FC<{ issues: Issue[]; id?: string }> = ({ issues, id }) => (
+  <ul class="issues" id={id}>
+    {issues.map((i) => (
+      <li>
+        <code>{i.path}</code>: {i.message}
+      </li>
+    ))}
+  </ul>
+)
+
 /** What went wrong, as a page section: a 404 says so, a refusal lists each path. */
 export const ErrorBlock: FC<{ err: unknown }> = ({ err }) => {
   if (!(err instanceof JobError))
@@ -171,15 +182,7 @@ export const ErrorBlock: FC<{ err: unknown }> = ({ err }) => {
     <section class="error" role="alert">
       <h1>{heading}</h1>
       <p class="message">{err.message.split('\n')[0]}</p>
-      {err.issues?.length ? (
-        <ul class="issues">
-          {err.issues.map((i) => (
-            <li>
-              <code>{i.path}</code> {i.message}
-            </li>
-          ))}
-        </ul>
-      ) : null}
+      {err.issues?.length ? <IssueList issues={err.issues} /> : null}
     </section>
   )
 }

@@ -10,8 +10,8 @@ import { BerthError } from '../../scripts/engine/errors.ts'
 import type { ClusterListing, ClusterStatus } from '../../scripts/engine/lifecycle.ts'
 import { CLUSTER_NAME, SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
 import { anyMatch } from '../../scripts/engine/patterns.ts'
-import { parseTopology, readTopology } from '../../scripts/engine/topology.ts'
-import { issueLines, zodIssues, type Issue } from '../../scripts/engine/zod-issues.ts'
+import { readTopology } from '../../scripts/engine/topology.ts'
+import { issueLines, zodIssues } from '../../scripts/engine/zod-issues.ts'
 import { policyAdmission } from '../admission.ts'
 import { conflict, forbidden, fromHost, invalid, JobError, notFound } from '../errors.ts'
 import { JobRequest, type JobRequestBody } from '../job-request.ts'
@@ -23,6 +23,7 @@ import { listLimit } from '../routes/paging.ts'
 import { scheduleView } from '../routes/schedules.ts'
 import { addSchedule, parseSchedule } from '../schedules.ts'
 import { sha256Hex } from '../sha256.ts'
+import { storeTopology } from '../stored-topology.ts'
 import { StoreConflictError, type JobRecord, type SessionRecord } from '../store/store.ts'
 import { submitJob, type SubmitDeps } from '../submit.ts'
 import type { Logger } from '../../scripts/engine/logger.ts'
@@ -684,24 +685,12 @@ export function webRoutes(deps: WebDeps) {
     const text = c.get('form').text ?? ''
     const csrf = c.get('session').csrf
     const who = c.get('who')
-    let issues: Issue[] = []
+    let saved
     try {
-      const t = parseTopology(text, { file: `${name}.yaml` })
-      if (t.name !== name)
-        issues = [
-          {
-            path: 'name',
-            message: `the topology is named "${t.name}"; this page stores "${name}"`,
-          },
-        ]
+      saved = await storeTopology(store, { name, text, actor: who.actor, source: c.get('client') })
     } catch (err) {
-      if (!(err instanceof BerthError)) throw err
-      issues = err.info.issues?.length
-        ? err.info.issues
-        : [{ path: '(file)', message: err.message }]
-    }
-    const stored = await store.getTopology(name)
-    if (issues.length)
+      if (!(err instanceof JobError && err.code === 'invalid_request')) throw err
+      const stored = await store.getTopology(name)
       return show(
         c,
         `Topology ${name}`,
@@ -710,19 +699,11 @@ export function webRoutes(deps: WebDeps) {
           text={text}
           saved={stored?.updatedAt}
           csrf={csrf}
-          issues={issues}
+          issues={err.issues ?? [{ path: '(file)', message: err.message }]}
         />,
         422
       )
-    const saved = await store.putTopology({ name, text, updatedBy: who.actor })
-    await store.audit({
-      actor: who.actor,
-      source: c.get('client'),
-      action: 'topology.put',
-      target: name,
-      outcome: 'ok',
-      detail: null,
-    })
+    }
     // What the install would meet: the host policy at this viewer's level.
     const admitted = policyAdmission(
       policy,

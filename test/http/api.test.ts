@@ -209,6 +209,29 @@ Api('an Idempotency-Key returns the same job for the same body and 422 for anoth
 })
 
 Api(
+  'a stored topology is checked first: each problem at its path, 422, nothing stored',
+  async () => {
+    const bad = [
+      ['name: t-http-other\nimage: berth/demo:1\ndomain: x.local\nnodes: [{ name: a }]\n', 'name'],
+      [
+        'name: t-http-bad\nimage: berth/demo:1\ndomain: x.local\nnodes: [{ name: Bad_1 }]\n',
+        'nodes[0].name',
+      ],
+    ] as const
+    for (const [text, path] of bad) {
+      const res = await call('PUT', '/v1/topologies/t-http-bad', {
+        token: tokens.install,
+        body: text,
+      })
+      assert.is(res.status, 422)
+      const { error } = await res.json()
+      assert.is(error.issues[0].path, path, error.message)
+    }
+    assert.is(await store.getTopology('t-http-bad'), null)
+  }
+)
+
+Api(
   'installs from a stored topology, refuses a second job with 409 when asked not to queue, and cancels cleanly',
   async () => {
     const yaml = JSON.stringify({

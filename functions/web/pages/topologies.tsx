@@ -5,6 +5,7 @@
 import type { FC } from 'hono/jsx'
 import type { Issue } from '../../../scripts/engine/zod-issues.ts'
 import { when } from '../format.ts'
+import { IssueList } from '../layout.tsx'
 import { Csrf } from './forms.tsx'
 
 export interface TopologyRow {
@@ -71,25 +72,13 @@ export const EditorPage: FC<{
     {issues?.length ? (
       <section class="error" role="alert" aria-labelledby="issues-h">
         <h2 id="issues-h">Not saved: {issues.length} problem(s)</h2>
-        <ul class="issues" id="topology-issues">
-          {issues.map((i) => (
-            <li>
-              <code>{i.path}</code>: {i.message}
-            </li>
-          ))}
-        </ul>
+        <IssueList issues={issues} id="topology-issues" />
       </section>
     ) : null}
     {refusals?.length ? (
       <section class="error" role="alert" aria-labelledby="refusals-h">
         <h2 id="refusals-h">The host policy would refuse its install</h2>
-        <ul class="issues" id="policy-refusals">
-          {refusals.map((i) => (
-            <li>
-              <code>{i.path}</code>: {i.message}
-            </li>
-          ))}
-        </ul>
+        <IssueList issues={refusals} id="policy-refusals" />
       </section>
     ) : null}
     <form method="post" action={`/topologies/${name}`} class="grid editor">
