@@ -81,6 +81,16 @@ export function grant(c: Context<AuthEnv>, record: TokenRecord, defaultLevel: Le
   return caller
 }
 
+/**
+ * Records a token's use, at most every TOUCH_EVERY_MS. The record just read says when it was
+ * last written (by any process), so no state is kept here; a stamp in the future (the clock went
+ * back) is rewritten too.
+ */
+export async function touch(store: Store, record: TokenRecord): Promise<void> {
+  const since = record.lastUsedAt ? Date.now() - Date.parse(record.lastUsedAt) : Infinity
+  if (!(since >= 0 && since < TOUCH_EVERY_MS)) await store.touchToken(record.id)
+}
+
 export function bearerAuth(store: Store, o: AuthOptions): MiddlewareHandler<AuthEnv> {
   return async function bearerAuth(c, next) {
     const client = o.client(c)
@@ -90,6 +100,7 @@ export function bearerAuth(store: Store, o: AuthOptions): MiddlewareHandler<Auth
       const record = await o.session(c)
       if (record) {
         grant(c, record, o.defaultLevel)
+        await touch(store, record)
         return next()
       }
     }
@@ -103,10 +114,7 @@ export function bearerAuth(store: Store, o: AuthOptions): MiddlewareHandler<Auth
       throw hash ? unauthorized('the token is unknown or revoked') : unauthorized()
     }
     grant(c, record, o.defaultLevel)
-    // The record just read says when it was last written (by any process), so no state is kept
-    // here; a stamp in the future (the clock went back) is rewritten too.
-    const since = record.lastUsedAt ? Date.now() - Date.parse(record.lastUsedAt) : Infinity
-    if (!(since >= 0 && since < TOUCH_EVERY_MS)) await store.touchToken(record.id)
+    await touch(store, record)
     await next()
   }
 }

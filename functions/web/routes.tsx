@@ -15,7 +15,7 @@ import { issueLines, zodIssues } from '../../scripts/engine/zod-issues.ts'
 import { policyAdmission } from '../admission.ts'
 import { conflict, forbidden, fromHost, invalid, JobError, notFound } from '../errors.ts'
 import { JobRequest, type JobRequestBody } from '../job-request.ts'
-import { grant, hasScope, hashToken, type AuthEnv } from '../middleware/auth.ts'
+import { grant, hasScope, hashToken, touch, type AuthEnv } from '../middleware/auth.ts'
 import type { FailureLimiter } from '../middleware/failures.ts'
 import type { Right } from '../principal.ts'
 import { view } from '../routes/jobs.ts'
@@ -198,6 +198,7 @@ export function webRoutes(deps: WebDeps) {
     }
     c.set('session', signed.session)
     grant(c as unknown as Context<AuthEnv>, signed.token, policy.default)
+    await touch(store, signed.token)
     if (c.req.method === 'POST') {
       const form = await c.req.parseBody<Form>()
       checkWrite(

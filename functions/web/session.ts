@@ -55,7 +55,7 @@ export async function startSession(
     httpOnly: true,
     sameSite: 'Strict',
     secure: o.secure,
-    maxAge: hours * 3600,
+    maxAge: Math.max(1, Math.floor(hours * 3600)),
   })
   return session
 }

@@ -166,6 +166,8 @@ test('sign-out ends the session on the server; a revoked token ends its sessions
     (await ctx.app!.request('http://berth.test/jobs', { headers: { cookie: t.cookie } })).status,
     200
   )
+  const used = (await ctx.store!.listTokens()).find((x) => x.name === 'temp')
+  assert.ok(used?.lastUsedAt, "the dashboard's use is the token's use (berth token list)")
   await ctx.store!.revokeToken('temp')
   const page = await ctx.app!.request('http://berth.test/jobs', { headers: { cookie: t.cookie } })
   assert.is(page.status, 303)

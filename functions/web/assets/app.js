@@ -87,7 +87,8 @@ function followJob() {
       redraw = null
       try {
         const res = await fetch(timeline.dataset.src)
-        if (res.ok) timeline.innerHTML = await res.text()
+        // Redirected: the session ended (the sign-in page is not a timeline).
+        if (res.ok && !res.redirected) timeline.innerHTML = await res.text()
       } catch {
         // Drawn again with the next event.
       }
@@ -111,6 +112,7 @@ function followJob() {
     source.close()
     try {
       const res = await fetch(location.href)
+      if (!res.ok || res.redirected) throw new Error('the page could not be read again')
       const doc = new DOMParser().parseFromString(await res.text(), 'text/html')
       for (const id of ['job-state', 'job-facts', 'timeline', 'result', 'job-actions']) {
         const now = document.getElementById(id)
