@@ -8,9 +8,9 @@ import { CLUSTER_NAME } from '../../scripts/engine/labels.ts'
 import { anyMatch } from '../../scripts/engine/patterns.ts'
 import { conflict, forbidden, invalid, notFound } from '../errors.ts'
 import { requireScope, type AuthEnv } from '../middleware/auth.ts'
-import type { Right } from '../principal.ts'
+import type { Principal, Right } from '../principal.ts'
 import { addSchedule, nextRun, parseSchedule, type NewSchedule } from '../schedules.ts'
-import { StoreConflictError, type ScheduleRecord } from '../store/store.ts'
+import { StoreConflictError, type ScheduleRecord, type Store } from '../store/store.ts'
 import type { SubmitDeps } from '../submit.ts'
 
 /** A schedule as the API shows it: the record and when it runs next. */
@@ -26,6 +26,50 @@ function allow(c: Context<Env>, cluster: string, ...rights: Right[]): void {
     const denied = c.get('who').denies(right, cluster)
     if (denied) throw forbidden(denied)
   }
+}
+
+/**
+ * A schedule added for `who`, as POST /v1/schedules and the dashboard add it: checked (422 naming
+ * each path), the right to snapshot its cluster — and to prune, when it keeps a number (403) —, a
+ * name not taken (409), audited.
+ */
+export async function addScheduleAs(
+  store: Store,
+  who: Principal,
+  source: string | null,
+  input: unknown
+): Promise<ScheduleRecord> {
+  let spec: NewSchedule
+  try {
+    spec = parseSchedule(input)
+  } catch (err) {
+    if (err instanceof BerthError) throw invalid(err.message, err.info.issues)
+    throw err
+  }
+  // A schedule's retention prunes snapshots: set only by whoever may remove them.
+  for (const right of ['snapshot', ...(spec.keep ? ['prune'] : [])] as Right[]) {
+    const denied = who.denies(right, spec.cluster)
+    if (denied) throw forbidden(denied)
+  }
+  let saved: ScheduleRecord
+  try {
+    saved = await addSchedule(store, spec)
+  } catch (err) {
+    if (!(err instanceof StoreConflictError)) throw err
+    throw conflict(
+      `name: a schedule named "${spec.name}" exists; remove it first or give another name`
+    )
+  }
+  const { name, cluster, cron, tz, keep } = saved
+  await store.audit({
+    actor: who.actor,
+    source,
+    action: 'schedule.add',
+    target: name,
+    outcome: 'ok',
+    detail: { cluster, cron, tz, keep },
+  })
+  return saved
 }
 
 export function scheduleRoutes(deps: SubmitDeps) {
@@ -57,26 +101,7 @@ export function scheduleRoutes(deps: SubmitDeps) {
     } catch {
       throw invalid('the body is not JSON')
     }
-    let spec: NewSchedule
-    try {
-      spec = parseSchedule(body)
-    } catch (err) {
-      if (err instanceof BerthError) throw invalid(err.message)
-      throw err
-    }
-    // A schedule's retention prunes snapshots: set only by whoever may remove them.
-    allow(c, spec.cluster, 'snapshot', ...(spec.keep ? (['prune'] as const) : []))
-    let saved: ScheduleRecord
-    try {
-      saved = await addSchedule(store, spec)
-    } catch (err) {
-      if (!(err instanceof StoreConflictError)) throw err
-      throw conflict(
-        `name: a schedule named "${spec.name}" exists; remove it first or give another name`
-      )
-    }
-    const { name, cluster, cron, tz, keep } = saved
-    await audit(c, 'schedule.add', name, { cluster, cron, tz, keep })
+    const saved = await addScheduleAs(store, c.get('who'), c.get('client'), body)
     return c.json({ ok: true, schedule: scheduleView(saved) }, 201)
   })
 

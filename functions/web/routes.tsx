@@ -6,7 +6,6 @@
  * Runtime-neutral: the same pages on `berth serve` and on the Worker.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
-import { BerthError } from '../../scripts/engine/errors.ts'
 import type { ClusterListing, ClusterStatus } from '../../scripts/engine/lifecycle.ts'
 import { CLUSTER_NAME, SNAPSHOT_ID } from '../../scripts/engine/labels.ts'
 import { anyMatch } from '../../scripts/engine/patterns.ts'
@@ -20,11 +19,10 @@ import type { FailureLimiter } from '../middleware/failures.ts'
 import type { Right } from '../principal.ts'
 import { view } from '../routes/jobs.ts'
 import { listLimit } from '../routes/paging.ts'
-import { scheduleView } from '../routes/schedules.ts'
-import { addSchedule, parseSchedule } from '../schedules.ts'
+import { addScheduleAs, scheduleView } from '../routes/schedules.ts'
 import { sha256Hex } from '../sha256.ts'
 import { storeTopology } from '../stored-topology.ts'
-import { StoreConflictError, type JobRecord, type SessionRecord } from '../store/store.ts'
+import type { JobRecord, SessionRecord } from '../store/store.ts'
 import { submitJob, type SubmitDeps } from '../submit.ts'
 import type { Logger } from '../../scripts/engine/logger.ts'
 import { serveAssets, type WebAssets } from './assets.ts'
@@ -513,39 +511,12 @@ export function webRoutes(deps: WebDeps) {
   app.post('/clusters/:name/schedules', async (c) => {
     const cluster = clusterParam(c, 'snapshot')
     const keepText = field(c, 'keep')
-    let spec
-    try {
-      spec = parseSchedule({
-        name: field(c, 'name') || undefined,
-        cluster,
-        cron: field(c, 'cron'),
-        tz: field(c, 'tz') || undefined,
-        ...(keepText ? { keep: /^\d+$/.test(keepText) ? Number(keepText) : keepText } : {}),
-      })
-    } catch (err) {
-      if (err instanceof BerthError) throw invalid(err.message, err.info.issues)
-      throw err
-    }
-    if (spec.keep) {
-      const denied = c.get('who').denies('prune', cluster)
-      if (denied)
-        throw forbidden(`${denied}: a schedule that keeps ${spec.keep} removes older snapshots`)
-    }
-    try {
-      await addSchedule(store, spec)
-    } catch (err) {
-      if (!(err instanceof StoreConflictError)) throw err
-      throw conflict(
-        `name: a schedule named "${spec.name}" exists; remove it first or give another name`
-      )
-    }
-    await store.audit({
-      actor: c.get('who').actor,
-      source: c.get('client'),
-      action: 'schedule.add',
-      target: spec.name,
-      outcome: 'ok',
-      detail: { cluster, cron: spec.cron, tz: spec.tz, keep: spec.keep },
+    await addScheduleAs(store, c.get('who'), c.get('client'), {
+      name: field(c, 'name') || undefined,
+      cluster,
+      cron: field(c, 'cron'),
+      tz: field(c, 'tz') || undefined,
+      ...(keepText ? { keep: /^\d+$/.test(keepText) ? Number(keepText) : keepText } : {}),
     })
     return c.redirect(`/clusters/${cluster}`, 303)
   })
