@@ -83,19 +83,8 @@ export function jobRoutes(deps: SubmitDeps) {
   })
 
   app.post('/:id/cancel', async (c) => {
-    const who = c.get('who')
     const job = await readable(store, c)
-    const denied = who.denies(job.kind as Parameters<Principal['denies']>[0], job.cluster)
-    if (denied) throw forbidden(denied)
-    const outcome = await queue.cancel(job.id)
-    await store.audit({
-      actor: who.actor,
-      source: c.get('client'),
-      action: 'job.cancel',
-      target: job.id,
-      outcome,
-      detail: null,
-    })
+    const outcome = await cancelAs(deps, c.get('who'), c.get('client'), job)
     return c.json({ ok: true, outcome }, outcome === 'finished' ? 409 : 202)
   })
 
@@ -190,6 +179,30 @@ export function jobRoutes(deps: SubmitDeps) {
   })
 
   return app
+}
+
+/**
+ * Cancels a job for `who`, as POST /v1/jobs/:id/cancel and the dashboard do it: with the right the
+ * job's kind needs on its cluster (403), audited with its outcome.
+ */
+export async function cancelAs(
+  deps: Pick<SubmitDeps, 'store' | 'queue'>,
+  who: Principal,
+  source: string | null,
+  job: JobRecord
+): Promise<Awaited<ReturnType<SubmitDeps['queue']['cancel']>>> {
+  const denied = who.denies(job.kind as Parameters<Principal['denies']>[0], job.cluster)
+  if (denied) throw forbidden(denied)
+  const outcome = await deps.queue.cancel(job.id)
+  await deps.store.audit({
+    actor: who.actor,
+    source,
+    action: 'job.cancel',
+    target: job.id,
+    outcome,
+    detail: null,
+  })
+  return outcome
 }
 
 const isFinal = (s: JobState) => s === 'succeeded' || s === 'failed' || s === 'cancelled'

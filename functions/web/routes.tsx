@@ -17,7 +17,7 @@ import { JobRequest, type JobRequestBody } from '../job-request.ts'
 import { grant, hasScope, hashToken, touch, type AuthEnv } from '../middleware/auth.ts'
 import type { FailureLimiter } from '../middleware/failures.ts'
 import type { Right } from '../principal.ts'
-import { view } from '../routes/jobs.ts'
+import { cancelAs, view } from '../routes/jobs.ts'
 import { listLimit } from '../routes/paging.ts'
 import { addScheduleAs, scheduleView } from '../routes/schedules.ts'
 import { sha256Hex } from '../sha256.ts'
@@ -610,17 +610,7 @@ export function webRoutes(deps: WebDeps) {
 
   app.post('/jobs/:id/cancel', async (c) => {
     const job = await readableJob(c)
-    const denied = c.get('who').denies(job.kind as Right, job.cluster)
-    if (denied) throw forbidden(denied)
-    const outcome = await queue.cancel(job.id)
-    await store.audit({
-      actor: c.get('who').actor,
-      source: c.get('client'),
-      action: 'job.cancel',
-      target: job.id,
-      outcome,
-      detail: null,
-    })
+    await cancelAs(deps, c.get('who'), c.get('client'), job)
     return c.redirect(`/jobs/${job.id}`, 303)
   })
 
